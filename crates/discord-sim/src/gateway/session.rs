@@ -1,0 +1,106 @@
+//! Gateway sessions: sequence numbers, the per-session replay log, and the
+//! link to the connection currently serving the session.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::frame;
+
+/// What the session layer asks a connection task to do.
+#[derive(Debug)]
+pub enum Out {
+    /// Send a text frame (compressed by the connection if negotiated).
+    Frame(Arc<str>),
+    /// Send a close frame with this code, then wait for the echo.
+    Close(u16, &'static str),
+    /// Drop the TCP connection without a close frame.
+    Drop,
+}
+
+/// The live connection serving a session.
+#[derive(Debug)]
+pub struct Conn {
+    pub id: u64,
+    pub tx: mpsc::UnboundedSender<Out>,
+}
+
+/// One identified gateway session.
+#[derive(Debug)]
+pub struct Session {
+    pub id: String,
+    pub shard_id: u32,
+    pub shard_total: u32,
+    pub intents: u64,
+    pub seq: u64,
+    /// `(seq, frame)` of recent dispatches, for RESUME.
+    pub log: VecDeque<(u64, Arc<str>)>,
+    pub conn: Option<Conn>,
+    /// When the last connection went away (for session expiry).
+    pub detached_at: Option<Instant>,
+}
+
+impl Session {
+    /// Whether events for `guild_id` belong on this session's shard.
+    pub fn serves_guild(&self, guild_id: u64) -> bool {
+        (guild_id >> 22) % u64::from(self.shard_total.max(1)) == u64::from(self.shard_id)
+    }
+
+    /// Assign the next sequence number, log the frame and send it if a
+    /// connection is attached. `d` is the serialized payload.
+    pub fn push(&mut self, t: &str, d: &str, replay_limit: usize) {
+        self.seq += 1;
+        let frame: Arc<str> = frame::dispatch(self.seq, t, d).into();
+        self.log.push_back((self.seq, frame.clone()));
+        while self.log.len() > replay_limit {
+            self.log.pop_front();
+        }
+        self.send(Out::Frame(frame));
+    }
+
+    /// Send to the attached connection; forget it if it is gone.
+    pub fn send(&mut self, out: Out) {
+        if let Some(conn) = &self.conn
+            && conn.tx.send(out).is_err()
+        {
+            self.detach(None);
+        }
+    }
+
+    /// Forget the connection (only if it is `conn_id`, when given).
+    pub fn detach(&mut self, conn_id: Option<u64>) {
+        if conn_id.is_none() || self.conn.as_ref().map(|c| c.id) == conn_id {
+            self.conn = None;
+            self.detached_at = Some(Instant::now());
+        }
+    }
+
+    /// Frames after `seq`, or `None` when some of them were already dropped
+    /// from the log (the session can no longer be resumed faithfully).
+    pub fn replay_after(&self, seq: u64) -> Option<Vec<Arc<str>>> {
+        if seq > self.seq {
+            return None;
+        }
+        let first_kept = self.log.front().map_or(self.seq + 1, |(s, _)| *s);
+        if seq + 1 < first_kept {
+            return None;
+        }
+        Some(
+            self.log
+                .iter()
+                .filter(|(s, _)| *s > seq)
+                .map(|(_, f)| f.clone())
+                .collect(),
+        )
+    }
+}
+
+/// All sessions, by session ID.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    pub by_id: HashMap<String, Session>,
+    /// Last identify per concurrency bucket (`shard_id % max_concurrency`).
+    pub last_identify: HashMap<u32, Instant>,
+}

@@ -1,0 +1,238 @@
+//! The simulator's records and their Discord JSON representations.
+//!
+//! JSON is written with `serde_json::json!` for payloads (`d`): key order
+//! inside `d` does not matter to clients, only the frame's own keys do (see
+//! `gateway::frame`). Every shape here carries the fields the OpenAPI spec
+//! marks required and the fields twilight-model 0.18 needs to deserialize.
+
+use serde_json::{Value, json};
+
+/// A user account.
+#[derive(Clone, Debug)]
+pub struct UserRec {
+    pub id: u64,
+    pub name: String,
+    pub bot: bool,
+    /// A user who refuses DMs from the bot (sending one fails with 50007).
+    pub blocks_dms: bool,
+}
+
+impl UserRec {
+    pub fn json(&self) -> Value {
+        json!({
+            "id": self.id.to_string(),
+            "username": self.name,
+            "discriminator": "0",
+            "global_name": self.name,
+            "avatar": null,
+            "bot": self.bot,
+            "public_flags": 0,
+            "flags": 0,
+            "primary_guild": null,
+        })
+    }
+}
+
+/// A role in a guild.
+#[derive(Clone, Debug)]
+pub struct RoleRec {
+    pub id: u64,
+    pub name: String,
+    pub permissions: u64,
+    pub position: i64,
+    pub color: u32,
+}
+
+impl RoleRec {
+    pub fn json(&self) -> Value {
+        json!({
+            "id": self.id.to_string(),
+            "name": self.name,
+            "permissions": self.permissions.to_string(),
+            "position": self.position,
+            "color": self.color,
+            "colors": {"primary_color": self.color, "secondary_color": null, "tertiary_color": null},
+            "hoist": false,
+            "managed": false,
+            "mentionable": true,
+            "icon": null,
+            "unicode_emoji": null,
+            "flags": 0,
+        })
+    }
+}
+
+/// A guild membership.
+#[derive(Clone, Debug)]
+pub struct MemberRec {
+    pub user_id: u64,
+    pub nick: Option<String>,
+    pub roles: Vec<u64>,
+    pub joined_at: String,
+    /// ISO 8601 end of a timeout, if any.
+    pub communication_disabled_until: Option<String>,
+}
+
+impl MemberRec {
+    pub fn json(&self, user: &UserRec) -> Value {
+        json!({
+            "user": user.json(),
+            "nick": self.nick,
+            "roles": self.roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+            "joined_at": self.joined_at,
+            "deaf": false,
+            "mute": false,
+            "flags": 0,
+            "pending": false,
+            "avatar": null,
+            "banner": null,
+            "premium_since": null,
+            "communication_disabled_until": self.communication_disabled_until,
+        })
+    }
+}
+
+/// Channel kinds the simulator models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelKind {
+    GuildText = 0,
+    Dm = 1,
+}
+
+/// A guild text channel or a DM channel.
+#[derive(Clone, Debug)]
+pub struct ChannelRec {
+    pub id: u64,
+    pub kind: ChannelKind,
+    pub guild_id: Option<u64>,
+    pub name: String,
+    pub position: i64,
+    /// For DMs, the user on the other side.
+    pub recipient: Option<u64>,
+}
+
+impl ChannelRec {
+    pub fn json(&self, recipient: Option<&UserRec>) -> Value {
+        match self.kind {
+            ChannelKind::GuildText => json!({
+                "id": self.id.to_string(),
+                "type": 0,
+                "guild_id": self.guild_id.map(|g| g.to_string()),
+                "name": self.name,
+                "position": self.position,
+                "flags": 0,
+                "nsfw": false,
+                "topic": null,
+                "rate_limit_per_user": 0,
+                "permission_overwrites": [],
+                "parent_id": null,
+                "last_message_id": null,
+            }),
+            ChannelKind::Dm => json!({
+                "id": self.id.to_string(),
+                "type": 1,
+                "flags": 0,
+                "last_message_id": null,
+                "recipients": recipient.map(|u| vec![u.json()]).unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// A file attached to a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: u64,
+    pub filename: String,
+    pub size: usize,
+    pub content_type: Option<String>,
+    /// The uploaded bytes, kept so tests can check them.
+    pub data: Vec<u8>,
+}
+
+impl Attachment {
+    pub fn json(&self) -> Value {
+        let url = format!(
+            "https://cdn.discordapp.com/attachments/0/{}/{}",
+            self.id, self.filename
+        );
+        let mut v = json!({
+            "id": self.id.to_string(),
+            "filename": self.filename,
+            "size": self.size,
+            "url": url,
+            "proxy_url": url,
+        });
+        if let Some(ct) = &self.content_type {
+            v["content_type"] = json!(ct);
+        }
+        v
+    }
+}
+
+/// A message, sent by a member or by the bot.
+#[derive(Clone, Debug)]
+pub struct MessageRec {
+    pub id: u64,
+    pub channel_id: u64,
+    pub guild_id: Option<u64>,
+    pub author_id: u64,
+    pub content: String,
+    pub embeds: Vec<Value>,
+    pub components: Vec<Value>,
+    pub attachments: Vec<Attachment>,
+    /// Users actually pinged (after `allowed_mentions`).
+    pub mentions: Vec<u64>,
+    /// Roles actually pinged (after `allowed_mentions`).
+    pub mention_roles: Vec<u64>,
+    pub mention_everyone: bool,
+    pub timestamp: String,
+    pub edited_timestamp: Option<String>,
+    pub flags: u64,
+    /// Set for interaction responses and follow-ups.
+    pub interaction_id: Option<u64>,
+    pub webhook_id: Option<u64>,
+    /// 0 default, 19 reply, 20 chat input command.
+    pub kind: u8,
+}
+
+impl MessageRec {
+    /// Full JSON. `users` resolves author and mentions; `author_member` adds
+    /// the `member` field that guild MESSAGE_CREATE events carry.
+    pub fn json(&self, users: &dyn Fn(u64) -> Option<Value>, author_member: Option<Value>) -> Value {
+        let mut v = json!({
+            "id": self.id.to_string(),
+            "channel_id": self.channel_id.to_string(),
+            "author": users(self.author_id).unwrap_or_else(|| json!({"id": self.author_id.to_string(), "username": "unknown", "discriminator": "0", "avatar": null, "global_name": null, "public_flags": 0, "flags": 0, "primary_guild": null})),
+            "content": self.content,
+            "timestamp": self.timestamp,
+            "edited_timestamp": self.edited_timestamp,
+            "tts": false,
+            "mention_everyone": self.mention_everyone,
+            "mentions": self.mentions.iter().filter_map(|u| users(*u)).collect::<Vec<_>>(),
+            "mention_roles": self.mention_roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+            "attachments": self.attachments.iter().map(Attachment::json).collect::<Vec<_>>(),
+            "embeds": self.embeds,
+            "components": self.components,
+            "pinned": false,
+            "type": self.kind,
+            "flags": self.flags,
+        });
+        if let Some(g) = self.guild_id {
+            v["guild_id"] = json!(g.to_string());
+        }
+        if let Some(m) = author_member {
+            v["member"] = m;
+        }
+        if let Some(w) = self.webhook_id {
+            v["webhook_id"] = json!(w.to_string());
+            v["application_id"] = json!(w.to_string());
+        }
+        v
+    }
+}
+
+/// Current time in Discord's timestamp format.
+pub fn now_iso() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+}

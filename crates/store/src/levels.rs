@@ -1,0 +1,81 @@
+//! The level curve, as MEE6 made it familiar: going from level `L` to `L + 1` costs
+//! `5L² + 50L + 100` XP, so level 1 needs 100 XP in total, level 2 needs 255, level 3
+//! needs 475...
+
+/// The highest level we compute; beyond it the XP needed overflows nothing but is
+/// far past anything reachable (level 10,000 needs ~1.7e12 XP).
+pub const MAX_LEVEL: i32 = 100_000;
+
+/// XP needed to go from `level` to `level + 1`.
+pub fn xp_for_next_level(level: i32) -> i64 {
+    let l = i64::from(level.max(0));
+    5 * l * l + 50 * l + 100
+}
+
+/// Total XP needed to reach `level` from zero.
+pub fn total_xp_for_level(level: i32) -> i64 {
+    // Closed form of sum_{k=0}^{L-1} (5k² + 50k + 100).
+    let l = i64::from(level.clamp(0, MAX_LEVEL));
+    5 * (l - 1) * l * (2 * l - 1) / 6 + 25 * l * (l - 1) + 100 * l
+}
+
+/// The level a member with `xp` total XP has reached.
+pub fn level_for_xp(xp: i64) -> i32 {
+    if xp < 100 {
+        return 0;
+    }
+    // The cubic inverse gives a close guess; the loops correct rounding either way.
+    let mut level = ((3.0 * xp as f64 / 5.0).cbrt() as i32).clamp(0, MAX_LEVEL);
+    while level > 0 && total_xp_for_level(level) > xp {
+        level -= 1;
+    }
+    while level < MAX_LEVEL && total_xp_for_level(level + 1) <= xp {
+        level += 1;
+    }
+    level
+}
+
+/// Where a member stands within their current level: `(xp into it, xp it costs)`.
+pub fn progress(xp: i64) -> (i64, i64) {
+    let level = level_for_xp(xp);
+    (xp - total_xp_for_level(level), xp_for_next_level(level))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_thresholds() {
+        assert_eq!(total_xp_for_level(0), 0);
+        assert_eq!(total_xp_for_level(1), 100);
+        assert_eq!(total_xp_for_level(2), 255);
+        assert_eq!(total_xp_for_level(3), 475);
+        assert_eq!(level_for_xp(0), 0);
+        assert_eq!(level_for_xp(99), 0);
+        assert_eq!(level_for_xp(100), 1);
+        assert_eq!(level_for_xp(254), 1);
+        assert_eq!(level_for_xp(255), 2);
+        assert_eq!(level_for_xp(-5), 0);
+    }
+
+    #[test]
+    fn closed_form_matches_the_sum() {
+        let mut total = 0;
+        for level in 0..2_000 {
+            assert_eq!(total_xp_for_level(level), total, "level {level}");
+            assert_eq!(level_for_xp(total), level);
+            if total > 0 {
+                assert_eq!(level_for_xp(total - 1), level - 1);
+            }
+            total += xp_for_next_level(level);
+        }
+    }
+
+    #[test]
+    fn progress_within_level() {
+        assert_eq!(progress(0), (0, 100));
+        assert_eq!(progress(150), (50, 155));
+        assert_eq!(progress(i64::MAX).1, xp_for_next_level(MAX_LEVEL));
+    }
+}

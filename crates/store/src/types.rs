@@ -1,0 +1,243 @@
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, RoleMarker, UserMarker},
+};
+
+/// Discord ids are u64 but both databases store signed 64-bit integers. The cast
+/// is a bit-for-bit reinterpretation, so every u64 (even above `i64::MAX`) makes
+/// the round trip exactly; real snowflakes are below 2^63 and stay positive.
+pub fn id_to_db<T>(id: Id<T>) -> i64 {
+    id.get() as i64
+}
+
+/// The inverse of [`id_to_db`]. A zero in the database is not a valid id and is
+/// reported as corrupt data rather than panicking.
+pub fn id_from_db<T>(value: i64) -> Result<Id<T>, crate::StoreError> {
+    Id::new_checked(value as u64).ok_or_else(|| {
+        crate::StoreError::Internal("a stored Discord id is 0, which no Discord id can be".into())
+    })
+}
+
+/// XP earned by one member: what the write-behind buffer hands to
+/// [`crate::Store::award_xp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XpAward {
+    pub guild_id: Id<GuildMarker>,
+    pub user_id: Id<UserMarker>,
+    /// XP to add (0 for messages sent during the cooldown).
+    pub xp: i64,
+    /// Messages to add to the member's count.
+    pub messages: i64,
+    /// When the (last) award happened; the stored time only ever moves forward.
+    pub at: DateTime<Utc>,
+}
+
+/// What an award did to one member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AwardOutcome {
+    pub guild_id: Id<GuildMarker>,
+    pub user_id: Id<UserMarker>,
+    pub xp: i64,
+    pub old_level: i32,
+    pub new_level: i32,
+}
+
+impl AwardOutcome {
+    pub fn levelled_up(&self) -> bool {
+        self.new_level > self.old_level
+    }
+}
+
+/// A member's row on the leaderboard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberXp {
+    pub guild_id: Id<GuildMarker>,
+    pub user_id: Id<UserMarker>,
+    pub xp: i64,
+    pub level: i32,
+    pub messages: i64,
+    pub last_award_at: Option<DateTime<Utc>>,
+}
+
+/// A member's XP and where it places them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRank {
+    pub member: MemberXp,
+    /// 1 for the top of the leaderboard.
+    pub position: u64,
+    /// Members on the guild's leaderboard.
+    pub out_of: u64,
+}
+
+/// A role granted when a member reaches a level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelReward {
+    pub guild_id: Id<GuildMarker>,
+    pub level: i32,
+    pub role_id: Id<RoleMarker>,
+}
+
+/// What a moderation case records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    Warn,
+    Timeout,
+    Kick,
+    Ban,
+    Unwarn,
+    Note,
+}
+
+impl CaseKind {
+    pub const ALL: [CaseKind; 6] = [
+        CaseKind::Warn,
+        CaseKind::Timeout,
+        CaseKind::Kick,
+        CaseKind::Ban,
+        CaseKind::Unwarn,
+        CaseKind::Note,
+    ];
+
+    /// The word stored in the database and shown to moderators.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseKind::Warn => "warn",
+            CaseKind::Timeout => "timeout",
+            CaseKind::Kick => "kick",
+            CaseKind::Ban => "ban",
+            CaseKind::Unwarn => "unwarn",
+            CaseKind::Note => "note",
+        }
+    }
+}
+
+impl fmt::Display for CaseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CaseKind {
+    type Err = crate::StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| crate::StoreError::Internal(format!("unknown case kind {s:?}").into()))
+    }
+}
+
+/// A case about to be recorded; the store gives it its number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCase {
+    pub guild_id: Id<GuildMarker>,
+    pub target_id: Id<UserMarker>,
+    pub moderator_id: Id<UserMarker>,
+    pub kind: CaseKind,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When the case stops counting (warnings) or ends (timeouts); `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A recorded moderation case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    pub guild_id: Id<GuildMarker>,
+    /// 1, 2, 3... within the guild.
+    pub number: i64,
+    pub target_id: Id<UserMarker>,
+    pub moderator_id: Id<UserMarker>,
+    pub kind: CaseKind,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<Id<UserMarker>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What happens when a member reaches a number of active warnings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationAction {
+    Timeout,
+    Kick,
+    Ban,
+}
+
+impl EscalationAction {
+    pub const ALL: [EscalationAction; 3] =
+        [EscalationAction::Timeout, EscalationAction::Kick, EscalationAction::Ban];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscalationAction::Timeout => "timeout",
+            EscalationAction::Kick => "kick",
+            EscalationAction::Ban => "ban",
+        }
+    }
+}
+
+impl fmt::Display for EscalationAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EscalationAction {
+    type Err = crate::StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+            crate::StoreError::Internal(format!("unknown escalation action {s:?}").into())
+        })
+    }
+}
+
+/// At `warnings` active warnings, take `action` (for timeouts, for `duration_secs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationRule {
+    pub guild_id: Id<GuildMarker>,
+    pub warnings: i32,
+    pub action: EscalationAction,
+    pub duration_secs: Option<i64>,
+}
+
+/// Everything stored about one user, for a data request. Serialises with ids as
+/// strings, as Discord's own JSON does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserExport {
+    pub user_id: Id<UserMarker>,
+    pub xp: Vec<MemberXp>,
+    /// Cases about the user.
+    pub cases: Vec<Case>,
+    /// Cases the user issued as a moderator.
+    pub moderated: Vec<Case>,
+}
+
+/// What [`crate::Store::delete_user`] removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeletedCounts {
+    pub xp_rows: u64,
+    pub cases: u64,
+}
+
+/// What a shard needs to resume its gateway session after a restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewaySession {
+    pub shard_id: u32,
+    /// The shard count the session was identified with; a session is only resumed
+    /// by a shard of the same layout.
+    pub shard_total: u32,
+    pub session_id: String,
+    pub resume_url: String,
+    /// The last sequence number whose effects are stored.
+    pub sequence: u64,
+    pub updated_at: DateTime<Utc>,
+}
