@@ -10,7 +10,8 @@ use crate::{StoreError, StoreResult};
 /// The prefix a guild starts with.
 pub const DEFAULT_PREFIX: &str = "!";
 /// The welcome message used when a welcome channel is set without a message.
-pub const DEFAULT_WELCOME_MESSAGE: &str = "Welcome to {server}, {user}! You are member #{member_count}.";
+pub const DEFAULT_WELCOME_MESSAGE: &str =
+    "Welcome to {server}, {user}! You are member #{member_count}.";
 /// The level-up message used when none is set.
 pub const DEFAULT_LEVELUP_MESSAGE: &str = "GG {user}, you just reached level {level}!";
 
@@ -73,12 +74,16 @@ impl GuildSettings {
 
     /// The welcome template in force.
     pub fn welcome_template(&self) -> &str {
-        self.welcome_message.as_deref().unwrap_or(DEFAULT_WELCOME_MESSAGE)
+        self.welcome_message
+            .as_deref()
+            .unwrap_or(DEFAULT_WELCOME_MESSAGE)
     }
 
     /// The level-up template in force.
     pub fn levelup_template(&self) -> &str {
-        self.levelup_message.as_deref().unwrap_or(DEFAULT_LEVELUP_MESSAGE)
+        self.levelup_message
+            .as_deref()
+            .unwrap_or(DEFAULT_LEVELUP_MESSAGE)
     }
 
     /// Apply a patch, checking the result as a whole. On error `self` is unchanged.
@@ -144,7 +149,10 @@ impl GuildSettings {
         if matches!(self.warn_expiry_secs, Some(s) if s <= 0) {
             return invalid("A warning expiry must be a positive duration.");
         }
-        for message in [&self.welcome_message, &self.levelup_message].into_iter().flatten() {
+        for message in [&self.welcome_message, &self.levelup_message]
+            .into_iter()
+            .flatten()
+        {
             if message.is_empty() || message.chars().count() > 2_000 {
                 return invalid("A message template must be 1 to 2000 characters long.");
             }
@@ -190,8 +198,11 @@ mod tests {
         assert_eq!(s.prefix, "?");
         assert_eq!(s.welcome_channel, Some(Id::new(5)));
         assert_eq!(s.xp_min, 15);
-        s.apply(&SettingsPatch { welcome_channel: Some(None), ..Default::default() })
-            .unwrap();
+        s.apply(&SettingsPatch {
+            welcome_channel: Some(None),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(s.welcome_channel, None);
         assert_eq!(s.prefix, "?");
     }
@@ -201,13 +212,41 @@ mod tests {
         let mut s = GuildSettings::defaults(guild());
         let before = s.clone();
         let err = s
-            .apply(&SettingsPatch { xp_min: Some(30), prefix: Some("$".into()), ..Default::default() })
+            .apply(&SettingsPatch {
+                xp_min: Some(30),
+                prefix: Some("$".into()),
+                ..Default::default()
+            })
             .unwrap_err();
         assert!(matches!(err, StoreError::Invalid(m) if m.contains("minimum")));
         assert_eq!(s, before);
-        assert!(s.apply(&SettingsPatch { prefix: Some(String::new()), ..Default::default() }).is_err());
-        assert!(s.apply(&SettingsPatch { prefix: Some("x".repeat(11)), ..Default::default() }).is_err());
-        assert!(s.apply(&SettingsPatch { xp_cooldown_secs: Some(-1), ..Default::default() }).is_err());
-        assert!(s.apply(&SettingsPatch { warn_expiry_secs: Some(Some(0)), ..Default::default() }).is_err());
+        assert!(
+            s.apply(&SettingsPatch {
+                prefix: Some(String::new()),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            s.apply(&SettingsPatch {
+                prefix: Some("x".repeat(11)),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            s.apply(&SettingsPatch {
+                xp_cooldown_secs: Some(-1),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            s.apply(&SettingsPatch {
+                warn_expiry_secs: Some(Some(0)),
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 }

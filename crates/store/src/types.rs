@@ -172,8 +172,11 @@ pub enum EscalationAction {
 }
 
 impl EscalationAction {
-    pub const ALL: [EscalationAction; 3] =
-        [EscalationAction::Timeout, EscalationAction::Kick, EscalationAction::Ban];
+    pub const ALL: [EscalationAction; 3] = [
+        EscalationAction::Timeout,
+        EscalationAction::Kick,
+        EscalationAction::Ban,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -194,9 +197,12 @@ impl FromStr for EscalationAction {
     type Err = crate::StoreError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            crate::StoreError::Internal(format!("unknown escalation action {s:?}").into())
-        })
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                crate::StoreError::Internal(format!("unknown escalation action {s:?}").into())
+            })
     }
 }
 
