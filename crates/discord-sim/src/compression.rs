@@ -20,12 +20,12 @@ pub enum Mode {
 impl Mode {
     /// Parse the query value; unknown values are an error (Discord closes
     /// the connection with 4002 when it cannot speak the requested mode).
-    pub fn parse(value: Option<&str>) -> Result<Self, ()> {
+    pub fn parse(value: Option<&str>) -> Result<Self, UnknownMode> {
         match value {
             None | Some("") => Ok(Self::None),
             Some("zlib-stream") => Ok(Self::ZlibStream),
             Some("zstd-stream") => Ok(Self::ZstdStream),
-            Some(_) => Err(()),
+            Some(_) => Err(UnknownMode),
         }
     }
 
@@ -38,6 +38,10 @@ impl Mode {
         }
     }
 }
+
+/// A `compress` value the gateway does not offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownMode;
 
 /// A connection's compressor.
 pub enum Compressor {
@@ -74,7 +78,9 @@ impl Compressor {
                     }
                     // compress_vec cannot fail for valid state; on error fall
                     // back to what we have (the client will report it).
-                    if z.compress_vec(input, &mut out, FlushCompress::Sync).is_err() {
+                    if z.compress_vec(input, &mut out, FlushCompress::Sync)
+                        .is_err()
+                    {
                         break;
                     }
                     let consumed = (z.total_in() - before_in) as usize;
@@ -95,7 +101,11 @@ impl Compressor {
                     // Continue writing after what we already produced.
                     let len = out.len();
                     let mut ob = OutBuffer::around_pos(&mut out, len);
-                    match ctx.compress_stream2(&mut ob, &mut input, zstd_safe::zstd_sys::ZSTD_EndDirective::ZSTD_e_flush) {
+                    match ctx.compress_stream2(
+                        &mut ob,
+                        &mut input,
+                        zstd_safe::zstd_sys::ZSTD_EndDirective::ZSTD_e_flush,
+                    ) {
                         Ok(0) => break,
                         Ok(_) => continue,
                         Err(_) => break,

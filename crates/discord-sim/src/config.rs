@@ -48,6 +48,9 @@ pub struct SimConfig {
     pub privileged_intents: u64,
     /// Deadline for the first interaction callback.
     pub interaction_deadline: Duration,
+    /// Keep messages members send (for `GET` routes and edits). Benchmarks
+    /// turn it off so memory stays flat.
+    pub store_messages: bool,
 }
 
 impl Default for SimConfig {
@@ -66,6 +69,7 @@ impl Default for SimConfig {
             replay_limit: 100_000,
             privileged_intents: intents::PRIVILEGED,
             interaction_deadline: Duration::from_secs(3),
+            store_messages: true,
         }
     }
 }

@@ -1,1 +1,38 @@
+//! # discord-sim
+//!
+//! Discord's gateway (WebSocket) and REST API (`/api/v10`) on 127.0.0.1, so
+//! an unchanged bot — any twilight 0.18 bot — runs against it end to end.
+//!
+//! * [`SimServer`] is the server: one port for both the gateway (`/`) and
+//!   REST, all state in memory.
+//! * [`Sim`] is the scenario API for tests: build guilds, channels, roles and
+//!   members, make members talk and run slash commands, then await what the
+//!   bot did (messages, embeds, mentions, DMs, role changes, timeouts, kicks,
+//!   bans), and inject faults (disconnects, op 7, op 9, delayed ACKs, 429s,
+//!   5xx, restarts).
+//! * [`load`] plays many guilds and members at a target rate and measures.
+//!
+//! Point a twilight bot at it with
+//! `twilight_http::Client::builder().proxy(sim.http_addr(), true)` and
+//! `ConfigBuilder::new(token, intents).proxy_url(sim.gateway_url())`.
 
+pub mod compression;
+pub mod config;
+pub mod gateway;
+pub mod ids;
+pub mod load;
+pub mod model;
+pub mod permissions;
+pub mod rest;
+pub mod scenario;
+pub mod server;
+pub mod state;
+
+pub use config::{SimConfig, intents};
+pub use model::Attachment;
+pub use scenario::{
+    AsUser, Channel, DEFAULT_BOT_PERMISSIONS, Guild, Inbox, Interaction, InteractionResponse,
+    Member, OptionValue, Role, SessionInfo, Sim, SimError, User,
+};
+pub use server::SimServer;
+pub use state::{Action, InteractionState, RequestRec, SentMessage};

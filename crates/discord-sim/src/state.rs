@@ -93,6 +93,8 @@ pub struct InteractionRec {
     pub created: Instant,
     pub state: InteractionState,
     pub original_message: Option<u64>,
+    /// Time from dispatch to the first callback.
+    pub responded_after: Option<std::time::Duration>,
 }
 
 /// A message the bot sent, as a test sees it.
@@ -150,7 +152,12 @@ impl SentMessage {
                     out.push('\n');
                 }
             }
-            for f in e.get("fields").and_then(Value::as_array).into_iter().flatten() {
+            for f in e
+                .get("fields")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 for key in ["name", "value"] {
                     if let Some(s) = f.get(key).and_then(Value::as_str) {
                         out.push_str(s);
@@ -170,7 +177,10 @@ pub enum Action {
     /// response or a follow-up.
     MessageCreated(SentMessage),
     MessageEdited(SentMessage),
-    MessageDeleted { channel_id: u64, message_id: u64 },
+    MessageDeleted {
+        channel_id: u64,
+        message_id: u64,
+    },
     /// The first callback to an interaction (`kind` is the callback type).
     InteractionResponded {
         interaction_id: u64,
@@ -178,9 +188,19 @@ pub enum Action {
         data: Value,
     },
     /// No callback arrived within the deadline.
-    InteractionFailed { interaction_id: u64 },
-    RoleAdded { guild_id: u64, user_id: u64, role_id: u64 },
-    RoleRemoved { guild_id: u64, user_id: u64, role_id: u64 },
+    InteractionFailed {
+        interaction_id: u64,
+    },
+    RoleAdded {
+        guild_id: u64,
+        user_id: u64,
+        role_id: u64,
+    },
+    RoleRemoved {
+        guild_id: u64,
+        user_id: u64,
+        role_id: u64,
+    },
     /// A timeout was set (`Some(until)`) or lifted (`None`).
     TimedOut {
         guild_id: u64,
@@ -203,12 +223,18 @@ pub enum Action {
         reason: Option<String>,
         delete_message_seconds: u64,
     },
-    Unbanned { guild_id: u64, user_id: u64 },
+    Unbanned {
+        guild_id: u64,
+        user_id: u64,
+    },
     CommandsOverwritten {
         guild_id: Option<u64>,
         names: Vec<String>,
     },
-    DmOpened { user_id: u64, channel_id: u64 },
+    DmOpened {
+        user_id: u64,
+        channel_id: u64,
+    },
     /// A REST call that the simulator refused (status, Discord error code).
     Rejected {
         method: String,
@@ -415,33 +441,83 @@ impl World {
         }
     }
 
+    /// MESSAGE_CREATE's `d` for `m`, serialized without a `Value` tree.
+    pub fn message_create_string(&self, m: &MessageRec) -> String {
+        let member = m
+            .guild_id
+            .and_then(|g| self.guilds.get(&g))
+            .and_then(|g| g.members.get(&m.author_id));
+        let users = |id: u64| self.users.get(&id);
+        match crate::model::fast::MessageOut::new(m, &users, member) {
+            Some(out) => serde_json::to_string(&out).unwrap_or_default(),
+            None => self.message_json(m, true).to_string(),
+        }
+    }
+
     /// Store a message and dispatch MESSAGE_CREATE with intent gating:
     /// guild messages need GUILD_MESSAGES, DMs DIRECT_MESSAGES; without
     /// MESSAGE_CONTENT, content, embeds, attachments and components are
     /// emptied unless the bot is mentioned or is the author (as Discord does).
     pub fn store_and_dispatch_message(&mut self, m: MessageRec) {
-        let d = self.message_json(&m, true);
+        let needed = match m.guild_id {
+            Some(_) => intents::GUILD_MESSAGES,
+            None => intents::DIRECT_MESSAGES,
+        };
         let bot = self.bot.id;
         let exempt = m.author_id == bot || m.mentions.contains(&bot);
-        let gated = (!exempt).then(|| {
-            let mut g = d.clone();
-            g["content"] = json!("");
-            g["embeds"] = json!([]);
-            g["attachments"] = json!([]);
-            g["components"] = json!([]);
-            g
+        let serves = |s: &crate::gateway::session::Session| {
+            s.intents & needed == needed
+                && match m.guild_id {
+                    Some(g) => s.serves_guild(g),
+                    None => s.shard_id == 0,
+                }
+        };
+        let wants_full = self
+            .sessions
+            .by_id
+            .values()
+            .any(|s| serves(s) && (exempt || s.intents & intents::MESSAGE_CONTENT != 0));
+        let wants_gated = !exempt
+            && self
+                .sessions
+                .by_id
+                .values()
+                .any(|s| serves(s) && s.intents & intents::MESSAGE_CONTENT == 0);
+        let full = wants_full.then(|| self.message_create_string(&m));
+        let gated = wants_gated.then(|| {
+            let mut g = m.clone();
+            g.content.clear();
+            g.embeds.clear();
+            g.attachments.clear();
+            g.components.clear();
+            self.message_create_string(&g)
         });
-        self.channel_messages
-            .entry(m.channel_id)
-            .or_default()
-            .push(m.id);
-        let guild = m.guild_id;
-        self.messages.insert(m.id, m);
-        match guild {
-            Some(g) => {
-                self.dispatch_guild(g, "MESSAGE_CREATE", intents::GUILD_MESSAGES, &d, gated.as_ref())
+        let limit = self.config.replay_limit;
+        for s in self.sessions.by_id.values_mut() {
+            let ok = s.intents & needed == needed
+                && match m.guild_id {
+                    Some(g) => s.serves_guild(g),
+                    None => s.shard_id == 0,
+                };
+            if !ok {
+                continue;
             }
-            None => self.dispatch_dm("MESSAGE_CREATE", intents::DIRECT_MESSAGES, &d, gated.as_ref()),
+            let text = if exempt || s.intents & intents::MESSAGE_CONTENT != 0 {
+                full.as_deref()
+            } else {
+                gated.as_deref()
+            };
+            if let Some(text) = text {
+                s.push("MESSAGE_CREATE", text, limit);
+                self.dispatched += 1;
+            }
+        }
+        if self.config.store_messages {
+            self.channel_messages
+                .entry(m.channel_id)
+                .or_default()
+                .push(m.id);
+            self.messages.insert(m.id, m);
         }
     }
 
@@ -449,7 +525,13 @@ impl World {
     pub fn dispatch_member_update(&mut self, guild_id: u64, user_id: u64) {
         if let Some(mut m) = self.member_json(guild_id, user_id) {
             m["guild_id"] = json!(guild_id.to_string());
-            self.dispatch_guild(guild_id, "GUILD_MEMBER_UPDATE", intents::GUILD_MEMBERS, &m, None);
+            self.dispatch_guild(
+                guild_id,
+                "GUILD_MEMBER_UPDATE",
+                intents::GUILD_MEMBERS,
+                &m,
+                None,
+            );
         }
     }
 
@@ -544,7 +626,10 @@ impl World {
 
     pub fn add_channel(&mut self, guild_id: u64, name: &str) -> u64 {
         let id = self.ids.next();
-        let position = self.guilds.get(&guild_id).map_or(0, |g| g.channels.len() as i64);
+        let position = self
+            .guilds
+            .get(&guild_id)
+            .map_or(0, |g| g.channels.len() as i64);
         self.channels.insert(
             id,
             ChannelRec {
@@ -565,7 +650,13 @@ impl World {
     /// Create a role just below the bot's own role... unless `position`
     /// says otherwise. Positions above the bot's make the role unmanageable
     /// by the bot, as in Discord.
-    pub fn add_role(&mut self, guild_id: u64, name: &str, perms: u64, position: Option<i64>) -> u64 {
+    pub fn add_role(
+        &mut self,
+        guild_id: u64,
+        name: &str,
+        perms: u64,
+        position: Option<i64>,
+    ) -> u64 {
         let id = self.ids.next();
         if let Some(g) = self.guilds.get_mut(&guild_id) {
             let position = position.unwrap_or_else(|| {

@@ -22,7 +22,10 @@ pub fn op(op: u8, d: &str) -> String {
 
 /// HELLO.
 pub fn hello(heartbeat_interval_ms: u128) -> String {
-    op(10, &format!(r#"{{"heartbeat_interval":{heartbeat_interval_ms}}}"#))
+    op(
+        10,
+        &format!(r#"{{"heartbeat_interval":{heartbeat_interval_ms}}}"#),
+    )
 }
 
 /// HEARTBEAT_ACK.

@@ -40,6 +40,8 @@ pub struct Session {
     pub conn: Option<Conn>,
     /// When the last connection went away (for session expiry).
     pub detached_at: Option<Instant>,
+    /// How many connections have served this session (1 + resumes).
+    pub attachments: u64,
 }
 
 impl Session {

@@ -1,0 +1,255 @@
+//! Load mode: N guilds × M members with skewed activity at a target message
+//! rate, slash commands interleaved, and a report of what was delivered.
+//!
+//! Activity follows a Zipf-like law: member `k` (1-based rank) speaks with
+//! weight `1 / k^s`, so a few members are very active and most are quiet,
+//! as in real guilds. The report lists how many messages each member sent,
+//! so a run can compute the XP the bot should have awarded under its own
+//! rules and compare it with what the bot stored.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use rand::Rng;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::config::SimConfig;
+use crate::permissions::bits;
+use crate::scenario::{Channel, Guild, Member, Sim};
+use crate::state::InteractionState;
+
+/// What to play.
+#[derive(Clone, Debug)]
+pub struct LoadConfig {
+    pub guilds: usize,
+    pub members_per_guild: usize,
+    /// Target messages per second across all guilds.
+    pub rate: u64,
+    /// How long to play.
+    pub duration: Duration,
+    /// Run this slash command every `command_every` messages (0 = never);
+    /// the bot must have registered it.
+    pub command: Option<String>,
+    pub command_every: u64,
+    /// Zipf exponent of member activity.
+    pub zipf_s: f64,
+    /// RNG seed, so runs are repeatable.
+    pub seed: u64,
+}
+
+impl Default for LoadConfig {
+    fn default() -> Self {
+        Self {
+            guilds: 10,
+            members_per_guild: 100,
+            rate: 1_000,
+            duration: Duration::from_secs(10),
+            command: None,
+            command_every: 100,
+            zipf_s: 1.1,
+            seed: 42,
+        }
+    }
+}
+
+/// The outcome of a load run.
+#[derive(Debug)]
+pub struct LoadReport {
+    pub messages_sent: u64,
+    pub commands_sent: u64,
+    pub commands_answered: u64,
+    pub commands_failed: u64,
+    pub elapsed: Duration,
+    /// Dispatches written to sessions per second (all event types).
+    pub events_per_sec: f64,
+    /// Interaction round trip (INTERACTION_CREATE to callback), µs.
+    pub rtt_p50_us: u64,
+    pub rtt_p99_us: u64,
+    pub rtt_max_us: u64,
+    /// `(guild_id, user_id) -> messages sent`, for expected-XP checks.
+    pub messages_per_member: BTreeMap<(u64, u64), u64>,
+}
+
+impl std::fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "messages sent:       {}", self.messages_sent)?;
+        writeln!(
+            f,
+            "commands:            {} sent, {} answered, {} failed",
+            self.commands_sent, self.commands_answered, self.commands_failed
+        )?;
+        writeln!(f, "elapsed:             {:.2?}", self.elapsed)?;
+        writeln!(f, "events delivered/s:  {:.0}", self.events_per_sec)?;
+        writeln!(
+            f,
+            "interaction RTT:     p50 {} µs, p99 {} µs, max {} µs",
+            self.rtt_p50_us, self.rtt_p99_us, self.rtt_max_us
+        )?;
+        let active = self
+            .messages_per_member
+            .values()
+            .filter(|n| **n > 0)
+            .count();
+        let top = self
+            .messages_per_member
+            .values()
+            .max()
+            .copied()
+            .unwrap_or(0);
+        write!(
+            f,
+            "members who spoke:   {active} of {} (most active: {top} messages)",
+            self.messages_per_member.len()
+        )
+    }
+}
+
+/// The world a load run plays in.
+pub struct LoadWorld {
+    pub guilds: Vec<(Guild, Channel, Vec<Member>)>,
+}
+
+/// Build the guilds, channels and members (before the bot connects).
+pub async fn build(sim: &Sim, config: &LoadConfig) -> LoadWorld {
+    let mut guilds = Vec::with_capacity(config.guilds);
+    for g in 0..config.guilds {
+        let guild = sim.guild(&format!("load-{g}")).await;
+        let channel = guild.text_channel("general");
+        let members = (0..config.members_per_guild)
+            .map(|m| guild.member(&format!("g{g}m{m}")))
+            .collect();
+        guilds.push((guild, channel, members));
+    }
+    LoadWorld { guilds }
+}
+
+/// Cumulative Zipf weights for ranks 1..=n.
+fn zipf_cdf(n: usize, s: f64) -> Vec<f64> {
+    let mut acc = 0.0;
+    let mut cdf: Vec<f64> = (1..=n)
+        .map(|k| {
+            acc += 1.0 / (k as f64).powf(s);
+            acc
+        })
+        .collect();
+    for c in &mut cdf {
+        *c /= acc;
+    }
+    cdf
+}
+
+/// Play the load against whatever bot is connected to `sim`.
+pub async fn run(sim: &Sim, world: &LoadWorld, config: &LoadConfig) -> LoadReport {
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let cdf = zipf_cdf(config.members_per_guild.max(1), config.zipf_s);
+    let guild_cdf = zipf_cdf(world.guilds.len().max(1), 0.8);
+    let pick = |cdf: &[f64], rng: &mut StdRng| -> usize {
+        let x: f64 = rng.random();
+        cdf.partition_point(|c| *c < x).min(cdf.len() - 1)
+    };
+    let mut per_member = BTreeMap::new();
+    for (g, _, members) in &world.guilds {
+        for m in members {
+            per_member.insert((g.id(), m.id()), 0u64);
+        }
+    }
+    let mut interactions = Vec::new();
+    let start = Instant::now();
+    let dispatched_before = sim.dispatched();
+    let mut sent = 0u64;
+    // Pace in 1 ms ticks: send what the target rate owes so far.
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    while start.elapsed() < config.duration && !world.guilds.is_empty() {
+        tick.tick().await;
+        let owed = (start.elapsed().as_secs_f64() * config.rate as f64) as u64;
+        while sent < owed {
+            let (guild, channel, members) = &world.guilds[pick(&guild_cdf, &mut rng)];
+            if members.is_empty() {
+                break;
+            }
+            let member = &members[pick(&cdf, &mut rng)];
+            sent += 1;
+            let is_command = config.command_every > 0 && sent.is_multiple_of(config.command_every);
+            match (&config.command, is_command) {
+                (Some(cmd), true) => interactions.push(member.runs(channel, cmd, []).await),
+                _ => {
+                    member.says(channel, format!("message {sent}")).await;
+                    *per_member.entry((guild.id(), member.id())).or_default() += 1;
+                }
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    let events = sim.dispatched() - dispatched_before;
+
+    // Let the last interactions settle (answered or failed).
+    for i in &interactions {
+        let _ = i.response(Duration::from_secs(5)).await;
+    }
+    let mut hist = Histogram::<u64>::new(3).expect("histogram");
+    let (mut answered, mut failed) = (0, 0);
+    let rtts = sim.interaction_round_trips();
+    for i in &interactions {
+        match i.state() {
+            InteractionState::Responded => answered += 1,
+            InteractionState::Failed => failed += 1,
+            InteractionState::Pending => {}
+        }
+        if let Some(rtt) = rtts.get(&i.id()) {
+            let _ = hist.record(rtt.as_micros() as u64);
+        }
+    }
+    LoadReport {
+        messages_sent: per_member.values().sum(),
+        commands_sent: interactions.len() as u64,
+        commands_answered: answered,
+        commands_failed: failed,
+        elapsed,
+        events_per_sec: events as f64 / elapsed.as_secs_f64(),
+        rtt_p50_us: hist.value_at_quantile(0.5),
+        rtt_p99_us: hist.value_at_quantile(0.99),
+        rtt_max_us: hist.max(),
+        messages_per_member: per_member,
+    }
+}
+
+/// A simulator configured for load: Discord-like heartbeats, no replay log
+/// growth beyond what a resume needs.
+pub fn sim_config(token: String, shards: u32) -> SimConfig {
+    SimConfig {
+        token,
+        shards,
+        max_concurrency: 16,
+        identify_interval: Duration::ZERO,
+        replay_limit: 10_000,
+        ..SimConfig::default()
+    }
+}
+
+/// Bot permissions in load guilds.
+pub const LOAD_BOT_PERMISSIONS: u64 = bits::VIEW_CHANNEL | bits::SEND_MESSAGES | bits::EMBED_LINKS;
+
+/// Zipf sampling sanity: rank 1 is the most likely.
+pub fn zipf_sample_counts(n: usize, s: f64, samples: usize, seed: u64) -> Vec<u64> {
+    let cdf = zipf_cdf(n, s);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut counts = vec![0; n];
+    for _ in 0..samples {
+        let x: f64 = rng.random();
+        counts[cdf.partition_point(|c| *c < x).min(n - 1)] += 1;
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn activity_is_skewed() {
+        let c = super::zipf_sample_counts(100, 1.1, 100_000, 1);
+        assert!(c[0] > c[9] && c[9] > c[99]);
+        assert!(c[0] > 10 * c[99]);
+    }
+}

@@ -1,0 +1,514 @@
+//! Guilds, members, roles and bans, with Discord's permission and role
+//! hierarchy checks: the bot needs the permission, and its highest role
+//! must be above the target member's highest role (and above any role it
+//! assigns); nobody acts on the owner.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, audit_reason, no_content, ok, parse_json, snowflake};
+use crate::config::intents;
+use crate::model::RoleRec;
+use crate::permissions::bits;
+use crate::server::Core;
+use crate::state::{Action, GuildRec, World};
+
+/// Longest timeout Discord allows.
+const MAX_TIMEOUT_DAYS: i64 = 28;
+
+fn guild<'a>(world: &'a World, guild_id: &str) -> ApiResult<&'a GuildRec> {
+    let id = snowflake("guild_id", guild_id)?;
+    world.guilds.get(&id).ok_or_else(ApiError::unknown_guild)
+}
+
+/// The bot needs `perm` in the guild.
+fn require(world: &World, g: &GuildRec, perm: u64) -> ApiResult<()> {
+    if g.permissions_of(world.bot.id) & perm != perm {
+        return Err(ApiError::missing_permissions());
+    }
+    Ok(())
+}
+
+/// The bot must outrank `user_id` (and `user_id` must not be the owner).
+fn require_above(world: &World, g: &GuildRec, user_id: u64) -> ApiResult<()> {
+    if user_id == g.owner_id || g.top_position(world.bot.id) <= g.top_position(user_id) {
+        return Err(ApiError::missing_permissions());
+    }
+    Ok(())
+}
+
+pub async fn get_guild(State(core): State<Arc<Core>>, Path(guild_id): Path<String>) -> ApiResult {
+    let world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    let mut v = world.guild_create_json(g.id).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        for k in [
+            "channels",
+            "members",
+            "threads",
+            "voice_states",
+            "presences",
+            "stage_instances",
+            "guild_scheduled_events",
+            "joined_at",
+            "large",
+            "member_count",
+            "unavailable",
+        ] {
+            o.remove(k);
+        }
+    }
+    v["approximate_member_count"] = json!(g.members.len());
+    v["approximate_presence_count"] = json!(0);
+    for k in [
+        "description",
+        "splash",
+        "discovery_splash",
+        "banner",
+        "vanity_url_code",
+        "rules_channel_id",
+        "public_updates_channel_id",
+        "safety_alerts_channel_id",
+        "home_header",
+        "max_members",
+        "max_presences",
+        "max_video_channel_users",
+        "max_stage_video_channel_users",
+        "widget_enabled",
+        "widget_channel_id",
+        "application_id",
+        "premium_subscription_count",
+    ] {
+        if v.get(k).is_none() {
+            v[k] = Value::Null;
+        }
+    }
+    for (k, n) in [
+        ("max_members", 500_000),
+        ("max_video_channel_users", 25),
+        ("max_stage_video_channel_users", 50),
+        ("premium_subscription_count", 0),
+    ] {
+        v[k] = json!(n);
+    }
+    v["widget_enabled"] = json!(false);
+    v["incidents_data"] = Value::Null;
+    v["region"] = json!("deprecated");
+    v["nsfw"] = json!(false);
+    Ok(ok(v))
+}
+
+pub async fn channels(State(core): State<Arc<Core>>, Path(guild_id): Path<String>) -> ApiResult {
+    let world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    Ok(ok(Value::Array(
+        g.channels
+            .iter()
+            .filter_map(|c| world.channel_json(*c))
+            .collect(),
+    )))
+}
+
+pub async fn roles(State(core): State<Arc<Core>>, Path(guild_id): Path<String>) -> ApiResult {
+    let world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    Ok(ok(Value::Array(
+        g.roles.iter().map(RoleRec::json).collect(),
+    )))
+}
+
+pub async fn list_members(
+    State(core): State<Arc<Core>>,
+    Path(guild_id): Path<String>,
+) -> ApiResult {
+    let world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    Ok(ok(Value::Array(
+        g.members
+            .values()
+            .take(1000)
+            .filter_map(|m| world.users.get(&m.user_id).map(|u| m.json(u)))
+            .collect(),
+    )))
+}
+
+pub async fn get_member(
+    State(core): State<Arc<Core>>,
+    Path((guild_id, user_id)): Path<(String, String)>,
+) -> ApiResult {
+    let world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    let user_id = snowflake("user_id", &user_id)?;
+    world
+        .member_json(g.id, user_id)
+        .map(ok)
+        .ok_or_else(ApiError::unknown_member)
+}
+
+pub async fn modify_member(
+    State(core): State<Arc<Core>>,
+    Path((guild_id, user_id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let body = parse_json(&body)?;
+    if !body.is_object() {
+        return Err(ApiError::invalid_form(
+            &[],
+            "DICT_TYPE_CONVERT",
+            "Only dictionaries may be used in a DictType",
+        ));
+    }
+    let mut world = core.world.lock();
+    let g = guild(&world, &guild_id)?.clone();
+    let user_id = snowflake("user_id", &user_id)?;
+    let member = g
+        .members
+        .get(&user_id)
+        .cloned()
+        .ok_or_else(ApiError::unknown_member)?;
+    let mut updated = member.clone();
+    let mut actions = Vec::new();
+
+    if let Some(nick) = body.get("nick") {
+        require(&world, &g, bits::MANAGE_NICKNAMES)?;
+        if user_id != world.bot.id {
+            require_above(&world, &g, user_id)?;
+        }
+        let nick = nick.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+        if nick.as_ref().is_some_and(|n| n.chars().count() > 32) {
+            return Err(ApiError::invalid_form(
+                &["nick".into()],
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 32 in length.",
+            ));
+        }
+        updated.nick = nick.clone();
+        actions.push(Action::NickChanged {
+            guild_id: g.id,
+            user_id,
+            nick,
+        });
+    }
+    if let Some(roles) = body.get("roles").filter(|v| !v.is_null()) {
+        require(&world, &g, bits::MANAGE_ROLES)?;
+        let Some(list) = roles.as_array() else {
+            return Err(ApiError::invalid_form(
+                &["roles".into()],
+                "ARRAY_TYPE_CONVERT",
+                "Only iterables may be used in a ListType",
+            ));
+        };
+        let mut new_roles = Vec::new();
+        for r in list {
+            let id = r
+                .as_str()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(ApiError::unknown_role)?;
+            if g.role(id).is_none() || id == g.id {
+                return Err(ApiError::unknown_role());
+            }
+            if !new_roles.contains(&id) {
+                new_roles.push(id);
+            }
+        }
+        let top = g.top_position(world.bot.id);
+        for r in new_roles.iter().filter(|r| !member.roles.contains(r)) {
+            if g.role(*r).is_none_or(|r| r.position >= top) {
+                return Err(ApiError::missing_permissions());
+            }
+            actions.push(Action::RoleAdded {
+                guild_id: g.id,
+                user_id,
+                role_id: *r,
+            });
+        }
+        for r in member.roles.iter().filter(|r| !new_roles.contains(r)) {
+            if g.role(*r).is_none_or(|r| r.position >= top) {
+                return Err(ApiError::missing_permissions());
+            }
+            actions.push(Action::RoleRemoved {
+                guild_id: g.id,
+                user_id,
+                role_id: *r,
+            });
+        }
+        updated.roles = new_roles;
+    }
+    if let Some(until) = body.get("communication_disabled_until") {
+        require(&world, &g, bits::MODERATE_MEMBERS)?;
+        require_above(&world, &g, user_id)?;
+        // Administrators cannot be timed out.
+        if g.permissions_of(user_id) & bits::ADMINISTRATOR != 0 {
+            return Err(ApiError::missing_permissions());
+        }
+        let until = match until {
+            Value::Null => None,
+            Value::String(s) => {
+                let Ok(t) = DateTime::parse_from_rfc3339(s) else {
+                    return Err(ApiError::invalid_form(
+                        &["communication_disabled_until".into()],
+                        "DATE_TIME_TYPE_PARSE",
+                        "Could not parse datetime.",
+                    ));
+                };
+                let t = t.with_timezone(&Utc);
+                if t > Utc::now() + chrono::Duration::days(MAX_TIMEOUT_DAYS) {
+                    return Err(ApiError::invalid_form(
+                        &["communication_disabled_until".into()],
+                        "BASE_TYPE_BAD_DATE",
+                        "Timeouts can only be up to 28 days in the future.",
+                    ));
+                }
+                Some(s.clone())
+            }
+            _ => {
+                return Err(ApiError::invalid_form(
+                    &["communication_disabled_until".into()],
+                    "BASE_TYPE_STRING",
+                    "Must be a string.",
+                ));
+            }
+        };
+        updated.communication_disabled_until = until.clone();
+        actions.push(Action::TimedOut {
+            guild_id: g.id,
+            user_id,
+            until,
+        });
+    }
+
+    if let Some(gm) = world.guilds.get_mut(&g.id) {
+        gm.members.insert(user_id, updated);
+    }
+    for a in actions {
+        world.record(a);
+    }
+    world.dispatch_member_update(g.id, user_id);
+    Ok(ok(world.member_json(g.id, user_id).unwrap_or_default()))
+}
+
+/// Remove a member and dispatch GUILD_MEMBER_REMOVE.
+fn remove_member(world: &mut World, guild_id: u64, user_id: u64) {
+    if let Some(g) = world.guilds.get_mut(&guild_id) {
+        g.members.remove(&user_id);
+    }
+    if let Some(u) = world.user_json(user_id) {
+        let d = json!({"guild_id": guild_id.to_string(), "user": u});
+        world.dispatch_guild(
+            guild_id,
+            "GUILD_MEMBER_REMOVE",
+            intents::GUILD_MEMBERS,
+            &d,
+            None,
+        );
+    }
+}
+
+pub async fn kick(
+    State(core): State<Arc<Core>>,
+    Path((guild_id, user_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let mut world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    let user_id = snowflake("user_id", &user_id)?;
+    if !g.members.contains_key(&user_id) {
+        return Err(ApiError::unknown_member());
+    }
+    require(&world, g, bits::KICK_MEMBERS)?;
+    require_above(&world, g, user_id)?;
+    let guild_id = g.id;
+    remove_member(&mut world, guild_id, user_id);
+    world.record(Action::Kicked {
+        guild_id,
+        user_id,
+        reason: audit_reason(&headers),
+    });
+    Ok(no_content())
+}
+
+pub async fn get_ban(
+    State(core): State<Arc<Core>>,
+    Path((guild_id, user_id)): Path<(String, String)>,
+) -> ApiResult {
+    let world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    require(&world, g, bits::BAN_MEMBERS)?;
+    let user_id = snowflake("user_id", &user_id)?;
+    let reason = g.bans.get(&user_id).ok_or_else(ApiError::unknown_ban)?;
+    Ok(ok(
+        json!({"user": world.user_json(user_id), "reason": reason}),
+    ))
+}
+
+pub async fn ban(
+    State(core): State<Arc<Core>>,
+    Path((guild_id, user_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let body = parse_json(&body)?;
+    let mut world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    let user_id = snowflake("user_id", &user_id)?;
+    if !world.users.contains_key(&user_id) {
+        return Err(ApiError::unknown_user());
+    }
+    require(&world, g, bits::BAN_MEMBERS)?;
+    if g.members.contains_key(&user_id) || user_id == g.owner_id {
+        require_above(&world, g, user_id)?;
+    }
+    let seconds = match body.get("delete_message_seconds") {
+        None | Some(Value::Null) => body
+            .get("delete_message_days")
+            .and_then(Value::as_u64)
+            .map_or(0, |d| d * 86_400),
+        Some(v) => v.as_u64().unwrap_or(u64::MAX),
+    };
+    if seconds > 604_800 {
+        return Err(ApiError::invalid_form(
+            &["delete_message_seconds".into()],
+            "NUMBER_TYPE_MAX",
+            "int value should be less than or equal to 604800.",
+        ));
+    }
+    let guild_id = g.id;
+    let was_member = g.members.contains_key(&user_id);
+    let reason = audit_reason(&headers);
+    if let Some(gm) = world.guilds.get_mut(&guild_id) {
+        gm.bans.insert(user_id, reason.clone());
+    }
+    if was_member {
+        remove_member(&mut world, guild_id, user_id);
+    }
+    if let Some(u) = world.user_json(user_id) {
+        let d = json!({"guild_id": guild_id.to_string(), "user": u});
+        world.dispatch_guild(
+            guild_id,
+            "GUILD_BAN_ADD",
+            intents::GUILD_MODERATION,
+            &d,
+            None,
+        );
+    }
+    world.record(Action::Banned {
+        guild_id,
+        user_id,
+        reason,
+        delete_message_seconds: seconds,
+    });
+    Ok(no_content())
+}
+
+pub async fn unban(
+    State(core): State<Arc<Core>>,
+    Path((guild_id, user_id)): Path<(String, String)>,
+) -> ApiResult {
+    let mut world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    let user_id = snowflake("user_id", &user_id)?;
+    require(&world, g, bits::BAN_MEMBERS)?;
+    if !g.bans.contains_key(&user_id) {
+        return Err(ApiError::unknown_ban());
+    }
+    let guild_id = g.id;
+    if let Some(gm) = world.guilds.get_mut(&guild_id) {
+        gm.bans.remove(&user_id);
+    }
+    if let Some(u) = world.user_json(user_id) {
+        let d = json!({"guild_id": guild_id.to_string(), "user": u});
+        world.dispatch_guild(
+            guild_id,
+            "GUILD_BAN_REMOVE",
+            intents::GUILD_MODERATION,
+            &d,
+            None,
+        );
+    }
+    world.record(Action::Unbanned { guild_id, user_id });
+    Ok(no_content())
+}
+
+/// Shared checks for adding/removing one role.
+fn role_change(
+    world: &World,
+    guild_id: &str,
+    user_id: &str,
+    role_id: &str,
+) -> ApiResult<(u64, u64, u64)> {
+    let g = guild(world, guild_id)?;
+    let user_id = snowflake("user_id", user_id)?;
+    let role_id = snowflake("role_id", role_id)?;
+    let role = g
+        .role(role_id)
+        .filter(|_| role_id != g.id)
+        .ok_or_else(ApiError::unknown_role)?;
+    if !g.members.contains_key(&user_id) {
+        return Err(ApiError::unknown_member());
+    }
+    require(world, g, bits::MANAGE_ROLES)?;
+    if role.position >= g.top_position(world.bot.id) {
+        return Err(ApiError::missing_permissions());
+    }
+    Ok((g.id, user_id, role_id))
+}
+
+pub async fn add_role(
+    State(core): State<Arc<Core>>,
+    Path((guild_id, user_id, role_id)): Path<(String, String, String)>,
+) -> ApiResult {
+    let mut world = core.world.lock();
+    let (guild_id, user_id, role_id) = role_change(&world, &guild_id, &user_id, &role_id)?;
+    let added = world
+        .guilds
+        .get_mut(&guild_id)
+        .and_then(|g| g.members.get_mut(&user_id))
+        .is_some_and(|m| {
+            if m.roles.contains(&role_id) {
+                false
+            } else {
+                m.roles.push(role_id);
+                true
+            }
+        });
+    if added {
+        world.record(Action::RoleAdded {
+            guild_id,
+            user_id,
+            role_id,
+        });
+        world.dispatch_member_update(guild_id, user_id);
+    }
+    Ok(no_content())
+}
+
+pub async fn remove_role(
+    State(core): State<Arc<Core>>,
+    Path((guild_id, user_id, role_id)): Path<(String, String, String)>,
+) -> ApiResult {
+    let mut world = core.world.lock();
+    let (guild_id, user_id, role_id) = role_change(&world, &guild_id, &user_id, &role_id)?;
+    let removed = world
+        .guilds
+        .get_mut(&guild_id)
+        .and_then(|g| g.members.get_mut(&user_id))
+        .is_some_and(|m| {
+            let before = m.roles.len();
+            m.roles.retain(|r| *r != role_id);
+            before != m.roles.len()
+        });
+    if removed {
+        world.record(Action::RoleRemoved {
+            guild_id,
+            user_id,
+            role_id,
+        });
+        world.dispatch_member_update(guild_id, user_id);
+    }
+    Ok(no_content())
+}

@@ -1,0 +1,464 @@
+//! REST API (`/api/v10`): routing, auth, rate-limit headers, scripted
+//! faults, Discord-style errors, and a record of every request.
+
+pub mod applications;
+pub mod channels;
+pub mod faults;
+pub mod gateway;
+pub mod guilds;
+pub mod interactions;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+
+use crate::server::Core;
+use crate::state::{Action, RequestRec};
+
+/// Largest request body accepted (Discord's upload limit is 25 MiB).
+const MAX_BODY: usize = 26 * 1024 * 1024;
+
+/// Every `(method, route)` the simulator serves under `/api/v10`; the
+/// fidelity tests check each against Discord's OpenAPI description.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/gateway"),
+    ("GET", "/gateway/bot"),
+    ("GET", "/users/@me"),
+    ("POST", "/users/@me/channels"),
+    ("GET", "/users/{user_id}"),
+    ("GET", "/applications/@me"),
+    ("GET", "/applications/{application_id}/commands"),
+    ("PUT", "/applications/{application_id}/commands"),
+    (
+        "GET",
+        "/applications/{application_id}/guilds/{guild_id}/commands",
+    ),
+    (
+        "PUT",
+        "/applications/{application_id}/guilds/{guild_id}/commands",
+    ),
+    (
+        "POST",
+        "/interactions/{interaction_id}/{interaction_token}/callback",
+    ),
+    ("POST", "/webhooks/{webhook_id}/{webhook_token}"),
+    (
+        "GET",
+        "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+    ),
+    (
+        "PATCH",
+        "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+    ),
+    (
+        "DELETE",
+        "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+    ),
+    ("GET", "/channels/{channel_id}"),
+    ("GET", "/channels/{channel_id}/messages"),
+    ("POST", "/channels/{channel_id}/messages"),
+    ("GET", "/channels/{channel_id}/messages/{message_id}"),
+    ("PATCH", "/channels/{channel_id}/messages/{message_id}"),
+    ("DELETE", "/channels/{channel_id}/messages/{message_id}"),
+    ("GET", "/guilds/{guild_id}"),
+    ("GET", "/guilds/{guild_id}/channels"),
+    ("GET", "/guilds/{guild_id}/roles"),
+    ("GET", "/guilds/{guild_id}/members"),
+    ("GET", "/guilds/{guild_id}/members/{user_id}"),
+    ("PATCH", "/guilds/{guild_id}/members/{user_id}"),
+    ("DELETE", "/guilds/{guild_id}/members/{user_id}"),
+    (
+        "PUT",
+        "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+    ),
+    (
+        "DELETE",
+        "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+    ),
+    ("GET", "/guilds/{guild_id}/bans/{user_id}"),
+    ("PUT", "/guilds/{guild_id}/bans/{user_id}"),
+    ("DELETE", "/guilds/{guild_id}/bans/{user_id}"),
+];
+
+pub fn router(core: Arc<Core>) -> Router<Arc<Core>> {
+    use applications as apps;
+    use channels as ch;
+    use guilds as g;
+    use interactions as i;
+    Router::new()
+        .route("/gateway", get(gateway::gateway))
+        .route("/gateway/bot", get(gateway::gateway_bot))
+        .route("/users/@me", get(users::me))
+        .route("/users/@me/channels", post(users::create_dm))
+        .route("/users/{user_id}", get(users::get_user))
+        .route("/applications/@me", get(apps::me))
+        .route(
+            "/applications/{application_id}/commands",
+            get(apps::get_global).put(apps::put_global),
+        )
+        .route(
+            "/applications/{application_id}/guilds/{guild_id}/commands",
+            get(apps::get_guild).put(apps::put_guild),
+        )
+        .route(
+            "/interactions/{interaction_id}/{interaction_token}/callback",
+            post(i::callback),
+        )
+        .route("/webhooks/{webhook_id}/{webhook_token}", post(i::followup))
+        .route(
+            "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}",
+            get(i::get_webhook_message)
+                .patch(i::edit_webhook_message)
+                .delete(i::delete_webhook_message),
+        )
+        .route("/channels/{channel_id}", get(ch::get_channel))
+        .route(
+            "/channels/{channel_id}/messages",
+            get(ch::list_messages).post(ch::create_message),
+        )
+        .route(
+            "/channels/{channel_id}/messages/{message_id}",
+            get(ch::get_message)
+                .patch(ch::edit_message)
+                .delete(ch::delete_message),
+        )
+        .route("/guilds/{guild_id}", get(g::get_guild))
+        .route("/guilds/{guild_id}/channels", get(g::channels))
+        .route("/guilds/{guild_id}/roles", get(g::roles))
+        .route("/guilds/{guild_id}/members", get(g::list_members))
+        .route(
+            "/guilds/{guild_id}/members/{user_id}",
+            get(g::get_member).patch(g::modify_member).delete(g::kick),
+        )
+        .route(
+            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+            put(g::add_role).delete(g::remove_role),
+        )
+        .route(
+            "/guilds/{guild_id}/bans/{user_id}",
+            get(g::get_ban).put(g::ban).delete(g::unban),
+        )
+        .route_layer(middleware::from_fn_with_state(core, around))
+}
+
+/// Every route's common behaviour, in Discord's order: auth, scripted
+/// faults, the handler, rate-limit headers; and a record of the request.
+async fn around(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| path.clone(), |m| m.as_str().to_owned());
+    let short = path.strip_prefix("/api/v10").unwrap_or(&path).to_owned();
+
+    // Buffer the body so the request log can keep it for fidelity checks.
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                40005,
+                "Request entity too large",
+            )
+            .into_response();
+        }
+    };
+    let is_json = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let logged_body = if is_json {
+        serde_json::from_slice::<Value>(&bytes).ok()
+    } else {
+        None
+    };
+
+    // Interaction callbacks and webhooks authenticate by their token.
+    let tokenless = short.starts_with("/interactions/") || short.starts_with("/webhooks/");
+    let authorized = tokenless
+        || parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == format!("Bot {}", core.config().token));
+
+    let mut response = if !authorized {
+        ApiError::new(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized").into_response()
+    } else if let Some(fault) = core.faults.lock().take(&method, &short) {
+        fault_response(&fault)
+    } else {
+        let req = Request::from_parts(parts, Body::from(bytes));
+        next.run(req).await
+    };
+
+    add_rate_limit_headers(response.headers_mut(), &route);
+    let status = response.status().as_u16();
+    {
+        let mut world = core.world.lock();
+        world.requests.push(RequestRec {
+            method: method.clone(),
+            path: path.clone(),
+            route,
+            status,
+            body: logged_body,
+        });
+        if status >= 400
+            && let Some(code) = response.extensions().get::<ErrorCode>()
+        {
+            world.record(Action::Rejected {
+                method,
+                path,
+                status,
+                code: code.0,
+            });
+        }
+    }
+    core.notify();
+    response
+}
+
+fn fault_response(fault: &faults::FaultRule) -> Response {
+    if fault.status == 429 {
+        let body = json!({
+            "message": "You are being rate limited.",
+            "retry_after": fault.retry_after,
+            "global": fault.global,
+            "code": 0,
+        });
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        let h = r.headers_mut();
+        let secs = format!("{}", fault.retry_after.ceil() as u64);
+        h.insert(
+            "retry-after",
+            HeaderValue::from_str(&secs).unwrap_or(HeaderValue::from_static("1")),
+        );
+        if fault.global {
+            h.insert("x-ratelimit-global", HeaderValue::from_static("true"));
+            h.insert("x-ratelimit-scope", HeaderValue::from_static("global"));
+        } else {
+            h.insert("x-ratelimit-scope", HeaderValue::from_static("user"));
+        }
+        r.extensions_mut().insert(ErrorCode(0));
+        r
+    } else {
+        let status =
+            StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = (
+            status,
+            axum::Json(json!({"message": format!("{}: {}", status.as_u16(), status.canonical_reason().unwrap_or("Server Error")), "code": 0})),
+        )
+            .into_response();
+        r.extensions_mut().insert(ErrorCode(0));
+        r
+    }
+}
+
+/// Rate-limit headers as Discord sends them. The simulator never limits by
+/// itself (scripted 429s aside), so the bucket always has room.
+fn add_rate_limit_headers(h: &mut HeaderMap, route: &str) {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    route.hash(&mut hasher);
+    let bucket = format!("{:016x}", hasher.finish());
+    let reset = chrono::Utc::now().timestamp_millis() as f64 / 1000.0 + 1.0;
+    let pairs = [
+        ("x-ratelimit-limit", "50".to_owned()),
+        ("x-ratelimit-remaining", "49".to_owned()),
+        ("x-ratelimit-reset", format!("{reset:.3}")),
+        ("x-ratelimit-reset-after", "1.000".to_owned()),
+        ("x-ratelimit-bucket", bucket),
+    ];
+    for (k, v) in pairs {
+        if !h.contains_key(k)
+            && let Ok(v) = HeaderValue::from_str(&v)
+        {
+            h.insert(k, v);
+        }
+    }
+}
+
+/// Any path we do not serve.
+pub async fn not_found() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, 0, "404: Not Found").into_response()
+}
+
+/// Discord's JSON error code, attached to error responses for the log.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub u32);
+
+/// A Discord-style error: `{"code": .., "message": .., "errors": ..}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: u32,
+    pub message: String,
+    pub errors: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            errors: None,
+        }
+    }
+    pub fn unknown_channel() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10003, "Unknown Channel")
+    }
+    pub fn unknown_guild() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10004, "Unknown Guild")
+    }
+    pub fn unknown_member() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10007, "Unknown Member")
+    }
+    pub fn unknown_message() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10008, "Unknown Message")
+    }
+    pub fn unknown_role() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10011, "Unknown Role")
+    }
+    pub fn unknown_user() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10013, "Unknown User")
+    }
+    pub fn unknown_webhook() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10015, "Unknown Webhook")
+    }
+    pub fn unknown_ban() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10026, "Unknown Ban")
+    }
+    pub fn unknown_interaction() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10062, "Unknown interaction")
+    }
+    pub fn unknown_application() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10002, "Unknown Application")
+    }
+    pub fn already_acknowledged() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            40060,
+            "Interaction has already been acknowledged.",
+        )
+    }
+    pub fn missing_permissions() -> Self {
+        Self::new(StatusCode::FORBIDDEN, 50013, "Missing Permissions")
+    }
+    pub fn missing_access() -> Self {
+        Self::new(StatusCode::FORBIDDEN, 50001, "Missing Access")
+    }
+    pub fn cannot_dm() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            50007,
+            "Cannot send messages to this user",
+        )
+    }
+    pub fn empty_message() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            50006,
+            "Cannot send an empty message",
+        )
+    }
+    pub fn invalid_json() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            50109,
+            "The request body contains invalid JSON.",
+        )
+    }
+    /// 50035 with Discord's nested `errors` object: `path` is the field path
+    /// (e.g. `["0", "name"]`), `code` the error code like
+    /// `BASE_TYPE_BAD_LENGTH`.
+    pub fn invalid_form(path: &[String], code: &str, message: &str) -> Self {
+        let mut errors = json!({"_errors": [{"code": code, "message": message}]});
+        for key in path.iter().rev() {
+            errors = json!({ key.as_str(): errors });
+        }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: 50035,
+            message: "Invalid Form Body".into(),
+            errors: Some(errors),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"code": self.code, "message": self.message});
+        if let Some(e) = self.errors {
+            body["errors"] = e;
+        }
+        let mut r = (self.status, axum::Json(body)).into_response();
+        r.extensions_mut().insert(ErrorCode(self.code));
+        r
+    }
+}
+
+pub type ApiResult<T = Response> = Result<T, ApiError>;
+
+/// Parse a JSON body; malformed JSON is Discord's 50109.
+pub fn parse_json(bytes: &Bytes) -> ApiResult<Value> {
+    if bytes.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(bytes).map_err(|_| ApiError::invalid_json())
+}
+
+/// Parse a snowflake path segment; garbage is a 50035 on that field.
+pub fn snowflake(field: &str, s: &str) -> ApiResult<u64> {
+    s.parse::<u64>().map_err(|_| {
+        ApiError::invalid_form(
+            &[field.to_owned()],
+            "NUMBER_TYPE_COERCE",
+            &format!("Value \"{s}\" is not snowflake."),
+        )
+    })
+}
+
+/// `200 OK` with a JSON body.
+pub fn ok(v: Value) -> Response {
+    (StatusCode::OK, axum::Json(v)).into_response()
+}
+
+/// `204 No Content`.
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The audit-log reason header, percent-decoded.
+pub fn audit_reason(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get("x-audit-log-reason")?.to_str().ok()?;
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                16,
+            )
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}

@@ -1,0 +1,161 @@
+//! The HTTP server: gateway WebSocket and REST on one port.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use parking_lot::Mutex;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::SimConfig;
+use crate::ids::Snowflakes;
+use crate::rest;
+use crate::rest::faults::Faults;
+use crate::state::World;
+
+/// State shared by the server, the connections and the scenario API.
+pub struct Core {
+    pub world: Mutex<World>,
+    pub faults: Mutex<Faults>,
+    /// Bumped after every change observers may wait for.
+    pub changed: watch::Sender<u64>,
+    /// Bumped to make every gateway connection vanish (stop/restart).
+    pub epoch: watch::Sender<u64>,
+    /// Delay before HEARTBEAT_ACKs, in milliseconds (fault injection).
+    pub ack_delay_ms: AtomicU64,
+    pub next_conn: AtomicU64,
+    pub port: AtomicU16,
+    config: SimConfig,
+}
+
+impl Core {
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Wake everything waiting in the scenario API.
+    pub fn notify(&self) {
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// `ws://127.0.0.1:PORT`, the gateway and resume URL.
+    pub fn gateway_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port.load(Ordering::Relaxed))
+    }
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct SimServer {
+    core: Arc<Core>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SimServer {
+    /// Bind `127.0.0.1:0` and serve the gateway (`/`) and REST (`/api/v10`).
+    pub async fn start(config: SimConfig) -> std::io::Result<Self> {
+        Self::start_on(config, 0).await
+    }
+
+    /// Like [`start`](Self::start) on a chosen port (0 = any).
+    pub async fn start_on(config: SimConfig, port: u16) -> std::io::Result<Self> {
+        let ids = Arc::new(Snowflakes::default());
+        let core = Arc::new(Core {
+            world: Mutex::new(World::new(config.clone(), ids)),
+            faults: Mutex::new(Faults::default()),
+            changed: watch::channel(0).0,
+            epoch: watch::channel(0).0,
+            ack_delay_ms: AtomicU64::new(0),
+            next_conn: AtomicU64::new(1),
+            port: AtomicU16::new(port),
+            config,
+        });
+        let server = Self {
+            core,
+            task: Mutex::new(None),
+        };
+        server.listen(port).await?;
+        Ok(server)
+    }
+
+    async fn listen(&self, port: u16) -> std::io::Result<()> {
+        // Rebinding the port right after a stop can briefly fail; retry.
+        let mut attempt = 0;
+        let listener = loop {
+            match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
+                Ok(l) => break l,
+                Err(e) if attempt < 50 && port != 0 => {
+                    attempt += 1;
+                    tracing::debug!(%e, "rebinding port");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let port = listener.local_addr()?.port();
+        self.core.port.store(port, Ordering::Relaxed);
+        let app = router(self.core.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!(%e, "server stopped");
+            }
+        });
+        *self.task.lock() = Some(task);
+        Ok(())
+    }
+
+    /// The shared state.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    pub fn port(&self) -> u16 {
+        self.core.port.load(Ordering::Relaxed)
+    }
+
+    /// `127.0.0.1:PORT`, for twilight-http's `proxy(.., true)`.
+    pub fn http_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port())
+    }
+
+    /// `ws://127.0.0.1:PORT`, for twilight-gateway's `proxy_url`.
+    pub fn gateway_url(&self) -> String {
+        self.core.gateway_url()
+    }
+
+    /// Stop listening and drop every gateway connection without a close
+    /// frame, as a crashed server would. State and sessions are kept.
+    pub fn stop(&self) {
+        if let Some(task) = self.task.lock().take() {
+            task.abort();
+        }
+        self.core.epoch.send_modify(|v| *v += 1);
+    }
+
+    /// Stop, then listen again on the same port with the same state, so
+    /// clients can reconnect and RESUME.
+    pub async fn restart(&self) -> std::io::Result<()> {
+        self.stop();
+        // Let aborted tasks release the socket.
+        tokio::task::yield_now().await;
+        self.listen(self.port()).await
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn router(core: Arc<Core>) -> Router {
+    Router::new()
+        .route("/", get(crate::gateway::handler))
+        .nest("/api/v10", rest::router(core.clone()))
+        .fallback(rest::not_found)
+        .with_state(core)
+}

@@ -1,0 +1,226 @@
+//! A validator for the JSON-schema subset Discord's openapi.json uses:
+//! `type` (with type arrays for nullability), `properties`, `required`,
+//! `items`, `additionalProperties`, `oneOf`/`anyOf`/`allOf`, `$ref`, `enum`,
+//! `const`, `minimum`/`maximum`, `minLength`/`maxLength`, `maxItems`, and the
+//! snowflake `pattern`. `oneOf` is checked as "at least one": Discord's spec
+//! uses it for alternatives that overlap (e.g. partial and full objects).
+
+use serde_json::Value;
+
+pub struct Spec<'a> {
+    pub root: &'a Value,
+}
+
+impl<'a> Spec<'a> {
+    pub fn new(root: &'a Value) -> Self {
+        Self { root }
+    }
+
+    fn resolve(&self, r: &str) -> &'a Value {
+        let mut node = self.root;
+        for part in r.trim_start_matches("#/").split('/') {
+            node = &node[part];
+        }
+        node
+    }
+
+    /// The operation object for `method` on `path` (`path` with any param
+    /// names; matched segment by segment).
+    pub fn operation(&self, method: &str, path: &str) -> Option<&'a Value> {
+        let paths = self.root["paths"].as_object()?;
+        let norm = |p: &str| -> Vec<String> {
+            p.split('/')
+                .map(|s| {
+                    if s.starts_with('{') {
+                        "{}".to_owned()
+                    } else {
+                        s.to_owned()
+                    }
+                })
+                .collect()
+        };
+        let want = norm(path);
+        paths
+            .iter()
+            .find(|(p, _)| norm(p) == want)
+            .and_then(|(_, item)| item.get(method.to_ascii_lowercase()))
+    }
+
+    /// The JSON schema of the response `status` of an operation.
+    pub fn response_schema(&self, op: &'a Value, status: u16) -> Option<&'a Value> {
+        let responses = &op["responses"];
+        let r = responses
+            .get(status.to_string())
+            .or_else(|| responses.get(format!("{}XX", status / 100)))?;
+        let r = match r.get("$ref").and_then(Value::as_str) {
+            Some(x) => self.resolve(x),
+            None => r,
+        };
+        r.pointer("/content/application~1json/schema")
+    }
+
+    /// The JSON schema of an operation's request body.
+    pub fn request_schema(&self, op: &'a Value) -> Option<&'a Value> {
+        let body = &op["requestBody"];
+        let body = match body.get("$ref").and_then(Value::as_str) {
+            Some(x) => self.resolve(x),
+            None => body,
+        };
+        body.pointer("/content/application~1json/schema")
+    }
+
+    /// Validate `v` against `schema`; errors carry JSON paths.
+    pub fn validate(&self, schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            return self.validate(self.resolve(r), v, path, errors);
+        }
+        if let Some(types) = schema.get("type") {
+            let ok = match types {
+                Value::String(t) => type_ok(t, v),
+                Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(|t| type_ok(t, v)),
+                _ => true,
+            };
+            if !ok {
+                errors.push(format!("{path}: expected type {types}, got {v}"));
+                return;
+            }
+        }
+        if v.is_null() {
+            // Null accepted by the type array: nothing else applies.
+            if schema.get("type").is_some() {
+                return;
+            }
+        }
+        if let Some(c) = schema.get("const")
+            && c != v
+        {
+            errors.push(format!("{path}: expected {c}, got {v}"));
+        }
+        if let Some(e) = schema.get("enum").and_then(Value::as_array)
+            && !e.contains(v)
+        {
+            errors.push(format!("{path}: {v} not in enum"));
+        }
+        for all in schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            self.validate(all, v, path, errors);
+        }
+        for key in ["oneOf", "anyOf"] {
+            if let Some(alts) = schema.get(key).and_then(Value::as_array) {
+                let mut best: Option<Vec<String>> = None;
+                let mut matched = false;
+                for alt in alts {
+                    let mut e = Vec::new();
+                    self.validate(alt, v, path, &mut e);
+                    if e.is_empty() {
+                        matched = true;
+                        break;
+                    }
+                    if best.as_ref().is_none_or(|b| e.len() < b.len()) {
+                        best = Some(e);
+                    }
+                }
+                if !matched {
+                    errors.push(format!("{path}: matches no {key} alternative"));
+                    errors.extend(best.unwrap_or_default());
+                }
+            }
+        }
+        match v {
+            Value::Object(o) => {
+                for r in schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(k) = r.as_str()
+                        && !o.contains_key(k)
+                    {
+                        errors.push(format!("{path}: missing required {k}"));
+                    }
+                }
+                let props = schema.get("properties").and_then(Value::as_object);
+                for (k, child) in o {
+                    let sub = format!("{path}.{k}");
+                    match props.and_then(|p| p.get(k)) {
+                        Some(s) => self.validate(s, child, &sub, errors),
+                        None => {
+                            if let Some(ap) = schema.get("additionalProperties")
+                                && ap.is_object()
+                            {
+                                self.validate(ap, child, &sub, errors);
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Array(a) => {
+                if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+                    && a.len() as u64 > max
+                {
+                    errors.push(format!("{path}: more than {max} items"));
+                }
+                if let Some(items) = schema.get("items") {
+                    for (i, x) in a.iter().enumerate() {
+                        self.validate(items, x, &format!("{path}[{i}]"), errors);
+                    }
+                }
+            }
+            Value::String(s) => {
+                let n = s.chars().count() as u64;
+                if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+                    && n > max
+                {
+                    errors.push(format!("{path}: longer than {max}"));
+                }
+                if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+                    && n < min
+                {
+                    errors.push(format!("{path}: shorter than {min}"));
+                }
+                if schema.get("pattern").and_then(Value::as_str) == Some("^(0|[1-9][0-9]*)$")
+                    && !is_snowflake(s)
+                {
+                    errors.push(format!("{path}: {s} is not a snowflake"));
+                }
+            }
+            Value::Number(n) => {
+                if let (Some(min), Some(x)) =
+                    (schema.get("minimum").and_then(Value::as_f64), n.as_f64())
+                    && x < min
+                {
+                    errors.push(format!("{path}: {x} < {min}"));
+                }
+                if let (Some(max), Some(x)) =
+                    (schema.get("maximum").and_then(Value::as_f64), n.as_f64())
+                    && x > max
+                {
+                    errors.push(format!("{path}: {x} > {max}"));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn type_ok(t: &str, v: &Value) -> bool {
+    match t {
+        "null" => v.is_null(),
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "boolean" => v.is_boolean(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        _ => true,
+    }
+}
+
+fn is_snowflake(s: &str) -> bool {
+    s == "0" || (!s.is_empty() && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit()))
+}

@@ -1,0 +1,342 @@
+//! Fidelity against Discord's published OpenAPI description: every route
+//! the simulator serves exists there with that method, every response body
+//! it sends validates against the documented schema, and so do the request
+//! bodies a twilight bot sends.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::WAIT;
+use common::http::{Reply, json as call};
+use common::schema::Spec;
+use discord_sim::rest::ROUTES;
+use discord_sim::{Sim, permissions::bits};
+use serde_json::{Value, json};
+
+#[test]
+fn every_served_route_exists_in_openapi() {
+    let Some(dir) = common::spec_dir("every_served_route_exists_in_openapi") else {
+        return;
+    };
+    let root = common::load_json(&dir, "openapi.json");
+    let spec = Spec::new(&root);
+    for (method, path) in ROUTES {
+        assert!(
+            spec.operation(method, path).is_some(),
+            "{method} {path} is not in openapi.json"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_response_body_matches_the_openapi_schemas() {
+    let Some(dir) = common::spec_dir("every_response_body_matches_the_openapi_schemas") else {
+        return;
+    };
+    let root = common::load_json(&dir, "openapi.json");
+    let spec = Spec::new(&root);
+
+    let sim = Sim::start().await;
+    let guild = sim.guild("Test").await;
+    let general = guild.text_channel("general");
+    let helpers = guild.role("helpers", bits::VIEW_CHANNEL);
+    let alice = guild.member("alice");
+    let bob = guild.member("bob");
+    let addr = sim.http_addr();
+    let t = sim.token();
+    let (g, app) = (guild.id(), sim.application_id());
+    let mut replies: Vec<Reply> = Vec::new();
+    macro_rules! hit {
+        ($method:expr, $path:expr, $auth:expr, $body:expr) => {{
+            let r = call(&addr, $method, &$path, $auth, $body).await;
+            assert!(
+                r.status < 300,
+                "{} {} -> {} {}",
+                $method,
+                $path,
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            );
+            let v = r.json();
+            replies.push(r);
+            v
+        }};
+    }
+    let a = Some(t.as_str());
+    hit!("GET", "/gateway", a, None);
+    hit!("GET", "/gateway/bot", a, None);
+    hit!("GET", "/users/@me", a, None);
+    hit!("GET", format!("/users/{}", alice.id()), a, None);
+    let dm = hit!(
+        "POST",
+        "/users/@me/channels",
+        a,
+        Some(&json!({"recipient_id": alice.id().to_string()}))
+    );
+    hit!("GET", "/applications/@me", a, None);
+    let commands = json!([
+        {"name": "rank", "description": "your rank"},
+        {"name": "warn", "description": "warn", "options": [{"type": 6, "name": "user", "description": "who", "required": true}]},
+    ]);
+    hit!(
+        "PUT",
+        format!("/applications/{app}/commands"),
+        a,
+        Some(&commands)
+    );
+    hit!("GET", format!("/applications/{app}/commands"), a, None);
+    hit!(
+        "PUT",
+        format!("/applications/{app}/guilds/{g}/commands"),
+        a,
+        Some(&commands)
+    );
+    hit!(
+        "GET",
+        format!("/applications/{app}/guilds/{g}/commands"),
+        a,
+        None
+    );
+    hit!("GET", format!("/channels/{}", general.id()), a, None);
+    hit!(
+        "GET",
+        format!("/channels/{}", dm["id"].as_str().expect("dm")),
+        a,
+        None
+    );
+    let embed = json!({"title": "Level up", "description": "level 2", "color": 0x00ff00, "fields": [{"name": "XP", "value": "120", "inline": true}]});
+    let m = hit!(
+        "POST",
+        format!("/channels/{}/messages", general.id()),
+        a,
+        Some(&json!({"content": format!("hi {}", alice.mention()), "embeds": [embed]}))
+    );
+    let mid = m["id"].as_str().expect("id").to_owned();
+    hit!(
+        "GET",
+        format!("/channels/{}/messages", general.id()),
+        a,
+        None
+    );
+    hit!(
+        "GET",
+        format!("/channels/{}/messages/{mid}", general.id()),
+        a,
+        None
+    );
+    hit!(
+        "PATCH",
+        format!("/channels/{}/messages/{mid}", general.id()),
+        a,
+        Some(&json!({"content": "edited"}))
+    );
+    hit!(
+        "DELETE",
+        format!("/channels/{}/messages/{mid}", general.id()),
+        a,
+        None
+    );
+    hit!("GET", format!("/guilds/{g}"), a, None);
+    hit!("GET", format!("/guilds/{g}/channels"), a, None);
+    hit!("GET", format!("/guilds/{g}/roles"), a, None);
+    hit!("GET", format!("/guilds/{g}/members"), a, None);
+    hit!("GET", format!("/guilds/{g}/members/{}", bob.id()), a, None);
+    let until = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
+    hit!(
+        "PATCH",
+        format!("/guilds/{g}/members/{}", bob.id()),
+        a,
+        Some(&json!({"communication_disabled_until": until, "nick": "bobby"}))
+    );
+    hit!(
+        "PUT",
+        format!("/guilds/{g}/members/{}/roles/{}", bob.id(), helpers.id()),
+        a,
+        None
+    );
+    hit!(
+        "DELETE",
+        format!("/guilds/{g}/members/{}/roles/{}", bob.id(), helpers.id()),
+        a,
+        None
+    );
+    hit!(
+        "PUT",
+        format!("/guilds/{g}/bans/{}", bob.id()),
+        a,
+        Some(&json!({}))
+    );
+    hit!("GET", format!("/guilds/{g}/bans/{}", bob.id()), a, None);
+    hit!("DELETE", format!("/guilds/{g}/bans/{}", bob.id()), a, None);
+    let carol = guild.member("carol");
+    hit!(
+        "DELETE",
+        format!("/guilds/{g}/members/{}", carol.id()),
+        a,
+        None
+    );
+
+    // Interaction routes.
+    let run = alice.runs(&general, "rank", []).await;
+    let token = sim.interaction_token(run.id()).expect("token");
+    hit!(
+        "POST",
+        format!("/interactions/{}/{token}/callback", run.id()),
+        None,
+        Some(&json!({"type": 4, "data": {"content": "rank 1"}}))
+    );
+    hit!(
+        "GET",
+        format!("/webhooks/{app}/{token}/messages/@original"),
+        None,
+        None
+    );
+    hit!(
+        "PATCH",
+        format!("/webhooks/{app}/{token}/messages/@original"),
+        None,
+        Some(&json!({"content": "rank 2"}))
+    );
+    let f = hit!(
+        "POST",
+        format!("/webhooks/{app}/{token}"),
+        None,
+        Some(&json!({"content": "follow"}))
+    );
+    hit!(
+        "DELETE",
+        format!(
+            "/webhooks/{app}/{token}/messages/{}",
+            f["id"].as_str().expect("id")
+        ),
+        None,
+        None
+    );
+    let run = alice.runs(&general, "rank", []).await;
+    let token = sim.interaction_token(run.id()).expect("token");
+    hit!(
+        "POST",
+        format!(
+            "/interactions/{}/{token}/callback?with_response=true",
+            run.id()
+        ),
+        None,
+        Some(&json!({"type": 4, "data": {"content": "rank 1"}}))
+    );
+
+    // Error bodies too.
+    for (method, path) in [
+        ("GET", "/users/1".to_string()),
+        ("POST", format!("/channels/{}/messages", general.id())),
+    ] {
+        let r = call(&addr, method, &path, a, Some(&json!({}))).await;
+        assert!(r.status >= 400);
+        replies.push(r);
+    }
+
+    let requests = sim.requests();
+    assert_eq!(requests.len(), replies.len());
+    let mut errors = Vec::new();
+    let mut served = BTreeSet::new();
+    for (req, reply) in requests.iter().zip(&replies) {
+        let route = req.route.trim_start_matches("/api/v10").to_owned();
+        served.insert((req.method.clone(), route.clone()));
+        let op = spec
+            .operation(&req.method, &route)
+            .unwrap_or_else(|| panic!("{} {route} not in openapi.json", req.method));
+        if reply.body.is_empty() {
+            continue;
+        }
+        let schema = spec
+            .response_schema(op, reply.status)
+            .unwrap_or_else(|| panic!("{} {route}: no schema for {}", req.method, reply.status));
+        let before = errors.len();
+        spec.validate(schema, &reply.json(), "$", &mut errors);
+        if errors.len() > before {
+            errors.insert(
+                before,
+                format!("--- {} {route} -> {}", req.method, reply.status),
+            );
+        }
+        if let (Some(body), Some(schema)) = (&req.body, spec.request_schema(op)) {
+            spec.validate(schema, body, "request", &mut errors);
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "schema violations:\n{}",
+        errors.join("\n")
+    );
+    let all: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    let missing: Vec<_> = all.difference(&served).collect();
+    assert!(missing.is_empty(), "routes not exercised: {missing:?}");
+    let _ = WAIT;
+}
+
+#[tokio::test]
+async fn twilight_request_bodies_match_the_openapi_schemas() {
+    let Some(dir) = common::spec_dir("twilight_request_bodies_match_the_openapi_schemas") else {
+        return;
+    };
+    let root = common::load_json(&dir, "openapi.json");
+    let spec = Spec::new(&root);
+    let sim = Sim::start().await;
+    let guild = sim.guild("Test").await;
+    let general = guild.text_channel("general");
+    let bob = guild.member("bob");
+    let http = common::bot::http(&sim);
+    use twilight_model::id::Id;
+    let channel = Id::new(general.id());
+    http.create_message(channel)
+        .content("hello")
+        .await
+        .expect("create message");
+    let until = twilight_model::util::Timestamp::from_secs(chrono::Utc::now().timestamp() + 600)
+        .expect("ts");
+    http.update_guild_member(Id::new(guild.id()), Id::new(bob.id()))
+        .communication_disabled_until(Some(until))
+        .await
+        .expect("timeout");
+    http.add_guild_member_role(
+        Id::new(guild.id()),
+        Id::new(bob.id()),
+        Id::new(guild.role("r", 0).id()),
+    )
+    .await
+    .expect("role");
+    http.create_private_channel(Id::new(bob.id()))
+        .await
+        .expect("dm");
+    http.create_ban(Id::new(guild.id()), Id::new(bob.id()))
+        .delete_message_seconds(60)
+        .await
+        .expect("ban");
+    let mut errors = Vec::new();
+    let requests = sim.requests();
+    assert_eq!(requests.len(), 5);
+    for req in &requests {
+        assert!(
+            req.status < 300,
+            "{} {} -> {}",
+            req.method,
+            req.path,
+            req.status
+        );
+        let route = req.route.trim_start_matches("/api/v10");
+        let op = spec.operation(&req.method, route).expect("route in spec");
+        if let (Some(body), Some(schema)) = (&req.body, spec.request_schema(op)) {
+            spec.validate(
+                schema,
+                body,
+                &format!("{} {route}", req.method),
+                &mut errors,
+            );
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let _: Value = json!(null);
+}
