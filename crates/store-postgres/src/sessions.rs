@@ -1,0 +1,125 @@
+//! Gateway sessions: what each shard needs to resume after a restart.
+
+use chrono::{DateTime, Utc};
+use keeper_store::{GatewaySession, StoreError, StoreResult};
+use sqlx::{PgConnection, PgPool};
+
+use crate::{db_err, out_of_range};
+
+struct Row {
+    shard_id: i32,
+    shard_total: i32,
+    session_id: String,
+    resume_url: String,
+    sequence: i64,
+    updated_at: DateTime<Utc>,
+}
+
+impl Row {
+    fn into_session(self) -> StoreResult<GatewaySession> {
+        let corrupt =
+            |what: &str| StoreError::Internal(format!("a stored {what} is negative").into());
+        Ok(GatewaySession {
+            shard_id: u32::try_from(self.shard_id).map_err(|_| corrupt("shard id"))?,
+            shard_total: u32::try_from(self.shard_total).map_err(|_| corrupt("shard count"))?,
+            session_id: self.session_id,
+            resume_url: self.resume_url,
+            sequence: u64::try_from(self.sequence).map_err(|_| corrupt("sequence"))?,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn shard_to_db(shard_id: u32) -> StoreResult<i32> {
+    i32::try_from(shard_id).map_err(|_| out_of_range("The shard id"))
+}
+
+pub(crate) async fn save(pool: &PgPool, session: &GatewaySession) -> StoreResult<()> {
+    let mut conn = pool.acquire().await.map_err(db_err)?;
+    save_all(&mut conn, std::slice::from_ref(session)).await
+}
+
+/// Upsert sessions in one statement; also the checkpoints of an XP award, on the
+/// award's transaction. Should a shard appear twice, its last entry wins (one
+/// statement can't update a row twice).
+pub(crate) async fn save_all(
+    conn: &mut PgConnection,
+    sessions: &[GatewaySession],
+) -> StoreResult<()> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let mut latest: Vec<&GatewaySession> = Vec::with_capacity(sessions.len());
+    for session in sessions {
+        match latest.iter_mut().find(|s| s.shard_id == session.shard_id) {
+            Some(slot) => *slot = session,
+            None => latest.push(session),
+        }
+    }
+    let mut shard_ids = Vec::with_capacity(latest.len());
+    let mut shard_totals = Vec::with_capacity(latest.len());
+    let mut session_ids = Vec::with_capacity(latest.len());
+    let mut resume_urls = Vec::with_capacity(latest.len());
+    let mut sequences = Vec::with_capacity(latest.len());
+    let mut updated_ats = Vec::with_capacity(latest.len());
+    for s in latest {
+        shard_ids.push(shard_to_db(s.shard_id)?);
+        shard_totals
+            .push(i32::try_from(s.shard_total).map_err(|_| out_of_range("The shard count"))?);
+        session_ids.push(s.session_id.clone());
+        resume_urls.push(s.resume_url.clone());
+        sequences.push(i64::try_from(s.sequence).map_err(|_| out_of_range("The sequence number"))?);
+        updated_ats.push(s.updated_at);
+    }
+    sqlx::query!(
+        "INSERT INTO gateway_sessions
+            (shard_id, shard_total, session_id, resume_url, sequence, updated_at)
+         SELECT * FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::text[], $5::int8[],
+                              $6::timestamptz[])
+         ON CONFLICT (shard_id) DO UPDATE SET
+            shard_total = excluded.shard_total,
+            session_id = excluded.session_id,
+            resume_url = excluded.resume_url,
+            sequence = excluded.sequence,
+            updated_at = excluded.updated_at",
+        &shard_ids,
+        &shard_totals,
+        &session_ids,
+        &resume_urls,
+        &sequences,
+        &updated_ats,
+    )
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn get(pool: &PgPool, shard_id: u32) -> StoreResult<Option<GatewaySession>> {
+    let Ok(shard_id) = i32::try_from(shard_id) else {
+        // No such shard can have been stored.
+        return Ok(None);
+    };
+    sqlx::query_as!(
+        Row,
+        "SELECT shard_id, shard_total, session_id, resume_url, sequence, updated_at
+         FROM gateway_sessions WHERE shard_id = $1",
+        shard_id,
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(db_err)?
+    .map(Row::into_session)
+    .transpose()
+}
+
+pub(crate) async fn delete(pool: &PgPool, shard_id: u32) -> StoreResult<()> {
+    let Ok(shard_id) = i32::try_from(shard_id) else {
+        return Ok(());
+    };
+    sqlx::query!("DELETE FROM gateway_sessions WHERE shard_id = $1", shard_id)
+        .execute(pool)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}

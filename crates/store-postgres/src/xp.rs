@@ -1,0 +1,317 @@
+//! Member XP and levels: batched awards, moderator changes, leaderboards.
+//!
+//! The stored `level` always equals `level_for_xp(xp)`. The curve lives in Rust
+//! (`keeper_store::levels`), so every write adds XP in SQL, reads back the new total
+//! with the level as it was, and writes the changed levels in the same transaction.
+
+use chrono::{DateTime, Utc};
+use keeper_store::{
+    AwardOutcome, GatewaySession, MemberRank, MemberXp, StoreResult, XpAward, id_from_db, id_to_db,
+    levels::level_for_xp,
+};
+use sqlx::{PgConnection, PgPool};
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, UserMarker},
+};
+
+use crate::{db_err, out_of_range, sessions};
+
+/// A member's total after a write, with the level stored before it.
+struct Written {
+    guild_id: i64,
+    user_id: i64,
+    xp: i64,
+    old_level: i32,
+}
+
+impl Written {
+    fn outcome(&self) -> StoreResult<AwardOutcome> {
+        Ok(AwardOutcome {
+            guild_id: id_from_db(self.guild_id)?,
+            user_id: id_from_db(self.user_id)?,
+            xp: self.xp,
+            old_level: self.old_level,
+            new_level: level_for_xp(self.xp),
+        })
+    }
+}
+
+/// A `member_xp` row as stored.
+struct Row {
+    guild_id: i64,
+    user_id: i64,
+    xp: i64,
+    level: i32,
+    messages: i64,
+    last_award_at: Option<DateTime<Utc>>,
+}
+
+impl Row {
+    pub(crate) fn into_member(self) -> StoreResult<MemberXp> {
+        Ok(MemberXp {
+            guild_id: id_from_db(self.guild_id)?,
+            user_id: id_from_db(self.user_id)?,
+            xp: self.xp,
+            level: self.level,
+            messages: self.messages,
+            last_award_at: self.last_award_at,
+        })
+    }
+}
+
+/// Award a batch: one upsert for every row (duplicates summed by `GROUP BY`, rows
+/// locked in key order by `ORDER BY` so concurrent batches can't deadlock), one
+/// update for the levels that changed, and the gateway checkpoints, in one
+/// transaction.
+pub(crate) async fn award(
+    pool: &PgPool,
+    batch: &[XpAward],
+    checkpoints: &[GatewaySession],
+) -> StoreResult<Vec<AwardOutcome>> {
+    if batch.is_empty() && checkpoints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut guilds = Vec::with_capacity(batch.len());
+    let mut users = Vec::with_capacity(batch.len());
+    let mut xps = Vec::with_capacity(batch.len());
+    let mut messages = Vec::with_capacity(batch.len());
+    let mut ats = Vec::with_capacity(batch.len());
+    for award in batch {
+        guilds.push(id_to_db(award.guild_id));
+        users.push(id_to_db(award.user_id));
+        xps.push(award.xp);
+        messages.push(award.messages);
+        ats.push(award.at);
+    }
+
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let written = if batch.is_empty() {
+        Vec::new()
+    } else {
+        // In RETURNING, `member_xp.level` is the row after the upsert; the upsert
+        // doesn't touch `level`, so it is the level before this batch (0 for a new
+        // member). SUM over int8 is numeric, hence the casts back.
+        sqlx::query_as!(
+            Written,
+            r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, messages, last_award_at)
+               SELECT g, u, SUM(x)::int8, SUM(n)::int8, MAX(at)
+               FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::timestamptz[])
+                    AS a(g, u, x, n, at)
+               GROUP BY g, u
+               ORDER BY g, u
+               ON CONFLICT (guild_id, user_id) DO UPDATE SET
+                   xp = m.xp + excluded.xp,
+                   messages = m.messages + excluded.messages,
+                   last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
+               RETURNING guild_id, user_id, xp, level AS old_level"#,
+            &guilds,
+            &users,
+            &xps,
+            &messages,
+            &ats,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?
+    };
+    write_levels(&mut tx, &written).await?;
+    sessions::save_all(&mut tx, checkpoints).await?;
+    tx.commit().await.map_err(db_err)?;
+    written.iter().map(Written::outcome).collect()
+}
+
+/// Store the new level of every member whose level changed, in one statement.
+async fn write_levels(conn: &mut PgConnection, written: &[Written]) -> StoreResult<()> {
+    let mut guilds = Vec::new();
+    let mut users = Vec::new();
+    let mut levels = Vec::new();
+    for w in written {
+        let level = level_for_xp(w.xp);
+        if level != w.old_level {
+            guilds.push(w.guild_id);
+            users.push(w.user_id);
+            levels.push(level);
+        }
+    }
+    if levels.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "UPDATE member_xp AS m SET level = c.level
+         FROM UNNEST($1::int8[], $2::int8[], $3::int4[]) AS c(g, u, level)
+         WHERE m.guild_id = c.g AND m.user_id = c.u",
+        &guilds,
+        &users,
+        &levels,
+    )
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn set(
+    pool: &PgPool,
+    guild: Id<GuildMarker>,
+    user: Id<UserMarker>,
+    xp: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<AwardOutcome> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let written = sqlx::query_as!(
+        Written,
+        r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, last_award_at)
+           VALUES ($1, $2, GREATEST($3::int8, 0), $4)
+           ON CONFLICT (guild_id, user_id) DO UPDATE SET
+               xp = excluded.xp,
+               last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
+           RETURNING guild_id, user_id, xp, level AS old_level"#,
+        id_to_db(guild),
+        id_to_db(user),
+        xp,
+        at,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    write_levels(&mut tx, std::slice::from_ref(&written)).await?;
+    tx.commit().await.map_err(db_err)?;
+    written.outcome()
+}
+
+pub(crate) async fn add(
+    pool: &PgPool,
+    guild: Id<GuildMarker>,
+    user: Id<UserMarker>,
+    delta: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<AwardOutcome> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    // `excluded.xp` is already clamped, so the delta is added from `$3` itself.
+    let written = sqlx::query_as!(
+        Written,
+        r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, last_award_at)
+           VALUES ($1, $2, GREATEST($3::int8, 0), $4)
+           ON CONFLICT (guild_id, user_id) DO UPDATE SET
+               xp = GREATEST(m.xp + $3::int8, 0),
+               last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
+           RETURNING guild_id, user_id, xp, level AS old_level"#,
+        id_to_db(guild),
+        id_to_db(user),
+        delta,
+        at,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match e {
+        // 22003: numeric_value_out_of_range, the total would pass i64::MAX.
+        sqlx::Error::Database(ref db) if db.code().as_deref() == Some("22003") => {
+            out_of_range("The XP total")
+        }
+        e => db_err(e),
+    })?;
+    write_levels(&mut tx, std::slice::from_ref(&written)).await?;
+    tx.commit().await.map_err(db_err)?;
+    written.outcome()
+}
+
+pub(crate) async fn reset(
+    pool: &PgPool,
+    guild: Id<GuildMarker>,
+    user: Id<UserMarker>,
+) -> StoreResult<bool> {
+    let done = sqlx::query!(
+        "DELETE FROM member_xp WHERE guild_id = $1 AND user_id = $2",
+        id_to_db(guild),
+        id_to_db(user),
+    )
+    .execute(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn reset_guild(pool: &PgPool, guild: Id<GuildMarker>) -> StoreResult<u64> {
+    let done = sqlx::query!("DELETE FROM member_xp WHERE guild_id = $1", id_to_db(guild))
+        .execute(pool)
+        .await
+        .map_err(db_err)?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn leaderboard(
+    pool: &PgPool,
+    guild: Id<GuildMarker>,
+    offset: u64,
+    limit: u32,
+) -> StoreResult<Vec<MemberXp>> {
+    // Reads the index (guild_id, xp DESC, user_id) in order: a page costs its own
+    // rows plus the ones skipped by the offset.
+    let offset = i64::try_from(offset).map_err(|_| out_of_range("The leaderboard page"))?;
+    sqlx::query_as!(
+        Row,
+        "SELECT guild_id, user_id, xp, level, messages, last_award_at
+         FROM member_xp WHERE guild_id = $1
+         ORDER BY xp DESC, user_id
+         LIMIT $2 OFFSET $3",
+        id_to_db(guild),
+        i64::from(limit),
+        offset,
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?
+    .into_iter()
+    .map(Row::into_member)
+    .collect()
+}
+
+pub(crate) async fn leaderboard_len(pool: &PgPool, guild: Id<GuildMarker>) -> StoreResult<u64> {
+    let n = sqlx::query_scalar!(
+        r#"SELECT COUNT(*) AS "n!" FROM member_xp WHERE guild_id = $1"#,
+        id_to_db(guild),
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(n as u64)
+}
+
+pub(crate) async fn rank(
+    pool: &PgPool,
+    guild: Id<GuildMarker>,
+    user: Id<UserMarker>,
+) -> StoreResult<Option<MemberRank>> {
+    // Position: 1 + members ahead in leaderboard order (more XP, or as much XP and
+    // a lower user id). The row comparison on (xp, -user_id) would not use the
+    // index; the OR of two ranges does.
+    let row = sqlx::query!(
+        r#"SELECT m.guild_id, m.user_id, m.xp, m.level, m.messages, m.last_award_at,
+                  (SELECT COUNT(*) FROM member_xp o
+                   WHERE o.guild_id = m.guild_id
+                     AND (o.xp > m.xp OR (o.xp = m.xp AND o.user_id < m.user_id))) AS "ahead!",
+                  (SELECT COUNT(*) FROM member_xp o WHERE o.guild_id = m.guild_id) AS "out_of!"
+           FROM member_xp m WHERE m.guild_id = $1 AND m.user_id = $2"#,
+        id_to_db(guild),
+        id_to_db(user),
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(db_err)?;
+    let Some(row) = row else { return Ok(None) };
+    let member = Row {
+        guild_id: row.guild_id,
+        user_id: row.user_id,
+        xp: row.xp,
+        level: row.level,
+        messages: row.messages,
+        last_award_at: row.last_award_at,
+    }
+    .into_member()?;
+    Ok(Some(MemberRank {
+        member,
+        position: row.ahead as u64 + 1,
+        out_of: row.out_of as u64,
+    }))
+}

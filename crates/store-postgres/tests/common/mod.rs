@@ -1,0 +1,133 @@
+//! A fresh PostgreSQL database per test, on the server named by
+//! `KEEPER_TEST_POSTGRES_URL`.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU32, Ordering},
+};
+
+use keeper_store::Store;
+use keeper_store_postgres::{PgConfig, PgStore};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
+
+pub const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The maintenance database the test databases are created from.
+pub fn server_url() -> String {
+    std::env::var("KEEPER_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_SERVER_URL.to_owned())
+}
+
+/// A new, empty database (not migrated) and the URL to reach it.
+pub struct ScratchDb {
+    pub name: String,
+    pub url: String,
+    admin: PgConnectOptions,
+}
+
+impl ScratchDb {
+    pub async fn create() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let server = server_url();
+        let admin: PgConnectOptions = server.parse().unwrap_or_else(|e| {
+            panic!("KEEPER_TEST_POSTGRES_URL={server:?} is not a valid URL: {e}")
+        });
+        // Unique across test binaries running at once (pid), tests in one binary
+        // (counter) and leftovers of a killed run (random part).
+        let name = format!(
+            "keeper_test_{}_{}_{:08x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u32>(),
+        );
+        let mut conn = connect_admin(&admin, &server).await;
+        // CREATE DATABASE can't take its name as a bound parameter, so it can't be a
+        // checked macro; the name is generated above from digits and letters only,
+        // never from input, so formatting it into the statement is safe.
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("creating test database {name} on {server}: {e}"));
+        let _ = conn.close().await;
+        let url = admin.clone().database(&name).to_url_lossy().to_string();
+        Self { name, url, admin }
+    }
+
+    pub fn config(&self) -> PgConfig {
+        PgConfig {
+            url: self.url.clone(),
+            pool_size: 8,
+            connect_attempts: 1,
+        }
+    }
+
+    pub async fn drop_db(self) {
+        let mut conn = connect_admin(&self.admin, &server_url()).await;
+        // Same reason as CREATE above: an identifier can't be bound; the name is ours.
+        // FORCE ends connections a failed test may have left open.
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("dropping test database {}: {e}", self.name));
+        let _ = conn.close().await;
+    }
+}
+
+async fn connect_admin(admin: &PgConnectOptions, server: &str) -> PgConnection {
+    PgConnection::connect_with(admin).await.unwrap_or_else(|e| {
+        panic!(
+            "the PostgreSQL tests need a server, and none answered at {server} ({e}).\n\
+             Start the local one with:\n    \
+             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
+             or point KEEPER_TEST_POSTGRES_URL at a server where this user may create databases."
+        )
+    })
+}
+
+/// The conformance suite's fixture: a migrated store on a fresh database.
+pub struct PgFixture {
+    db: ScratchDb,
+    store: Arc<PgStore>,
+    reopened: std::sync::Mutex<Vec<Arc<PgStore>>>,
+}
+
+impl keeper_store::conformance::Fixture for PgFixture {
+    async fn create() -> Self {
+        let db = ScratchDb::create().await;
+        let store = PgStore::connect(&db.config())
+            .await
+            .unwrap_or_else(|e| panic!("connecting to test database {}: {e}", db.name));
+        Self {
+            db,
+            store: Arc::new(store),
+            reopened: Default::default(),
+        }
+    }
+
+    fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    async fn reopen(&self) -> Arc<dyn Store> {
+        let store = Arc::new(
+            PgStore::connect(&self.db.config())
+                .await
+                .unwrap_or_else(|e| panic!("reopening test database {}: {e}", self.db.name)),
+        );
+        self.reopened.lock().unwrap().push(store.clone());
+        store
+    }
+
+    async fn cleanup(self) {
+        self.store.close().await;
+        let reopened = std::mem::take(&mut *self.reopened.lock().unwrap());
+        for store in reopened {
+            store.close().await;
+        }
+        self.db.drop_db().await;
+    }
+}

@@ -1,0 +1,221 @@
+//! What only the PostgreSQL backend does: boot with retries, concurrent migrations,
+//! refusing a newer schema, the table comments.
+
+mod common;
+
+use common::ScratchDb;
+use keeper_store::{Store, StoreError};
+use keeper_store_postgres::{PgConfig, PgStore, SCHEMA_VERSION, binary_schema_version};
+use sqlx::{Connection, PgConnection};
+use twilight_model::id::Id;
+
+async fn raw_conn(db: &ScratchDb) -> PgConnection {
+    PgConnection::connect(&db.url)
+        .await
+        .expect("connect to the test database")
+}
+
+#[tokio::test]
+async fn migrates_from_empty_and_reruns_at_second_boot() {
+    let db = ScratchDb::create().await;
+    let first = PgStore::connect(&db.config()).await.expect("first boot");
+    assert_eq!(first.schema_version().await.unwrap(), SCHEMA_VERSION);
+    assert_eq!(binary_schema_version(), SCHEMA_VERSION);
+    const { assert!(SCHEMA_VERSION >= 1) };
+    first
+        .add_xp(Id::new(1), Id::new(2), 150, chrono::Utc::now())
+        .await
+        .unwrap();
+    first.close().await;
+
+    let second = PgStore::connect(&db.config())
+        .await
+        .expect("second boot re-runs migrations");
+    assert_eq!(second.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let rank = second
+        .member_rank(Id::new(1), Id::new(2))
+        .await
+        .unwrap()
+        .expect("data survives the second boot");
+    assert_eq!((rank.member.xp, rank.member.level), (150, 1));
+    let mut conn = raw_conn(&db).await;
+    let applied = sqlx::query_scalar!(r#"SELECT COUNT(*) AS "n!" FROM _sqlx_migrations"#)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        applied, SCHEMA_VERSION,
+        "each migration applied exactly once"
+    );
+    conn.close().await.unwrap();
+    second.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_boots_on_an_empty_database_do_not_race() {
+    let db = ScratchDb::create().await;
+    let config = db.config();
+    let boots = (0..4).map(|_| {
+        let config = config.clone();
+        tokio::spawn(async move { PgStore::connect(&config).await })
+    });
+    let stores: Vec<PgStore> = futures_util::future::join_all(boots)
+        .await
+        .into_iter()
+        .map(|joined| {
+            joined
+                .expect("boot task")
+                .expect("every concurrent boot succeeds")
+        })
+        .collect();
+    for store in &stores {
+        assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    }
+    let mut conn = raw_conn(&db).await;
+    let applied = sqlx::query_scalar!(r#"SELECT COUNT(*) AS "n!" FROM _sqlx_migrations"#)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(applied, SCHEMA_VERSION, "no migration applied twice");
+    conn.close().await.unwrap();
+    for store in stores {
+        store.close().await;
+    }
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn refuses_a_schema_newer_than_the_binary() {
+    let db = ScratchDb::create().await;
+    PgStore::connect(&db.config()).await.unwrap().close().await;
+    let future = SCHEMA_VERSION + 41;
+    let mut conn = raw_conn(&db).await;
+    // What a newer Keeper would have left behind.
+    sqlx::query!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES ($1, 'from the future', TRUE, '\\x00'::bytea, 0)",
+        future,
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let err = PgStore::connect(&db.config())
+        .await
+        .expect_err("a newer schema is refused");
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { database, binary } if database == future && binary == SCHEMA_VERSION),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(&future.to_string()), "{message}");
+    assert!(message.contains(&SCHEMA_VERSION.to_string()), "{message}");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn unreachable_server_is_unavailable_after_the_configured_attempts() {
+    // Port 1 is reserved and nothing listens there: every attempt is refused.
+    let config = PgConfig {
+        url: "postgres://postgres@127.0.0.1:1/keeper".into(),
+        pool_size: 2,
+        connect_attempts: 2,
+    };
+    let err = PgStore::connect(&config)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(err.is_unavailable(), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("127.0.0.1:1"),
+        "names host and port: {message}"
+    );
+    assert!(
+        message.contains("2 attempts"),
+        "names the attempts: {message}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_url_is_a_config_error() {
+    for url in [
+        "postgres://user@host:notaport/db",
+        "not a url at all",
+        "postgres://[::1/db",
+    ] {
+        let err = PgStore::connect(&PgConfig::new(url)).await.expect_err(url);
+        assert!(matches!(err, StoreError::Config(_)), "{url}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_database_is_a_config_error_at_once() {
+    let db = ScratchDb::create().await;
+    let mut config = db.config();
+    config.url = config
+        .url
+        .replace(&db.name, &format!("{}_missing", db.name));
+    config.connect_attempts = 5;
+    let err = PgStore::connect(&config)
+        .await
+        .expect_err("no such database");
+    assert!(matches!(err, StoreError::Config(_)), "{err:?}");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn every_table_is_commented() {
+    let db = ScratchDb::create().await;
+    let store = PgStore::connect(&db.config()).await.unwrap();
+    // `\d+` shows these comments to whoever opens the database in psql.
+    let tables = sqlx::query!(
+        r#"SELECT c.relname AS "table!", obj_description(c.oid, 'pg_class') AS comment
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> '_sqlx_migrations'
+           ORDER BY c.relname"#
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t.table.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "case_counters",
+            "escalation_rules",
+            "gateway_sessions",
+            "guild_settings",
+            "level_rewards",
+            "member_xp",
+            "mod_cases"
+        ]
+    );
+    for t in &tables {
+        assert!(
+            t.comment.as_deref().is_some_and(|c| !c.is_empty()),
+            "table {} has no COMMENT ON",
+            t.table
+        );
+    }
+    store.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_stopped_pool_reports_unavailable_not_internal() {
+    let db = ScratchDb::create().await;
+    let store = PgStore::connect(&db.config()).await.unwrap();
+    store.close().await;
+    let err = store.health_check().await.expect_err("the pool is closed");
+    assert!(err.is_unavailable(), "{err:?}");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn default_config() {
+    let config = PgConfig::new("postgres://localhost/keeper");
+    assert_eq!(config.pool_size, 10);
+    assert!(config.connect_attempts > 1);
+}
