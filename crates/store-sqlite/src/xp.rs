@@ -1,0 +1,372 @@
+//! Member XP and levels: awards, manual changes, leaderboard and rank.
+//!
+//! The stored `level` always equals `levels::level_for_xp(xp)`. SQL adds the XP;
+//! Rust computes the level from the returned totals and writes back the levels
+//! that changed, in the same transaction.
+
+use chrono::{DateTime, Utc};
+use keeper_store::{
+    AwardOutcome, GatewaySession, MemberRank, MemberXp, StoreError, StoreResult, XpAward,
+    id_from_db, id_to_db, levels::level_for_xp,
+};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, UserMarker},
+};
+
+use crate::{begin_write, error, from_ms_opt, narrow, sessions, to_ms};
+
+/// A `member_xp` row as read.
+pub(crate) struct MemberRow {
+    pub guild_id: i64,
+    pub user_id: i64,
+    pub xp: i64,
+    pub level: i64,
+    pub messages: i64,
+    pub last_award_at: Option<i64>,
+}
+
+impl TryFrom<MemberRow> for MemberXp {
+    type Error = StoreError;
+
+    fn try_from(r: MemberRow) -> StoreResult<Self> {
+        Ok(MemberXp {
+            guild_id: id_from_db(r.guild_id)?,
+            user_id: id_from_db(r.user_id)?,
+            xp: r.xp,
+            level: narrow(r.level, "level")?,
+            messages: r.messages,
+            last_award_at: from_ms_opt(r.last_award_at)?,
+        })
+    }
+}
+
+/// A member's total after an upsert, with the level stored before it.
+struct Upserted {
+    guild_id: i64,
+    user_id: i64,
+    xp: i64,
+    old_level: i64,
+}
+
+impl Upserted {
+    fn outcome(&self) -> StoreResult<AwardOutcome> {
+        Ok(AwardOutcome {
+            guild_id: id_from_db(self.guild_id)?,
+            user_id: id_from_db(self.user_id)?,
+            xp: self.xp,
+            old_level: narrow(self.old_level, "level")?,
+            new_level: level_for_xp(self.xp),
+        })
+    }
+}
+
+/// Add a whole batch in one statement over `json_each`.
+///
+/// The batch is bound as one JSON array of `[guild, user, xp, messages, at_ms]`;
+/// `GROUP BY` sums repeated members (an upsert may touch a row only once per
+/// statement). `RETURNING` hands back each member's new total and the level stored
+/// before (the statement does not touch `level`), read with `fetch_all` so the
+/// statement is finished and the WAL can checkpoint. A batch that would take a
+/// total below 0 violates the table's CHECK and fails whole, checkpoints included.
+pub(crate) async fn award_xp(
+    writer: &SqlitePool,
+    batch: &[XpAward],
+    checkpoints: &[GatewaySession],
+) -> StoreResult<Vec<AwardOutcome>> {
+    if batch.is_empty() && checkpoints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let json = awards_json(batch);
+    let mut tx = begin_write(writer).await?;
+    let mut outcomes = Vec::new();
+    if !batch.is_empty() {
+        let rows = sqlx::query_as!(
+            Upserted,
+            r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
+               SELECT value ->> 0, value ->> 1, SUM(value ->> 2), 0, SUM(value ->> 3),
+                      MAX(value ->> 4)
+               FROM json_each(?1)
+               WHERE true -- lets SQLite tell the upsert's ON from a join's
+               GROUP BY value ->> 0, value ->> 1
+               ON CONFLICT (guild_id, user_id) DO UPDATE SET
+                   xp = member_xp.xp + excluded.xp,
+                   messages = member_xp.messages + excluded.messages,
+                   last_award_at = max(coalesce(member_xp.last_award_at, excluded.last_award_at),
+                                       excluded.last_award_at)
+               RETURNING guild_id AS "guild_id!: i64", user_id AS "user_id!: i64",
+                         xp AS "xp!: i64", level AS "old_level!: i64""#,
+            json
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(error)?;
+        outcomes = rows
+            .iter()
+            .map(Upserted::outcome)
+            .collect::<StoreResult<Vec<_>>>()?;
+        write_levels(&mut tx, &outcomes).await?;
+    }
+    for checkpoint in checkpoints {
+        sessions::upsert(&mut tx, checkpoint).await?;
+    }
+    tx.commit().await.map_err(error)?;
+    outcomes.sort_unstable_by_key(|o| (o.guild_id, o.user_id));
+    Ok(outcomes)
+}
+
+/// `[[guild, user, xp, messages, at_ms], ...]`; all integers, so no escaping.
+fn awards_json(batch: &[XpAward]) -> String {
+    let mut json = String::with_capacity(2 + batch.len() * 64);
+    json.push('[');
+    for (i, a) in batch.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!(
+            "[{},{},{},{},{}]",
+            id_to_db(a.guild_id),
+            id_to_db(a.user_id),
+            a.xp,
+            a.messages,
+            to_ms(a.at)
+        ));
+    }
+    json.push(']');
+    json
+}
+
+/// Store the new level of every member whose level changed (one statement).
+async fn write_levels(
+    tx: &mut Transaction<'static, Sqlite>,
+    outcomes: &[AwardOutcome],
+) -> StoreResult<()> {
+    let changed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.new_level != o.old_level)
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let mut json = String::from("[");
+    for (i, o) in changed.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!(
+            "[{},{},{}]",
+            id_to_db(o.guild_id),
+            id_to_db(o.user_id),
+            o.new_level
+        ));
+    }
+    json.push(']');
+    sqlx::query!(
+        r#"UPDATE member_xp SET level = j.value ->> 2
+           FROM json_each(?1) AS j
+           WHERE member_xp.guild_id = j.value ->> 0 AND member_xp.user_id = j.value ->> 1"#,
+        json
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(error)?;
+    Ok(())
+}
+
+/// Set a member's total, creating the row when needed.
+pub(crate) async fn set_xp(
+    writer: &SqlitePool,
+    guild: Id<GuildMarker>,
+    user: Id<UserMarker>,
+    xp: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<AwardOutcome> {
+    let (guild_id, user_id, xp, at_ms) = (id_to_db(guild), id_to_db(user), xp.max(0), to_ms(at));
+    let mut tx = begin_write(writer).await?;
+    let rows = sqlx::query_as!(
+        Upserted,
+        r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
+           VALUES (?1, ?2, ?3, 0, 0, ?4)
+           ON CONFLICT (guild_id, user_id) DO UPDATE SET xp = excluded.xp
+           RETURNING guild_id AS "guild_id!: i64", user_id AS "user_id!: i64",
+                     xp AS "xp!: i64", level AS "old_level!: i64""#,
+        guild_id,
+        user_id,
+        xp,
+        at_ms
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(error)?;
+    finish_one(tx, rows).await
+}
+
+/// Add (or take away) XP; the total never goes below 0.
+pub(crate) async fn add_xp(
+    writer: &SqlitePool,
+    guild: Id<GuildMarker>,
+    user: Id<UserMarker>,
+    delta: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<AwardOutcome> {
+    let (guild_id, user_id, at_ms) = (id_to_db(guild), id_to_db(user), to_ms(at));
+    let mut tx = begin_write(writer).await?;
+    let rows = sqlx::query_as!(
+        Upserted,
+        r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
+           VALUES (?1, ?2, max(?3, 0), 0, 0, ?4)
+           ON CONFLICT (guild_id, user_id) DO UPDATE SET xp = max(member_xp.xp + ?3, 0)
+           RETURNING guild_id AS "guild_id!: i64", user_id AS "user_id!: i64",
+                     xp AS "xp!: i64", level AS "old_level!: i64""#,
+        guild_id,
+        user_id,
+        delta,
+        at_ms
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(error)?;
+    finish_one(tx, rows).await
+}
+
+/// Write back the level of a single-member change and commit.
+async fn finish_one(
+    mut tx: Transaction<'static, Sqlite>,
+    rows: Vec<Upserted>,
+) -> StoreResult<AwardOutcome> {
+    let row = rows
+        .first()
+        .ok_or_else(|| StoreError::Internal("an upsert returned no row".into()))?;
+    let outcome = row.outcome()?;
+    if outcome.new_level != outcome.old_level {
+        let level = i64::from(outcome.new_level);
+        sqlx::query!(
+            "UPDATE member_xp SET level = ?3 WHERE guild_id = ?1 AND user_id = ?2",
+            row.guild_id,
+            row.user_id,
+            level
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(error)?;
+    }
+    tx.commit().await.map_err(error)?;
+    Ok(outcome)
+}
+
+pub(crate) async fn reset_xp(
+    writer: &SqlitePool,
+    guild: Id<GuildMarker>,
+    user: Id<UserMarker>,
+) -> StoreResult<bool> {
+    let (guild_id, user_id) = (id_to_db(guild), id_to_db(user));
+    let done = sqlx::query!(
+        "DELETE FROM member_xp WHERE guild_id = ?1 AND user_id = ?2",
+        guild_id,
+        user_id
+    )
+    .execute(writer)
+    .await
+    .map_err(error)?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn reset_guild_xp(
+    writer: &SqlitePool,
+    guild: Id<GuildMarker>,
+) -> StoreResult<u64> {
+    let guild_id = id_to_db(guild);
+    let done = sqlx::query!("DELETE FROM member_xp WHERE guild_id = ?1", guild_id)
+        .execute(writer)
+        .await
+        .map_err(error)?;
+    Ok(done.rows_affected())
+}
+
+/// One page, walking the `member_xp_leaderboard` index (guild_id, xp DESC, user_id).
+pub(crate) async fn leaderboard(
+    reader: &SqlitePool,
+    guild: Id<GuildMarker>,
+    offset: u64,
+    limit: u32,
+) -> StoreResult<Vec<MemberXp>> {
+    let guild_id = id_to_db(guild);
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let limit = i64::from(limit);
+    let rows = sqlx::query_as!(
+        MemberRow,
+        r#"SELECT guild_id, user_id, xp, level, messages, last_award_at
+           FROM member_xp WHERE guild_id = ?1
+           ORDER BY xp DESC, user_id
+           LIMIT ?2 OFFSET ?3"#,
+        guild_id,
+        limit,
+        offset
+    )
+    .fetch_all(reader)
+    .await
+    .map_err(error)?;
+    rows.into_iter().map(MemberXp::try_from).collect()
+}
+
+pub(crate) async fn leaderboard_len(
+    reader: &SqlitePool,
+    guild: Id<GuildMarker>,
+) -> StoreResult<u64> {
+    let guild_id = id_to_db(guild);
+    let counts = sqlx::query_scalar!(
+        r#"SELECT COUNT(*) AS "n!: i64" FROM member_xp WHERE guild_id = ?1"#,
+        guild_id
+    )
+    .fetch_all(reader)
+    .await
+    .map_err(error)?;
+    narrow(counts.first().copied().unwrap_or(0), "member count")
+}
+
+/// The member's row, how many are ahead of them (more XP, or as much and a lower
+/// id) and how many there are, from one read transaction so the three agree.
+pub(crate) async fn member_rank(
+    reader: &SqlitePool,
+    guild: Id<GuildMarker>,
+    user: Id<UserMarker>,
+) -> StoreResult<Option<MemberRank>> {
+    let (guild_id, user_id) = (id_to_db(guild), id_to_db(user));
+    let mut tx = reader.begin().await.map_err(error)?;
+    let rows = sqlx::query_as!(
+        MemberRow,
+        r#"SELECT guild_id, user_id, xp, level, messages, last_award_at
+           FROM member_xp WHERE guild_id = ?1 AND user_id = ?2"#,
+        guild_id,
+        user_id
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(error)?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let xp = row.xp;
+    let counts = sqlx::query!(
+        r#"SELECT
+             (SELECT COUNT(*) FROM member_xp
+              WHERE guild_id = ?1 AND (xp > ?2 OR (xp = ?2 AND user_id < ?3))) AS "ahead!: i64",
+             (SELECT COUNT(*) FROM member_xp WHERE guild_id = ?1) AS "total!: i64""#,
+        guild_id,
+        xp,
+        user_id
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(error)?;
+    tx.commit().await.map_err(error)?;
+    let counts = counts
+        .first()
+        .ok_or_else(|| StoreError::Internal("a count returned no row".into()))?;
+    Ok(Some(MemberRank {
+        member: row.try_into()?,
+        position: narrow::<u64>(counts.ahead, "rank")? + 1,
+        out_of: narrow(counts.total, "member count")?,
+    }))
+}
