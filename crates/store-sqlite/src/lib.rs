@@ -36,6 +36,7 @@ mod users;
 mod xp;
 
 use std::{
+    borrow::Cow,
     fs,
     io::ErrorKind,
     path::{Path, PathBuf},
@@ -52,7 +53,7 @@ use keeper_store::{
 };
 use sqlx::{
     Sqlite, SqlitePool, Transaction,
-    migrate::Migrator,
+    migrate::{Migration, Migrator},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use twilight_model::id::{
@@ -68,12 +69,27 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// The highest schema version this build knows: the version of the newest file in
 /// `migrations/sqlite`. A database above it is refused ([`StoreError::SchemaTooNew`]).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = highest_version(&MIGRATOR);
 
-/// The highest version among the embedded migrations; equals [`SCHEMA_VERSION`]
-/// (a unit test keeps the two in step).
+/// The highest migration version this binary knows (same as [`SCHEMA_VERSION`]).
 pub fn binary_schema_version() -> i64 {
-    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    SCHEMA_VERSION
+}
+
+const fn highest_version(migrator: &Migrator) -> i64 {
+    let migrations: &[Migration] = match &migrator.migrations {
+        Cow::Borrowed(migrations) => migrations,
+        Cow::Owned(_) => panic!("sqlx::migrate!() embeds its migrations as a borrowed slice"),
+    };
+    let mut highest = 0;
+    let mut i = 0;
+    while i < migrations.len() {
+        if migrations[i].version > highest {
+            highest = migrations[i].version;
+        }
+        i += 1;
+    }
+    highest
 }
 
 /// How long a connection waits for a lock held by *another process* before giving
@@ -367,6 +383,18 @@ pub(crate) fn from_ms_opt(ms: Option<i64>) -> StoreResult<Option<DateTime<Utc>>>
     ms.map(from_ms).transpose()
 }
 
+/// A value the caller passed that the database can't hold.
+pub(crate) fn out_of_range(what: &str) -> StoreError {
+    StoreError::Invalid(format!("{what} is out of range."))
+}
+
+/// Whether SQLite refused a value for its column type: in a STRICT table an
+/// INTEGER sum that overflowed (SQLite turns it into a REAL) lands here.
+pub(crate) fn is_datatype_error(err: &sqlx::Error) -> bool {
+    // SQLITE_CONSTRAINT_DATATYPE
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("3091"))
+}
+
 /// A stored INTEGER that must fit a narrower Rust type (levels, counts).
 pub(crate) fn narrow<T: TryFrom<i64>>(value: i64, what: &str) -> StoreResult<T> {
     T::try_from(value)
@@ -569,8 +597,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn schema_version_matches_the_migrations() {
-        assert_eq!(binary_schema_version(), SCHEMA_VERSION);
+    fn schema_version_is_the_newest_migration() {
+        let newest = MIGRATOR.iter().map(|m| m.version).max().unwrap();
+        assert_eq!(SCHEMA_VERSION, newest);
+        assert_eq!(binary_schema_version(), newest);
     }
 
     #[test]

@@ -1,17 +1,16 @@
 //! Gateway sessions: what each shard needs to resume after a restart.
 
-use keeper_store::{GatewaySession, StoreError, StoreResult};
+use keeper_store::{GatewaySession, StoreResult};
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::{error, from_ms, narrow, to_ms};
+use crate::{error, from_ms, narrow, out_of_range, to_ms};
 
 /// Insert or replace one shard's session on a connection already in a write
 /// transaction (`award_xp` stores checkpoints beside the awards they cover).
 pub(crate) async fn upsert(conn: &mut SqliteConnection, s: &GatewaySession) -> StoreResult<()> {
     let shard_id = i64::from(s.shard_id);
     let shard_total = i64::from(s.shard_total);
-    let sequence = i64::try_from(s.sequence)
-        .map_err(|_| StoreError::Invalid(format!("sequence {} is out of range", s.sequence)))?;
+    let sequence = i64::try_from(s.sequence).map_err(|_| out_of_range("The sequence number"))?;
     let updated_at = to_ms(s.updated_at);
     sqlx::query!(
         r#"INSERT INTO gateway_sessions (shard_id, shard_total, session_id, resume_url, sequence, updated_at)

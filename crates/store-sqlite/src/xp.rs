@@ -15,7 +15,9 @@ use twilight_model::id::{
     marker::{GuildMarker, UserMarker},
 };
 
-use crate::{begin_write, error, from_ms_opt, narrow, sessions, to_ms};
+use crate::{
+    begin_write, error, from_ms_opt, is_datatype_error, narrow, out_of_range, sessions, to_ms,
+};
 
 /// A `member_xp` row as read.
 pub(crate) struct MemberRow {
@@ -174,7 +176,8 @@ async fn write_levels(
     Ok(())
 }
 
-/// Set a member's total, creating the row when needed.
+/// Set a member's total, creating the row when needed. Like awards, `at` only
+/// moves `last_award_at` forward.
 pub(crate) async fn set_xp(
     writer: &SqlitePool,
     guild: Id<GuildMarker>,
@@ -188,7 +191,10 @@ pub(crate) async fn set_xp(
         Upserted,
         r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
            VALUES (?1, ?2, ?3, 0, 0, ?4)
-           ON CONFLICT (guild_id, user_id) DO UPDATE SET xp = excluded.xp
+           ON CONFLICT (guild_id, user_id) DO UPDATE SET
+               xp = excluded.xp,
+               last_award_at = max(coalesce(member_xp.last_award_at, excluded.last_award_at),
+                                   excluded.last_award_at)
            RETURNING guild_id AS "guild_id!: i64", user_id AS "user_id!: i64",
                      xp AS "xp!: i64", level AS "old_level!: i64""#,
         guild_id,
@@ -216,7 +222,10 @@ pub(crate) async fn add_xp(
         Upserted,
         r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
            VALUES (?1, ?2, max(?3, 0), 0, 0, ?4)
-           ON CONFLICT (guild_id, user_id) DO UPDATE SET xp = max(member_xp.xp + ?3, 0)
+           ON CONFLICT (guild_id, user_id) DO UPDATE SET
+               xp = max(member_xp.xp + ?3, 0),
+               last_award_at = max(coalesce(member_xp.last_award_at, excluded.last_award_at),
+                                   excluded.last_award_at)
            RETURNING guild_id AS "guild_id!: i64", user_id AS "user_id!: i64",
                      xp AS "xp!: i64", level AS "old_level!: i64""#,
         guild_id,
@@ -226,7 +235,13 @@ pub(crate) async fn add_xp(
     )
     .fetch_all(&mut *tx)
     .await
-    .map_err(error)?;
+    .map_err(|e| {
+        if is_datatype_error(&e) {
+            out_of_range("The XP total")
+        } else {
+            error(e)
+        }
+    })?;
     finish_one(tx, rows).await
 }
 
@@ -292,7 +307,7 @@ pub(crate) async fn leaderboard(
     limit: u32,
 ) -> StoreResult<Vec<MemberXp>> {
     let guild_id = id_to_db(guild);
-    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let offset = i64::try_from(offset).map_err(|_| out_of_range("The leaderboard page"))?;
     let limit = i64::from(limit);
     let rows = sqlx::query_as!(
         MemberRow,

@@ -297,3 +297,21 @@ async fn a_newer_schema_is_refused_naming_both_versions() {
         Ok(_) => panic!("a database newer than the binary was opened"),
     }
 }
+
+#[tokio::test]
+async fn an_xp_total_past_i64_is_refused_and_changes_nothing() {
+    let dir = TempDir::new();
+    let store = open(&dir.url("overflow.db")).await;
+    let (guild, user) = (Id::new(1), Id::new(2));
+    store
+        .set_xp(guild, user, i64::MAX - 5, at(0))
+        .await
+        .unwrap();
+    match store.add_xp(guild, user, 10, at(1)).await {
+        Err(StoreError::Invalid(message)) => assert!(message.contains("out of range"), "{message}"),
+        other => panic!("expected an out-of-range refusal, got {other:?}"),
+    }
+    let rank = store.member_rank(guild, user).await.unwrap().unwrap();
+    assert_eq!(rank.member.xp, i64::MAX - 5);
+    store.close().await;
+}
