@@ -1,1 +1,378 @@
-fn main() {}
+//! PostgreSQL store at 1,000,000 member rows: XP awards (batched and single),
+//! leaderboard pages and member rank, next to the tutorial's one-upsert-per-award
+//! pattern measured in the same run (compare ratios: this machine is noisy).
+//!
+//!     cargo bench -p keeper-store-postgres
+//!
+//! Needs a PostgreSQL server where the user may create databases:
+//! `KEEPER_BENCH_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres).
+//! A database `keeper_bench_<pid>` is created, seeded and dropped at the end.
+
+use std::{
+    hint::black_box,
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use criterion::{BenchmarkId, Criterion, Throughput};
+use keeper_store::{Store, XpAward, levels::total_xp_for_level};
+use keeper_store_postgres::{PgConfig, PgStore};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
+use tokio::runtime::Runtime;
+use twilight_model::id::Id;
+
+/// 90 guilds of 10,000 members plus one guild of 100,000: 1,000,000 rows.
+const SMALL_GUILDS: i64 = 90;
+const SMALL_GUILD_MEMBERS: i64 = 10_000;
+const BIG_GUILD: i64 = 1_000;
+const BIG_GUILD_MEMBERS: i64 = 100_000;
+/// User ids look like real snowflakes (18 digits).
+const USER_BASE: i64 = 100_000_000_000_000_000;
+const BATCH: usize = 500;
+
+/// The tutorial's table, for the baseline only.
+const BASELINE_GUILDS: i64 = 100;
+const BASELINE_USERS: i64 = 1_000;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let bench = runtime.block_on(BenchDb::create());
+    let store = runtime.block_on(bench.seed());
+
+    let mut criterion = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .configure_from_args();
+
+    awards(&mut criterion, &runtime, &store);
+    reads(&mut criterion, &runtime, &store);
+    criterion.final_summary();
+
+    runtime.block_on(async {
+        store.close().await;
+        bench.drop_db().await;
+    });
+}
+
+fn random_award(rng: &mut StdRng) -> XpAward {
+    let (guild, members) = if rng.random_bool(0.1) {
+        (BIG_GUILD, BIG_GUILD_MEMBERS)
+    } else {
+        (rng.random_range(1..=SMALL_GUILDS), SMALL_GUILD_MEMBERS)
+    };
+    XpAward {
+        guild_id: Id::new(guild as u64),
+        user_id: Id::new((USER_BASE + rng.random_range(1..=members)) as u64),
+        xp: rng.random_range(15..=25),
+        messages: 1,
+        at: Utc::now(),
+    }
+}
+
+fn random_batch(rng: &mut StdRng) -> Vec<XpAward> {
+    (0..BATCH).map(|_| random_award(rng)).collect()
+}
+
+fn awards(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
+    let mut group = c.benchmark_group("award");
+    let mut rng = StdRng::seed_from_u64(7);
+
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function(BenchmarkId::new("batch_500", "1 connection"), |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let batches: Vec<_> = (0..iters).map(|_| random_batch(&mut rng)).collect();
+            let store = store.clone();
+            async move {
+                let start = Instant::now();
+                for batch in &batches {
+                    black_box(store.award_xp(batch, &[]).await.expect("award batch"));
+                }
+                start.elapsed()
+            }
+        })
+    });
+
+    // What the bot does under load: several shards flushing batches at once.
+    group.throughput(Throughput::Elements(4 * BATCH as u64));
+    group.bench_function(BenchmarkId::new("batch_500", "4 concurrent"), |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let rounds: Vec<Vec<_>> = (0..iters)
+                .map(|_| (0..4).map(|_| random_batch(&mut rng)).collect())
+                .collect();
+            let store = store.clone();
+            async move {
+                let start = Instant::now();
+                for round in &rounds {
+                    let flushes = round.iter().map(|batch| store.award_xp(batch, &[]));
+                    for outcome in futures_util::future::join_all(flushes).await {
+                        black_box(outcome.expect("award batch"));
+                    }
+                }
+                start.elapsed()
+            }
+        })
+    });
+
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new("single", "keeper award_xp"), |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let awards: Vec<_> = (0..iters).map(|_| random_award(&mut rng)).collect();
+            let store = store.clone();
+            async move {
+                let start = Instant::now();
+                for award in &awards {
+                    black_box(
+                        store
+                            .award_xp(std::slice::from_ref(award), &[])
+                            .await
+                            .expect("award"),
+                    );
+                }
+                start.elapsed()
+            }
+        })
+    });
+
+    // The tutorial's pattern on the tutorial's table, same server, same run.
+    group.bench_function(BenchmarkId::new("single", "baseline tutorial upsert"), |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let awards: Vec<(i64, i64, i64)> = (0..iters)
+                .map(|_| {
+                    (
+                        rng.random_range(1..=BASELINE_GUILDS),
+                        rng.random_range(1..=BASELINE_USERS),
+                        rng.random_range(15..=25),
+                    )
+                })
+                .collect();
+            let pool = store.pool().clone();
+            async move {
+                let start = Instant::now();
+                for (guild, user, xp) in awards {
+                    // `sqlx::query` rather than a checked macro: `user_data` exists only
+                    // in the bench database (it is the tutorial's table, not Keeper's),
+                    // so the macros can't see it at compile time. Values are bound.
+                    sqlx::query(
+                        "INSERT INTO user_data (guild_id, user_id, xp, warnings) VALUES ($1, $2, $3, 0)
+                         ON CONFLICT (guild_id, user_id) DO UPDATE SET xp = user_data.xp + $3",
+                    )
+                    .bind(guild)
+                    .bind(user)
+                    .bind(xp)
+                    .execute(&pool)
+                    .await
+                    .expect("baseline upsert");
+                }
+                start.elapsed()
+            }
+        })
+    });
+
+    // The database's own ceiling for a batch: the bare UNNEST upsert on the
+    // tutorial's table, without levels, RETURNING or a transaction around it.
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function(BenchmarkId::new("batch_500", "baseline bare unnest upsert"), |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let batches: Vec<(Vec<i64>, Vec<i64>, Vec<i64>)> = (0..iters)
+                .map(|_| {
+                    let mut g = Vec::with_capacity(BATCH);
+                    let mut u = Vec::with_capacity(BATCH);
+                    let mut x = Vec::with_capacity(BATCH);
+                    for _ in 0..BATCH {
+                        g.push(rng.random_range(1..=BASELINE_GUILDS));
+                        u.push(rng.random_range(1..=BASELINE_USERS));
+                        x.push(rng.random_range(15..=25));
+                    }
+                    (g, u, x)
+                })
+                .collect();
+            let pool = store.pool().clone();
+            async move {
+                let start = Instant::now();
+                for (g, u, x) in batches {
+                    // Unchecked for the same reason as the baseline above.
+                    sqlx::query(
+                        "INSERT INTO user_data (guild_id, user_id, xp, warnings)
+                         SELECT g, u, SUM(x), 0 FROM UNNEST($1::int8[], $2::int8[], $3::int8[]) AS a(g, u, x)
+                         GROUP BY g, u ORDER BY g, u
+                         ON CONFLICT (guild_id, user_id) DO UPDATE SET xp = user_data.xp + excluded.xp",
+                    )
+                    .bind(g)
+                    .bind(u)
+                    .bind(x)
+                    .execute(&pool)
+                    .await
+                    .expect("baseline batch");
+                }
+                start.elapsed()
+            }
+        })
+    });
+    group.finish();
+}
+
+fn reads(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
+    let mut group = c.benchmark_group("read");
+    let big = Id::new(BIG_GUILD as u64);
+    let small = Id::new(1);
+    for (name, guild, offset) in [
+        ("top 10, guild of 100k", big, 0u64),
+        ("top 10, guild of 10k", small, 0),
+        ("page at offset 1,000, guild of 100k", big, 1_000),
+        ("page at offset 50,000, guild of 100k", big, 50_000),
+    ] {
+        group.bench_function(BenchmarkId::new("leaderboard", name), |b| {
+            b.to_async(rt).iter(|| async {
+                let page = store
+                    .leaderboard(guild, offset, 10)
+                    .await
+                    .expect("leaderboard");
+                assert_eq!(page.len(), 10);
+                black_box(page)
+            })
+        });
+    }
+    let mut rng = StdRng::seed_from_u64(11);
+    for (name, guild, members) in [
+        ("guild of 100k", big, BIG_GUILD_MEMBERS),
+        ("guild of 10k", small, SMALL_GUILD_MEMBERS),
+    ] {
+        group.bench_function(BenchmarkId::new("member_rank", name), |b| {
+            b.to_async(rt).iter(|| {
+                let user = Id::new((USER_BASE + rng.random_range(1..=members)) as u64);
+                async move {
+                    black_box(
+                        store
+                            .member_rank(guild, user)
+                            .await
+                            .expect("rank")
+                            .expect("member"),
+                    )
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+/// The bench's own database, created and dropped around the run.
+struct BenchDb {
+    name: String,
+    admin: PgConnectOptions,
+}
+
+impl BenchDb {
+    async fn create() -> Self {
+        let server = std::env::var("KEEPER_BENCH_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let admin: PgConnectOptions = server.parse().expect("KEEPER_BENCH_POSTGRES_URL");
+        let name = format!("keeper_bench_{}", std::process::id());
+        let mut conn = PgConnection::connect_with(&admin)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no PostgreSQL at {server} ({e}); start one with \
+                 `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+                )
+            });
+        // A database name can't be a bound parameter, so this can't be a checked
+        // macro; the name is built here from the pid, never from input.
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create the bench database");
+        conn.close().await.ok();
+        Self { name, admin }
+    }
+
+    fn url(&self) -> String {
+        self.admin
+            .clone()
+            .database(&self.name)
+            .to_url_lossy()
+            .to_string()
+    }
+
+    /// Migrate through the store, then fill member_xp with 1,000,000 members and
+    /// the tutorial's table with its 100 x 1,000.
+    async fn seed(&self) -> PgStore {
+        let store = PgStore::connect(&PgConfig::new(self.url()))
+            .await
+            .expect("connect");
+        let started = Instant::now();
+        // Levels come from the same curve as the store's: `width_bucket` finds how
+        // many level thresholds an XP total has passed.
+        let thresholds: Vec<i64> = (0..=200).map(total_xp_for_level).collect();
+        for (first_guild, last_guild, members) in [
+            (1, SMALL_GUILDS, SMALL_GUILD_MEMBERS),
+            (BIG_GUILD, BIG_GUILD, BIG_GUILD_MEMBERS),
+        ] {
+            sqlx::query!(
+                "INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
+                 SELECT g, u, x, width_bucket(x, $1::int8[]) - 1, x / 20, now()
+                 FROM (SELECT g, $4::int8 + u AS u, floor(random() ^ 3 * 300000)::int8 AS x
+                       FROM generate_series($2::int8, $3::int8) AS g,
+                            generate_series(1::int8, $5::int8) AS u) AS s",
+                &thresholds,
+                first_guild,
+                last_guild,
+                USER_BASE,
+                members,
+            )
+            .execute(store.pool())
+            .await
+            .expect("seed member_xp");
+        }
+        // Not checked: the tutorial's table is not part of Keeper's schema (see
+        // the baseline bench).
+        sqlx::raw_sql(
+            "CREATE TABLE user_data (
+                 guild_id BIGINT NOT NULL, user_id BIGINT NOT NULL,
+                 xp BIGINT NOT NULL DEFAULT 0, warnings INTEGER NOT NULL DEFAULT 0,
+                 PRIMARY KEY (guild_id, user_id));
+             INSERT INTO user_data (guild_id, user_id, xp)
+             SELECT g, u, 0 FROM generate_series(1, 100) g, generate_series(1, 1000) u;",
+        )
+        .execute(store.pool())
+        .await
+        .expect("seed the baseline table");
+        // Fresh statistics and visibility map, as autovacuum would leave them on a
+        // live database.
+        sqlx::query!("VACUUM ANALYZE member_xp")
+            .execute(store.pool())
+            .await
+            .expect("vacuum");
+        sqlx::raw_sql("VACUUM ANALYZE user_data")
+            .execute(store.pool())
+            .await
+            .expect("vacuum the baseline table");
+        let rows: i64 = sqlx::query_scalar!(r#"SELECT COUNT(*) AS "n!" FROM member_xp"#)
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        eprintln!("seeded {rows} member rows in {:.1?}", started.elapsed());
+        assert_eq!(rows, SMALL_GUILDS * SMALL_GUILD_MEMBERS + BIG_GUILD_MEMBERS);
+        store
+    }
+
+    async fn drop_db(&self) {
+        let mut conn = PgConnection::connect_with(&self.admin)
+            .await
+            .expect("connect");
+        // Same reason as CREATE DATABASE above.
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("drop the bench database");
+        conn.close().await.ok();
+    }
+}
