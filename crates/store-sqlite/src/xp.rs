@@ -311,10 +311,14 @@ pub(crate) async fn leaderboard(
     let limit = i64::from(limit);
     let rows = sqlx::query_as!(
         MemberRow,
-        r#"SELECT guild_id, user_id, xp, level, messages, last_award_at
-           FROM member_xp WHERE guild_id = ?1
-           ORDER BY xp DESC, user_id
-           LIMIT ?2 OFFSET ?3"#,
+        // The inner query skips `offset` entries of the covering index alone; only
+        // the page's own rows are then read from the table.
+        r#"SELECT m.guild_id AS "guild_id!", m.user_id AS "user_id!", m.xp AS "xp!",
+                  m.level AS "level!", m.messages AS "messages!", m.last_award_at
+           FROM (SELECT guild_id, user_id FROM member_xp WHERE guild_id = ?1
+                 ORDER BY xp DESC, user_id LIMIT ?2 OFFSET ?3) AS page
+           JOIN member_xp AS m ON m.guild_id = page.guild_id AND m.user_id = page.user_id
+           ORDER BY m.xp DESC, m.user_id"#,
         guild_id,
         limit,
         offset
@@ -364,9 +368,12 @@ pub(crate) async fn member_rank(
     };
     let xp = row.xp;
     let counts = sqlx::query!(
+        // Two plain ranges of the leaderboard index (more XP; same XP, lower id)
+        // rather than one OR, which SQLite would not walk as a single range.
         r#"SELECT
-             (SELECT COUNT(*) FROM member_xp
-              WHERE guild_id = ?1 AND (xp > ?2 OR (xp = ?2 AND user_id < ?3))) AS "ahead!: i64",
+             (SELECT COUNT(*) FROM member_xp WHERE guild_id = ?1 AND xp > ?2)
+             + (SELECT COUNT(*) FROM member_xp WHERE guild_id = ?1 AND xp = ?2 AND user_id < ?3)
+               AS "ahead!: i64",
              (SELECT COUNT(*) FROM member_xp WHERE guild_id = ?1) AS "total!: i64""#,
         guild_id,
         xp,
