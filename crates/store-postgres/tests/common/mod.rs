@@ -90,7 +90,8 @@ async fn connect_admin(admin: &PgConnectOptions, server: &str) -> PgConnection {
 
 /// The conformance suite's fixture: a migrated store on a fresh database.
 pub struct PgFixture {
-    db: ScratchDb,
+    /// Taken by `cleanup`; still here in `drop` only when the test panicked.
+    db: Option<ScratchDb>,
     store: Arc<PgStore>,
     reopened: std::sync::Mutex<Vec<Arc<PgStore>>>,
 }
@@ -102,7 +103,7 @@ impl keeper_store::conformance::Fixture for PgFixture {
             .await
             .unwrap_or_else(|e| panic!("connecting to test database {}: {e}", db.name));
         Self {
-            db,
+            db: Some(db),
             store: Arc::new(store),
             reopened: Default::default(),
         }
@@ -113,21 +114,44 @@ impl keeper_store::conformance::Fixture for PgFixture {
     }
 
     async fn reopen(&self) -> Arc<dyn Store> {
+        let db = self.db.as_ref().expect("not cleaned up yet");
         let store = Arc::new(
-            PgStore::connect(&self.db.config())
+            PgStore::connect(&db.config())
                 .await
-                .unwrap_or_else(|e| panic!("reopening test database {}: {e}", self.db.name)),
+                .unwrap_or_else(|e| panic!("reopening test database {}: {e}", db.name)),
         );
         self.reopened.lock().unwrap().push(store.clone());
         store
     }
 
-    async fn cleanup(self) {
+    async fn cleanup(mut self) {
         self.store.close().await;
         let reopened = std::mem::take(&mut *self.reopened.lock().unwrap());
         for store in reopened {
             store.close().await;
         }
-        self.db.drop_db().await;
+        if let Some(db) = self.db.take() {
+            db.drop_db().await;
+        }
+    }
+}
+
+impl Drop for PgFixture {
+    /// A failed test unwinds past `cleanup`: drop its database anyway, on a thread
+    /// of its own because `drop` can't await and the test's runtime is unwinding.
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take() {
+            let dropped = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime to drop the test database")
+                    .block_on(db.drop_db());
+            })
+            .join();
+            if dropped.is_err() {
+                eprintln!("could not drop a test database; remove keeper_test_* databases by hand");
+            }
+        }
     }
 }
