@@ -16,6 +16,7 @@
 //! `twilight_http::Client::builder().proxy(sim.http_addr(), true)` and
 //! `ConfigBuilder::new(token, intents).proxy_url(sim.gateway_url())`.
 
+pub mod bench;
 pub mod compression;
 pub mod config;
 pub mod gateway;

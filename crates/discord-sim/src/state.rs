@@ -710,3 +710,33 @@ impl World {
         id
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Attachment;
+
+    /// The typed hot-path serializer must produce exactly the `Value` JSON.
+    #[test]
+    fn fast_message_json_matches_the_value_json() {
+        let mut w = World::new(SimConfig::fast(), Arc::new(Snowflakes::default()));
+        let g = w.add_guild("g", 0);
+        let c = w.add_channel(g, "general");
+        let u = w.add_user("alice", false);
+        w.add_member(g, u);
+        let mut m = w.new_message(c, u, "hi \"there\" <@1>".into());
+        m.mentions = vec![u];
+        m.mention_roles = vec![g];
+        m.embeds = vec![json!({"type": "rich", "title": "t"})];
+        m.attachments = vec![Attachment {
+            id: 5,
+            filename: "a.txt".into(),
+            size: 1,
+            content_type: Some("text/plain".into()),
+            data: vec![b'x'],
+        }];
+        m.webhook_id = Some(9);
+        let fast: Value = serde_json::from_str(&w.message_create_string(&m)).expect("json");
+        assert_eq!(fast, w.message_json(&m, true));
+    }
+}

@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -52,9 +51,6 @@ const CLOSE_ECHO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Frames written before a flush, at most.
 const WRITE_BATCH: usize = 256;
 
-type Sink = SplitSink<WebSocket, Message>;
-type Stream = SplitStream<WebSocket>;
-
 /// `GET /?v=10&encoding=json[&compress=...]`: upgrade to the gateway.
 pub async fn handler(
     State(core): State<Arc<Core>>,
@@ -68,7 +64,9 @@ pub async fn handler(
 struct Connection {
     core: Arc<Core>,
     id: u64,
-    sink: Sink,
+    /// Not split: one task reads and writes, and splitting would add a
+    /// lock to every frame written.
+    ws: WebSocket,
     compressor: Compressor,
     /// Our receiving end; the sender lives in the session once attached.
     rx: mpsc::UnboundedReceiver<Out>,
@@ -84,14 +82,13 @@ struct Connection {
 
 impl Connection {
     async fn run(core: Arc<Core>, socket: WebSocket, query: HashMap<String, String>) {
-        let (sink, mut stream) = socket.split();
         let mode = Mode::parse(query.get("compress").map(String::as_str));
         let (tx, rx) = mpsc::unbounded_channel();
         let timeout = core.config().heartbeat_timeout;
         let mut conn = Connection {
             id: core.next_conn.fetch_add(1, Ordering::Relaxed),
             core,
-            sink,
+            ws: socket,
             compressor: Compressor::new(mode.unwrap_or_default()),
             rx,
             tx: Some(tx),
@@ -107,29 +104,22 @@ impl Connection {
         // Query problems are reported the way Discord does: close codes.
         if query.get("v").is_some_and(|v| v != "10") {
             return conn
-                .close(
-                    &mut stream,
-                    close::INVALID_API_VERSION,
-                    "Invalid API version.",
-                )
+                .close(close::INVALID_API_VERSION, "Invalid API version.")
                 .await;
         }
         if query.get("encoding").is_some_and(|e| e != "json") || mode.is_err() {
             return conn
-                .close(
-                    &mut stream,
-                    close::DECODE_ERROR,
-                    "Error while decoding payload.",
-                )
+                .close(close::DECODE_ERROR, "Error while decoding payload.")
                 .await;
         }
         let hello = frame::hello(conn.core.config().heartbeat_interval.as_millis());
-        if conn.write(&hello).await.is_err() || conn.sink.flush().await.is_err() {
+        if conn.write(hello.into()).await.is_err() || conn.ws.flush().await.is_err() {
             return;
         }
 
         loop {
             let deferred = conn.deferred.take();
+            let (ws, rx) = (&mut conn.ws, &mut conn.rx);
             tokio::select! {
                 _ = epoch.changed() => {
                     // The simulator is stopping: vanish like a crashed server.
@@ -138,9 +128,9 @@ impl Connection {
                 }
                 _ = tokio::time::sleep_until(conn.heartbeat_deadline) => {
                     conn.detach();
-                    return conn.close(&mut stream, close::SESSION_TIMED_OUT, "Session timed out.").await;
+                    return conn.close(close::SESSION_TIMED_OUT, "Session timed out.").await;
                 }
-                out = async { match deferred { Some(d) => Some(d), None => conn.rx.recv().await } } => match out {
+                out = async { match deferred { Some(d) => Some(d), None => rx.recv().await } } => match out {
                     Some(Out::Frame(f)) => {
                         if conn.write_batch(f).await.is_err() {
                             conn.detach();
@@ -149,7 +139,7 @@ impl Connection {
                     }
                     Some(Out::Close(code, reason)) => {
                         conn.detach();
-                        return conn.close(&mut stream, code, reason).await;
+                        return conn.close(code, reason).await;
                     }
                     // Dropped on purpose, or the session moved to another
                     // connection (RESUME elsewhere) or was invalidated.
@@ -158,7 +148,7 @@ impl Connection {
                         return;
                     }
                 },
-                msg = stream.next() => {
+                msg = ws.recv() => {
                     let text = match msg {
                         None | Some(Err(_)) => {
                             conn.detach();
@@ -168,17 +158,17 @@ impl Connection {
                         Some(Ok(Message::Binary(b))) => match String::from_utf8(b.to_vec()) {
                             Ok(t) => t,
                             Err(_) => {
-                                return conn.close(&mut stream, close::DECODE_ERROR, "Error while decoding payload.").await;
+                                return conn.close(close::DECODE_ERROR, "Error while decoding payload.").await;
                             }
                         },
                         Some(Ok(Message::Close(frame))) => {
-                            return conn.client_closed(&mut stream, frame).await;
+                            return conn.client_closed(frame).await;
                         }
                         Some(Ok(_)) => continue,
                     };
                     if let ControlFlow::Break((code, reason)) = conn.handle(&text) {
                         conn.detach();
-                        return conn.close(&mut stream, code, reason).await;
+                        return conn.close(code, reason).await;
                     }
                 }
             }
@@ -186,21 +176,22 @@ impl Connection {
     }
 
     /// Compress (if negotiated) and queue one frame.
-    async fn write(&mut self, text: &str) -> Result<(), axum::Error> {
-        let msg = match self.compressor.compress(text) {
+    async fn write(&mut self, frame: Utf8Bytes) -> Result<(), axum::Error> {
+        let msg = match self.compressor.compress(frame.as_str()) {
             Some(bytes) => Message::Binary(bytes.into()),
-            None => Message::Text(Utf8Bytes::from(text)),
+            // The logged frame itself: a reference-count bump, no copy.
+            None => Message::Text(frame),
         };
-        self.sink.feed(msg).await
+        self.ws.feed(msg).await
     }
 
     /// Write `first` and everything else already queued, then flush once.
-    async fn write_batch(&mut self, first: Arc<str>) -> Result<(), axum::Error> {
-        self.write(&first).await?;
+    async fn write_batch(&mut self, first: Utf8Bytes) -> Result<(), axum::Error> {
+        self.write(first).await?;
         let mut pending_close = None;
         for _ in 0..WRITE_BATCH {
             match self.rx.try_recv() {
-                Ok(Out::Frame(f)) => self.write(&f).await?,
+                Ok(Out::Frame(f)) => self.write(f).await?,
                 Ok(other) => {
                     pending_close = Some(other);
                     break;
@@ -208,7 +199,7 @@ impl Connection {
                 Err(_) => break,
             }
         }
-        self.sink.flush().await?;
+        self.ws.flush().await?;
         // A control message met while batching is handled next turn, after
         // the frames queued before it.
         self.deferred = pending_close;
@@ -216,16 +207,16 @@ impl Connection {
     }
 
     /// Send a close frame and wait for the client's echo (or the end).
-    async fn close(&mut self, stream: &mut Stream, code: u16, reason: &'static str) {
+    async fn close(&mut self, code: u16, reason: &'static str) {
         let frame = CloseFrame {
             code,
             reason: Utf8Bytes::from_static(reason),
         };
-        if self.sink.send(Message::Close(Some(frame))).await.is_err() {
+        if self.ws.send(Message::Close(Some(frame))).await.is_err() {
             return;
         }
         let _ = tokio::time::timeout(CLOSE_ECHO_TIMEOUT, async {
-            while let Some(Ok(_)) = stream.next().await {}
+            while let Some(Ok(_)) = self.ws.recv().await {}
         })
         .await;
     }
@@ -234,7 +225,7 @@ impl Connection {
     /// reading on until the stream ends makes sure it is written. A close
     /// with 1000/1001 ends the session, as on Discord; others keep it
     /// resumable.
-    async fn client_closed(&mut self, stream: &mut Stream, frame: Option<CloseFrame>) {
+    async fn client_closed(&mut self, frame: Option<CloseFrame>) {
         let code = frame.map_or(1005, |f| f.code);
         if matches!(code, 1000 | 1001) {
             if let Some(sid) = self.session_id.take() {
@@ -243,9 +234,9 @@ impl Connection {
         } else {
             self.detach();
         }
-        let _ = self.sink.flush().await;
+        let _ = self.ws.flush().await;
         let _ = tokio::time::timeout(CLOSE_ECHO_TIMEOUT, async {
-            while let Some(Ok(_)) = stream.next().await {}
+            while let Some(Ok(_)) = self.ws.recv().await {}
         })
         .await;
     }
@@ -311,7 +302,7 @@ impl Connection {
     /// HEARTBEAT_ACK, possibly delayed by fault injection.
     fn ack(&mut self) {
         let delay = self.core.ack_delay_ms.load(Ordering::Relaxed);
-        let ack: Arc<str> = frame::heartbeat_ack().into();
+        let ack = Utf8Bytes::from(frame::heartbeat_ack());
         let tx = self.sender();
         if delay == 0 {
             let _ = tx.send(Out::Frame(ack));

@@ -2,9 +2,9 @@
 //! link to the connection currently serving the session.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 
 use super::frame;
@@ -13,7 +13,7 @@ use super::frame;
 #[derive(Debug)]
 pub enum Out {
     /// Send a text frame (compressed by the connection if negotiated).
-    Frame(Arc<str>),
+    Frame(Utf8Bytes),
     /// Send a close frame with this code, then wait for the echo.
     Close(u16, &'static str),
     /// Drop the TCP connection without a close frame.
@@ -36,7 +36,7 @@ pub struct Session {
     pub intents: u64,
     pub seq: u64,
     /// `(seq, frame)` of recent dispatches, for RESUME.
-    pub log: VecDeque<(u64, Arc<str>)>,
+    pub log: VecDeque<(u64, Utf8Bytes)>,
     pub conn: Option<Conn>,
     /// When the last connection went away (for session expiry).
     pub detached_at: Option<Instant>,
@@ -54,7 +54,7 @@ impl Session {
     /// connection is attached. `d` is the serialized payload.
     pub fn push(&mut self, t: &str, d: &str, replay_limit: usize) {
         self.seq += 1;
-        let frame: Arc<str> = frame::dispatch(self.seq, t, d).into();
+        let frame = Utf8Bytes::from(frame::dispatch(self.seq, t, d));
         self.log.push_back((self.seq, frame.clone()));
         while self.log.len() > replay_limit {
             self.log.pop_front();
@@ -81,7 +81,7 @@ impl Session {
 
     /// Frames after `seq`, or `None` when some of them were already dropped
     /// from the log (the session can no longer be resumed faithfully).
-    pub fn replay_after(&self, seq: u64) -> Option<Vec<Arc<str>>> {
+    pub fn replay_after(&self, seq: u64) -> Option<Vec<Utf8Bytes>> {
         if seq > self.seq {
             return None;
         }
