@@ -181,7 +181,8 @@ async fn wait_for_server(options: &PgConnectOptions, attempts: u32) -> StoreResu
                 let _ = conn.close().await;
                 return Ok(());
             }
-            Err(err @ StoreError::Unavailable(_)) => err,
+            // The cause alone: the final message already says "unavailable".
+            Err(StoreError::Unavailable(source)) => source,
             // Wrong password, unknown database...: retrying will not help.
             Err(StoreError::Internal(e)) => return Err(StoreError::Config(connect_refused(e))),
             Err(err) => return Err(err),

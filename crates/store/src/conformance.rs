@@ -377,6 +377,15 @@ pub async fn award_batch_writes_checkpoints_atomically<F: Fixture>(fixture: &F) 
         .await
         .unwrap();
     assert_eq!(store.session(0).await.unwrap().unwrap().sequence, 42);
+    // Events that award nothing still move the checkpoint.
+    assert!(
+        store
+            .award_xp(&[], &[session(2, 9)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.session(2).await.unwrap(), Some(session(2, 9)));
 
     // A batch that fails writes neither its awards nor its checkpoint.
     let bad = XpAward {
@@ -863,7 +872,7 @@ pub async fn reasons_stored_verbatim<F: Fixture>(fixture: &F) {
         r#"He said "hi" and 'bye'"#.to_owned(),
         "'; DROP TABLE mod_cases; --".to_owned(),
         "Robert'); DROP TABLE member_xp;--".to_owned(),
-        "emoji \u{1F525}\u{1F44D}\u{1F3FD} and \u{0000}-free unicode: \u{00E9}\u{4E2D}\u{6587}"
+        "emoji \u{1F525}\u{1F44D}\u{1F3FD} and NUL-free unicode: \u{00E9}\u{4E2D}\u{6587}"
             .to_owned(),
         "line one\nline two\ttabbed \\ backslash %_ like wildcards".to_owned(),
         long,
