@@ -1,0 +1,115 @@
+//! The subcommands other than the bot itself, and how start-up failures are told.
+
+use std::{fmt, process::ExitCode};
+
+use keeper_store::StoreError;
+
+use crate::{bot, config::Config, db};
+
+/// A failure that ends the process, worded for the operator who started it.
+#[derive(Debug)]
+pub enum Fatal {
+    /// The configuration can't work: exit code 2, the variable named.
+    Config(String),
+    /// Something failed at run time: exit code 1.
+    Runtime(String),
+}
+
+impl Fatal {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Fatal::Config(_) => 2,
+            Fatal::Runtime(_) => 1,
+        }
+    }
+
+    /// Opening the database failed: every such failure is about `DATABASE_URL`
+    /// (where it points, or what is there), so it is named.
+    fn database(err: StoreError) -> Self {
+        match err {
+            StoreError::Internal(_) | StoreError::Invalid(_) => {
+                Fatal::Runtime(format!("DATABASE_URL: {err}"))
+            }
+            _ => Fatal::Config(format!("DATABASE_URL: {err}")),
+        }
+    }
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fatal::Config(msg) | Fatal::Runtime(msg) => f.write_str(msg),
+        }
+    }
+}
+
+/// clap prints help and version itself; its errors are cut to their first line
+/// (they name the flag and the variable), with exit code 2.
+pub fn clap_exit(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = err.render().to_string();
+    let line = rendered.lines().next().unwrap_or("invalid arguments");
+    eprintln!("keeper: {}", line.trim_start_matches("error: "));
+    eprintln!("keeper: see `keeper --help` for every setting and its variable");
+    ExitCode::from(2)
+}
+
+/// `keeper run`: the bot.
+pub async fn run(config: &Config) -> Result<(), Fatal> {
+    if config.discord.token.is_none() {
+        // Say it before touching the database: nothing else can work without it.
+        return Err(Fatal::Config(
+            "DISCORD_TOKEN: not set; put the bot's token in .env or the environment (or try `keeper demo`)".into(),
+        ));
+    }
+    let store = db::open(&config.database).await.map_err(Fatal::database)?;
+    tracing::info!(backend = store.backend(), database = %config.database.database_url, "database ready");
+    bot::run(config, store, tokio_util::sync::CancellationToken::new()).await
+}
+
+/// `keeper demo`: the bot against the simulator; see `demo.rs`.
+pub async fn demo(config: &Config) -> Result<(), Fatal> {
+    crate::demo::run(config).await
+}
+
+/// `keeper migrate`.
+pub async fn migrate(config: &Config) -> Result<(), Fatal> {
+    let store = db::open(&config.database).await.map_err(Fatal::database)?;
+    let version = store.schema_version().await.map_err(Fatal::database)?;
+    println!("{}: schema at version {version}", store.backend());
+    store.close().await;
+    Ok(())
+}
+
+/// `keeper check`.
+pub async fn check(config: &Config) -> Result<(), Fatal> {
+    let url = &config.database.database_url;
+    let store = db::open(&config.database).await.map_err(Fatal::database)?;
+    store.health_check().await.map_err(Fatal::database)?;
+    let version = store.schema_version().await.map_err(Fatal::database)?;
+    let counts = store.table_counts().await.map_err(Fatal::database)?;
+    println!("backend:        {}", store.backend());
+    println!("database:       {url}");
+    println!(
+        "schema version: {version} (this build knows up to {})",
+        db::binary_schema_version(url)
+    );
+    println!("rows:");
+    let width = counts
+        .iter()
+        .map(|(table, _)| table.len())
+        .max()
+        .unwrap_or(0);
+    for (table, count) in counts {
+        println!("  {table:<width$}  {count}");
+    }
+    store.close().await;
+    Ok(())
+}

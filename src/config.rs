@@ -1,0 +1,434 @@
+//! Keeper's configuration: one clap struct, every setting both a flag and an
+//! environment variable (read from `.env` too), so `keeper --help` is the reference
+//! and `.env.example` the template.
+
+use std::fmt;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Keeper: a Discord bot with durable per-guild state (settings, XP and levels,
+/// moderation cases) on SQLite or PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "keeper", version, about, long_about = None)]
+pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub discord: DiscordConfig,
+
+    /// Log filter, in tracing's syntax: `info`, `keeper=debug,sqlx=warn`...
+    #[arg(long, env = "KEEPER_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+/// What to do. Without a subcommand Keeper runs the bot.
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run the bot (the default).
+    Run,
+    /// Run the bot against a Discord simulator, in this process, with a temporary
+    /// database, and print what members would see. No Discord account needed.
+    Demo,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Connect to the database, migrate it, and print the backend, the schema
+    /// version and how many rows each table holds.
+    Check,
+}
+
+/// Where and how Keeper stores its data.
+#[derive(Debug, clap::Args)]
+pub struct DatabaseConfig {
+    /// The database: `sqlite://path/to/file.db` (created when missing) or
+    /// `postgres://user:password@host:5432/dbname`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://keeper.db",
+        global = true
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// SQLite durability: `normal` (WAL, fsync at checkpoints: a power cut can lose
+    /// the last moments of writes, never corrupt the file) or `full` (fsync on every
+    /// commit: nothing acknowledged is ever lost, slower writes).
+    #[arg(
+        long,
+        env = "KEEPER_SQLITE_SYNC",
+        default_value = "normal",
+        global = true
+    )]
+    pub sqlite_sync: SqliteSyncArg,
+
+    /// PostgreSQL: connections in the pool.
+    #[arg(long, env = "KEEPER_PG_POOL", default_value_t = 10, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pg_pool: u32,
+
+    /// PostgreSQL: attempts to reach the server at start-up, with backoff between
+    /// them (about 30 s in all for the default), before giving up.
+    #[arg(long, env = "KEEPER_PG_CONNECT_ATTEMPTS", default_value_t = 8, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub pg_connect_attempts: u32,
+}
+
+/// How Keeper talks to Discord.
+#[derive(Debug, clap::Args)]
+pub struct DiscordConfig {
+    /// The bot's token (developer portal, Bot tab). Never logged.
+    #[arg(long, env = "DISCORD_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<Secret>,
+
+    /// Discord's REST API, e.g. `http://127.0.0.1:5000` for a simulator (default:
+    /// Discord itself).
+    #[arg(long, env = "DISCORD_API_URL", global = true)]
+    pub api_url: Option<ApiUrl>,
+
+    /// Discord's gateway, e.g. `ws://127.0.0.1:5000` for a simulator (default: the URL
+    /// Discord gives).
+    #[arg(long, env = "DISCORD_GATEWAY_URL", global = true)]
+    pub gateway_url: Option<String>,
+
+    /// The shards this process runs, `0-7` or `3` (default: all of them). Several
+    /// processes split the shards between them with the same --total-shards.
+    #[arg(long, env = "KEEPER_SHARDS", global = true)]
+    pub shards: Option<ShardRange>,
+
+    /// The total number of shards across all processes (default: Discord's
+    /// recommendation).
+    #[arg(long, env = "KEEPER_TOTAL_SHARDS", global = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub total_shards: Option<u32>,
+
+    /// Register the slash commands on this one guild (updates show at once) instead
+    /// of globally; for development.
+    #[arg(long, env = "KEEPER_DEV_GUILD", global = true)]
+    pub dev_guild: Option<std::num::NonZeroU64>,
+
+    /// Ask for the privileged MESSAGE_CONTENT intent, needed by prefix commands
+    /// (`!rank`). Without it, mentioning the bot still works (`@Keeper rank`).
+    #[arg(long, env = "KEEPER_MESSAGE_CONTENT", global = true, default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub message_content: bool,
+
+    /// Ask for the privileged GUILD_MEMBERS intent, needed by welcome messages.
+    #[arg(long, env = "KEEPER_MEMBER_EVENTS", global = true, default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub member_events: bool,
+}
+
+/// A token that never shows in logs or debug output.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let s = s.strip_prefix("Bot ").unwrap_or(s);
+        if s.is_empty() || s.chars().any(char::is_whitespace) {
+            return Err("a bot token is one word without spaces (copy it from the Bot tab)".into());
+        }
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// Where the REST API lives: twilight wants the host and port, and whether to use
+/// plain http.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiUrl {
+    pub host: String,
+    pub use_http: bool,
+}
+
+impl std::str::FromStr for ApiUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (use_http, rest) = match s.trim().split_once("://") {
+            Some(("http", rest)) => (true, rest),
+            Some(("https", rest)) => (false, rest),
+            _ => return Err("use http://host:port or https://host".into()),
+        };
+        let host = rest
+            .trim_end_matches('/')
+            .trim_end_matches("/api/v10")
+            .trim_end_matches('/');
+        if host.is_empty() || host.contains('/') {
+            return Err("use http://host:port or https://host, without a path".into());
+        }
+        Ok(ApiUrl {
+            host: host.to_owned(),
+            use_http,
+        })
+    }
+}
+
+/// A range of shard ids, `0-7` (inclusive) or a single `3`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardRange {
+    pub first: u32,
+    pub last: u32,
+}
+
+impl std::str::FromStr for ShardRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("'{s}' is not a shard range; use e.g. 0-7 or 3");
+        let (first, last) = match s.trim().split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            ),
+            None => {
+                let n = s.trim().parse().map_err(|_| bad())?;
+                (n, n)
+            }
+        };
+        if first > last {
+            return Err(format!("'{s}': the first shard comes after the last"));
+        }
+        Ok(ShardRange { first, last })
+    }
+}
+
+impl ShardRange {
+    /// Check the range against the total, naming the flags in the message.
+    pub fn within(self, total: u32) -> Result<Self, String> {
+        if self.last >= total {
+            return Err(format!(
+                "KEEPER_SHARDS: shard {} does not exist with {total} shards in total (ids are 0 to {})",
+                self.last,
+                total - 1
+            ));
+        }
+        Ok(self)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqliteSyncArg {
+    Normal,
+    Full,
+}
+
+/// A database URL whose scheme we have already checked, so a typo fails at start-up
+/// with the variable named, not later with a driver error.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        match self {
+            DatabaseUrl::Sqlite(url) | DatabaseUrl::Postgres(url) => url,
+        }
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let scheme = s
+            .split_once(':')
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("sqlite") => {
+                let path = s["sqlite:".len()..].trim_start_matches("//");
+                let path = path.split('?').next().unwrap_or_default();
+                if path.is_empty() {
+                    return Err("a sqlite URL needs a file path, e.g. sqlite://keeper.db".into());
+                }
+                if path == ":memory:" {
+                    return Err(
+                        "an in-memory SQLite database would lose everything at exit; \
+                         give a file path, e.g. sqlite://keeper.db"
+                            .into(),
+                    );
+                }
+                Ok(DatabaseUrl::Sqlite(s.to_owned()))
+            }
+            Some("postgres" | "postgresql") => {
+                let rest = s
+                    .split_once("://")
+                    .map(|(_, rest)| rest)
+                    .unwrap_or_default();
+                if rest.is_empty() || rest.starts_with('/') {
+                    return Err(
+                        "a postgres URL needs a host, e.g. postgres://keeper@localhost/keeper"
+                            .into(),
+                    );
+                }
+                Ok(DatabaseUrl::Postgres(s.to_owned()))
+            }
+            Some(other) if !other.is_empty() => Err(format!(
+                "unsupported scheme '{other}'; use sqlite://path/to/keeper.db or postgres://user@host/dbname"
+            )),
+            _ => Err(
+                "not a URL; use sqlite://path/to/keeper.db or postgres://user@host/dbname".into(),
+            ),
+        }
+    }
+}
+
+/// Passwords in a URL never reach logs or error messages.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(self.as_str()))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(self.as_str()))
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("keeper").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn database_urls() {
+        assert!(matches!(
+            "sqlite://keeper.db".parse(),
+            Ok(DatabaseUrl::Sqlite(_))
+        ));
+        assert!(matches!(
+            "sqlite:data/k.db?mode=rwc".parse(),
+            Ok(DatabaseUrl::Sqlite(_))
+        ));
+        assert!(matches!(
+            "postgres://k@localhost/k".parse(),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(matches!(
+            "POSTGRESQL://k@db:5432/k".parse(),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        let err = "mysql://root@localhost/k"
+            .parse::<DatabaseUrl>()
+            .unwrap_err();
+        assert!(err.contains("unsupported scheme 'mysql'"), "{err}");
+        assert!(
+            "keeper.db"
+                .parse::<DatabaseUrl>()
+                .unwrap_err()
+                .contains("not a URL")
+        );
+        assert!("sqlite://".parse::<DatabaseUrl>().is_err());
+        assert!("sqlite::memory:".parse::<DatabaseUrl>().is_err());
+        assert!("postgres:///db".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://k:hunter2@db:5432/k"),
+            "postgres://k:***@db:5432/k"
+        );
+        assert_eq!(redact_url("postgres://k@db/k"), "postgres://k@db/k");
+        assert_eq!(redact_url("sqlite://keeper.db"), "sqlite://keeper.db");
+        let url: DatabaseUrl = "postgres://k:hunter2@db/k".parse().unwrap();
+        assert!(!format!("{url:?} {url}").contains("hunter2"));
+    }
+
+    #[test]
+    fn shard_ranges() {
+        assert_eq!("0-7".parse(), Ok(ShardRange { first: 0, last: 7 }));
+        assert_eq!(" 3 ".parse(), Ok(ShardRange { first: 3, last: 3 }));
+        assert!("7-0".parse::<ShardRange>().is_err());
+        assert!("a-b".parse::<ShardRange>().is_err());
+        assert!(ShardRange { first: 0, last: 15 }.within(16).is_ok());
+        assert!(
+            ShardRange { first: 0, last: 16 }
+                .within(16)
+                .unwrap_err()
+                .contains("KEEPER_SHARDS")
+        );
+    }
+
+    #[test]
+    fn api_urls_and_tokens() {
+        assert_eq!(
+            "http://127.0.0.1:5000".parse(),
+            Ok(ApiUrl {
+                host: "127.0.0.1:5000".into(),
+                use_http: true
+            })
+        );
+        assert_eq!(
+            "https://discord.com/api/v10".parse(),
+            Ok(ApiUrl {
+                host: "discord.com".into(),
+                use_http: false
+            })
+        );
+        assert!("127.0.0.1:5000".parse::<ApiUrl>().is_err());
+        assert!("http://h/some/path".parse::<ApiUrl>().is_err());
+        let token: Secret = "Bot abc.def".parse().unwrap();
+        assert_eq!(token.0, "abc.def");
+        assert_eq!(format!("{token:?}"), "***");
+        assert!("two words".parse::<Secret>().is_err());
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.command, None);
+        assert_eq!(config.database.pg_pool, 10);
+        assert_eq!(config.database.sqlite_sync, SqliteSyncArg::Normal);
+        let config = parse(&[
+            "check",
+            "--database-url",
+            "postgres://a@b/c",
+            "--pg-pool",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(config.command, Some(Command::Check));
+        assert!(matches!(
+            config.database.database_url,
+            DatabaseUrl::Postgres(_)
+        ));
+        assert_eq!(config.database.pg_pool, 3);
+        assert!(parse(&["--pg-pool", "0"]).is_err());
+        assert!(parse(&["--sqlite-sync", "sometimes"]).is_err());
+    }
+}

@@ -1,0 +1,219 @@
+//! The `keeper` binary as an operator meets it: `--help`, `migrate`, `check`, and
+//! one clear line with exit code 2 for every bad configuration.
+
+use std::{
+    path::PathBuf,
+    process::{Command, Output},
+};
+
+fn keeper(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = scratch_dir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keeper"));
+    // Run in an empty directory so no developer's .env or keeper.db is picked up,
+    // and with none of Keeper's variables inherited from the environment.
+    cmd.current_dir(&dir).args(args).env("KEEPER_LOG", "warn");
+    for var in [
+        "DATABASE_URL",
+        "DISCORD_TOKEN",
+        "KEEPER_PG_POOL",
+        "KEEPER_SQLITE_SYNC",
+        "KEEPER_PG_CONNECT_ATTEMPTS",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run keeper")
+}
+
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "keeper-cli-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Exit code 2, and Keeper's own line (after any log lines) names the variable;
+/// no panic, no backtrace.
+fn assert_config_error(out: &Output, variable: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    let said: Vec<_> = err.lines().filter(|l| l.starts_with("keeper: ")).collect();
+    assert!(!said.is_empty(), "{err}");
+    assert!(
+        said[0].contains(variable),
+        "the error should name {variable}: {err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_lists_every_variable() {
+    let out = keeper(&["--help"], &[]);
+    assert!(out.status.success());
+    let help = stdout(&out);
+    for var in [
+        "DATABASE_URL",
+        "KEEPER_SQLITE_SYNC",
+        "KEEPER_PG_POOL",
+        "KEEPER_PG_CONNECT_ATTEMPTS",
+        "DISCORD_TOKEN",
+        "DISCORD_API_URL",
+        "DISCORD_GATEWAY_URL",
+        "KEEPER_SHARDS",
+        "KEEPER_TOTAL_SHARDS",
+        "KEEPER_DEV_GUILD",
+        "KEEPER_LOG",
+    ] {
+        assert!(help.contains(var), "--help does not mention {var}");
+    }
+    for sub in ["run", "migrate", "check", "demo"] {
+        assert!(help.contains(sub), "--help does not list `{sub}`");
+    }
+}
+
+#[test]
+fn env_example_lists_every_variable() {
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.example")).unwrap();
+    let help = stdout(&keeper(&["--help"], &[]));
+    for word in help.split(|c: char| !(c.is_ascii_uppercase() || c == '_')) {
+        if word.len() > 4
+            && (word.starts_with("KEEPER_")
+                || word.starts_with("DISCORD_")
+                || word == "DATABASE_URL")
+        {
+            assert!(example.contains(word), ".env.example lacks {word}");
+        }
+    }
+}
+
+#[test]
+fn check_and_migrate_on_a_fresh_sqlite_file() {
+    let dir = scratch_dir();
+    let url = format!("sqlite://{}/data.db", dir.display());
+    let out = keeper(&["migrate"], &[("DATABASE_URL", &url)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("sqlite: schema at version 1"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(dir.join("data.db").exists());
+
+    let out = keeper(&["check", "--database-url", &url], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("backend:        sqlite"), "{text}");
+    assert!(text.contains("schema version: 1"), "{text}");
+    for table in [
+        "guild_settings",
+        "member_xp",
+        "mod_cases",
+        "level_rewards",
+        "escalation_rules",
+        "gateway_sessions",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(table) && l.trim_end().ends_with(" 0")),
+            "{table}: {text}"
+        );
+    }
+}
+
+#[test]
+fn the_default_database_is_keeper_db_in_the_working_directory() {
+    let dir = scratch_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_keeper"))
+        .current_dir(&dir)
+        .arg("check")
+        .env_remove("DATABASE_URL")
+        .env("KEEPER_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.join("keeper.db").exists());
+}
+
+#[test]
+fn bad_database_urls_name_the_variable() {
+    assert_config_error(
+        &keeper(&["check"], &[("DATABASE_URL", "mysql://root@localhost/k")]),
+        "DATABASE_URL",
+    );
+    assert_config_error(
+        &keeper(&["check"], &[("DATABASE_URL", "keeper.db")]),
+        "DATABASE_URL",
+    );
+    assert_config_error(
+        &keeper(&["check", "--database-url", "sqlite::memory:"], &[]),
+        "DATABASE_URL",
+    );
+}
+
+#[test]
+fn unwritable_sqlite_path_names_the_variable() {
+    let out = keeper(
+        &["check"],
+        &[("DATABASE_URL", "sqlite:///nonexistent-dir/sub/keeper.db")],
+    );
+    assert_config_error(&out, "DATABASE_URL");
+    assert!(stderr(&out).contains("nonexistent-dir"), "{}", stderr(&out));
+}
+
+#[test]
+fn unreachable_postgres_fails_after_retries() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let out = keeper(
+        &["check", "--pg-connect-attempts", "2"],
+        &[(
+            "DATABASE_URL",
+            "postgres://keeper:secret-password@127.0.0.1:1/keeper",
+        )],
+    );
+    assert_config_error(&out, "DATABASE_URL");
+    assert!(
+        !stderr(&out).contains("secret-password"),
+        "the password leaked: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_numbers_and_choices_name_the_setting() {
+    assert_config_error(
+        &keeper(&["check"], &[("KEEPER_PG_POOL", "lots")]),
+        "pg-pool",
+    );
+    assert_config_error(
+        &keeper(&["check"], &[("KEEPER_SQLITE_SYNC", "sometimes")]),
+        "sqlite-sync",
+    );
+    assert_config_error(&keeper(&["check", "--shards", "9-2"], &[]), "shards");
+}
+
+#[test]
+fn run_without_a_token_says_so() {
+    let out = keeper(&["run"], &[]);
+    assert_config_error(&out, "DISCORD_TOKEN");
+    assert!(stderr(&out).contains("keeper demo"));
+}
