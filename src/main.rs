@@ -1,1 +1,60 @@
-fn main() {}
+//! Keeper's entry point: it only wires. Configuration comes from `config`, the
+//! store from `db`, each subcommand lives in `cli`, the bot in `bot`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use keeper::{
+    cli,
+    config::{Command, Config},
+};
+
+fn main() -> ExitCode {
+    // A missing .env is normal; a malformed one is worth saying, once.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("keeper: .env: {err}");
+        return ExitCode::from(2);
+    }
+    let config = match Config::try_parse() {
+        Ok(config) => config,
+        Err(err) => return cli::clap_exit(err),
+    };
+    let filter = match EnvFilter::try_new(&config.log) {
+        Ok(filter) => filter,
+        Err(err) => {
+            eprintln!("keeper: KEEPER_LOG: not a valid log filter ({err})");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("keeper: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match config.command.clone().unwrap_or(Command::Run) {
+            Command::Run => cli::run(&config).await,
+            Command::Demo => cli::demo(&config).await,
+            Command::Migrate => cli::migrate(&config).await,
+            Command::Check => cli::check(&config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("keeper: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

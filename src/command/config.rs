@@ -1,0 +1,316 @@
+//! `/config`: the guild's settings (Manage Server).
+//!
+//! `show`, `prefix <text>`, `welcome set <channel> [message]` / `welcome off`,
+//! `modlog [channel]` (empty: off), `levelup set [channel] [message]` (no channel:
+//! the channel the member spoke in) / `levelup off`, `xp [min] [max] [cooldown]`.
+
+use keeper_store::{GuildSettings, LevelUpTarget, SettingsPatch};
+use twilight_model::{
+    application::{
+        command::{Command, CommandType},
+        interaction::InteractionContextType,
+    },
+    channel::ChannelType,
+    guild::Permissions,
+};
+use twilight_util::builder::{
+    command::{
+        ChannelBuilder, CommandBuilder, IntegerBuilder, StringBuilder, SubCommandBuilder,
+        SubCommandGroupBuilder,
+    },
+    embed::{EmbedBuilder, EmbedFieldBuilder},
+};
+
+use super::{Invocation, Options, Reply, missing};
+use crate::{
+    context::Context,
+    error::{BotError, BotResult},
+    prefix,
+};
+
+pub const NAME: &str = "config";
+
+const TEXT_CHANNELS: [ChannelType; 2] = [ChannelType::GuildText, ChannelType::GuildAnnouncement];
+
+pub fn command() -> Command {
+    let channel = |desc: &str, required: bool| {
+        ChannelBuilder::new("channel", desc)
+            .channel_types(TEXT_CHANNELS)
+            .required(required)
+    };
+    let template = |desc: &str| {
+        StringBuilder::new("message", desc)
+            .min_length(1)
+            .max_length(2000)
+    };
+    CommandBuilder::new(
+        NAME,
+        "Change Keeper's settings for this server",
+        CommandType::ChatInput,
+    )
+    .contexts([InteractionContextType::Guild])
+    .default_member_permissions(Permissions::MANAGE_GUILD)
+    .option(SubCommandBuilder::new("show", "Show the current settings"))
+    .option(
+        SubCommandBuilder::new("prefix", "Set the prefix of text commands such as !rank").option(
+            StringBuilder::new("prefix", "1 to 10 characters, no spaces")
+                .required(true)
+                .max_length(10),
+        ),
+    )
+    .option(
+        SubCommandGroupBuilder::new("welcome", "Greet new members").subcommands([
+            SubCommandBuilder::new("set", "Greet new members in a channel")
+                .option(channel("Where to greet them", true))
+                .option(template(
+                    "Placeholders: {user} {username} {server} {member_count}",
+                )),
+            SubCommandBuilder::new("off", "Stop greeting new members"),
+        ]),
+    )
+    .option(
+        SubCommandBuilder::new("modlog", "Set where moderation and problems are logged").option(
+            channel("The mod-log channel (leave empty to turn it off)", false),
+        ),
+    )
+    .option(
+        SubCommandGroupBuilder::new("levelup", "Announce level-ups").subcommands([
+            SubCommandBuilder::new("set", "Announce level-ups")
+                .option(channel(
+                    "Where (leave empty: where the member spoke)",
+                    false,
+                ))
+                .option(template("Placeholders: {user} {username} {server} {level}")),
+            SubCommandBuilder::new("off", "Stop announcing level-ups"),
+        ]),
+    )
+    .option(
+        SubCommandBuilder::new("xp", "Set how much XP a message earns and how often")
+            .option(
+                IntegerBuilder::new("min", "Least XP per message")
+                    .min_value(0)
+                    .max_value(10_000),
+            )
+            .option(
+                IntegerBuilder::new("max", "Most XP per message")
+                    .min_value(0)
+                    .max_value(10_000),
+            )
+            .option(
+                IntegerBuilder::new("cooldown", "Seconds between two awards")
+                    .min_value(0)
+                    .max_value(86_400),
+            ),
+    )
+    .build()
+}
+
+pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
+    inv.require(Permissions::MANAGE_GUILD, "Manage Server")?;
+    let (sub, opts) = inv
+        .options()
+        .subcommand()
+        .ok_or_else(|| missing("subcommand"))?;
+    if sub == "show" {
+        return Ok(Reply {
+            ephemeral: true,
+            ..Reply::embed(show(&ctx.settings(inv.guild_id).await?))
+        });
+    }
+    let (patch, done) = patch_for(sub, opts)?;
+    ctx.update_settings(inv.guild_id, &patch).await?;
+    Ok(Reply::ephemeral(done))
+}
+
+/// The settings change a subcommand asks for, and the sentence confirming it.
+fn patch_for(sub: &str, opts: Options<'_>) -> BotResult<(SettingsPatch, String)> {
+    let mut patch = SettingsPatch::default();
+    let done = match sub {
+        "prefix" => {
+            let value = opts.string("prefix").ok_or_else(|| missing("prefix"))?;
+            if let Some(problem) = prefix::validate(value) {
+                return Err(BotError::user(problem));
+            }
+            patch.prefix = Some(value.to_owned());
+            format!("Text commands now start with `{value}`, e.g. `{value}rank`.")
+        }
+        "welcome" => match opts.subcommand() {
+            Some(("set", opts)) => {
+                let channel = opts.channel("channel").ok_or_else(|| missing("channel"))?;
+                patch.welcome_channel = Some(Some(channel));
+                patch.welcome_message = Some(opts.string("message").map(str::to_owned));
+                format!("New members will be greeted in <#{channel}>.")
+            }
+            _ => {
+                patch.welcome_channel = Some(None);
+                "New members will no longer be greeted.".to_owned()
+            }
+        },
+        "modlog" => match opts.channel("channel") {
+            Some(channel) => {
+                patch.modlog_channel = Some(Some(channel));
+                format!("The mod-log is now <#{channel}>.")
+            }
+            None => {
+                patch.modlog_channel = Some(None);
+                "The mod-log is off.".to_owned()
+            }
+        },
+        "levelup" => match opts.subcommand() {
+            Some(("set", opts)) => {
+                let target = opts
+                    .channel("channel")
+                    .map_or(LevelUpTarget::Here, LevelUpTarget::Channel);
+                patch.levelup = Some(target);
+                patch.levelup_message = Some(opts.string("message").map(str::to_owned));
+                match target {
+                    LevelUpTarget::Channel(c) => format!("Level-ups will be announced in <#{c}>."),
+                    _ => "Level-ups will be announced where the member spoke.".to_owned(),
+                }
+            }
+            _ => {
+                patch.levelup = Some(LevelUpTarget::Off);
+                "Level-ups will no longer be announced.".to_owned()
+            }
+        },
+        "xp" => {
+            let int = |name| {
+                opts.integer(name)
+                    .map(|v| i32::try_from(v).map_err(|_| out_of_range(name)))
+            };
+            patch.xp_min = int("min").transpose()?;
+            patch.xp_max = int("max").transpose()?;
+            patch.xp_cooldown_secs = int("cooldown").transpose()?;
+            if patch == SettingsPatch::default() {
+                return Err(BotError::user(
+                    "Give at least one of `min`, `max` or `cooldown`.",
+                ));
+            }
+            "XP settings saved.".to_owned()
+        }
+        other => {
+            return Err(BotError::user(format!(
+                "`/config {other}` is not a setting I know."
+            )));
+        }
+    };
+    Ok((patch, done))
+}
+
+fn out_of_range(name: &str) -> BotError {
+    BotError::user(format!("`{name}` is out of range."))
+}
+
+fn show(s: &GuildSettings) -> twilight_model::channel::message::Embed {
+    let channel =
+        |c: Option<twilight_model::id::Id<_>>| c.map_or("off".to_owned(), |c| format!("<#{c}>"));
+    let levelup = match s.levelup {
+        LevelUpTarget::Off => "off".to_owned(),
+        LevelUpTarget::Here => "where the member spoke".to_owned(),
+        LevelUpTarget::Channel(c) => format!("<#{c}>"),
+    };
+    let expiry = s.warn_expiry_secs.map_or("never".to_owned(), |secs| {
+        format!("after {} days", secs / 86_400)
+    });
+    EmbedBuilder::new()
+        .title("Keeper's settings")
+        .field(EmbedFieldBuilder::new("Prefix", format!("`{}`", s.prefix)).inline())
+        .field(EmbedFieldBuilder::new("Mod-log", channel(s.modlog_channel)).inline())
+        .field(EmbedFieldBuilder::new("Welcome", channel(s.welcome_channel)).inline())
+        .field(EmbedFieldBuilder::new(
+            "Welcome message",
+            format!("`{}`", s.welcome_template()),
+        ))
+        .field(EmbedFieldBuilder::new("Level-ups", levelup).inline())
+        .field(EmbedFieldBuilder::new(
+            "Level-up message",
+            format!("`{}`", s.levelup_template()),
+        ))
+        .field(
+            EmbedFieldBuilder::new(
+                "XP",
+                format!(
+                    "{}-{} per message, once every {} s",
+                    s.xp_min, s.xp_max, s.xp_cooldown_secs
+                ),
+            )
+            .inline(),
+        )
+        .field(EmbedFieldBuilder::new("Warnings expire", expiry).inline())
+        .field(
+            EmbedFieldBuilder::new("DM on warn", if s.dm_on_warn { "on" } else { "off" }).inline(),
+        )
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twilight_model::{
+        application::interaction::application_command::{CommandDataOption, CommandOptionValue},
+        id::Id,
+    };
+
+    fn opt(name: &str, value: CommandOptionValue) -> CommandDataOption {
+        CommandDataOption {
+            name: name.into(),
+            value,
+        }
+    }
+
+    #[test]
+    fn definition_is_valid() {
+        twilight_validate::command::command(&command()).unwrap();
+    }
+
+    #[test]
+    fn prefix_is_validated_before_storing() {
+        let opts = [opt("prefix", CommandOptionValue::String("a b".into()))];
+        let err = patch_for("prefix", Options(&opts)).unwrap_err();
+        assert_eq!(err.reply(), "A prefix can't contain spaces.");
+        let opts = [opt("prefix", CommandOptionValue::String("?".into()))];
+        assert_eq!(
+            patch_for("prefix", Options(&opts))
+                .unwrap()
+                .0
+                .prefix
+                .as_deref(),
+            Some("?")
+        );
+    }
+
+    #[test]
+    fn welcome_set_and_off() {
+        let set = [opt(
+            "set",
+            CommandOptionValue::SubCommand(vec![opt(
+                "channel",
+                CommandOptionValue::Channel(Id::new(5)),
+            )]),
+        )];
+        let (patch, _) = patch_for("welcome", Options(&set)).unwrap();
+        assert_eq!(patch.welcome_channel, Some(Some(Id::new(5))));
+        assert_eq!(
+            patch.welcome_message,
+            Some(None),
+            "no message: back to the default"
+        );
+        let off = [opt("off", CommandOptionValue::SubCommand(vec![]))];
+        assert_eq!(
+            patch_for("welcome", Options(&off))
+                .unwrap()
+                .0
+                .welcome_channel,
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn xp_needs_at_least_one_value() {
+        assert!(patch_for("xp", Options(&[])).is_err());
+        let opts = [opt("cooldown", CommandOptionValue::Integer(0))];
+        let (patch, _) = patch_for("xp", Options(&opts)).unwrap();
+        assert_eq!(patch.xp_cooldown_secs, Some(0));
+        assert_eq!(patch.xp_min, None);
+    }
+}

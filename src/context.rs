@@ -1,0 +1,138 @@
+//! What every handler shares: the Discord client, the store, and the small
+//! in-memory state Keeper keeps per process (settings cache, guild names and member
+//! counts, XP cooldowns, the write-behind XP buffer).
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, RwLock},
+};
+
+use keeper_store::{GuildSettings, SettingsPatch, Store, StoreResult};
+use twilight_http::Client;
+use twilight_model::id::{
+    Id,
+    marker::{ApplicationMarker, GuildMarker, RoleMarker, UserMarker},
+};
+
+use crate::{cooldown::Cooldowns, xp_buffer::XpBuffer};
+
+pub struct Context {
+    pub http: Arc<Client>,
+    pub store: Arc<dyn Store>,
+    pub application_id: Id<ApplicationMarker>,
+    pub bot_id: Id<UserMarker>,
+    pub xp: XpBuffer,
+    pub cooldowns: Mutex<Cooldowns>,
+    settings: RwLock<HashMap<Id<GuildMarker>, GuildSettings>>,
+    guilds: RwLock<HashMap<Id<GuildMarker>, GuildInfo>>,
+    /// Role rewards Keeper could not grant, already reported in the mod-log: a
+    /// missing permission is said once, not on every level-up.
+    reported_roles: Mutex<HashSet<(Id<GuildMarker>, Id<RoleMarker>)>>,
+}
+
+/// What the gateway told us about a guild, for templates.
+#[derive(Clone, Debug, Default)]
+pub struct GuildInfo {
+    pub name: String,
+    pub member_count: u64,
+}
+
+impl Context {
+    pub fn new(
+        http: Arc<Client>,
+        store: Arc<dyn Store>,
+        application_id: Id<ApplicationMarker>,
+        bot_id: Id<UserMarker>,
+    ) -> Self {
+        Self {
+            http,
+            store,
+            application_id,
+            bot_id,
+            xp: XpBuffer::default(),
+            cooldowns: Mutex::default(),
+            settings: RwLock::default(),
+            guilds: RwLock::default(),
+            reported_roles: Mutex::default(),
+        }
+    }
+
+    /// A guild's settings, from memory when we have read them before. Each guild is
+    /// served by one process (its shard's), and every change goes through
+    /// [`Context::update_settings`], so the cache can't go stale.
+    pub async fn settings(&self, guild: Id<GuildMarker>) -> StoreResult<GuildSettings> {
+        if let Some(settings) = self.settings.read().expect("settings lock").get(&guild) {
+            return Ok(settings.clone());
+        }
+        let settings = self.store.settings(guild).await?;
+        self.settings
+            .write()
+            .expect("settings lock")
+            .insert(guild, settings.clone());
+        Ok(settings)
+    }
+
+    /// Change settings in the store, then in the cache.
+    pub async fn update_settings(
+        &self,
+        guild: Id<GuildMarker>,
+        patch: &SettingsPatch,
+    ) -> StoreResult<GuildSettings> {
+        let settings = self
+            .store
+            .update_settings(guild, patch, chrono::Utc::now())
+            .await?;
+        self.settings
+            .write()
+            .expect("settings lock")
+            .insert(guild, settings.clone());
+        Ok(settings)
+    }
+
+    pub fn guild_info(&self, guild: Id<GuildMarker>) -> GuildInfo {
+        self.guilds
+            .read()
+            .expect("guilds lock")
+            .get(&guild)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn set_guild_info(&self, guild: Id<GuildMarker>, info: GuildInfo) {
+        self.guilds
+            .write()
+            .expect("guilds lock")
+            .insert(guild, info);
+    }
+
+    /// Adjust a guild's member count by `delta`, returning the new count.
+    pub fn add_members(&self, guild: Id<GuildMarker>, delta: i64) -> u64 {
+        let mut guilds = self.guilds.write().expect("guilds lock");
+        let info = guilds.entry(guild).or_default();
+        info.member_count = info.member_count.saturating_add_signed(delta);
+        info.member_count
+    }
+
+    pub fn forget_guild(&self, guild: Id<GuildMarker>) {
+        self.guilds.write().expect("guilds lock").remove(&guild);
+        self.settings.write().expect("settings lock").remove(&guild);
+    }
+
+    /// Whether this is the first time a role reward failed in this guild (so it is
+    /// worth a mod-log message).
+    pub fn first_role_failure(&self, guild: Id<GuildMarker>, role: Id<RoleMarker>) -> bool {
+        self.reported_roles
+            .lock()
+            .expect("reported lock")
+            .insert((guild, role))
+    }
+
+    /// A role was granted again after an admin fixed its permissions: report the next
+    /// failure afresh.
+    pub fn role_granted(&self, guild: Id<GuildMarker>, role: Id<RoleMarker>) {
+        self.reported_roles
+            .lock()
+            .expect("reported lock")
+            .remove(&(guild, role));
+    }
+}

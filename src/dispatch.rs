@@ -1,0 +1,123 @@
+//! The per-shard loop: read an event, hand it to `events`, record how far the shard
+//! got. Every gateway event Keeper receives passes through here.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use keeper_store::GatewaySession;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Shard, StreamExt as _};
+
+use crate::{context::Context, events};
+
+/// The events Keeper handles; everything else is skipped before parsing. (Close
+/// frames always come through.)
+pub const EVENT_TYPES: EventTypeFlags = EventTypeFlags::READY
+    .union(EventTypeFlags::GUILD_CREATE)
+    .union(EventTypeFlags::GUILD_DELETE)
+    .union(EventTypeFlags::MESSAGE_CREATE)
+    .union(EventTypeFlags::MEMBER_ADD)
+    .union(EventTypeFlags::MEMBER_REMOVE)
+    .union(EventTypeFlags::INTERACTION_CREATE);
+
+/// How a shard's loop ended.
+#[derive(Debug)]
+pub enum ShardEnd {
+    /// Asked to stop; the session was closed so it can be resumed.
+    Shutdown,
+    /// Discord refused the shard for good (bad token, intents not enabled...).
+    Fatal(String),
+}
+
+pub async fn run(
+    mut shard: Shard,
+    ctx: Arc<Context>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) -> ShardEnd {
+    let id = shard.id();
+    let mut closing = false;
+    loop {
+        let item = tokio::select! {
+            biased;
+            () = shutdown.cancelled(), if !closing => {
+                // Code 4000 keeps the session resumable: a restart picks up the events
+                // sent while Keeper was down (1000/1001 would end the session).
+                shard.close(CloseFrame::RESUME);
+                closing = true;
+                continue;
+            }
+            item = shard.next_event(EVENT_TYPES) => item,
+        };
+        let event = match item {
+            None => {
+                return if closing {
+                    ShardEnd::Shutdown
+                } else {
+                    ShardEnd::Fatal(format!("shard {id} stopped"))
+                };
+            }
+            Some(Ok(event)) => event,
+            Some(Err(err)) => {
+                tracing::warn!(shard = %id, error = %err, "gateway error; the shard reconnects by itself");
+                continue;
+            }
+        };
+        if let Event::GatewayClose(frame) = &event {
+            if closing {
+                return ShardEnd::Shutdown;
+            }
+            if let Some(reason) = frame.as_ref().and_then(|f| fatal_reason(f.code)) {
+                tracing::error!(shard = %id, "{reason}");
+                return ShardEnd::Fatal(reason.to_owned());
+            }
+            tracing::info!(shard = %id, code = ?frame.as_ref().map(|f| f.code), "gateway closed; reconnecting");
+            continue;
+        }
+        events::handle(&ctx, &tasks, event).await;
+        if let (Some(session), Some(resume_url)) = (shard.session(), shard.resume_url()) {
+            ctx.xp.checkpoint(GatewaySession {
+                shard_id: id.number(),
+                shard_total: id.total(),
+                session_id: session.id().to_owned(),
+                resume_url: resume_url.to_owned(),
+                sequence: session.sequence(),
+                updated_at: Utc::now(),
+            });
+        }
+    }
+}
+
+/// What an operator must do about a close code Discord will not let us reconnect from.
+pub fn fatal_reason(code: u16) -> Option<&'static str> {
+    Some(match code {
+        4004 => "Discord rejected the token: check DISCORD_TOKEN (Bot tab of the developer portal)",
+        4010 => "Discord rejected the shard number: check --shards and --total-shards",
+        4011 => {
+            "Discord requires more shards for this many guilds: remove --total-shards or raise it"
+        }
+        4012 => "Discord rejected the gateway version: upgrade Keeper",
+        4013 => "Discord rejected the intents: this is a bug in Keeper, please report it",
+        4014 => {
+            "Discord refused a privileged intent: enable SERVER MEMBERS and MESSAGE CONTENT in the developer \
+             portal (Bot tab), or turn the features off with KEEPER_MEMBER_EVENTS=false / KEEPER_MESSAGE_CONTENT=false"
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fatal_codes_have_remedies() {
+        for code in [4004, 4010, 4011, 4012, 4013, 4014] {
+            assert!(super::fatal_reason(code).is_some(), "{code}");
+        }
+        for code in [1000, 1001, 4000, 4007, 4009] {
+            assert!(
+                super::fatal_reason(code).is_none(),
+                "{code} can be reconnected from"
+            );
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! GUILD_MEMBER_ADD: the welcome message, when the guild set a welcome channel.
+
+use std::sync::Arc;
+
+use twilight_model::{channel::message::AllowedMentions, gateway::payload::incoming::MemberAdd};
+
+use crate::{
+    context::Context,
+    template::{self, Vars},
+};
+
+pub async fn handle(ctx: Arc<Context>, member: Box<MemberAdd>) {
+    let member_count = ctx.add_members(member.guild_id, 1);
+    if member.user.bot {
+        return;
+    }
+    let settings = match ctx.settings(member.guild_id).await {
+        Ok(settings) => settings,
+        Err(err) => {
+            tracing::error!(guild = %member.guild_id, user = %member.user.id, error = %err,
+                "no welcome message: settings unavailable");
+            return;
+        }
+    };
+    let Some(channel) = settings.welcome_channel else {
+        return;
+    };
+    let info = ctx.guild_info(member.guild_id);
+    let mention = format!("<@{}>", member.user.id);
+    let text = template::render(
+        settings.welcome_template(),
+        &Vars {
+            user: Some(&mention),
+            username: Some(&member.user.name),
+            server: Some(&info.name),
+            level: None,
+            member_count: Some(member_count),
+        },
+    );
+    // The newcomer may be pinged; nobody else, whatever the template contains.
+    let mentions = AllowedMentions {
+        users: vec![member.user.id],
+        ..Default::default()
+    };
+    if let Err(err) = ctx
+        .http
+        .create_message(channel)
+        .content(&text)
+        .allowed_mentions(Some(&mentions))
+        .await
+    {
+        tracing::warn!(guild = %member.guild_id, %channel, user = %member.user.id, error = %err,
+            "could not send the welcome message");
+    }
+}
