@@ -483,3 +483,100 @@ async fn restart_resumes_and_loses_nothing(mut w: World) {
     store.close().await;
     w.finish().await;
 }
+
+/// Every request Keeper sends to Discord uses a route Discord documents, with that
+/// method, and a body that matches Discord's published schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeper_requests_match_discords_api() {
+    let Some(dir) = discord_sim::spec::spec_dir("keeper_requests_match_discords_api") else {
+        return;
+    };
+    let root = discord_sim::spec::load_json(&dir, "openapi.json");
+    let spec = discord_sim::spec::Spec::new(&root);
+
+    let w = World::new(false).await;
+    // Exercise every kind of request Keeper makes: commands, interaction answers,
+    // messages (level-up, text command reply, welcome), and a role reward.
+    let reward = w.guild.role("Regular", 0);
+    w.admin
+        .runs(
+            &w.general,
+            "levels reward add",
+            [
+                ("level", OptionValue::Integer(1)),
+                ("role", OptionValue::Role(reward.id())),
+            ],
+        )
+        .await
+        .message(WAIT)
+        .await
+        .unwrap();
+    w.admin
+        .runs(
+            &w.general,
+            "config welcome set",
+            [("channel", OptionValue::Channel(w.general.id()))],
+        )
+        .await
+        .message(WAIT)
+        .await
+        .unwrap();
+    w.fixed_xp(100).await;
+    let alice = w.guild.member("alice");
+    alice.says(&w.general, "!rank").await;
+    next_post(&w.general).await; // the level-up or the rank card
+    next_post(&w.general).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !alice.has_role(&reward) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the level reward was not granted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    w.sim.user("carol").joins(&w.guild).await;
+    next_post(&w.general).await;
+
+    let requests = w.sim.requests();
+    let mut errors = Vec::new();
+    let mut routes = std::collections::BTreeSet::new();
+    for req in &requests {
+        let route = req.route.trim_start_matches("/api/v10");
+        routes.insert(format!("{} {route}", req.method));
+        assert!(
+            req.status < 300,
+            "{} {} -> {}",
+            req.method,
+            req.path,
+            req.status
+        );
+        let Some(op) = spec.operation(&req.method, route) else {
+            errors.push(format!("{} {route} is not in Discord's API", req.method));
+            continue;
+        };
+        if let (Some(body), Some(schema)) = (&req.body, spec.request_schema(op)) {
+            spec.validate(
+                schema,
+                body,
+                &format!("{} {route}", req.method),
+                &mut errors,
+            );
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    for expected in [
+        "GET /users/@me",
+        "GET /applications/@me",
+        "GET /gateway/bot",
+        "PUT /applications/{application_id}/commands",
+        "POST /interactions/{interaction_id}/{interaction_token}/callback",
+        "POST /channels/{channel_id}/messages",
+        "PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+    ] {
+        assert!(
+            routes.contains(expected),
+            "{expected} not exercised; saw {routes:?}"
+        );
+    }
+    w.finish().await;
+}

@@ -27,6 +27,7 @@ pub mod permissions;
 pub mod rest;
 pub mod scenario;
 pub mod server;
+pub mod spec;
 pub mod state;
 
 pub use config::{SimConfig, intents};

@@ -9,17 +9,17 @@ use std::collections::BTreeSet;
 
 use common::WAIT;
 use common::http::{Reply, json as call};
-use common::schema::Spec;
 use discord_sim::rest::ROUTES;
+use discord_sim::spec::Spec;
 use discord_sim::{Sim, permissions::bits};
 use serde_json::{Value, json};
 
 #[test]
 fn every_served_route_exists_in_openapi() {
-    let Some(dir) = common::spec_dir("every_served_route_exists_in_openapi") else {
+    let Some(dir) = discord_sim::spec::spec_dir("every_served_route_exists_in_openapi") else {
         return;
     };
-    let root = common::load_json(&dir, "openapi.json");
+    let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
     for (method, path) in ROUTES {
         assert!(
@@ -31,10 +31,11 @@ fn every_served_route_exists_in_openapi() {
 
 #[tokio::test]
 async fn every_response_body_matches_the_openapi_schemas() {
-    let Some(dir) = common::spec_dir("every_response_body_matches_the_openapi_schemas") else {
+    let Some(dir) = discord_sim::spec::spec_dir("every_response_body_matches_the_openapi_schemas")
+    else {
         return;
     };
-    let root = common::load_json(&dir, "openapi.json");
+    let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
 
     let sim = Sim::start().await;
@@ -279,10 +280,12 @@ async fn every_response_body_matches_the_openapi_schemas() {
 
 #[tokio::test]
 async fn twilight_request_bodies_match_the_openapi_schemas() {
-    let Some(dir) = common::spec_dir("twilight_request_bodies_match_the_openapi_schemas") else {
+    let Some(dir) =
+        discord_sim::spec::spec_dir("twilight_request_bodies_match_the_openapi_schemas")
+    else {
         return;
     };
-    let root = common::load_json(&dir, "openapi.json");
+    let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
     let sim = Sim::start().await;
     let guild = sim.guild("Test").await;

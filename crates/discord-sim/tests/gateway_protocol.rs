@@ -319,10 +319,10 @@ async fn intents_are_enforced() {
 
 #[tokio::test]
 async fn documented_client_payloads_are_accepted() {
-    let Some(dir) = common::spec_dir("documented_client_payloads_are_accepted") else {
+    let Some(dir) = discord_sim::spec::spec_dir("documented_client_payloads_are_accepted") else {
         return;
     };
-    let examples = common::load_json(&dir, "doc-examples.json");
+    let examples = discord_sim::spec::load_json(&dir, "doc-examples.json");
     let find = |op: u64| -> Value {
         examples
             .as_array()

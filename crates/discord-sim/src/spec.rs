@@ -1,11 +1,47 @@
-//! A validator for the JSON-schema subset Discord's openapi.json uses:
+//! Discord's published API description, for fidelity checks: where to find it
+//! (`../shared/discord` beside the workspace, or `DISCORD_SPEC_DIR`), and a
+//! validator for the JSON-schema subset Discord's openapi.json uses:
 //! `type` (with type arrays for nullability), `properties`, `required`,
 //! `items`, `additionalProperties`, `oneOf`/`anyOf`/`allOf`, `$ref`, `enum`,
 //! `const`, `minimum`/`maximum`, `minLength`/`maxLength`, `maxItems`, and the
 //! snowflake `pattern`. `oneOf` is checked as "at least one": Discord's spec
 //! uses it for alternatives that overlap (e.g. partial and full objects).
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
+
+/// `../shared/discord` from the workspace root, or `$DISCORD_SPEC_DIR`. `None`
+/// (after printing that `test` skipped) when absent, unless `KEEPER_REQUIRE_SPEC=1`,
+/// where absence fails the test: CI must not skip the fidelity checks.
+pub fn spec_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("DISCORD_SPEC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/discord")
+        });
+    if dir.join("openapi.json").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("KEEPER_REQUIRE_SPEC").as_deref() != Ok("1"),
+        "{test}: Discord spec not found at {} and KEEPER_REQUIRE_SPEC=1",
+        dir.display()
+    );
+    eprintln!(
+        "{test}: skipped, Discord spec not found at {}",
+        dir.display()
+    );
+    None
+}
+
+/// Read one of the spec files as JSON; panics with the path when it can't (tests).
+pub fn load_json(dir: &Path, file: &str) -> Value {
+    let path = dir.join(file);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
 
 pub struct Spec<'a> {
     pub root: &'a Value,
@@ -75,6 +111,11 @@ impl<'a> Spec<'a> {
             return self.validate(self.resolve(r), v, path, errors);
         }
         if let Some(types) = schema.get("type") {
+            if let Some(text) = v.as_str()
+                && is_string_bitfield(schema, text)
+            {
+                return;
+            }
             let ok = match types {
                 Value::String(t) => type_ok(t, v),
                 Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(|t| type_ok(t, v)),
@@ -221,6 +262,55 @@ fn type_ok(t: &str, v: &Value) -> bool {
     }
 }
 
+/// Discord documents permission bitfields as strings ("serialized into a string")
+/// and its API takes them so, but the OpenAPI description types some request
+/// fields (`default_member_permissions`) as integers up to 2^54. A decimal string
+/// within the range is accepted where the schema is such a 64-bit integer.
+fn is_string_bitfield(schema: &Value, text: &str) -> bool {
+    let wide = schema
+        .get("maximum")
+        .and_then(Value::as_u64)
+        .is_some_and(|max| max > 1 << 53);
+    let integer = match schema.get("type") {
+        Some(Value::String(t)) => t == "integer",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+        _ => false,
+    };
+    let max = schema
+        .get("maximum")
+        .and_then(Value::as_u64)
+        .unwrap_or(u64::MAX);
+    integer && wide && text.parse::<u64>().is_ok_and(|n| n <= max) && is_snowflake(text)
+}
+
 fn is_snowflake(s: &str) -> bool {
     s == "0" || (!s.is_empty() && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn permission_strings_pass_only_where_the_spec_means_a_bitfield() {
+        let root = json!({});
+        let spec = Spec::new(&root);
+        let bitfield =
+            json!({"type": ["integer", "null"], "minimum": 0, "maximum": 18014398509481983u64});
+        let small = json!({"type": "integer", "maximum": 100});
+        let check = |schema: &Value, v: Value| {
+            let mut errors = Vec::new();
+            spec.validate(schema, &v, "x", &mut errors);
+            errors.is_empty()
+        };
+        assert!(check(&bitfield, json!("32")));
+        assert!(check(&bitfield, json!(32)));
+        assert!(!check(&bitfield, json!("thirty-two")));
+        assert!(!check(&bitfield, json!("99999999999999999999")));
+        assert!(
+            !check(&small, json!("32")),
+            "a plain integer stays an integer"
+        );
+    }
 }
