@@ -216,14 +216,22 @@ pub async fn run(
 /// A start-up request to Discord failed: a rejected token is a configuration
 /// problem (exit 2), anything else a run-time one.
 fn discord_fatal(what: &str, err: &crate::error::BotError) -> Fatal {
-    let text = err.to_string();
-    if text.contains("401") || text.to_lowercase().contains("unauthorized") {
+    use twilight_http::error::ErrorType;
+    let rejected = match err {
+        crate::error::BotError::Http(http) => match http.kind() {
+            ErrorType::Unauthorized => true,
+            ErrorType::Response { status, .. } => status.get() == 401,
+            _ => false,
+        },
+        _ => false,
+    };
+    if rejected {
         Fatal::Config(
             "DISCORD_TOKEN: Discord rejected the token (401); copy it again from the Bot tab"
                 .into(),
         )
     } else {
-        Fatal::Runtime(format!("{what}: {text}"))
+        Fatal::Runtime(format!("{what}: {err}"))
     }
 }
 

@@ -580,3 +580,36 @@ async fn keeper_requests_match_discords_api() {
     }
     w.finish().await;
 }
+
+/// A token Discord rejects stops the bot with a configuration error naming
+/// DISCORD_TOKEN (exit code 2), not a run-time failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_is_a_configuration_error() {
+    let sim = Sim::start().await;
+    let (backend, url) = Backend::create(false).await;
+    let config = Config::try_parse_from([
+        "keeper".to_owned(),
+        "run".to_owned(),
+        format!("--database-url={url}"),
+        "--token=not-the-sim-token".to_owned(),
+        format!("--api-url=http://{}", sim.http_addr()),
+        format!("--gateway-url={}", sim.gateway_url()),
+    ])
+    .unwrap();
+    let store = db::open(&config.database).await.unwrap();
+    let ended = tokio::time::timeout(WAIT, bot::run(&config, store, CancellationToken::new()))
+        .await
+        .expect("the bot gives up at once");
+    match ended {
+        Err(err @ Fatal::Config(_)) => {
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().starts_with("DISCORD_TOKEN"), "{err}");
+            assert!(
+                !err.to_string().contains("not-the-sim-token"),
+                "the token leaked: {err}"
+            );
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    backend.drop().await;
+}
