@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
 use hdrhistogram::Histogram;
 use rand::Rng;
 use rand::SeedableRng;
@@ -68,8 +70,94 @@ pub struct LoadReport {
     pub rtt_p50_us: u64,
     pub rtt_p99_us: u64,
     pub rtt_max_us: u64,
-    /// `(guild_id, user_id) -> messages sent`, for expected-XP checks.
+    /// `(guild_id, user_id) -> messages sent`.
     pub messages_per_member: BTreeMap<(u64, u64), u64>,
+    /// `(guild_id, user_id) -> timestamps of the messages sent`, in order, as the
+    /// bot read them: what [`LoadReport::expected_xp`] applies cooldowns to.
+    pub message_times: BTreeMap<(u64, u64), Vec<DateTime<Utc>>>,
+}
+
+/// A bot's XP rules, MEE6 style: a message earns a random amount in
+/// `[min, max]`, at most once per `cooldown` per member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XpRules {
+    pub min: i64,
+    pub max: i64,
+    pub cooldown: Duration,
+}
+
+impl Default for XpRules {
+    /// Keeper's (and MEE6's) defaults: 15 to 25 XP once a minute.
+    fn default() -> Self {
+        Self {
+            min: 15,
+            max: 25,
+            cooldown: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What one member should have been awarded under some [`XpRules`]. With a
+/// random amount per award the total is only known to lie in `[min_xp, max_xp]`;
+/// with `min == max` it is exact.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpectedXp {
+    pub messages: u64,
+    /// Messages that earned XP (the others fell inside a cooldown).
+    pub awards: u64,
+    pub min_xp: i64,
+    pub max_xp: i64,
+}
+
+impl ExpectedXp {
+    pub fn allows(&self, xp: i64) -> bool {
+        (self.min_xp..=self.max_xp).contains(&xp)
+    }
+}
+
+/// Which of a member's messages (timestamps in sending order) earn XP: the first,
+/// then each one at least `cooldown` after the last that earned.
+pub fn awarded_messages(times: &[DateTime<Utc>], cooldown: Duration) -> u64 {
+    let cooldown = chrono::Duration::from_std(cooldown).unwrap_or(chrono::Duration::MAX);
+    let mut last: Option<DateTime<Utc>> = None;
+    let mut awards = 0;
+    for &t in times {
+        if last.is_none_or(|l| t >= l + cooldown) {
+            awards += 1;
+            last = Some(t);
+        }
+    }
+    awards
+}
+
+impl LoadReport {
+    /// The XP every member who was part of the run should have been awarded
+    /// under `rules` (members who never spoke included, at 0), so a run can check
+    /// that nothing was lost or counted twice.
+    pub fn expected_xp(&self, rules: &XpRules) -> BTreeMap<(u64, u64), ExpectedXp> {
+        self.messages_per_member
+            .iter()
+            .map(|(&key, &messages)| {
+                let times = self.message_times.get(&key).map_or(&[][..], Vec::as_slice);
+                let awards = awarded_messages(times, rules.cooldown);
+                let n = awards as i64;
+                let expected = ExpectedXp {
+                    messages,
+                    awards,
+                    min_xp: n * rules.min,
+                    max_xp: n * rules.max.max(rules.min),
+                };
+                (key, expected)
+            })
+            .collect()
+    }
+
+    /// The XP awarded across all members under `rules`: `(min, max)`.
+    pub fn expected_total_xp(&self, rules: &XpRules) -> (i64, i64) {
+        self.expected_xp(rules)
+            .values()
+            .fold((0, 0), |(lo, hi), e| (lo + e.min_xp, hi + e.max_xp))
+    }
 }
 
 impl std::fmt::Display for LoadReport {
@@ -113,9 +201,14 @@ pub struct LoadWorld {
 
 /// Build the guilds, channels and members (before the bot connects).
 pub async fn build(sim: &Sim, config: &LoadConfig) -> LoadWorld {
-    let mut guilds = Vec::with_capacity(config.guilds);
+    // All guilds first: consecutive IDs, so `(guild_id >> 22) % shards` spreads
+    // them evenly over the shards (as Discord's effectively random IDs do).
+    let mut made = Vec::with_capacity(config.guilds);
     for g in 0..config.guilds {
-        let guild = sim.guild(&format!("load-{g}")).await;
+        made.push(sim.guild(&format!("load-{g}")).await);
+    }
+    let mut guilds = Vec::with_capacity(config.guilds);
+    for (g, guild) in made.into_iter().enumerate() {
         let channel = guild.text_channel("general");
         let members = (0..config.members_per_guild)
             .map(|m| guild.member(&format!("g{g}m{m}")))
@@ -150,6 +243,7 @@ pub async fn run(sim: &Sim, world: &LoadWorld, config: &LoadConfig) -> LoadRepor
         cdf.partition_point(|c| *c < x).min(cdf.len() - 1)
     };
     let mut per_member = BTreeMap::new();
+    let mut message_times: BTreeMap<(u64, u64), Vec<DateTime<Utc>>> = BTreeMap::new();
     for (g, _, members) in &world.guilds {
         for m in members {
             per_member.insert((g.id(), m.id()), 0u64);
@@ -176,8 +270,10 @@ pub async fn run(sim: &Sim, world: &LoadWorld, config: &LoadConfig) -> LoadRepor
             match (&config.command, is_command) {
                 (Some(cmd), true) => interactions.push(member.runs(channel, cmd, []).await),
                 _ => {
-                    member.says(channel, format!("message {sent}")).await;
-                    *per_member.entry((guild.id(), member.id())).or_default() += 1;
+                    let key = (guild.id(), member.id());
+                    let (_, at) = member.says_timed(channel, format!("message {sent}")).await;
+                    *per_member.entry(key).or_default() += 1;
+                    message_times.entry(key).or_default().push(at);
                 }
             }
         }
@@ -213,6 +309,7 @@ pub async fn run(sim: &Sim, world: &LoadWorld, config: &LoadConfig) -> LoadRepor
         rtt_p99_us: hist.value_at_quantile(0.99),
         rtt_max_us: hist.max(),
         messages_per_member: per_member,
+        message_times,
     }
 }
 
@@ -246,6 +343,36 @@ pub fn zipf_sample_counts(n: usize, s: f64, samples: usize, seed: u64) -> Vec<u6
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use super::awarded_messages;
+
+    fn at(secs: i64, micros: u32) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + secs, micros * 1_000)
+            .unwrap()
+    }
+
+    #[test]
+    fn cooldown_counts_from_the_last_message_that_earned() {
+        let minute = Duration::from_secs(60);
+        // 0 earns; 30 and 59.999999 are inside its cooldown; 60 earns; 61 and 119
+        // are inside the new one (counted from 60, not from 30); 120 earns.
+        let times = [
+            at(0, 0),
+            at(30, 0),
+            at(59, 999_999),
+            at(60, 0),
+            at(61, 0),
+            at(119, 0),
+            at(120, 0),
+        ];
+        assert_eq!(awarded_messages(&times, minute), 3);
+        assert_eq!(awarded_messages(&times, Duration::ZERO), 7);
+        assert_eq!(awarded_messages(&[], minute), 0);
+    }
+
     #[test]
     fn activity_is_skewed() {
         let c = super::zipf_sample_counts(100, 1.1, 100_000, 1);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use discord_sim::compression::Mode;
-use discord_sim::load::{self, LoadConfig};
+use discord_sim::load::{self, LoadConfig, XpRules};
 use discord_sim::{Sim, SimConfig, permissions::bits};
 
 #[derive(Parser)]
@@ -49,7 +49,17 @@ enum Command {
         /// One command every N messages.
         #[arg(long, default_value_t = 100)]
         command_every: u64,
-        /// Write `guild_id,user_id,messages` here for expected-XP checks.
+        /// The bot's XP rules, for the expected XP written with --counts-out:
+        /// least and most XP per award...
+        #[arg(long, default_value_t = 15)]
+        xp_min: i64,
+        #[arg(long, default_value_t = 25)]
+        xp_max: i64,
+        /// ...and the cooldown between awards, in seconds.
+        #[arg(long, default_value_t = 60)]
+        xp_cooldown: u64,
+        /// Write `guild_id,user_id,messages,awards,xp_min,xp_max` here: what every
+        /// member sent and should have been awarded under the rules above.
         #[arg(long)]
         counts_out: Option<std::path::PathBuf>,
         /// Seconds to wait for the bot to connect.
@@ -89,7 +99,15 @@ async fn main() {
             command_every,
             counts_out,
             wait,
+            xp_min,
+            xp_max,
+            xp_cooldown,
         } => {
+            let rules = XpRules {
+                min: xp_min,
+                max: xp_max,
+                cooldown: Duration::from_secs(xp_cooldown),
+            };
             let config = LoadConfig {
                 guilds,
                 members_per_guild: members,
@@ -99,7 +117,8 @@ async fn main() {
                 command_every,
                 ..LoadConfig::default()
             };
-            run_load(token, shards, config, counts_out, Duration::from_secs(wait)).await;
+            let wait = Duration::from_secs(wait);
+            run_load(token, shards, config, rules, counts_out, wait).await;
         }
         Command::Bench {
             events,
@@ -153,6 +172,7 @@ async fn run_load(
     token: String,
     shards: u32,
     config: LoadConfig,
+    rules: XpRules,
     counts_out: Option<std::path::PathBuf>,
     wait: Duration,
 ) {
@@ -175,10 +195,13 @@ async fn run_load(
     }
     let report = load::run(&sim, &world, &config).await;
     println!("{report}");
+    let (lo, hi) = report.expected_total_xp(&rules);
+    println!("expected XP in all:  {lo}..={hi} under {rules:?}");
     if let Some(path) = counts_out {
-        let mut out = String::from("guild_id,user_id,messages\n");
-        for ((g, u), n) in &report.messages_per_member {
-            out.push_str(&format!("{g},{u},{n}\n"));
+        let mut out = String::from("guild_id,user_id,messages,awards,xp_min,xp_max\n");
+        for ((g, u), e) in report.expected_xp(&rules) {
+            let (n, a, lo, hi) = (e.messages, e.awards, e.min_xp, e.max_xp);
+            out.push_str(&format!("{g},{u},{n},{a},{lo},{hi}\n"));
         }
         if let Err(e) = std::fs::write(&path, out) {
             eprintln!("writing {}: {e}", path.display());

@@ -286,6 +286,16 @@ impl Sim {
         }
     }
 
+    /// The registered commands, as the bot sent them: global ones with `None`,
+    /// a guild's own with `Some(guild_id)`.
+    pub fn commands(&self, guild: Option<u64>) -> Vec<Value> {
+        let w = self.core().world.lock();
+        match guild {
+            None => w.global_commands.clone(),
+            Some(g) => w.guild_commands.get(&g).cloned().unwrap_or_default(),
+        }
+    }
+
     /// Wait until the bot registered a command called `name` (global or in
     /// any guild).
     pub async fn wait_for_command(&self, name: &str, timeout: Duration) -> Result<(), SimError> {
@@ -757,6 +767,16 @@ impl Member {
     /// gating). Mentions in `content` (`<@id>`, `<@&id>`) ping. Returns the
     /// message ID.
     pub async fn says(&self, channel: &Channel, content: impl Into<String>) -> u64 {
+        self.says_timed(channel, content).await.0
+    }
+
+    /// [`Member::says`], also returning the message's timestamp as the bot reads
+    /// it (bots that apply cooldowns go by it, so expected-XP checks must too).
+    pub async fn says_timed(
+        &self,
+        channel: &Channel,
+        content: impl Into<String>,
+    ) -> (u64, chrono::DateTime<chrono::Utc>) {
         let (cid, uid) = (channel.id, self.user_id);
         let content = content.into();
         self.sim.with_world(|w| {
@@ -769,8 +789,10 @@ impl Member {
             m.mention_roles = roles;
             m.mention_everyone = everyone;
             let id = m.id;
+            let at = chrono::DateTime::parse_from_rfc3339(&m.timestamp)
+                .map_or_else(|_| chrono::Utc::now(), |t| t.to_utc());
             w.store_and_dispatch_message(m);
-            id
+            (id, at)
         })
     }
 
@@ -1334,6 +1356,8 @@ fn create_interaction(
             state: InteractionState::Pending,
             original_message: None,
             responded_after: None,
+            deferred_flags: 0,
+            original_deleted: false,
         },
     );
     w.interaction_tokens.insert(token, id);

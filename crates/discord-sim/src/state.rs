@@ -95,6 +95,11 @@ pub struct InteractionRec {
     pub original_message: Option<u64>,
     /// Time from dispatch to the first callback.
     pub responded_after: Option<std::time::Duration>,
+    /// The message flags given with a deferral (type 5): an ephemeral deferral
+    /// makes the answer edited in later ephemeral too, as in Discord.
+    pub deferred_flags: u64,
+    /// The bot deleted `@original` (possibly before it was ever edited in).
+    pub original_deleted: bool,
 }
 
 /// A message the bot sent, as a test sees it.

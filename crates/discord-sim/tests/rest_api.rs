@@ -584,6 +584,47 @@ async fn interactions_fail_after_the_deadline_and_refuse_double_callbacks() {
         run.message(WAIT).await.expect("message").content,
         "You are level 3"
     );
+    assert!(!run.message(WAIT).await.expect("message").ephemeral);
+
+    // An ephemeral deferral: the answer edited in later is ephemeral too.
+    let private = alice.runs(&general, "rank", []).await;
+    let token = interaction_token(&sim, private.id());
+    let cb = format!("/interactions/{}/{token}/callback", private.id());
+    let deferral = json!({"type": 5, "data": {"flags": 64}});
+    let r = call(&addr, "POST", &cb, None, Some(&deferral)).await;
+    assert_eq!(r.status, 204);
+    let original = format!(
+        "/webhooks/{}/{token}/messages/@original",
+        sim.application_id()
+    );
+    let edit = json!({"content": "only you see this"});
+    let r = call(&addr, "PATCH", &original, None, Some(&edit)).await;
+    assert_eq!(r.status, 200);
+    let answer = private.message(WAIT).await.expect("message");
+    assert!(answer.ephemeral, "{answer:?}");
+
+    // A public deferral deleted before it was edited (its "thinking..." goes away),
+    // then a private follow-up; the deleted original can't be edited any more.
+    let replaced = alice.runs(&general, "rank", []).await;
+    let token = interaction_token(&sim, replaced.id());
+    let cb = format!("/interactions/{}/{token}/callback", replaced.id());
+    let r = call(&addr, "POST", &cb, None, Some(&json!({"type": 5}))).await;
+    assert_eq!(r.status, 204);
+    let original = format!(
+        "/webhooks/{}/{token}/messages/@original",
+        sim.application_id()
+    );
+    let r = call(&addr, "DELETE", &original, None, None).await;
+    assert_eq!(r.status, 204);
+    let r = call(&addr, "PATCH", &original, None, Some(&edit)).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (404, json!(10008)));
+    let followup = format!("/webhooks/{}/{token}", sim.application_id());
+    let body = json!({"content": "private after all", "flags": 64});
+    let r = call(&addr, "POST", &followup, None, Some(&body)).await;
+    assert_eq!(r.status, 200);
+    let answer = replaced.message(WAIT).await.expect("message");
+    assert_eq!(answer.content, "private after all");
+    assert!(answer.ephemeral);
 }
 
 /// The token the bot would read from INTERACTION_CREATE.

@@ -73,6 +73,9 @@ pub async fn callback(
         message_id = Some(post_interaction_message(&mut world, id, inner, true)?);
     }
     if let Some(r) = world.interactions.get_mut(&id) {
+        if kind == 5 {
+            r.deferred_flags = data.get("flags").and_then(Value::as_u64).unwrap_or(0);
+        }
         r.state = InteractionState::Responded;
         r.responded_after = Some(r.created.elapsed());
         if message_id.is_some() {
@@ -104,6 +107,9 @@ pub async fn callback(
     }
     Ok(no_content())
 }
+
+/// The EPHEMERAL message flag.
+const EPHEMERAL: u64 = 1 << 6;
 
 /// Create a message answering interaction `id` (original response when
 /// `original`, else a follow-up). Ephemeral messages are not dispatched.
@@ -207,12 +213,21 @@ pub async fn edit_webhook_message(
     let body = read_body(&core, req).await?;
     let mut world = core.world.lock();
     let id = interaction_for(&world, &webhook_id, &token)?;
-    if world.interactions[&id].state != InteractionState::Responded {
+    let rec = &world.interactions[&id];
+    if rec.state != InteractionState::Responded || (message == "@original" && rec.original_deleted)
+    {
         return Err(ApiError::unknown_message());
     }
+    let deferred_flags = rec.deferred_flags;
     match webhook_message(&world, id, &message)? {
         Some(mid) => channels::edit_stored(&mut world, mid, body),
         None => {
+            // The visibility was fixed by the deferral.
+            let mut body = body;
+            if deferred_flags & EPHEMERAL != 0 && body.json.is_object() {
+                let flags = body.json.get("flags").and_then(Value::as_u64).unwrap_or(0);
+                body.json["flags"] = json!(flags | EPHEMERAL);
+            }
             let mid = post_interaction_message(&mut world, id, body, true)?;
             if let Some(r) = world.interactions.get_mut(&id) {
                 r.original_message = Some(mid);
@@ -229,7 +244,24 @@ pub async fn delete_webhook_message(
 ) -> ApiResult {
     let mut world = core.world.lock();
     let id = interaction_for(&world, &webhook_id, &token)?;
+    let rec = &world.interactions[&id];
+    // Deleting the "thinking..." of a deferral that was never edited removes it.
+    if message == "@original"
+        && rec.original_message.is_none()
+        && rec.state == InteractionState::Responded
+        && !rec.original_deleted
+    {
+        if let Some(r) = world.interactions.get_mut(&id) {
+            r.original_deleted = true;
+        }
+        return Ok(no_content());
+    }
     let mid = webhook_message(&world, id, &message)?.ok_or_else(ApiError::unknown_message)?;
     channels::delete_stored(&mut world, mid);
+    if message == "@original"
+        && let Some(r) = world.interactions.get_mut(&id)
+    {
+        r.original_deleted = true;
+    }
     Ok(no_content())
 }
