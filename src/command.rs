@@ -201,6 +201,13 @@ impl Reply {
     }
 }
 
+/// Whether a command's answers are only for the person who ran it (settings and
+/// corrections), so a deferral is private from the start: Discord fixes a deferred
+/// answer's visibility when it is deferred.
+fn answers_privately(name: &str) -> bool {
+    matches!(name, config::NAME | xp::NAME | levels::NAME)
+}
+
 async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     match inv.data.name.as_str() {
         config::NAME => config::run(ctx, inv).await,
@@ -250,7 +257,7 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
     let (result, deferred) = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
         Ok(result) => (result, false),
         Err(_) => {
-            defer(&ctx, &interaction).await;
+            defer(&ctx, &interaction, answers_privately(&data.name)).await;
             (work.await, true)
         }
     };
@@ -258,7 +265,10 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
         log_error(&err, &inv);
         Reply::ephemeral(err.reply())
     });
-    if deferred {
+    if deferred && reply.ephemeral && !answers_privately(&data.name) {
+        // A public deferral can't become private: remove it, answer privately.
+        replace_deferred(&ctx, &interaction, reply).await;
+    } else if deferred {
         edit_deferred(&ctx, &interaction, reply).await;
     } else {
         respond(&ctx, &interaction, reply).await;
@@ -289,10 +299,13 @@ async fn respond(ctx: &Context, interaction: &Interaction, reply: Reply) {
     }
 }
 
-async fn defer(ctx: &Context, interaction: &Interaction) {
+async fn defer(ctx: &Context, interaction: &Interaction, ephemeral: bool) {
     let response = InteractionResponse {
         kind: InteractionResponseType::DeferredChannelMessageWithSource,
-        data: None,
+        data: ephemeral.then(|| InteractionResponseData {
+            flags: Some(MessageFlags::EPHEMERAL),
+            ..InteractionResponseData::default()
+        }),
     };
     let client = ctx.http.interaction(ctx.application_id);
     if let Err(err) = client
@@ -314,5 +327,25 @@ async fn edit_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
         .await;
     if let Err(err) = result {
         tracing::warn!(interaction = %interaction.id, error = %err, "could not edit a deferred answer");
+    }
+}
+
+/// Delete the public "thinking..." of a deferral and answer in a private follow-up
+/// (an error must not be shown to the whole channel).
+async fn replace_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
+    let client = ctx.http.interaction(ctx.application_id);
+    if let Err(err) = client.delete_response(&interaction.token).await {
+        tracing::warn!(interaction = %interaction.id, error = %err, "could not remove a deferred answer");
+    }
+    let none = AllowedMentions::default();
+    let result = client
+        .create_followup(&interaction.token)
+        .content(reply.content.as_deref().unwrap_or_default())
+        .embeds(&reply.embeds)
+        .flags(MessageFlags::EPHEMERAL)
+        .allowed_mentions(Some(&none))
+        .await;
+    if let Err(err) = result {
+        tracing::warn!(interaction = %interaction.id, error = %err, "could not answer a deferred interaction");
     }
 }
