@@ -11,79 +11,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
 
+mod common;
+
+use common::Backend;
+
 const WAIT: Duration = Duration::from_secs(15);
-
-enum Backend {
-    Sqlite(std::path::PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Backend {
-    async fn create(postgres: bool) -> (Self, String) {
-        if !postgres {
-            let dir = std::env::temp_dir().join(format!(
-                "keeper-e2e-{}-{}",
-                std::process::id(),
-                unique()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}/keeper.db", dir.display());
-            return (Backend::Sqlite(dir), url);
-        }
-        let admin_url = std::env::var("KEEPER_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let name = format!("keeper_e2e_{}_{}", std::process::id(), unique());
-        let mut conn = connect_admin(&admin_url).await;
-        // Identifiers can't be bound parameters; the name is generated above.
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        let url = format!("{base}/{name}");
-        (Backend::Postgres { admin_url, name }, url)
-    }
-
-    async fn drop(self) {
-        match self {
-            Backend::Sqlite(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Backend::Postgres { admin_url, name } => {
-                let mut conn = connect_admin(&admin_url).await;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            }
-        }
-    }
-}
-
-async fn connect_admin(url: &str) -> sqlx::PgConnection {
-    use sqlx::Connection;
-    sqlx::PgConnection::connect(url)
-        .await
-        .unwrap_or_else(|err| {
-            panic!(
-                "no PostgreSQL at {url} ({err}). Start the local server with \
-             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
-             or point KEEPER_TEST_POSTGRES_URL at one"
-            )
-        })
-}
-
-fn unique() -> u128 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    nanos % 1_000_000_000_000 * 1000 + u128::from(COUNTER.fetch_add(1, Ordering::Relaxed))
-}
 
 /// A simulated guild with an admin, the bot running against it, and its database.
 struct World {
@@ -93,6 +25,10 @@ struct World {
     admin: Member,
     backend: Option<Backend>,
     url: String,
+    /// Flags added to `keeper run` (features, dev guild...).
+    args: Vec<String>,
+    /// PostgreSQL reached through a proxy the test can switch off.
+    proxy: Option<common::DbProxy>,
     bot: Option<RunningBot>,
 }
 
@@ -103,12 +39,36 @@ struct RunningBot {
 
 impl World {
     async fn new(postgres: bool) -> Self {
+        Self::with_args(postgres, |_| Vec::new()).await
+    }
+
+    /// A world whose bot runs with extra flags, made from the guild's ID.
+    async fn with_args(postgres: bool, args: impl FnOnce(&Guild) -> Vec<String>) -> Self {
+        Self::build(postgres, args, false).await
+    }
+
+    /// A world whose PostgreSQL (when `postgres`) sits behind a [`common::DbProxy`].
+    async fn with_proxy(postgres: bool) -> Self {
+        Self::build(postgres, |_| Vec::new(), true).await
+    }
+
+    async fn build(
+        postgres: bool,
+        args: impl FnOnce(&Guild) -> Vec<String>,
+        proxied: bool,
+    ) -> Self {
         let sim = Sim::start().await;
         let guild = sim.guild("Test Guild").await;
         let general = guild.text_channel("general");
         let admins = guild.role("Admins", bits::MANAGE_GUILD);
         let admin = guild.member("admin").with_role(&admins);
-        let (backend, url) = Backend::create(postgres).await;
+        let (backend, mut url) = Backend::create(postgres).await;
+        let mut proxy = None;
+        if postgres && proxied {
+            let p = common::DbProxy::start(common::pg_host_port(&url)).await;
+            url = p.url_for(&url);
+            proxy = Some(p);
+        }
         let mut world = World {
             sim,
             guild,
@@ -116,21 +76,28 @@ impl World {
             admin,
             backend: Some(backend),
             url,
+            args: Vec::new(),
+            proxy,
             bot: None,
         };
+        world.args = args(&world.guild);
         world.start_bot().await;
         world
     }
 
     fn config(&self) -> Config {
-        Config::try_parse_from([
-            "keeper".to_owned(),
-            "run".to_owned(),
-            format!("--database-url={}", self.url),
-            format!("--token={}", self.sim.token()),
-            format!("--api-url=http://{}", self.sim.http_addr()),
-            format!("--gateway-url={}", self.sim.gateway_url()),
-        ])
+        Config::try_parse_from(
+            [
+                "keeper".to_owned(),
+                "run".to_owned(),
+                format!("--database-url={}", self.url),
+                format!("--token={}", self.sim.token()),
+                format!("--api-url=http://{}", self.sim.http_addr()),
+                format!("--gateway-url={}", self.sim.gateway_url()),
+            ]
+            .into_iter()
+            .chain(self.args.iter().cloned()),
+        )
         .unwrap()
     }
 
@@ -210,6 +177,39 @@ impl World {
         assert!(answer.ephemeral, "settings answers are private");
     }
 
+    /// Run a slash command and return the answer the member sees.
+    async fn ask<'a>(
+        &self,
+        who: &Member,
+        command: &str,
+        options: impl IntoIterator<Item = (&'a str, OptionValue)>,
+    ) -> discord_sim::SentMessage {
+        who.runs(&self.general, command, options)
+            .await
+            .message(WAIT)
+            .await
+            .unwrap_or_else(|err| panic!("/{command}: {err}"))
+    }
+
+    /// A #mod-log channel, set as the guild's mod-log.
+    async fn modlog(&self) -> Channel {
+        let modlog = self.guild.text_channel("mod-log");
+        let channel = ("channel", OptionValue::Channel(modlog.id()));
+        self.ask(&self.admin, "config modlog", [channel]).await;
+        modlog
+    }
+
+    /// A member's stored (xp, messages), (0, 0) without a row.
+    async fn stored(&self, user: u64) -> (i64, i64) {
+        let store = self.store().await;
+        let rank = store
+            .member_rank(Id::new(self.guild.id()), Id::new(user))
+            .await
+            .unwrap();
+        store.close().await;
+        rank.map_or((0, 0), |r| (r.member.xp, r.member.messages))
+    }
+
     async fn finish(mut self) {
         if self.bot.is_some() {
             self.stop_bot().await;
@@ -217,6 +217,20 @@ impl World {
         if let Some(backend) = self.backend.take() {
             backend.drop().await;
         }
+    }
+}
+
+/// Wait until `member` holds `role` (granted through REST by the bot).
+async fn await_role(member: &Member, role: &discord_sim::Role) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !member.has_role(role) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} never got role {}",
+            member.id(),
+            role.id()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -253,7 +267,39 @@ macro_rules! on_both_backends {
     };
 }
 
+/// For tests that build their own world: the test gets `postgres: bool`.
+macro_rules! on_both_backends_custom {
+    ($($name:ident),* $(,)?) => {
+        mod custom_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(false).await;
+                }
+            )*
+        }
+        mod custom_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(true).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends_custom!(
+    database_outage_keeps_the_bot_up_and_loses_nothing,
+    dev_guild_gets_the_commands,
+    intents_follow_the_enabled_features,
+);
+
 on_both_backends!(
+    xp_commands_correct_totals,
+    level_rewards_are_granted_and_failures_reported_once,
+    level_up_announcements_follow_the_setting,
+    config_show_and_refusals,
     chat_earns_xp_and_announces_level_ups,
     rank_and_leaderboard,
     settings_need_manage_server,
@@ -526,14 +572,7 @@ async fn keeper_requests_match_discords_api() {
     alice.says(&w.general, "!rank").await;
     next_post(&w.general).await; // the level-up or the rank card
     next_post(&w.general).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !alice.has_role(&reward) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the level reward was not granted"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    await_role(&alice, &reward).await;
     w.sim.user("carol").joins(&w.guild).await;
     next_post(&w.general).await;
 
@@ -612,4 +651,391 @@ async fn a_rejected_token_is_a_configuration_error() {
         other => panic!("expected a configuration error, got {other:?}"),
     }
     backend.drop().await;
+}
+
+async fn xp_commands_correct_totals(w: World) {
+    w.fixed_xp(10).await;
+    let alice = w.guild.member("alice");
+    let bob = w.guild.member("bob");
+    for _ in 0..3 {
+        alice.says(&w.general, "hi").await;
+    }
+    w.await_xp(alice.id(), 30).await;
+
+    let user = || ("user", OptionValue::User(alice.id()));
+    let amount = |n| ("amount", OptionValue::Integer(n));
+    // Pending awards are written before a correction, so it applies to the true total.
+    alice.says(&w.general, "one more").await;
+    let added = w.ask(&w.admin, "xp add", [user(), amount(100)]).await;
+    assert!(added.ephemeral);
+    assert!(
+        added.content.contains("140 XP (level 1)"),
+        "{}",
+        added.content
+    );
+    assert_eq!(w.stored(alice.id()).await, (140, 4));
+
+    let taken = w.ask(&w.admin, "xp add", [user(), amount(-1_000)]).await;
+    assert!(
+        taken.content.contains("0 XP (level 0)"),
+        "{}",
+        taken.content
+    );
+
+    let set = w.ask(&w.admin, "xp set", [user(), amount(255)]).await;
+    assert!(set.content.contains("255 XP (level 2)"), "{}", set.content);
+    assert_eq!(w.stored(alice.id()).await.0, 255);
+
+    // Members without Manage Server are refused, whatever the client showed them.
+    let refused = w.ask(&bob, "xp set", [user(), amount(1)]).await;
+    assert!(refused.ephemeral);
+    assert!(
+        refused.content.contains("Manage Server"),
+        "{}",
+        refused.content
+    );
+    assert_eq!(w.stored(alice.id()).await.0, 255, "nothing changed");
+
+    let bot = ("user", OptionValue::User(w.sim.bot_id()));
+    let bots = w.ask(&w.admin, "xp add", [bot, amount(5)]).await;
+    assert!(
+        bots.content.contains("Bots don't earn XP"),
+        "{}",
+        bots.content
+    );
+
+    let reset = w.ask(&w.admin, "xp reset", [user()]).await;
+    assert!(reset.content.contains("reset"), "{}", reset.content);
+    assert_eq!(w.stored(alice.id()).await, (0, 0));
+    let again = w.ask(&w.admin, "xp reset", [user()]).await;
+    assert!(again.content.contains("had no XP"), "{}", again.content);
+    w.finish().await;
+}
+
+async fn level_rewards_are_granted_and_failures_reported_once(w: World) {
+    let modlog = w.modlog().await;
+    let regular = w.guild.role("Regular", 0);
+    let staff = w.guild.role_above_bot("Staff", 0);
+    let level = |n| ("level", OptionValue::Integer(n));
+    let added = w
+        .ask(
+            &w.admin,
+            "levels reward add",
+            [level(1), ("role", OptionValue::Role(regular.id()))],
+        )
+        .await;
+    assert!(
+        added.content.contains(&regular.mention()),
+        "{}",
+        added.content
+    );
+    w.ask(
+        &w.admin,
+        "levels reward add",
+        [level(2), ("role", OptionValue::Role(staff.id()))],
+    )
+    .await;
+    let everyone = w
+        .ask(
+            &w.admin,
+            "levels reward add",
+            [level(3), ("role", OptionValue::Role(w.guild.id()))],
+        )
+        .await;
+    assert!(
+        everyone.content.contains("@everyone"),
+        "{}",
+        everyone.content
+    );
+    let list = w.ask(&w.admin, "levels rewards", []).await;
+    assert!(
+        list.content
+            .contains(&format!("Level 1: {}", regular.mention()))
+            && list
+                .content
+                .contains(&format!("Level 2: {}", staff.mention()))
+            && !list.content.contains("Level 3"),
+        "{}",
+        list.content
+    );
+    assert!(
+        list.mention_roles.is_empty(),
+        "listing rewards pings no role"
+    );
+
+    // 300 XP in one message: level 0 -> 2, so both rewards are due.
+    w.fixed_xp(300).await;
+    let alice = w.guild.member("alice");
+    alice.says(&w.general, "hello").await;
+    await_role(&alice, &regular).await;
+    // Staff is above the bot's role: Discord says 50013; the mod-log hears it once.
+    let report = modlog.next_message(WAIT).await.expect("a mod-log report");
+    assert!(report.content.contains("level 2"), "{}", report.content);
+    assert!(
+        report.content.contains("Manage Roles"),
+        "{}",
+        report.content
+    );
+    assert!(report.mention_roles.is_empty(), "the report pings nobody");
+    assert!(!alice.has_role(&staff));
+
+    let bob = w.guild.member("bob");
+    bob.says(&w.general, "hello").await;
+    await_role(&bob, &regular).await;
+    w.await_xp(bob.id(), 300).await;
+    // Bob's Staff attempt failed too, after his Regular grant; give a repeat report
+    // time to show up, then check there is none.
+    assert!(
+        modlog.next_message(Duration::from_secs(2)).await.is_err(),
+        "the failure was reported twice"
+    );
+
+    let removed = w.ask(&w.admin, "levels reward remove", [level(1)]).await;
+    assert!(
+        removed.content.contains("no longer gives"),
+        "{}",
+        removed.content
+    );
+    let none = w.ask(&w.admin, "levels reward remove", [level(1)]).await;
+    assert!(
+        none.content.contains("There was no reward"),
+        "{}",
+        none.content
+    );
+    let refused = w.ask(&bob, "levels rewards", []).await;
+    assert!(
+        refused.content.contains("Manage Server"),
+        "{}",
+        refused.content
+    );
+    w.finish().await;
+}
+
+async fn level_up_announcements_follow_the_setting(w: World) {
+    let levels = w.guild.text_channel("levels");
+    let set = w
+        .ask(
+            &w.admin,
+            "config levelup set",
+            [
+                ("channel", OptionValue::Channel(levels.id())),
+                (
+                    "message",
+                    OptionValue::String("{user} hit {level} @everyone".into()),
+                ),
+            ],
+        )
+        .await;
+    assert!(set.content.contains(&levels.mention()), "{}", set.content);
+    w.fixed_xp(100).await;
+    let alice = w.guild.member("alice");
+    alice.says(&w.general, "hi").await;
+    let announced = levels.next_message(WAIT).await.expect("the level-up");
+    assert_eq!(
+        announced.content,
+        format!("{} hit 1 @everyone", alice.mention())
+    );
+    assert_eq!(announced.mentions, vec![alice.id()]);
+    assert!(
+        !announced.mention_everyone,
+        "a template can't ping @everyone"
+    );
+
+    let off = w.ask(&w.admin, "config levelup off", []).await;
+    assert!(off.content.contains("no longer"), "{}", off.content);
+    let in_general = w.general.bot_messages().len();
+    alice.says(&w.general, "hi again").await; // 200 XP: still level 1
+    alice.says(&w.general, "and again").await; // 300 XP: level 2, not announced
+    w.await_xp(alice.id(), 300).await;
+    assert!(
+        levels.next_message(Duration::from_secs(2)).await.is_err(),
+        "announced although off"
+    );
+    assert_eq!(
+        w.general.bot_messages().len(),
+        in_general,
+        "announced in #general"
+    );
+    w.finish().await;
+}
+
+async fn config_show_and_refusals(w: World) {
+    let modlog = w.modlog().await;
+    let xp = |name, n| (name, OptionValue::Integer(n));
+    let saved = w.ask(&w.admin, "config xp", [xp("cooldown", 30)]).await;
+    assert!(saved.content.contains("saved"), "{}", saved.content);
+    let shown = w.ask(&w.admin, "config show", []).await;
+    assert!(shown.ephemeral);
+    let text = serde_json::to_string(&shown.embeds).unwrap();
+    assert!(text.contains(&modlog.mention()), "{text}");
+    assert!(text.contains("30"), "{text}");
+    assert!(text.contains("15") && text.contains("25"), "{text}");
+
+    let bad = |v: &str| ("prefix", OptionValue::String(v.into()));
+    for wrong in ["a b", "<@1>", "toolongprefix"] {
+        let answer = w.ask(&w.admin, "config prefix", [bad(wrong)]).await;
+        assert!(answer.ephemeral);
+        assert!(
+            !answer.content.contains("now start"),
+            "{wrong}: {}",
+            answer.content
+        );
+    }
+    let inverted = w
+        .ask(&w.admin, "config xp", [xp("min", 30), xp("max", 10)])
+        .await;
+    assert!(!inverted.content.contains("saved"), "{}", inverted.content);
+    let store = w.store().await;
+    let settings = store.settings(Id::new(w.guild.id())).await.unwrap();
+    assert_eq!(
+        (
+            settings.prefix.as_str(),
+            settings.xp_min,
+            settings.xp_max,
+            settings.xp_cooldown_secs
+        ),
+        ("!", 15, 25, 30),
+        "refused changes wrote nothing"
+    );
+    store.close().await;
+
+    let off = w.ask(&w.admin, "config modlog", []).await;
+    assert!(off.content.contains("off"), "{}", off.content);
+    w.finish().await;
+}
+
+/// The database goes away for 20 s while members chat and an admin works: the
+/// bot stays up, commands that need the database get the clear answer, and every
+/// message is counted once it is back. PostgreSQL is cut off by a proxy (as when
+/// the server stops); SQLite is held by another process's exclusive lock, the way
+/// it is unavailable in practice.
+async fn database_outage_keeps_the_bot_up_and_loses_nothing(postgres: bool) {
+    use sqlx::Connection;
+    let w = World::with_proxy(postgres).await;
+    w.fixed_xp(10).await;
+    let alice = w.guild.member("alice");
+    let bob = w.guild.member("bob");
+    for _ in 0..5 {
+        alice.says(&w.general, "before").await;
+    }
+    w.await_xp(alice.id(), 50).await;
+
+    let started = tokio::time::Instant::now();
+    let mut lock = None;
+    match &w.proxy {
+        Some(proxy) => proxy.down(),
+        None => {
+            let mut conn = sqlx::SqliteConnection::connect(&w.url).await.unwrap();
+            sqlx::raw_sql("BEGIN EXCLUSIVE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            lock = Some(conn);
+        }
+    }
+    for _ in 0..10 {
+        alice.says(&w.general, "during").await;
+    }
+    for _ in 0..5 {
+        bob.says(&w.general, "during").await;
+    }
+    let user = ("user", OptionValue::User(alice.id()));
+    // The command first writes the pending awards, which waits out the database's
+    // timeouts (SQLite's busy timeout behind the flusher's own attempt): the answer
+    // is deferred, then given.
+    let answer = w
+        .admin
+        .runs(
+            &w.general,
+            "xp add",
+            [user.clone(), ("amount", OptionValue::Integer(100))],
+        )
+        .await
+        .message(Duration::from_secs(40))
+        .await
+        .unwrap();
+    assert_eq!(answer.content, keeper::error::DATABASE_DOWN);
+    assert!(answer.ephemeral);
+    if postgres {
+        let rank = w.ask(&bob, "rank", []).await;
+        assert_eq!(rank.content, keeper::error::DATABASE_DOWN);
+    }
+    let bot = w.bot.as_ref().unwrap();
+    tokio::time::sleep_until(started + Duration::from_secs(20)).await;
+    assert!(!bot.task.is_finished(), "the bot stopped during the outage");
+
+    match &w.proxy {
+        Some(proxy) => proxy.up(),
+        None => {
+            let mut conn = lock.take().unwrap();
+            sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        }
+    }
+    w.await_xp(alice.id(), 150).await;
+    w.await_xp(bob.id(), 50).await;
+    assert_eq!(w.stored(alice.id()).await, (150, 15), "counted once");
+    let answer = w
+        .ask(
+            &w.admin,
+            "xp add",
+            [user, ("amount", OptionValue::Integer(100))],
+        )
+        .await;
+    assert!(answer.content.contains("250 XP"), "{}", answer.content);
+    w.finish().await;
+}
+
+/// KEEPER_DEV_GUILD registers the commands on that guild only.
+async fn dev_guild_gets_the_commands(postgres: bool) {
+    let w = World::with_args(postgres, |g| vec![format!("--dev-guild={}", g.id())]).await;
+    assert!(w.sim.commands(None).is_empty(), "no global commands");
+    let names: Vec<String> = w
+        .sim
+        .commands(Some(w.guild.id()))
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    for name in ["config", "rank", "leaderboard", "xp", "levels"] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
+    let answer = w.ask(&w.admin, "rank", []).await;
+    assert!(!answer.content.is_empty() || !answer.embeds.is_empty());
+    w.finish().await;
+}
+
+/// Without the privileged intents turned on, Keeper does not ask for them: text
+/// commands work by mention, and XP still counts.
+async fn intents_follow_the_enabled_features(postgres: bool) {
+    use discord_sim::intents;
+    let default = World::new(postgres).await;
+    let asked = default.sim.sessions()[0].intents;
+    assert_eq!(
+        asked & (intents::MESSAGE_CONTENT | intents::GUILD_MEMBERS),
+        intents::MESSAGE_CONTENT | intents::GUILD_MEMBERS
+    );
+    default.finish().await;
+
+    let w = World::with_args(postgres, |_| {
+        vec![
+            "--message-content=false".into(),
+            "--member-events=false".into(),
+        ]
+    })
+    .await;
+    let asked = w.sim.sessions()[0].intents;
+    assert_eq!(
+        asked & (intents::MESSAGE_CONTENT | intents::GUILD_MEMBERS),
+        0
+    );
+    assert_ne!(asked & intents::GUILD_MESSAGES, 0);
+    w.fixed_xp(10).await;
+    let bob = w.guild.member("bob");
+    bob.says(&w.general, "!help").await; // content is empty without the intent
+    bob.says(&w.general, format!("<@{}> help", w.sim.bot_id()))
+        .await;
+    let help = next_post(&w.general).await;
+    assert!(help.content.contains("rank"), "{}", help.content);
+    w.await_xp(bob.id(), 20).await;
+    w.finish().await;
 }

@@ -1,0 +1,405 @@
+//! Shared by the end-to-end tests and the load benchmark: a scratch database on
+//! either backend, and the real `keeper` binary as a child process.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::{
+    path::{Path, PathBuf},
+    process::{ExitStatus, Stdio},
+    time::Duration,
+};
+
+use discord_sim::Sim;
+
+/// A database that exists for one test (or one benchmark run) and is dropped after.
+pub enum Backend {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Backend {
+    /// A fresh database: a SQLite file in a new temp directory, or a uniquely named
+    /// PostgreSQL database on `KEEPER_TEST_POSTGRES_URL`. Returns its URL too.
+    pub async fn create(postgres: bool) -> (Self, String) {
+        if !postgres {
+            let dir = std::env::temp_dir().join(format!(
+                "keeper-e2e-{}-{}",
+                std::process::id(),
+                unique()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}/keeper.db", dir.display());
+            return (Backend::Sqlite(dir), url);
+        }
+        let admin_url = admin_url();
+        let name = format!("keeper_e2e_{}_{}", std::process::id(), unique());
+        let mut conn = connect_admin(&admin_url).await;
+        // Identifiers can't be bound parameters; the name is generated above.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        let url = format!("{base}/{name}");
+        (Backend::Postgres { admin_url, name }, url)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// A directory for the test's own files (logs): the SQLite directory, or a
+    /// new temp directory for PostgreSQL.
+    pub fn scratch_dir(&self) -> PathBuf {
+        match self {
+            Backend::Sqlite(dir) => dir.clone(),
+            Backend::Postgres { name, .. } => {
+                let dir = std::env::temp_dir().join(name);
+                std::fs::create_dir_all(&dir).unwrap();
+                dir
+            }
+        }
+    }
+
+    pub async fn drop(self) {
+        match self {
+            Backend::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Backend::Postgres { admin_url, name } => {
+                let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&name));
+                let mut conn = connect_admin(&admin_url).await;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+        }
+    }
+}
+
+pub fn admin_url() -> String {
+    std::env::var("KEEPER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub async fn connect_admin(url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|err| {
+            panic!(
+                "no PostgreSQL at {url} ({err}). Start the local server with \
+                 `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
+                 or point KEEPER_TEST_POSTGRES_URL at one"
+            )
+        })
+}
+
+pub fn unique() -> u128 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    nanos % 1_000_000_000_000 * 1000 + u128::from(COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The real `keeper` binary, run as an operator would run it, pointed at a
+/// simulator. Its output goes to a log file that failures print.
+pub struct KeeperProcess {
+    child: tokio::process::Child,
+    pub log: PathBuf,
+}
+
+impl KeeperProcess {
+    /// `keeper run` with the simulator's URLs and token, `database_url`, and
+    /// `extra` environment variables. The working directory is `dir`, so no
+    /// developer's `.env` is picked up.
+    pub fn spawn(sim: &Sim, database_url: &str, dir: &Path, extra: &[(&str, &str)]) -> Self {
+        let log = dir.join(format!("keeper-{}.log", unique()));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_keeper"));
+        command
+            .arg("run")
+            .current_dir(dir)
+            .env_clear()
+            .env("DATABASE_URL", database_url)
+            .env("DISCORD_TOKEN", sim.token())
+            .env("DISCORD_API_URL", format!("http://{}", sim.http_addr()))
+            .env("DISCORD_GATEWAY_URL", sim.gateway_url())
+            .env("KEEPER_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true);
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("start the keeper binary");
+        Self { child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    /// What the process has logged so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `kill -9`: no handler runs, nothing is flushed.
+    pub async fn kill9(mut self) {
+        self.child.kill().await.expect("SIGKILL");
+    }
+
+    /// SIGTERM, as systemd or docker stop sends it; the exit status, or a panic
+    /// if the process is still running after `within`.
+    pub async fn terminate(mut self, within: Duration) -> (ExitStatus, String) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let exited = tokio::time::timeout(within, self.child.wait()).await;
+        let output = self.output();
+        match exited {
+            Ok(status) => (status.expect("wait"), output),
+            Err(_) => panic!("keeper still running {within:?} after SIGTERM; its log:\n{output}"),
+        }
+    }
+
+    /// Whether the process is still running (it must survive what tests do to it).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+}
+
+/// Keeper's own store on `url`, opened (and migrated) as `keeper migrate` would.
+pub async fn open_store(url: &str) -> std::sync::Arc<dyn keeper_store::Store> {
+    use clap::Parser;
+    let url = format!("--database-url={url}");
+    let config = keeper::config::Config::try_parse_from(["keeper", "migrate", &url]).unwrap();
+    keeper::db::open(&config.database)
+        .await
+        .expect("open the store")
+}
+
+/// XP rules whose outcome is exact (every message earns the same, no cooldown),
+/// so a run can compare every member's total with what the simulator sent.
+pub const EXACT_RULES: discord_sim::load::XpRules = discord_sim::load::XpRules {
+    min: 10,
+    max: 10,
+    cooldown: Duration::ZERO,
+};
+
+/// Configure `rules` in every guild, before the bot starts.
+pub async fn set_rules(
+    store: &dyn keeper_store::Store,
+    guilds: impl IntoIterator<Item = u64>,
+    rules: &discord_sim::load::XpRules,
+) {
+    let patch = keeper_store::SettingsPatch {
+        xp_min: Some(rules.min as i32),
+        xp_max: Some(rules.max as i32),
+        xp_cooldown_secs: Some(rules.cooldown.as_secs() as i32),
+        ..Default::default()
+    };
+    for guild in guilds {
+        store
+            .update_settings(
+                twilight_model::id::Id::new(guild),
+                &patch,
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("set the XP rules");
+    }
+}
+
+/// Every stored member of `guilds`: `(guild, user) -> (xp, messages)`.
+pub async fn stored_xp(
+    store: &dyn keeper_store::Store,
+    guilds: &[u64],
+) -> Result<std::collections::BTreeMap<(u64, u64), (i64, i64)>, keeper_store::StoreError> {
+    let mut all = std::collections::BTreeMap::new();
+    for &guild in guilds {
+        let rows = store
+            .leaderboard(twilight_model::id::Id::new(guild), 0, u32::MAX)
+            .await?;
+        for m in rows {
+            all.insert((guild, m.user_id.get()), (m.xp, m.messages));
+        }
+    }
+    Ok(all)
+}
+
+/// How the stored XP differs from `expected` (empty: it matches exactly): every
+/// member who spoke has exactly their messages counted and XP in the expected
+/// range; nobody else has a row.
+pub fn xp_mismatches(
+    stored: &std::collections::BTreeMap<(u64, u64), (i64, i64)>,
+    expected: &std::collections::BTreeMap<(u64, u64), discord_sim::load::ExpectedXp>,
+) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for (key, e) in expected {
+        let (xp, messages) = stored.get(key).copied().unwrap_or((0, 0));
+        if messages != e.messages as i64 || !e.allows(xp) {
+            wrong.push(format!(
+                "member {key:?}: stored {xp} XP / {messages} messages, expected {}..={} XP / {} messages",
+                e.min_xp, e.max_xp, e.messages
+            ));
+        }
+    }
+    for key in stored.keys() {
+        if !expected.contains_key(key) {
+            wrong.push(format!("member {key:?} has a row but never spoke"));
+        }
+    }
+    wrong
+}
+
+/// Add up what several load runs expect, member by member.
+pub fn merge_expected(
+    runs: &[&std::collections::BTreeMap<(u64, u64), discord_sim::load::ExpectedXp>],
+) -> std::collections::BTreeMap<(u64, u64), discord_sim::load::ExpectedXp> {
+    let mut all: std::collections::BTreeMap<(u64, u64), discord_sim::load::ExpectedXp> =
+        std::collections::BTreeMap::new();
+    for run in runs {
+        for (key, e) in *run {
+            let a = all.entry(*key).or_default();
+            a.messages += e.messages;
+            a.awards += e.awards;
+            a.min_xp += e.min_xp;
+            a.max_xp += e.max_xp;
+        }
+    }
+    // Members who never spoke have no row.
+    all.retain(|_, e| e.messages > 0);
+    all
+}
+
+/// Wait until the database holds exactly what `expected` says; the mismatches
+/// if it still doesn't after `timeout`.
+pub async fn await_expected_xp(
+    store: &dyn keeper_store::Store,
+    guilds: &[u64],
+    expected: &std::collections::BTreeMap<(u64, u64), discord_sim::load::ExpectedXp>,
+    timeout: Duration,
+) -> Result<(), Vec<String>> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let wrong = match stored_xp(store, guilds).await {
+            Ok(stored) => xp_mismatches(&stored, expected),
+            Err(err) => vec![format!("reading the store: {err}")],
+        };
+        if wrong.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(wrong);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A TCP proxy in front of PostgreSQL that the test can switch off: while down
+/// it drops every open connection and refuses new ones, which is what the bot
+/// sees when the database server stops (without stopping the server the other
+/// tests share).
+pub struct DbProxy {
+    pub addr: std::net::SocketAddr,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Cancelled on `down()` to cut the open connections; replaced on `up()`.
+    cut: std::sync::Arc<std::sync::Mutex<tokio_util::sync::CancellationToken>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl DbProxy {
+    pub async fn start(upstream: String) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let cut = std::sync::Arc::new(std::sync::Mutex::new(
+            tokio_util::sync::CancellationToken::new(),
+        ));
+        let accept = {
+            let (up, cut) = (up.clone(), cut.clone());
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if !up.load(Ordering::SeqCst) {
+                        drop(client); // refused: the client reads EOF at once
+                        continue;
+                    }
+                    let token = cut.lock().unwrap().clone();
+                    let upstream = upstream.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            () = token.cancelled() => {}
+                        }
+                    });
+                }
+            })
+        };
+        Self {
+            addr,
+            up,
+            cut,
+            accept,
+        }
+    }
+
+    /// Rewrite a `postgres://user@host:port/db` URL to go through the proxy.
+    pub fn url_for(&self, url: &str) -> String {
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let (authority, path) = rest.split_once('/').unwrap();
+        let user = authority.rsplit_once('@').map(|(u, _)| format!("{u}@"));
+        format!(
+            "{scheme}://{}{}/{path}",
+            user.unwrap_or_default(),
+            self.addr
+        )
+    }
+
+    /// The database "stops": open connections are cut, new ones refused.
+    pub fn down(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut cut = self.cut.lock().unwrap();
+        cut.cancel();
+        *cut = tokio_util::sync::CancellationToken::new();
+    }
+
+    /// The database is back.
+    pub fn up(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for DbProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut.lock().unwrap().cancel();
+    }
+}
+
+/// `host:port` of a `postgres://` URL.
+pub fn pg_host_port(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .to_owned()
+}
