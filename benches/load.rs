@@ -1,0 +1,300 @@
+//! The load benchmark: the simulator's load mode driving the real `keeper` binary
+//! (a child process, built in release by `cargo bench`), on SQLite and PostgreSQL.
+//!
+//! ```sh
+//! cargo bench --bench load                       # both backends, defaults below
+//! cargo bench --bench load -- --backend sqlite --rate 80000 --seconds 10
+//! ```
+//!
+//! Per backend: a warm-up; then a flood phase (every message an award: XP rules
+//! 10..10, cooldown 0) at `--rate` for `--seconds`, timed from the first message
+//! sent to the moment the database holds every award (the sustained rate Keeper
+//! processed); then a phase at half that rate with `/rank` every `--command-every`
+//! messages (interaction round trip p50/p99); then the XP check: every member's
+//! stored XP and message count equal what the simulator sent, over all phases.
+//! Finally SIGTERM, timed. Results print as markdown rows for BENCHMARKS.md.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use common::{Backend, EXACT_RULES, KeeperProcess};
+use discord_sim::{
+    Sim, SimConfig,
+    load::{self, ExpectedXp, LoadConfig},
+};
+use keeper_store::Store;
+
+#[derive(Clone, Debug)]
+struct Options {
+    backends: Vec<bool>,
+    guilds: usize,
+    members: usize,
+    rate: u64,
+    seconds: u64,
+    shards: u32,
+    command_every: u64,
+}
+
+impl Options {
+    fn parse() -> Self {
+        let mut o = Options {
+            backends: vec![false, true],
+            guilds: 100,
+            members: 1_000,
+            rate: 60_000,
+            seconds: 10,
+            shards: 2,
+            command_every: 100,
+        };
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let mut i = 0;
+        while i < args.len() {
+            let value = args.get(i + 1).cloned().unwrap_or_default();
+            let number = || -> u64 {
+                value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{} needs a number", args[i]))
+            };
+            match args[i].as_str() {
+                "--backend" => {
+                    o.backends = match value.as_str() {
+                        "sqlite" => vec![false],
+                        "postgres" => vec![true],
+                        "both" => vec![false, true],
+                        other => panic!("--backend sqlite|postgres|both, not {other}"),
+                    }
+                }
+                "--guilds" => o.guilds = number() as usize,
+                "--members" => o.members = number() as usize,
+                "--rate" => o.rate = number(),
+                "--seconds" => o.seconds = number(),
+                "--shards" => o.shards = number() as u32,
+                "--command-every" => o.command_every = number(),
+                // `cargo bench` passes --bench; anything else is a mistake.
+                "--bench" => {
+                    i += 1;
+                    continue;
+                }
+                other => panic!("unknown option {other}"),
+            }
+            i += 2;
+        }
+        o
+    }
+}
+
+struct Outcome {
+    backend: &'static str,
+    flood_offered: f64,
+    flood_processed: f64,
+    flood_messages: u64,
+    drain: Duration,
+    half_rate: u64,
+    half_processed: f64,
+    rtt_p50_ms: f64,
+    rtt_p99_ms: f64,
+    rtt_max_ms: f64,
+    commands: (u64, u64, u64),
+    members_checked: usize,
+    wrong: usize,
+    sigterm: Duration,
+    exit_ok: bool,
+}
+
+#[tokio::main]
+async fn main() {
+    let options = Options::parse();
+    eprintln!("load benchmark: {options:?}");
+    let mut outcomes = Vec::new();
+    for &postgres in &options.backends {
+        outcomes.push(run(postgres, &options).await);
+    }
+    println!(
+        "\n| backend | flood offered/s | **processed/s** | drain after | half rate | processed/s | /rank p50 | **p99** | max | commands sent/answered/failed | members checked | wrong | SIGTERM exit |"
+    );
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
+    );
+    for o in &outcomes {
+        println!(
+            "| {} | {:.0} | **{:.0}** | {:.2?} | {} | {:.0} | {:.1} ms | **{:.1} ms** | {:.1} ms | {}/{}/{} | {} | {} | {:.2?}{} |",
+            o.backend,
+            o.flood_offered,
+            o.flood_processed,
+            o.drain,
+            o.half_rate,
+            o.half_processed,
+            o.rtt_p50_ms,
+            o.rtt_p99_ms,
+            o.rtt_max_ms,
+            o.commands.0,
+            o.commands.1,
+            o.commands.2,
+            o.members_checked,
+            o.wrong,
+            o.sigterm,
+            if o.exit_ok {
+                ""
+            } else {
+                " (exit status not 0!)"
+            }
+        );
+    }
+    println!(
+        "\nflood: {} messages per backend over {} guilds x {} members, {} shard(s)",
+        outcomes.first().map_or(0, |o| o.flood_messages),
+        options.guilds,
+        options.members,
+        options.shards
+    );
+    if outcomes.iter().any(|o| o.wrong > 0 || !o.exit_ok) {
+        eprintln!("FAILED: XP mismatch or unclean exit (see above)");
+        std::process::exit(1);
+    }
+}
+
+async fn run(postgres: bool, o: &Options) -> Outcome {
+    let sim = Sim::with_config(SimConfig {
+        store_messages: false,
+        replay_limit: 50_000,
+        ..load::sim_config("load-token".into(), o.shards)
+    })
+    .await;
+    let shape = |rate, millis, command: Option<&str>, seed| LoadConfig {
+        guilds: o.guilds,
+        members_per_guild: o.members,
+        rate,
+        duration: Duration::from_millis(millis),
+        command: command.map(str::to_owned),
+        command_every: o.command_every,
+        seed,
+        ..LoadConfig::default()
+    };
+    let world = load::build(&sim, &shape(0, 0, None, 0)).await;
+    let guilds: Vec<u64> = world.guilds.iter().map(|(g, _, _)| g.id()).collect();
+
+    let (backend, url) = Backend::create(postgres).await;
+    let name = backend.name();
+    let dir = backend.scratch_dir();
+    let store = common::open_store(&url).await;
+    common::set_rules(&*store, guilds.iter().copied(), &EXACT_RULES).await;
+    let keeper = KeeperProcess::spawn(&sim, &url, &dir, &[("KEEPER_LOG", "warn")]);
+    sim.wait_connected(o.shards as usize, Duration::from_secs(120))
+        .await
+        .unwrap_or_else(|e| panic!("keeper did not connect: {e}\n{}", keeper.output()));
+    sim.wait_for_command("rank", Duration::from_secs(60))
+        .await
+        .expect("commands registered");
+    eprintln!("[{name}] keeper connected with {} shard(s)", o.shards);
+
+    let mut expected: Vec<BTreeMap<(u64, u64), ExpectedXp>> = Vec::new();
+    let mut sent_so_far = 0u64;
+
+    // Warm-up: settings cached, rows created, connections open.
+    let warm = load::run(&sim, &world, &shape(5_000, 2_000, None, 1)).await;
+    sent_so_far += warm.messages_sent;
+    expected.push(warm.expected_xp(&EXACT_RULES));
+    await_messages(&*store, &guilds, sent_so_far, Duration::from_secs(60)).await;
+
+    // Flood: how fast Keeper takes awards all the way into the database.
+    let started = Instant::now();
+    let flood = load::run(&sim, &world, &shape(o.rate, o.seconds * 1_000, None, 2)).await;
+    let sent_at = Instant::now();
+    sent_so_far += flood.messages_sent;
+    expected.push(flood.expected_xp(&EXACT_RULES));
+    await_messages(&*store, &guilds, sent_so_far, Duration::from_secs(300)).await;
+    let processed_in = started.elapsed();
+    let drain = sent_at.elapsed();
+    let flood_processed = flood.messages_sent as f64 / processed_in.as_secs_f64();
+    eprintln!(
+        "[{name}] flood: {} messages offered at {:.0}/s, all stored after {processed_in:.2?} ({flood_processed:.0}/s)",
+        flood.messages_sent,
+        flood.messages_sent as f64 / flood.elapsed.as_secs_f64()
+    );
+
+    // Half the sustained rate, with /rank interleaved.
+    let half_rate = (flood_processed / 2.0) as u64;
+    let started = Instant::now();
+    let half = load::run(
+        &sim,
+        &world,
+        &shape(half_rate, o.seconds * 1_000, Some("rank"), 3),
+    )
+    .await;
+    sent_so_far += half.messages_sent;
+    expected.push(half.expected_xp(&EXACT_RULES));
+    await_messages(&*store, &guilds, sent_so_far, Duration::from_secs(300)).await;
+    let half_processed = half.messages_sent as f64 / started.elapsed().as_secs_f64();
+    eprintln!("[{name}] half rate {half_rate}/s with /rank:\n{half}");
+
+    // Nothing lost, nothing counted twice.
+    let all = common::merge_expected(&expected.iter().collect::<Vec<_>>());
+    let wrong =
+        match common::await_expected_xp(&*store, &guilds, &all, Duration::from_secs(30)).await {
+            Ok(()) => 0,
+            Err(wrong) => {
+                eprintln!(
+                    "[{name}] {} members wrong, e.g. {:?}",
+                    wrong.len(),
+                    &wrong[..wrong.len().min(5)]
+                );
+                wrong.len()
+            }
+        };
+
+    let stopping = Instant::now();
+    let (status, log) = keeper.terminate(Duration::from_secs(30)).await;
+    let sigterm = stopping.elapsed();
+    if !status.success() {
+        eprintln!("[{name}] keeper exited with {status}; log:\n{log}");
+    }
+    store.close().await;
+    backend.drop().await;
+    let ms = |us: u64| us as f64 / 1_000.0;
+    Outcome {
+        backend: name,
+        flood_offered: flood.messages_sent as f64 / flood.elapsed.as_secs_f64(),
+        flood_processed,
+        flood_messages: flood.messages_sent,
+        drain,
+        half_rate,
+        half_processed,
+        rtt_p50_ms: ms(half.rtt_p50_us),
+        rtt_p99_ms: ms(half.rtt_p99_us),
+        rtt_max_ms: ms(half.rtt_max_us),
+        commands: (
+            half.commands_sent,
+            half.commands_answered,
+            half.commands_failed,
+        ),
+        members_checked: all.len(),
+        wrong,
+        sigterm,
+        exit_ok: status.success(),
+    }
+}
+
+/// Wait until the database counts `total` messages across `guilds`.
+async fn await_messages(store: &dyn Store, guilds: &[u64], total: u64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let stored: i64 = common::stored_xp(store, guilds)
+            .await
+            .map(|m| m.values().map(|(_, messages)| messages).sum())
+            .unwrap_or(0);
+        if stored as u64 >= total {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {stored} of {total} messages stored after {timeout:?}"
+        );
+        // Each poll reads every member row: not so often that it slows the bot.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
