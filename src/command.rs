@@ -253,6 +253,7 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
         data,
     };
 
+    let started = std::time::Instant::now();
     let mut work = pin!(run(&ctx, &inv));
     let (result, deferred) = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
         Ok(result) => (result, false),
@@ -261,6 +262,7 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
             (work.await, true)
         }
     };
+    let handled_ms = started.elapsed().as_secs_f64() * 1e3;
     let reply = result.unwrap_or_else(|err| {
         log_error(&err, &inv);
         Reply::ephemeral(err.reply())
@@ -273,6 +275,8 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
     } else {
         respond(&ctx, &interaction, reply).await;
     }
+    tracing::debug!(guild = %inv.guild_id, command = %inv.data.name,
+        handled_ms, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "answered");
 }
 
 fn log_error(err: &BotError, inv: &Invocation<'_>) {
@@ -290,7 +294,7 @@ async fn respond(ctx: &Context, interaction: &Interaction, reply: Reply) {
         kind: InteractionResponseType::ChannelMessageWithSource,
         data: Some(reply.data()),
     };
-    let client = ctx.http.interaction(ctx.application_id);
+    let client = ctx.interactions.interaction(ctx.application_id);
     if let Err(err) = client
         .create_response(interaction.id, &interaction.token, &response)
         .await
@@ -307,7 +311,7 @@ async fn defer(ctx: &Context, interaction: &Interaction, ephemeral: bool) {
             ..InteractionResponseData::default()
         }),
     };
-    let client = ctx.http.interaction(ctx.application_id);
+    let client = ctx.interactions.interaction(ctx.application_id);
     if let Err(err) = client
         .create_response(interaction.id, &interaction.token, &response)
         .await
@@ -317,7 +321,7 @@ async fn defer(ctx: &Context, interaction: &Interaction, ephemeral: bool) {
 }
 
 async fn edit_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
-    let client = ctx.http.interaction(ctx.application_id);
+    let client = ctx.interactions.interaction(ctx.application_id);
     let none = AllowedMentions::default();
     let result = client
         .update_response(&interaction.token)
@@ -333,7 +337,7 @@ async fn edit_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
 /// Delete the public "thinking..." of a deferral and answer in a private follow-up
 /// (an error must not be shown to the whole channel).
 async fn replace_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
-    let client = ctx.http.interaction(ctx.application_id);
+    let client = ctx.interactions.interaction(ctx.application_id);
     if let Err(err) = client.delete_response(&interaction.token).await {
         tracing::warn!(interaction = %interaction.id, error = %err, "could not remove a deferred answer");
     }
