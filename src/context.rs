@@ -1,13 +1,13 @@
 //! What every handler shares: the Discord client, the store, and the small
 //! in-memory state Keeper keeps per process (settings cache, guild names and member
-//! counts, XP cooldowns, the write-behind XP buffer).
+//! counts, level rewards, XP cooldowns, the write-behind XP buffer).
 
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, RwLock},
 };
 
-use keeper_store::{GuildSettings, SettingsPatch, Store, StoreResult};
+use keeper_store::{GuildSettings, LevelReward, SettingsPatch, Store, StoreResult};
 use twilight_http::Client;
 use twilight_model::id::{
     Id,
@@ -18,12 +18,18 @@ use crate::{cooldown::Cooldowns, xp_buffer::XpBuffer};
 
 pub struct Context {
     pub http: Arc<Client>,
+    /// For interaction responses only: no rate limiter (see `bot::interaction_client`).
+    pub interactions: Arc<Client>,
     pub store: Arc<dyn Store>,
     pub application_id: Id<ApplicationMarker>,
     pub bot_id: Id<UserMarker>,
     pub xp: XpBuffer,
     pub cooldowns: Mutex<Cooldowns>,
     settings: RwLock<HashMap<Id<GuildMarker>, GuildSettings>>,
+    /// Level rewards per guild, read on every level-up (thousands a second in busy
+    /// guilds) and changed only through [`Context::set_level_reward`] and
+    /// [`Context::remove_level_reward`]: cached like the settings.
+    rewards: RwLock<HashMap<Id<GuildMarker>, Arc<[LevelReward]>>>,
     guilds: RwLock<HashMap<Id<GuildMarker>, GuildInfo>>,
     /// Role rewards Keeper could not grant, already reported in the mod-log: a
     /// missing permission is said once, not on every level-up.
@@ -40,18 +46,21 @@ pub struct GuildInfo {
 impl Context {
     pub fn new(
         http: Arc<Client>,
+        interactions: Arc<Client>,
         store: Arc<dyn Store>,
         application_id: Id<ApplicationMarker>,
         bot_id: Id<UserMarker>,
     ) -> Self {
         Self {
             http,
+            interactions,
             store,
             application_id,
             bot_id,
             xp: XpBuffer::default(),
             cooldowns: Mutex::default(),
             settings: RwLock::default(),
+            rewards: RwLock::default(),
             guilds: RwLock::default(),
             reported_roles: Mutex::default(),
         }
@@ -89,6 +98,42 @@ impl Context {
         Ok(settings)
     }
 
+    /// A guild's level rewards, lowest level first; from memory when read before.
+    pub async fn level_rewards(&self, guild: Id<GuildMarker>) -> StoreResult<Arc<[LevelReward]>> {
+        if let Some(rewards) = self.rewards.read().expect("rewards lock").get(&guild) {
+            return Ok(Arc::clone(rewards));
+        }
+        let rewards: Arc<[LevelReward]> = self.store.level_rewards(guild).await?.into();
+        self.rewards
+            .write()
+            .expect("rewards lock")
+            .insert(guild, Arc::clone(&rewards));
+        Ok(rewards)
+    }
+
+    /// Give `role` at `level` (replacing that level's role), in the store and the cache.
+    pub async fn set_level_reward(
+        &self,
+        guild: Id<GuildMarker>,
+        level: i32,
+        role: Id<RoleMarker>,
+    ) -> StoreResult<()> {
+        let result = self.store.set_level_reward(guild, level, role).await;
+        self.rewards.write().expect("rewards lock").remove(&guild);
+        result
+    }
+
+    /// Stop giving a role at `level`; whether there was one.
+    pub async fn remove_level_reward(
+        &self,
+        guild: Id<GuildMarker>,
+        level: i32,
+    ) -> StoreResult<bool> {
+        let result = self.store.remove_level_reward(guild, level).await;
+        self.rewards.write().expect("rewards lock").remove(&guild);
+        result
+    }
+
     pub fn guild_info(&self, guild: Id<GuildMarker>) -> GuildInfo {
         self.guilds
             .read()
@@ -116,6 +161,7 @@ impl Context {
     pub fn forget_guild(&self, guild: Id<GuildMarker>) {
         self.guilds.write().expect("guilds lock").remove(&guild);
         self.settings.write().expect("settings lock").remove(&guild);
+        self.rewards.write().expect("rewards lock").remove(&guild);
     }
 
     /// Whether this is the first time a role reward failed in this guild (so it is

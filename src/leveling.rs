@@ -52,9 +52,9 @@ pub async fn on_level_up(ctx: &Context, level_up: LevelUp) -> BotResult<()> {
 
 async fn grant_rewards(ctx: &Context, level_up: LevelUp) -> BotResult<()> {
     let outcome = level_up.outcome;
-    let rewards = ctx.store.level_rewards(outcome.guild_id).await?;
+    let rewards = ctx.level_rewards(outcome.guild_id).await?;
     for reward in rewards
-        .into_iter()
+        .iter()
         .filter(|r| r.level > outcome.old_level && r.level <= outcome.new_level)
     {
         let result = ctx

@@ -802,6 +802,24 @@ async fn level_rewards_are_granted_and_failures_reported_once(w: World) {
         "{}",
         none.content
     );
+    // The removal takes effect at once (rewards are cached between level-ups).
+    let list = w.ask(&w.admin, "levels rewards", []).await;
+    assert!(!list.content.contains("Level 1"), "{}", list.content);
+    let carol = w.guild.member("carol");
+    let before = w.general.bot_messages().len();
+    carol.says(&w.general, "hello").await;
+    w.await_xp(carol.id(), 300).await;
+    // The announcement goes out before the rewards are granted; give those a moment.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while w.general.bot_messages().len() == before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no level-up for carol"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!carol.has_role(&regular), "a removed reward was granted");
     let refused = w.ask(&bob, "levels rewards", []).await;
     assert!(
         refused.content.contains("Manage Server"),

@@ -56,7 +56,7 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
         .ok_or_else(|| missing("subcommand"))?;
     match (sub, opts.subcommand()) {
         ("rewards", _) => {
-            let rewards = ctx.store.level_rewards(inv.guild_id).await?;
+            let rewards = ctx.level_rewards(inv.guild_id).await?;
             if rewards.is_empty() {
                 return Ok(Reply::ephemeral(
                     "No level rewards yet. Add one with `/levels reward add`.",
@@ -83,14 +83,12 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
                         "Everyone already has @everyone; pick another role.",
                     ));
                 }
-                ctx.store
-                    .set_level_reward(inv.guild_id, level, role)
-                    .await?;
+                ctx.set_level_reward(inv.guild_id, level, role).await?;
                 Ok(Reply::ephemeral(format!(
                     "Members reaching level {level} will get <@&{role}>. Make sure my role is above it and I have \
                      **Manage Roles**."
                 )))
-            } else if ctx.store.remove_level_reward(inv.guild_id, level).await? {
+            } else if ctx.remove_level_reward(inv.guild_id, level).await? {
                 Ok(Reply::ephemeral(format!(
                     "Level {level} no longer gives a role."
                 )))
