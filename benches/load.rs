@@ -25,9 +25,10 @@ use std::{
 use common::{Backend, EXACT_RULES, KeeperProcess};
 use discord_sim::{
     Sim, SimConfig,
-    load::{self, ExpectedXp, LoadConfig},
+    load::{self, ExpectedXp, LoadConfig, LoadReport},
 };
 use keeper_store::Store;
+use twilight_model::id::Id;
 
 #[derive(Clone, Debug)]
 struct Options {
@@ -38,6 +39,11 @@ struct Options {
     seconds: u64,
     shards: u32,
     command_every: u64,
+    /// Announce level-ups (Keeper's default); `--levelups off` measures without.
+    levelups: bool,
+    /// `KEEPER_LOG` for the bot (default `warn`); its log is kept as
+    /// `keeper-load-<backend>.log` in the temp directory.
+    keeper_log: String,
 }
 
 impl Options {
@@ -50,6 +56,8 @@ impl Options {
             seconds: 10,
             shards: 2,
             command_every: 100,
+            levelups: true,
+            keeper_log: "warn".into(),
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut i = 0;
@@ -75,6 +83,8 @@ impl Options {
                 "--seconds" => o.seconds = number(),
                 "--shards" => o.shards = number() as u32,
                 "--command-every" => o.command_every = number(),
+                "--levelups" => o.levelups = value != "off",
+                "--keeper-log" => o.keeper_log = value.clone(),
                 // `cargo bench` passes --bench; anything else is a mistake.
                 "--bench" => {
                     i += 1;
@@ -183,7 +193,20 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     let dir = backend.scratch_dir();
     let store = common::open_store(&url).await;
     common::set_rules(&*store, guilds.iter().copied(), &EXACT_RULES).await;
-    let keeper = KeeperProcess::spawn(&sim, &url, &dir, &[("KEEPER_LOG", "warn")]);
+    if !o.levelups {
+        let off = keeper_store::SettingsPatch {
+            levelup: Some(keeper_store::LevelUpTarget::Off),
+            ..Default::default()
+        };
+        for &guild in &guilds {
+            let at = chrono::Utc::now();
+            store
+                .update_settings(Id::new(guild), &off, at)
+                .await
+                .unwrap();
+        }
+    }
+    let keeper = KeeperProcess::spawn(&sim, &url, &dir, &[("KEEPER_LOG", &o.keeper_log)]);
     sim.wait_connected(o.shards as usize, Duration::from_secs(120))
         .await
         .unwrap_or_else(|e| panic!("keeper did not connect: {e}\n{}", keeper.output()));
@@ -193,21 +216,20 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     eprintln!("[{name}] keeper connected with {} shard(s)", o.shards);
 
     let mut expected: Vec<BTreeMap<(u64, u64), ExpectedXp>> = Vec::new();
-    let mut sent_so_far = 0u64;
 
     // Warm-up: settings cached, rows created, connections open.
     let warm = load::run(&sim, &world, &shape(5_000, 2_000, None, 1)).await;
-    sent_so_far += warm.messages_sent;
     expected.push(warm.expected_xp(&EXACT_RULES));
-    await_messages(&*store, &guilds, sent_so_far, Duration::from_secs(60)).await;
+    let so_far = common::merge_expected(&expected.iter().collect::<Vec<_>>());
+    await_stored(&*store, &warm, &so_far, o.shards, Duration::from_secs(60)).await;
 
     // Flood: how fast Keeper takes awards all the way into the database.
     let started = Instant::now();
     let flood = load::run(&sim, &world, &shape(o.rate, o.seconds * 1_000, None, 2)).await;
     let sent_at = Instant::now();
-    sent_so_far += flood.messages_sent;
     expected.push(flood.expected_xp(&EXACT_RULES));
-    await_messages(&*store, &guilds, sent_so_far, Duration::from_secs(300)).await;
+    let so_far = common::merge_expected(&expected.iter().collect::<Vec<_>>());
+    await_stored(&*store, &flood, &so_far, o.shards, Duration::from_secs(300)).await;
     let processed_in = started.elapsed();
     let drain = sent_at.elapsed();
     let flood_processed = flood.messages_sent as f64 / processed_in.as_secs_f64();
@@ -226,9 +248,9 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
         &shape(half_rate, o.seconds * 1_000, Some("rank"), 3),
     )
     .await;
-    sent_so_far += half.messages_sent;
     expected.push(half.expected_xp(&EXACT_RULES));
-    await_messages(&*store, &guilds, sent_so_far, Duration::from_secs(300)).await;
+    let so_far = common::merge_expected(&expected.iter().collect::<Vec<_>>());
+    await_stored(&*store, &half, &so_far, o.shards, Duration::from_secs(300)).await;
     let half_processed = half.messages_sent as f64 / started.elapsed().as_secs_f64();
     eprintln!("[{name}] half rate {half_rate}/s with /rank:\n{half}");
 
@@ -252,6 +274,10 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     let sigterm = stopping.elapsed();
     if !status.success() {
         eprintln!("[{name}] keeper exited with {status}; log:\n{log}");
+    }
+    let kept = std::env::temp_dir().join(format!("keeper-load-{name}.log"));
+    if std::fs::write(&kept, &log).is_ok() {
+        eprintln!("[{name}] keeper's log: {}", kept.display());
     }
     store.close().await;
     backend.drop().await;
@@ -279,22 +305,45 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     }
 }
 
-/// Wait until the database counts `total` messages across `guilds`.
-async fn await_messages(store: &dyn Store, guilds: &[u64], total: u64, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let stored: i64 = common::stored_xp(store, guilds)
-            .await
-            .map(|m| m.values().map(|(_, messages)| messages).sum())
-            .unwrap_or(0);
-        if stored as u64 >= total {
-            return;
+/// Wait until the database holds every message of `report`'s run. Each shard
+/// hands its events to the write buffer in order and a flush writes all it holds,
+/// so once the last sender of each shard has all their messages stored, everything
+/// sent before is stored too: two cheap reads per poll instead of every row.
+async fn await_stored(
+    store: &dyn Store,
+    report: &LoadReport,
+    expected: &BTreeMap<(u64, u64), ExpectedXp>,
+    shards: u32,
+    timeout: Duration,
+) {
+    let mut last_per_shard: BTreeMap<u64, ((u64, u64), chrono::DateTime<chrono::Utc>)> =
+        BTreeMap::new();
+    for (key, times) in &report.message_times {
+        let Some(&last) = times.last() else { continue };
+        let shard = (key.0 >> 22) % u64::from(shards);
+        let entry = last_per_shard.entry(shard).or_insert((*key, last));
+        if last > entry.1 {
+            *entry = (*key, last);
         }
-        assert!(
-            Instant::now() < deadline,
-            "only {stored} of {total} messages stored after {timeout:?}"
-        );
-        // Each poll reads every member row: not so often that it slows the bot.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + timeout;
+    for ((guild, user), _) in last_per_shard.values() {
+        let want = expected[&(*guild, *user)].messages as i64;
+        loop {
+            let have = store
+                .member_rank(Id::new(*guild), Id::new(*user))
+                .await
+                .ok()
+                .flatten()
+                .map_or(0, |r| r.member.messages);
+            if have >= want {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "member {user} of guild {guild}: {have} of {want} messages stored after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
