@@ -14,8 +14,11 @@ use crate::{
     xp_buffer::LevelUp,
 };
 
-/// Announce one level-up and grant its rewards. Errors are logged by the caller.
+/// Grant one level-up's rewards, then announce it. Rewards first: when Discord's
+/// rate limits hold requests back (and a shutdown cuts the wait short), the role
+/// matters more than the message. Errors are logged by the caller.
 pub async fn on_level_up(ctx: &Context, level_up: LevelUp) -> BotResult<()> {
+    grant_rewards(ctx, level_up).await?;
     let LevelUp { outcome, channel } = level_up;
     let settings = ctx.settings(outcome.guild_id).await?;
     let target: Option<Id<ChannelMarker>> = match settings.levelup {
@@ -47,7 +50,7 @@ pub async fn on_level_up(ctx: &Context, level_up: LevelUp) -> BotResult<()> {
             .allowed_mentions(Some(&mentions))
             .await?;
     }
-    grant_rewards(ctx, level_up).await
+    Ok(())
 }
 
 async fn grant_rewards(ctx: &Context, level_up: LevelUp) -> BotResult<()> {
