@@ -4,7 +4,10 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use keeper_store::{GuildSettings, LevelReward, SettingsPatch, Store, StoreResult};
@@ -30,6 +33,9 @@ pub struct Context {
     /// guilds) and changed only through [`Context::set_level_reward`] and
     /// [`Context::remove_level_reward`]: cached like the settings.
     rewards: RwLock<HashMap<Id<GuildMarker>, Arc<[LevelReward]>>>,
+    /// Bumped by every settings or rewards change (under the cache's write lock), so
+    /// a read that raced a change doesn't put the older value back in the cache.
+    changes: AtomicU64,
     guilds: RwLock<HashMap<Id<GuildMarker>, GuildInfo>>,
     /// Role rewards Keeper could not grant, already reported in the mod-log: a
     /// missing permission is said once, not on every level-up.
@@ -61,6 +67,7 @@ impl Context {
             cooldowns: Mutex::default(),
             settings: RwLock::default(),
             rewards: RwLock::default(),
+            changes: AtomicU64::new(0),
             guilds: RwLock::default(),
             reported_roles: Mutex::default(),
         }
@@ -73,15 +80,17 @@ impl Context {
         if let Some(settings) = self.settings.read().expect("settings lock").get(&guild) {
             return Ok(settings.clone());
         }
+        let seen = self.changes.load(Ordering::Acquire);
         let settings = self.store.settings(guild).await?;
-        self.settings
-            .write()
-            .expect("settings lock")
-            .insert(guild, settings.clone());
+        let mut cache = self.settings.write().expect("settings lock");
+        // A change that landed while we read may be newer than what we read.
+        if self.changes.load(Ordering::Acquire) == seen {
+            cache.insert(guild, settings.clone());
+        }
         Ok(settings)
     }
 
-    /// Change settings in the store, then in the cache.
+    /// Change settings in the store, then forget the cached ones.
     pub async fn update_settings(
         &self,
         guild: Id<GuildMarker>,
@@ -91,10 +100,11 @@ impl Context {
             .store
             .update_settings(guild, patch, chrono::Utc::now())
             .await?;
-        self.settings
-            .write()
-            .expect("settings lock")
-            .insert(guild, settings.clone());
+        // Dropped rather than replaced: two changes racing could otherwise leave
+        // the older one cached; the next read fetches what the store holds.
+        let mut cache = self.settings.write().expect("settings lock");
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        cache.remove(&guild);
         Ok(settings)
     }
 
@@ -103,11 +113,12 @@ impl Context {
         if let Some(rewards) = self.rewards.read().expect("rewards lock").get(&guild) {
             return Ok(Arc::clone(rewards));
         }
+        let seen = self.changes.load(Ordering::Acquire);
         let rewards: Arc<[LevelReward]> = self.store.level_rewards(guild).await?.into();
-        self.rewards
-            .write()
-            .expect("rewards lock")
-            .insert(guild, Arc::clone(&rewards));
+        let mut cache = self.rewards.write().expect("rewards lock");
+        if self.changes.load(Ordering::Acquire) == seen {
+            cache.insert(guild, Arc::clone(&rewards));
+        }
         Ok(rewards)
     }
 
@@ -119,7 +130,9 @@ impl Context {
         role: Id<RoleMarker>,
     ) -> StoreResult<()> {
         let result = self.store.set_level_reward(guild, level, role).await;
-        self.rewards.write().expect("rewards lock").remove(&guild);
+        let mut cache = self.rewards.write().expect("rewards lock");
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        cache.remove(&guild);
         result
     }
 
@@ -130,7 +143,9 @@ impl Context {
         level: i32,
     ) -> StoreResult<bool> {
         let result = self.store.remove_level_reward(guild, level).await;
-        self.rewards.write().expect("rewards lock").remove(&guild);
+        let mut cache = self.rewards.write().expect("rewards lock");
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        cache.remove(&guild);
         result
     }
 
