@@ -83,6 +83,15 @@ impl Invocation<'_> {
         }
     }
 
+    /// For the settings commands: refuse members without Manage Server, then name
+    /// the subcommand (or group) that was run, with its options.
+    pub fn manage_server_subcommand(&self) -> BotResult<(&str, Options<'_>)> {
+        self.require(Permissions::MANAGE_GUILD, "Manage Server")?;
+        self.options()
+            .subcommand()
+            .ok_or_else(|| missing("subcommand"))
+    }
+
     pub fn options(&self) -> Options<'_> {
         Options(&self.data.options)
     }

@@ -106,11 +106,7 @@ pub fn command() -> Command {
 }
 
 pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
-    inv.require(Permissions::MANAGE_GUILD, "Manage Server")?;
-    let (sub, opts) = inv
-        .options()
-        .subcommand()
-        .ok_or_else(|| missing("subcommand"))?;
+    let (sub, opts) = inv.manage_server_subcommand()?;
     if sub == "show" {
         return Ok(Reply {
             ephemeral: true,

@@ -49,11 +49,7 @@ pub fn command() -> Command {
 }
 
 pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
-    inv.require(Permissions::MANAGE_GUILD, "Manage Server")?;
-    let (sub, opts) = inv
-        .options()
-        .subcommand()
-        .ok_or_else(|| missing("subcommand"))?;
+    let (sub, opts) = inv.manage_server_subcommand()?;
     match (sub, opts.subcommand()) {
         ("rewards", _) => {
             let rewards = ctx.level_rewards(inv.guild_id).await?;

@@ -55,11 +55,7 @@ pub fn command() -> Command {
 }
 
 pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
-    inv.require(Permissions::MANAGE_GUILD, "Manage Server")?;
-    let (sub, opts) = inv
-        .options()
-        .subcommand()
-        .ok_or_else(|| missing("subcommand"))?;
+    let (sub, opts) = inv.manage_server_subcommand()?;
     let user = opts.user("user").ok_or_else(|| missing("user"))?;
     if inv.resolved_user(user).is_some_and(|u| u.bot) {
         return Err(BotError::user("Bots don't earn XP."));
