@@ -80,26 +80,8 @@ pub async fn run(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = Arc::new(http_client(discord, &token.0));
 
-    let me = async {
-        http.current_user()
-            .await?
-            .model()
-            .await
-            .map_err(crate::error::BotError::from)
-    };
-    let me = me
-        .await
-        .map_err(|err| discord_fatal("fetching the bot's user", &err))?;
-    let app = async {
-        http.current_user_application()
-            .await?
-            .model()
-            .await
-            .map_err(crate::error::BotError::from)
-    };
-    let app = app
-        .await
-        .map_err(|err| discord_fatal("fetching the application", &err))?;
+    let me = startup_request("fetching the bot's user", http.current_user()).await?;
+    let app = startup_request("fetching the application", http.current_user_application()).await?;
     let ctx = Arc::new(Context::new(
         Arc::clone(&http),
         Arc::new(interaction_client(discord, &token.0)),
@@ -115,17 +97,7 @@ pub async fn run(
         tracing::error!(error = %err, "could not register the slash commands; they may be out of date");
     }
 
-    let info = async {
-        http.gateway()
-            .authed()
-            .await?
-            .model()
-            .await
-            .map_err(crate::error::BotError::from)
-    };
-    let info = info
-        .await
-        .map_err(|err| discord_fatal("asking for the gateway", &err))?;
+    let info = startup_request("asking for the gateway", http.gateway().authed()).await?;
     let total = discord.total_shards.unwrap_or(info.shards.max(1));
     let range = match discord.shards {
         Some(range) => range.within(total).map_err(Fatal::Config)?,
@@ -226,6 +198,20 @@ pub async fn run(
         Some(reason) => Err(Fatal::Config(reason)),
         None => Ok(()),
     }
+}
+
+/// One request Keeper can't start without, its failure told as `what` failed.
+async fn startup_request<T>(
+    what: &str,
+    request: impl std::future::IntoFuture<
+        Output = Result<twilight_http::Response<T>, twilight_http::Error>,
+    >,
+) -> Result<T, Fatal>
+where
+    T: serde::de::DeserializeOwned + Unpin + Send,
+{
+    let result: crate::error::BotResult<T> = async { Ok(request.await?.model().await?) }.await;
+    result.map_err(|err| discord_fatal(what, &err))
 }
 
 /// A start-up request to Discord failed: a rejected token is a configuration
