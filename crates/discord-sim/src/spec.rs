@@ -105,6 +105,26 @@ impl<'a> Spec<'a> {
         body.pointer("/content/application~1json/schema")
     }
 
+    /// Check a request a bot sent to the simulator: its route must exist in
+    /// Discord's API with that method, and its JSON body must match the documented
+    /// schema. Problems go to `errors`; returns the route as `METHOD /path`.
+    pub fn check_request(
+        &self,
+        req: &crate::state::RequestRec,
+        errors: &mut Vec<String>,
+    ) -> String {
+        let route = req.route.trim_start_matches("/api/v10");
+        let name = format!("{} {route}", req.method);
+        let Some(op) = self.operation(&req.method, route) else {
+            errors.push(format!("{name} is not in Discord's API"));
+            return name;
+        };
+        if let (Some(body), Some(schema)) = (&req.body, self.request_schema(op)) {
+            self.validate(schema, body, &name, errors);
+        }
+        name
+    }
+
     /// Validate `v` against `schema`; errors carry JSON paths.
     pub fn validate(&self, schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         if let Some(r) = schema.get("$ref").and_then(Value::as_str) {

@@ -12,7 +12,7 @@ use common::http::{Reply, json as call};
 use discord_sim::rest::ROUTES;
 use discord_sim::spec::Spec;
 use discord_sim::{Sim, permissions::bits};
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[test]
 fn every_served_route_exists_in_openapi() {
@@ -329,17 +329,7 @@ async fn twilight_request_bodies_match_the_openapi_schemas() {
             req.path,
             req.status
         );
-        let route = req.route.trim_start_matches("/api/v10");
-        let op = spec.operation(&req.method, route).expect("route in spec");
-        if let (Some(body), Some(schema)) = (&req.body, spec.request_schema(op)) {
-            spec.validate(
-                schema,
-                body,
-                &format!("{} {route}", req.method),
-                &mut errors,
-            );
-        }
+        spec.check_request(req, &mut errors);
     }
     assert!(errors.is_empty(), "{}", errors.join("\n"));
-    let _: Value = json!(null);
 }
