@@ -123,7 +123,7 @@ fn check_and_migrate_on_a_fresh_sqlite_file() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("backend:        sqlite"), "{text}");
-    assert!(text.contains("schema version: 1"), "{text}");
+    assert!(text.contains("schema version: 2"), "{text}");
     for table in [
         "guild_settings",
         "member_xp",

@@ -259,6 +259,19 @@ fn reads(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
         });
     }
     group.finish();
+
+    // member_xp has no index on user_id (migration 0002: it slowed every award),
+    // so exporting one user's data reads the whole table. Measured to show what
+    // that costs at 1,000,000 rows.
+    let mut group = c.benchmark_group("personal data");
+    group.sample_size(10);
+    group.bench_function("export one user, 1M rows", |b| {
+        b.to_async(rt).iter(|| {
+            let user = Id::new((USER_BASE + rng.random_range(1..=SMALL_GUILD_MEMBERS)) as u64);
+            async move { black_box(store.export_user(user).await.expect("export")) }
+        })
+    });
+    group.finish();
 }
 
 /// The bench's own database, created and dropped around the run.

@@ -1,0 +1,14 @@
+-- Schema v2 (PostgreSQL): member_xp loses its index on user_id.
+--
+-- Every award changes member_xp.xp, an indexed column (the leaderboard index), so
+-- PostgreSQL cannot update the row in place (no HOT update): it writes a new row
+-- version and a new entry into EVERY index of the table. The user_id index served
+-- only the export and the deletion of one user's data, which are rare, yet it cost
+-- about a fifth of every award batch (measured at 1,000,000 members: 500-row
+-- batches went from ~21,500 to ~26,000 rows/s on one connection, ~33,500 to
+-- ~40,000 on four; BENCHMARKS.md). Those two now read the table in full, which
+-- takes well under a second at a million members.
+--
+-- SQLite keeps its index: it updates an index only when one of its columns
+-- changes, so there the index costs awards nothing (see ../sqlite/0002_*.sql).
+DROP INDEX member_xp_user;
