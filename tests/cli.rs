@@ -113,7 +113,7 @@ fn check_and_migrate_on_a_fresh_sqlite_file() {
     let out = keeper(&["migrate"], &[("DATABASE_URL", &url)]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("sqlite: schema at version 1"),
+        stdout(&out).contains("sqlite: schema at version 2"),
         "{}",
         stdout(&out)
     );
