@@ -21,6 +21,7 @@ use crate::{
     context::Context,
     dispatch::{self, ShardEnd},
     leveling,
+    xp_buffer::Flushed,
 };
 
 /// Flush pending XP at least this often.
@@ -184,8 +185,12 @@ pub async fn run(
     )
     .await
     {
-        Ok(Ok(_)) => tracing::info!(members = pending, "final XP written; sessions saved"),
-        Ok(Err(err)) => {
+        Ok(Flushed { error: None, .. }) => {
+            tracing::info!(members = pending, "final XP written; sessions saved")
+        }
+        Ok(Flushed {
+            error: Some(err), ..
+        }) => {
             tracing::error!(members = pending, error = %err, "could not write the final XP; Discord will replay it on resume")
         }
         Err(_) => tracing::error!(
@@ -247,23 +252,21 @@ async fn flush_loop(ctx: Arc<Context>, shutdown: CancellationToken, tasks: TaskT
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(delay) => {}
         }
-        match ctx.xp.flush(ctx.store.as_ref()).await {
-            Ok(level_ups) => {
+        let flushed = ctx.xp.flush(ctx.store.as_ref()).await;
+        // Level-ups of what was written are announced even when another part of
+        // the flush failed.
+        for level_up in flushed.level_ups {
+            let ctx = Arc::clone(&ctx);
+            tasks.spawn(async move { leveling::on_level_up_logged(&ctx, level_up).await });
+        }
+        match flushed.error {
+            None => {
                 if let Some(since) = failing_since.take() {
                     tracing::warn!(after = ?since.elapsed(), "database reachable again; held XP written");
                 }
                 delay = FLUSH_EVERY;
-                for level_up in level_ups {
-                    let ctx = Arc::clone(&ctx);
-                    tasks.spawn(async move {
-                        if let Err(err) = leveling::on_level_up(&ctx, level_up).await {
-                            tracing::warn!(guild = %level_up.outcome.guild_id, user = %level_up.outcome.user_id,
-                                error = %err, "level-up effects failed");
-                        }
-                    });
-                }
             }
-            Err(err) => {
+            Some(err) => {
                 if failing_since.is_none() {
                     failing_since = Some(tokio::time::Instant::now());
                     tracing::error!(error = %err, members = ctx.xp.pending_members(), "cannot write XP; holding it in memory and retrying");

@@ -14,6 +14,15 @@ use crate::{
     xp_buffer::LevelUp,
 };
 
+/// [`on_level_up`], a failure logged: the XP is stored whatever happens to the
+/// announcement or the role.
+pub async fn on_level_up_logged(ctx: &Context, level_up: LevelUp) {
+    if let Err(err) = on_level_up(ctx, level_up).await {
+        tracing::warn!(guild = %level_up.outcome.guild_id, user = %level_up.outcome.user_id,
+            error = %err, "level-up effects failed");
+    }
+}
+
 /// Grant one level-up's rewards, then announce it. Rewards first: when Discord's
 /// rate limits hold requests back (and a shutdown cuts the wait short), the role
 /// matters more than the message. Errors are logged by the caller.

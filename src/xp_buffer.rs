@@ -2,8 +2,10 @@
 //!
 //! Every guild message would otherwise be one database write. Instead, handlers
 //! record awards here (coalesced per guild and member: ten messages are one row),
-//! and one task flushes everything at least every 250 ms as a single batch
-//! statement ([`keeper_store::Store::award_xp`]).
+//! and one task flushes everything at least every 250 ms as a batch statement
+//! ([`keeper_store::Store::award_xp`]). A store that writes well on several
+//! connections at once (PostgreSQL) gets one batch per group of shards, written
+//! side by side; SQLite's single writer gets one batch.
 //!
 //! What a crash can lose: with each batch the store writes, in the same
 //! transaction, the gateway sequence number up to which the dispatcher had recorded
@@ -12,6 +14,9 @@
 //! restart the shard resumes from the stored sequence and Discord replays those
 //! messages: they are awarded again, once. A flush that fails (database down)
 //! puts its batch back and is retried; nothing is dropped while the process lives.
+//! When a flush is split, each part holds whole shards (their awards and their
+//! checkpoints), so a part that fails while another commits leaves every stored
+//! sequence true for its own shard.
 
 use std::{
     collections::{HashMap, hash_map::Entry},
@@ -20,7 +25,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use keeper_store::{AwardOutcome, GatewaySession, Store, StoreResult, XpAward};
+use keeper_store::{AwardOutcome, GatewaySession, Store, StoreError, StoreResult, XpAward};
 use twilight_model::id::{
     Id,
     marker::{ChannelMarker, GuildMarker, UserMarker},
@@ -125,6 +130,61 @@ impl Pending {
             .collect();
         (awards, self.checkpoints.values().cloned().collect())
     }
+
+    /// Split into at most `parts` batches that can be written independently. Each
+    /// holds whole shards: the awards of the guilds a shard carries and that
+    /// shard's checkpoint. Without checkpoints (nothing says how many shards there
+    /// are) or with `parts` below 2, everything stays in one batch.
+    fn split(self, parts: usize) -> Vec<Pending> {
+        let total = self.checkpoints.values().map(|s| s.shard_total).max();
+        let (parts, total) = match total {
+            Some(total) if parts > 1 && total > 1 => (parts.min(total as usize), total),
+            _ => return vec![self],
+        };
+        let mut out: Vec<Pending> = (0..parts).map(|_| Pending::default()).collect();
+        for (key, award) in self.awards {
+            out[shard_of(key.0, total) as usize % parts]
+                .awards
+                .insert(key, award);
+        }
+        for (shard, session) in self.checkpoints {
+            out[shard as usize % parts]
+                .checkpoints
+                .insert(shard, session);
+        }
+        out.retain(|part| !part.is_empty());
+        out
+    }
+
+    /// The level-ups among a written batch's outcomes, with where to announce them.
+    fn level_ups(&self, outcomes: Vec<AwardOutcome>) -> impl Iterator<Item = LevelUp> + '_ {
+        outcomes
+            .into_iter()
+            .filter(AwardOutcome::levelled_up)
+            .filter_map(|outcome| {
+                let channel = self
+                    .awards
+                    .get(&(outcome.guild_id, outcome.user_id))?
+                    .channel;
+                Some(LevelUp { outcome, channel })
+            })
+    }
+}
+
+/// The shard that carries a guild's events: Discord's `(guild_id >> 22) % shards`.
+fn shard_of(guild: Id<GuildMarker>, total: u32) -> u32 {
+    ((guild.get() >> 22) % u64::from(total.max(1))) as u32
+}
+
+/// What a flush did.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    /// Level-ups in what was written, to announce.
+    pub level_ups: Vec<LevelUp>,
+    /// Why a part could not be written (the first such error). Its awards and
+    /// checkpoints are back in the buffer for the next flush; other parts may
+    /// have been written.
+    pub error: Option<StoreError>,
 }
 
 /// A level-up to announce: the outcome and the channel the member spoke in.
@@ -162,34 +222,47 @@ impl XpBuffer {
         self.pending.lock().expect("xp buffer lock").len()
     }
 
-    /// Write everything pending as one batch. On failure the batch goes back into
-    /// the buffer, to be retried by the next flush.
-    pub async fn flush(&self, store: &dyn Store) -> StoreResult<Vec<LevelUp>> {
+    /// Write everything pending: one batch, or one per group of shards written
+    /// side by side when the store can ([`Store::parallel_writes`]). A part that
+    /// fails goes back into the buffer, to be retried by the next flush.
+    pub async fn flush(&self, store: &dyn Store) -> Flushed {
+        self.flush_with(store.parallel_writes(), |awards, checkpoints| async move {
+            store.award_xp(&awards, &checkpoints).await
+        })
+        .await
+    }
+
+    /// [`XpBuffer::flush`] with the write given: tests pass one that fails.
+    async fn flush_with<W, F>(&self, parallel: usize, write: W) -> Flushed
+    where
+        W: Fn(Vec<XpAward>, Vec<GatewaySession>) -> F,
+        F: Future<Output = StoreResult<Vec<AwardOutcome>>>,
+    {
         let taken = mem::take(&mut *self.pending.lock().expect("xp buffer lock"));
         if taken.is_empty() {
-            return Ok(Vec::new());
+            return Flushed::default();
         }
-        let (awards, checkpoints) = taken.batch();
-        match store.award_xp(&awards, &checkpoints).await {
-            Ok(outcomes) => Ok(outcomes
-                .into_iter()
-                .filter(AwardOutcome::levelled_up)
-                .filter_map(|outcome| {
-                    let channel = taken
-                        .awards
-                        .get(&(outcome.guild_id, outcome.user_id))?
-                        .channel;
-                    Some(LevelUp { outcome, channel })
-                })
-                .collect()),
-            Err(err) => {
-                self.pending
-                    .lock()
-                    .expect("xp buffer lock")
-                    .merge_older(taken);
-                Err(err)
+        let written =
+            futures_util::future::join_all(taken.split(parallel).into_iter().map(|part| {
+                let (awards, checkpoints) = part.batch();
+                let write = write(awards, checkpoints);
+                async move { (part, write.await) }
+            }))
+            .await;
+        let mut flushed = Flushed::default();
+        for (part, result) in written {
+            match result {
+                Ok(outcomes) => flushed.level_ups.extend(part.level_ups(outcomes)),
+                Err(err) => {
+                    self.pending
+                        .lock()
+                        .expect("xp buffer lock")
+                        .merge_older(part);
+                    flushed.error.get_or_insert(err);
+                }
             }
         }
+        flushed
     }
 }
 
@@ -213,9 +286,13 @@ mod tests {
     }
 
     fn session(shard: u32, sequence: u64) -> GatewaySession {
+        session_of(shard, 2, sequence)
+    }
+
+    fn session_of(shard: u32, total: u32, sequence: u64) -> GatewaySession {
         GatewaySession {
             shard_id: shard,
-            shard_total: 2,
+            shard_total: total,
             session_id: "s".into(),
             resume_url: "ws://x".into(),
             sequence,
@@ -266,5 +343,125 @@ mod tests {
         );
         assert_eq!(newer.awards.len(), 2);
         assert_eq!(newer.checkpoints[&0].sequence, 8);
+    }
+
+    /// A guild id whose events shard `shard` of `total` carries.
+    fn guild_on(shard: u64, total: u64, n: u64) -> Id<GuildMarker> {
+        Id::new(((n * total + shard) << 22) | 7)
+    }
+
+    fn award_in(guild: Id<GuildMarker>, user: u64, xp: i64) -> XpAward {
+        XpAward {
+            guild_id: guild,
+            ..award(user, xp, 1)
+        }
+    }
+
+    #[test]
+    fn shard_of_is_discords_formula() {
+        assert_eq!(shard_of(Id::new(81_384_788_765_712_384), 16), 2);
+        assert_eq!(shard_of(guild_on(3, 4, 5), 4), 3);
+        assert_eq!(shard_of(Id::new(1), 1), 0);
+    }
+
+    #[test]
+    fn split_keeps_each_shard_whole() {
+        let mut p = Pending::default();
+        for shard in 0..4 {
+            for n in 0..3 {
+                p.record(&award_in(guild_on(shard, 4, n), 100 + n, 10), Id::new(9));
+            }
+            p.checkpoint(session_of(shard as u32, 4, 50 + shard));
+        }
+        let parts = p.split(2);
+        assert_eq!(parts.len(), 2);
+        let mut awards = 0;
+        for part in &parts {
+            let shards: std::collections::BTreeSet<u32> =
+                part.checkpoints.keys().copied().collect();
+            assert_eq!(shards.len(), 2, "{shards:?}");
+            for (guild, _) in part.awards.keys() {
+                assert!(
+                    shards.contains(&shard_of(*guild, 4)),
+                    "an award of shard {} travels without its checkpoint {shards:?}",
+                    shard_of(*guild, 4)
+                );
+            }
+            awards += part.awards.len();
+        }
+        assert_eq!(awards, 12);
+    }
+
+    #[test]
+    fn split_stays_whole_without_shards_to_split_by() {
+        let mut p = Pending::default();
+        p.record(&award_in(guild_on(1, 4, 0), 1, 10), Id::new(9));
+        p.record(&award_in(guild_on(2, 4, 0), 1, 10), Id::new(9));
+        // No checkpoint: the number of shards is unknown.
+        assert_eq!(p.split(4).len(), 1);
+        let mut p = Pending::default();
+        p.record(&award_in(guild_on(1, 4, 0), 1, 10), Id::new(9));
+        p.checkpoint(session_of(1, 4, 3));
+        p.checkpoint(session_of(2, 4, 3));
+        // One part asked for; and shards without anything pending make no part.
+        assert_eq!(p.split(1).len(), 1);
+        let mut p = Pending::default();
+        p.record(&award_in(guild_on(1, 4, 0), 1, 10), Id::new(9));
+        p.checkpoint(session_of(1, 4, 3));
+        assert_eq!(p.split(4).len(), 1);
+    }
+
+    /// Shard 1's part fails while shard 0's is written: shard 0's level-up is
+    /// still reported, shard 1's awards and checkpoint go back, nothing else does.
+    #[tokio::test]
+    async fn a_failed_part_goes_back_and_the_others_count() {
+        let buffer = XpBuffer::default();
+        let (g0, g1) = (guild_on(0, 2, 1), guild_on(1, 2, 1));
+        buffer.record(&award_in(g0, 5, 150), Id::new(10));
+        buffer.record(&award_in(g1, 6, 150), Id::new(11));
+        buffer.checkpoint(session_of(0, 2, 40));
+        buffer.checkpoint(session_of(1, 2, 41));
+        let writes = Mutex::new(Vec::new());
+        let flushed = buffer
+            .flush_with(
+                2,
+                |awards: Vec<XpAward>, checkpoints: Vec<GatewaySession>| {
+                    writes
+                        .lock()
+                        .unwrap()
+                        .push((awards.len(), checkpoints[0].shard_id));
+                    let failed = checkpoints.iter().any(|c| c.shard_id == 1);
+                    async move {
+                        if failed {
+                            return Err(StoreError::Unavailable("down".into()));
+                        }
+                        Ok(awards
+                            .iter()
+                            .map(|a| AwardOutcome {
+                                guild_id: a.guild_id,
+                                user_id: a.user_id,
+                                xp: a.xp,
+                                old_level: 0,
+                                new_level: 1,
+                            })
+                            .collect())
+                    }
+                },
+            )
+            .await;
+        let mut writes = writes.into_inner().unwrap();
+        writes.sort();
+        assert_eq!(writes, vec![(1, 0), (1, 1)], "one batch per shard");
+        assert!(flushed.error.is_some());
+        assert_eq!(flushed.level_ups.len(), 1);
+        assert_eq!(flushed.level_ups[0].outcome.guild_id, g0);
+        assert_eq!(flushed.level_ups[0].channel, Id::new(10));
+        let pending = buffer.pending.lock().unwrap();
+        assert_eq!(
+            pending.awards.keys().collect::<Vec<_>>(),
+            vec![&(g1, Id::new(6))]
+        );
+        assert_eq!(pending.checkpoints.keys().collect::<Vec<_>>(), vec![&1]);
+        assert_eq!(pending.checkpoints[&1].sequence, 41);
     }
 }

@@ -16,6 +16,7 @@ use super::{Invocation, Reply, missing};
 use crate::{
     context::Context,
     error::{BotError, BotResult},
+    leveling,
 };
 
 pub const NAME: &str = "xp";
@@ -70,7 +71,15 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
         Ok(amount)
     };
     // Pending awards are written first, so a correction applies to the true total.
-    ctx.xp.flush(ctx.store.as_ref()).await?;
+    // Level-ups among them get their announcement and rewards here, as the flush
+    // loop would have given them.
+    let flushed = ctx.xp.flush(ctx.store.as_ref()).await;
+    for level_up in flushed.level_ups {
+        leveling::on_level_up_logged(ctx, level_up).await;
+    }
+    if let Some(err) = flushed.error {
+        return Err(err.into());
+    }
     let outcome = match sub {
         "set" => {
             ctx.store

@@ -83,6 +83,15 @@ pub trait Store: Send + Sync + 'static {
         checkpoints: &[GatewaySession],
     ) -> StoreResult<Vec<AwardOutcome>>;
 
+    /// How many [`Store::award_xp`] batches are worth writing at the same time.
+    /// A backend that can write on several connections at once says how many
+    /// (callers then split a batch by shard, each part with its own shard's
+    /// checkpoints, so every part stays atomic on its own); the default, 1, means
+    /// writes take turns and one batch is best.
+    fn parallel_writes(&self) -> usize {
+        1
+    }
+
     /// Set a member's total XP (clamped at 0), returning the level change.
     async fn set_xp(
         &self,
