@@ -197,6 +197,11 @@ pub struct LevelUp {
 #[derive(Debug, Default)]
 pub struct XpBuffer {
     pending: Mutex<Pending>,
+    /// Held for a whole flush. Two flushes at once (the 250 ms loop and `/xp`,
+    /// which flushes first) could otherwise commit out of order, and a later
+    /// checkpoint would be overwritten by an earlier one whose awards came after:
+    /// a resume would then replay, and count twice, what was already stored.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl XpBuffer {
@@ -238,6 +243,7 @@ impl XpBuffer {
         W: Fn(Vec<XpAward>, Vec<GatewaySession>) -> F,
         F: Future<Output = StoreResult<Vec<AwardOutcome>>>,
     {
+        let _one_at_a_time = self.flushing.lock().await;
         let taken = mem::take(&mut *self.pending.lock().expect("xp buffer lock"));
         if taken.is_empty() {
             return Flushed::default();
@@ -463,5 +469,32 @@ mod tests {
         );
         assert_eq!(pending.checkpoints.keys().collect::<Vec<_>>(), vec![&1]);
         assert_eq!(pending.checkpoints[&1].sequence, 41);
+    }
+
+    /// A flush that starts while another is writing waits for it, so their
+    /// checkpoints are stored in the order they were taken.
+    #[tokio::test]
+    async fn flushes_take_turns() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let buffer = XpBuffer::default();
+        buffer.record(&award(1, 10, 1), Id::new(9));
+        let (in_flight, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let write = |_: Vec<XpAward>, _: Vec<GatewaySession>| {
+            let (in_flight, most) = (&in_flight, &most);
+            async move {
+                most.fetch_max(in_flight.fetch_add(1, SeqCst) + 1, SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                in_flight.fetch_sub(1, SeqCst);
+                Ok(Vec::new())
+            }
+        };
+        let second = async {
+            tokio::task::yield_now().await;
+            buffer.record(&award(2, 10, 2), Id::new(9));
+            buffer.flush_with(1, write).await
+        };
+        tokio::join!(buffer.flush_with(1, write), second);
+        assert_eq!(most.load(SeqCst), 1, "two flushes wrote at once");
+        assert_eq!(buffer.pending_members(), 0);
     }
 }
