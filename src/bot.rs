@@ -28,6 +28,8 @@ use crate::{
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Everything must be stopped within 10 s of a signal; leave margin for the pool.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(8);
+/// How long a shutdown waits for level-up announcements held back by rate limits.
+const ANNOUNCE_GRACE: Duration = Duration::from_secs(2);
 
 /// The intents the enabled features need, and no more.
 pub fn intents(discord: &DiscordConfig) -> Intents {
@@ -177,6 +179,11 @@ pub async fn run(
     tasks.close();
     let _ = tokio::time::timeout_at(deadline, tasks.wait()).await;
     let _ = tokio::time::timeout_at(deadline, flusher).await;
+    // Announcements still waiting on Discord's rate limits get a short grace, not
+    // the whole budget: they are stale by now, and the XP they announce is stored.
+    ctx.announcer
+        .finish(deadline.min(tokio::time::Instant::now() + ANNOUNCE_GRACE))
+        .await;
     // Whatever is still pending (and the final session checkpoints) is written now.
     let pending = ctx.xp.pending_members();
     match tokio::time::timeout_at(

@@ -17,7 +17,7 @@ use twilight_model::id::{
     marker::{ApplicationMarker, GuildMarker, RoleMarker, UserMarker},
 };
 
-use crate::{cooldown::Cooldowns, xp_buffer::XpBuffer};
+use crate::{announce::Announcer, cooldown::Cooldowns, xp_buffer::XpBuffer};
 
 pub struct Context {
     pub http: Arc<Client>,
@@ -27,6 +27,8 @@ pub struct Context {
     pub application_id: Id<ApplicationMarker>,
     pub bot_id: Id<UserMarker>,
     pub xp: XpBuffer,
+    /// Level-up announcements, combined per channel when Discord holds them back.
+    pub announcer: Announcer,
     pub cooldowns: Mutex<Cooldowns>,
     settings: RwLock<HashMap<Id<GuildMarker>, GuildSettings>>,
     /// Level rewards per guild, read on every level-up (thousands a second in busy
@@ -58,6 +60,7 @@ impl Context {
         bot_id: Id<UserMarker>,
     ) -> Self {
         Self {
+            announcer: Announcer::new(Arc::clone(&http)),
             http,
             interactions,
             store,

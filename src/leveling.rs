@@ -8,6 +8,7 @@ use twilight_model::{
 };
 
 use crate::{
+    announce::Announcement,
     context::Context,
     error::BotResult,
     template::{self, Vars},
@@ -23,9 +24,10 @@ pub async fn on_level_up_logged(ctx: &Context, level_up: LevelUp) {
     }
 }
 
-/// Grant one level-up's rewards, then announce it. Rewards first: when Discord's
-/// rate limits hold requests back (and a shutdown cuts the wait short), the role
-/// matters more than the message. Errors are logged by the caller.
+/// Grant one level-up's rewards, then queue its announcement (`announce`). Rewards
+/// first: when Discord's rate limits hold requests back (and a shutdown cuts the
+/// wait short), the role matters more than the message. Errors are logged by the
+/// caller.
 pub async fn on_level_up(ctx: &Context, level_up: LevelUp) -> BotResult<()> {
     grant_rewards(ctx, level_up).await?;
     let LevelUp { outcome, channel } = level_up;
@@ -48,16 +50,13 @@ pub async fn on_level_up(ctx: &Context, level_up: LevelUp) -> BotResult<()> {
                 member_count: Some(info.member_count),
             },
         );
-        // Only the member who levelled up may be pinged, whatever the template says.
-        let mentions = AllowedMentions {
-            users: vec![outcome.user_id],
-            ..Default::default()
-        };
-        ctx.http
-            .create_message(target)
-            .content(&text)
-            .allowed_mentions(Some(&mentions))
-            .await?;
+        ctx.announcer.announce(
+            target,
+            Announcement {
+                text,
+                user: outcome.user_id,
+            },
+        );
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Keeper as a library: everything the `keeper` binary runs, so end-to-end tests
 //! can start the real bot in-process against the simulator.
 
+pub mod announce;
 pub mod bot;
 pub mod cli;
 pub mod command;

@@ -299,6 +299,7 @@ on_both_backends!(
     xp_commands_correct_totals,
     level_rewards_are_granted_and_failures_reported_once,
     level_up_announcements_follow_the_setting,
+    a_burst_of_level_ups_shares_messages,
     config_show_and_refusals,
     chat_earns_xp_and_announces_level_ups,
     rank_and_leaderboard,
@@ -820,6 +821,70 @@ async fn level_rewards_are_granted_and_failures_reported_once(w: World) {
         refused.content.contains("Manage Server"),
         "{}",
         refused.content
+    );
+    w.finish().await;
+}
+
+/// Many members levelling up at once in one channel: every one is announced, once,
+/// pinging only the members named, in fewer messages than level-ups (Discord allows
+/// about five messages per five seconds in a channel).
+async fn a_burst_of_level_ups_shares_messages(w: World) {
+    const MEMBERS: usize = 40;
+    w.fixed_xp(100).await;
+    let members: Vec<Member> = (0..MEMBERS)
+        .map(|i| w.guild.member(&format!("member{i}")))
+        .collect();
+    for m in &members {
+        m.says(&w.general, "hello").await;
+    }
+    let mut announced: Vec<u64> = Vec::new();
+    let mut messages = 0;
+    while announced.len() < MEMBERS {
+        let post = next_post(&w.general).await;
+        messages += 1;
+        let named: Vec<u64> = members
+            .iter()
+            .filter(|m| post.content.contains(&m.mention()))
+            .map(Member::id)
+            .collect();
+        let mut pinged = post.mentions.clone();
+        pinged.sort_unstable();
+        let mut expected = named.clone();
+        expected.sort_unstable();
+        assert_eq!(
+            pinged, expected,
+            "pings exactly the members named: {}",
+            post.content
+        );
+        assert!(!post.mention_everyone);
+        assert!(post.content.chars().count() <= 2_000);
+        assert_eq!(
+            post.content.lines().count(),
+            named.len(),
+            "one line per level-up: {}",
+            post.content
+        );
+        assert!(
+            post.content.lines().all(|l| l.contains("level 1")),
+            "{}",
+            post.content
+        );
+        announced.extend(named);
+    }
+    announced.sort_unstable();
+    let mut all: Vec<u64> = members.iter().map(Member::id).collect();
+    all.sort_unstable();
+    assert_eq!(announced, all, "everyone announced, once");
+    assert!(
+        messages < MEMBERS,
+        "{messages} messages for {MEMBERS} level-ups"
+    );
+    assert!(
+        w.general
+            .next_message(Duration::from_secs(1))
+            .await
+            .is_err(),
+        "nothing announced twice"
     );
     w.finish().await;
 }
