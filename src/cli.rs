@@ -71,6 +71,10 @@ pub async fn run(config: &Config) -> Result<(), Fatal> {
     }
     let store = db::open(&config.database).await.map_err(Fatal::database)?;
     tracing::info!(backend = store.backend(), database = %config.database.database_url, "database ready");
+    match store.advisories().await {
+        Ok(advisories) => advisories.iter().for_each(|a| tracing::warn!("{a}")),
+        Err(err) => tracing::warn!(error = %err, "could not read the database's configuration"),
+    }
     bot::run(config, store, tokio_util::sync::CancellationToken::new()).await
 }
 
@@ -101,6 +105,7 @@ pub async fn check(config: &Config) -> Result<(), Fatal> {
         "schema version: {version} (this build knows up to {})",
         db::binary_schema_version(url)
     );
+    let advisories = store.advisories().await.map_err(Fatal::database)?;
     println!("rows:");
     let width = counts
         .iter()
@@ -109,6 +114,12 @@ pub async fn check(config: &Config) -> Result<(), Fatal> {
         .unwrap_or(0);
     for (table, count) in counts {
         println!("  {table:<width$}  {count}");
+    }
+    if !advisories.is_empty() {
+        println!("warnings:");
+        for advice in advisories {
+            println!("  - {advice}");
+        }
     }
     store.close().await;
     Ok(())

@@ -1,6 +1,8 @@
 //! The `keeper` binary as an operator meets it: `--help`, `migrate`, `check`, and
 //! one clear line with exit code 2 for every bad configuration.
 
+mod common;
+
 use std::{
     path::PathBuf,
     process::{Command, Output},
@@ -216,4 +218,29 @@ fn run_without_a_token_says_so() {
     let out = keeper(&["run"], &[]);
     assert_config_error(&out, "DISCORD_TOKEN");
     assert!(stderr(&out).contains("keeper demo"));
+}
+
+/// `keeper check` on PostgreSQL warns when the server's autovacuum is off (every
+/// award leaves a dead row version that only VACUUM reclaims), and only then.
+#[tokio::test]
+async fn check_on_postgres_warns_when_autovacuum_is_off() {
+    let (backend, url) = common::Backend::create(true).await;
+    let out = keeper(&["check", "--database-url", &url], &[]);
+    // The server's setting, read directly (not through Keeper): the test holds on
+    // either kind of server.
+    let mut conn = common::connect_admin(&url).await;
+    let setting: String = sqlx::query_scalar("SHOW autovacuum")
+        .fetch_one(&mut conn)
+        .await
+        .expect("SHOW autovacuum");
+    drop(conn);
+    backend.drop().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("backend:        postgres"), "{text}");
+    assert_eq!(
+        text.contains("autovacuum is off"),
+        setting == "off",
+        "autovacuum is {setting}: {text}"
+    );
 }

@@ -67,3 +67,39 @@ pub(crate) async fn table_counts(pool: &PgPool) -> StoreResult<Vec<(&'static str
         ("gateway_sessions", row.gateway_sessions),
     ])
 }
+
+/// See [`keeper_store::Store::advisories`].
+pub(crate) async fn advisories(pool: &PgPool) -> StoreResult<Vec<String>> {
+    let autovacuum = sqlx::query_scalar!(r#"SELECT current_setting('autovacuum') AS "setting!""#)
+        .fetch_one(pool)
+        .await
+        .map_err(db_err)?;
+    Ok(autovacuum_advice(&autovacuum).into_iter().collect())
+}
+
+/// Every award rewrites a `member_xp` row (its XP is indexed, so PostgreSQL writes
+/// a new row version and leaves the old one dead). Only VACUUM reclaims them:
+/// with autovacuum off the table and its indexes grow for ever, and leaderboards
+/// and ranks slow down as they step over dead entries.
+pub(crate) fn autovacuum_advice(setting: &str) -> Option<String> {
+    (setting != "on").then(|| {
+        "autovacuum is off on this PostgreSQL server: every XP award leaves a dead row \
+         version in member_xp, so the table and its indexes grow without bound and \
+         leaderboards slow down; turn autovacuum on (postgresql.conf) or run \
+         `VACUUM (ANALYZE) member_xp` regularly, e.g. hourly from cron"
+            .to_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::autovacuum_advice;
+
+    #[test]
+    fn autovacuum_off_is_told_with_its_remedy() {
+        assert_eq!(autovacuum_advice("on"), None);
+        let advice = autovacuum_advice("off").expect("advice");
+        assert!(advice.contains("autovacuum is off"), "{advice}");
+        assert!(advice.contains("VACUUM"), "{advice}");
+    }
+}

@@ -282,6 +282,10 @@ impl Store for PgStore {
         admin::table_counts(&self.pool).await
     }
 
+    async fn advisories(&self) -> StoreResult<Vec<String>> {
+        admin::advisories(&self.pool).await
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

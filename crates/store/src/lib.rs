@@ -51,6 +51,13 @@ pub trait Store: Send + Sync + 'static {
     /// Row counts per table, for `keeper check`.
     async fn table_counts(&self) -> StoreResult<Vec<(&'static str, i64)>>;
 
+    /// What in the database's own configuration an operator should change, one
+    /// sentence each; empty when nothing. `keeper check` prints them and `keeper
+    /// run` logs them at start-up.
+    async fn advisories(&self) -> StoreResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     /// Close the pool, waiting for connections in use to be returned.
     async fn close(&self);
 
