@@ -9,7 +9,7 @@
 //! exactly as rendered.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, VecDeque, hash_map::Entry},
     sync::{Arc, Mutex},
 };
 
@@ -69,14 +69,15 @@ impl Announcer {
     pub fn announce(&self, channel: Id<ChannelMarker>, announcement: Announcement) {
         let start = {
             let mut queues = self.queues.lock().expect("announcer lock");
-            let running = queues.contains_key(&channel);
-            let waiting = queues.entry(channel).or_default();
+            let entry = queues.entry(channel);
+            let start = matches!(entry, Entry::Vacant(_));
+            let waiting = entry.or_default();
             if waiting.queue.len() >= MAX_WAITING {
                 waiting.queue.pop_front();
                 waiting.dropped += 1;
             }
             waiting.queue.push_back(announcement);
-            !running
+            start
         };
         if start {
             let (http, queues) = (Arc::clone(&self.http), Arc::clone(&self.queues));

@@ -14,7 +14,7 @@ use std::{
 };
 
 use chrono::Utc;
-use criterion::{BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
 use keeper_store::{Store, XpAward, levels::total_xp_for_level};
 use keeper_store_postgres::{PgConfig, PgStore};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -77,8 +77,40 @@ fn random_award(rng: &mut StdRng) -> XpAward {
     }
 }
 
-fn random_batch(rng: &mut StdRng) -> Vec<XpAward> {
-    (0..BATCH).map(|_| random_award(rng)).collect()
+fn random_batch(rng: &mut StdRng, size: usize) -> Vec<XpAward> {
+    (0..size).map(|_| random_award(rng)).collect()
+}
+
+/// Keeper's batched awards: rounds of `concurrent` batches of `size` random awards,
+/// the batches of a round written side by side (each on its own connection).
+fn keeper_batches(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    store: &PgStore,
+    rng: &mut StdRng,
+    (name, shape): (&str, &str),
+    concurrent: usize,
+    size: usize,
+) {
+    group.throughput(Throughput::Elements((concurrent * size) as u64));
+    group.bench_function(BenchmarkId::new(name, shape), |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let rounds: Vec<Vec<_>> = (0..iters)
+                .map(|_| (0..concurrent).map(|_| random_batch(rng, size)).collect())
+                .collect();
+            let store = store.clone();
+            async move {
+                let start = Instant::now();
+                for round in &rounds {
+                    let flushes = round.iter().map(|batch| store.award_xp(batch, &[]));
+                    for outcome in futures_util::future::join_all(flushes).await {
+                        black_box(outcome.expect("award batch"));
+                    }
+                }
+                start.elapsed()
+            }
+        })
+    });
 }
 
 /// 500 random tutorial awards as (guilds, users, xp), sorted by key as
@@ -123,41 +155,25 @@ fn awards(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
     let mut group = c.benchmark_group("award");
     let mut rng = StdRng::seed_from_u64(7);
 
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function(BenchmarkId::new("batch_500", "1 connection"), |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let batches: Vec<_> = (0..iters).map(|_| random_batch(&mut rng)).collect();
-            let store = store.clone();
-            async move {
-                let start = Instant::now();
-                for batch in &batches {
-                    black_box(store.award_xp(batch, &[]).await.expect("award batch"));
-                }
-                start.elapsed()
-            }
-        })
-    });
-
+    keeper_batches(
+        &mut group,
+        rt,
+        store,
+        &mut rng,
+        ("batch_500", "1 connection"),
+        1,
+        BATCH,
+    );
     // What the bot does under load: several shards flushing batches at once.
-    group.throughput(Throughput::Elements(4 * BATCH as u64));
-    group.bench_function(BenchmarkId::new("batch_500", "4 concurrent"), |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let rounds: Vec<Vec<_>> = (0..iters)
-                .map(|_| (0..4).map(|_| random_batch(&mut rng)).collect())
-                .collect();
-            let store = store.clone();
-            async move {
-                let start = Instant::now();
-                for round in &rounds {
-                    let flushes = round.iter().map(|batch| store.award_xp(batch, &[]));
-                    for outcome in futures_util::future::join_all(flushes).await {
-                        black_box(outcome.expect("award batch"));
-                    }
-                }
-                start.elapsed()
-            }
-        })
-    });
+    keeper_batches(
+        &mut group,
+        rt,
+        store,
+        &mut rng,
+        ("batch_500", "4 concurrent"),
+        4,
+        BATCH,
+    );
 
     group.throughput(Throughput::Elements(1));
     group.bench_function(BenchmarkId::new("single", "keeper award_xp"), |b| {
@@ -260,52 +276,26 @@ fn awards(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
     // What the write buffer flushes every 250 ms when 100,000 awards a second of
     // distinct members come in (uniformly random members: the least coalescing).
     group.sample_size(10);
-    group.throughput(Throughput::Elements(FLOOD_BATCH as u64));
-    group.bench_function(BenchmarkId::new("batch_25000", "1 connection"), |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let batches: Vec<Vec<_>> = (0..iters)
-                .map(|_| (0..FLOOD_BATCH).map(|_| random_award(&mut rng)).collect())
-                .collect();
-            let store = store.clone();
-            async move {
-                let start = Instant::now();
-                for batch in &batches {
-                    black_box(store.award_xp(batch, &[]).await.expect("award batch"));
-                }
-                start.elapsed()
-            }
-        })
-    });
-
+    keeper_batches(
+        &mut group,
+        rt,
+        store,
+        &mut rng,
+        ("batch_25000", "1 connection"),
+        1,
+        FLOOD_BATCH,
+    );
     // The same 25,000 awards as the bot flushes them on PostgreSQL with 4 or more
     // shards: split by shard into 4 batches written side by side.
-    group.throughput(Throughput::Elements(FLOOD_BATCH as u64));
-    group.bench_function(BenchmarkId::new("batch_25000", "as 4 concurrent"), |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let rounds: Vec<Vec<Vec<_>>> = (0..iters)
-                .map(|_| {
-                    (0..4)
-                        .map(|_| {
-                            (0..FLOOD_BATCH / 4)
-                                .map(|_| random_award(&mut rng))
-                                .collect()
-                        })
-                        .collect()
-                })
-                .collect();
-            let store = store.clone();
-            async move {
-                let start = Instant::now();
-                for round in &rounds {
-                    let flushes = round.iter().map(|batch| store.award_xp(batch, &[]));
-                    for outcome in futures_util::future::join_all(flushes).await {
-                        black_box(outcome.expect("award batch"));
-                    }
-                }
-                start.elapsed()
-            }
-        })
-    });
+    keeper_batches(
+        &mut group,
+        rt,
+        store,
+        &mut rng,
+        ("batch_25000", "as 4 concurrent"),
+        4,
+        FLOOD_BATCH / 4,
+    );
     group.finish();
 }
 
