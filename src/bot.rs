@@ -4,7 +4,8 @@
 //! task per shard (`dispatch::run`) resuming its stored session when it has one, and
 //! one task flushing XP. Shutdown (SIGTERM/SIGINT): shards close with code 4000 so
 //! their sessions stay resumable, running handlers finish, the last XP and session
-//! checkpoints are written, the pool closes; all within 10 s.
+//! checkpoints are written, that write's level-ups get their rewards and
+//! announcements (within a short grace), the pool closes; all within 10 s.
 
 use std::{sync::Arc, time::Duration};
 
@@ -21,11 +22,8 @@ use crate::{
     context::Context,
     dispatch::{self, ShardEnd},
     leveling,
-    xp_buffer::Flushed,
 };
 
-/// Flush pending XP at least this often.
-const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Everything must be stopped within 10 s of a signal; leave margin for the pool.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(8);
 /// How long a shutdown waits for level-up announcements held back by rate limits.
@@ -156,6 +154,7 @@ pub async fn run(
     }
     let flusher = tokio::spawn(flush_loop(
         Arc::clone(&ctx),
+        Duration::from_millis(config.xp_flush_ms),
         shutdown.clone(),
         tasks.clone(),
     ));
@@ -176,14 +175,11 @@ pub async fn run(
     })
     .await;
     shards.abort_all();
+    // The flusher before the handlers: a flush it has begun ends by handing its
+    // level-ups to `tasks`.
+    let _ = tokio::time::timeout_at(deadline, flusher).await;
     tasks.close();
     let _ = tokio::time::timeout_at(deadline, tasks.wait()).await;
-    let _ = tokio::time::timeout_at(deadline, flusher).await;
-    // Announcements still waiting on Discord's rate limits get a short grace, not
-    // the whole budget: they are stale by now, and the XP they announce is stored.
-    ctx.announcer
-        .finish(deadline.min(tokio::time::Instant::now() + ANNOUNCE_GRACE))
-        .await;
     // Whatever is still pending (and the final session checkpoints) is written now.
     let pending = ctx.xp.pending_members();
     match tokio::time::timeout_at(
@@ -192,19 +188,36 @@ pub async fn run(
     )
     .await
     {
-        Ok(Flushed { error: None, .. }) => {
-            tracing::info!(members = pending, "final XP written; sessions saved")
-        }
-        Ok(Flushed {
-            error: Some(err), ..
-        }) => {
-            tracing::error!(members = pending, error = %err, "could not write the final XP; Discord will replay it on resume")
+        Ok(flushed) => {
+            match &flushed.error {
+                None => tracing::info!(members = pending, "final XP written; sessions saved"),
+                Some(err) => {
+                    tracing::error!(members = pending, error = %err, "could not write the final XP; Discord will replay it on resume")
+                }
+            }
+            // Level-ups in the last write are rewarded like any other: a member who
+            // reached a reward level just before the shutdown gets the role now,
+            // not at their next level-up.
+            for level_up in flushed.level_ups {
+                let ctx = Arc::clone(&ctx);
+                tasks.spawn(async move { leveling::on_level_up_logged(&ctx, level_up).await });
+            }
         }
         Err(_) => tracing::error!(
             members = pending,
             "the final XP write timed out; Discord will replay it on resume"
         ),
     }
+    // Rewards and announcements still waiting on Discord's rate limits get a short
+    // grace, not the whole budget: the XP they follow from is stored.
+    let grace = deadline.min(tokio::time::Instant::now() + ANNOUNCE_GRACE);
+    if tokio::time::timeout_at(grace, tasks.wait()).await.is_err() {
+        tracing::warn!(
+            left = tasks.len(),
+            "shutting down before every level-up's rewards were granted"
+        );
+    }
+    ctx.announcer.finish(grace).await;
     store.close().await;
     match fatal {
         Some(reason) => Err(Fatal::Config(reason)),
@@ -248,10 +261,15 @@ fn discord_fatal(what: &str, err: &crate::error::BotError) -> Fatal {
     }
 }
 
-/// Write pending XP every 250 ms; announce level-ups. A failing database is retried
+/// Write pending XP every `every` (250 ms); announce level-ups. A failing database is retried
 /// with backoff, its batch kept in memory, and the outage logged once.
-async fn flush_loop(ctx: Arc<Context>, shutdown: CancellationToken, tasks: TaskTracker) {
-    let mut delay = FLUSH_EVERY;
+async fn flush_loop(
+    ctx: Arc<Context>,
+    every: Duration,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) {
+    let mut delay = every;
     let mut failing_since: Option<tokio::time::Instant> = None;
     let mut flushes: u64 = 0;
     loop {
@@ -271,7 +289,7 @@ async fn flush_loop(ctx: Arc<Context>, shutdown: CancellationToken, tasks: TaskT
                 if let Some(since) = failing_since.take() {
                     tracing::warn!(after = ?since.elapsed(), "database reachable again; held XP written");
                 }
-                delay = FLUSH_EVERY;
+                delay = every;
             }
             Some(err) => {
                 if failing_since.is_none() {

@@ -290,6 +290,7 @@ macro_rules! on_both_backends_custom {
 }
 
 on_both_backends_custom!(
+    level_ups_in_the_last_write_are_rewarded,
     database_outage_keeps_the_bot_up_and_loses_nothing,
     dev_guild_gets_the_commands,
     intents_follow_the_enabled_features,
@@ -885,6 +886,49 @@ async fn a_burst_of_level_ups_shares_messages(w: World) {
             .await
             .is_err(),
         "nothing announced twice"
+    );
+    w.finish().await;
+}
+
+/// Awards still buffered at shutdown are written by the last flush; a level-up in
+/// that write still gets its reward role and its announcement before Keeper exits.
+async fn level_ups_in_the_last_write_are_rewarded(postgres: bool) {
+    // A flush interval of an hour: the write at shutdown is the only one.
+    let mut w = World::with_args(postgres, |_| vec!["--xp-flush-ms=3600000".to_owned()]).await;
+    let regular = w.guild.role("Regular", 0);
+    w.ask(
+        &w.admin,
+        "levels reward add",
+        [
+            ("level", OptionValue::Integer(1)),
+            ("role", OptionValue::Role(regular.id())),
+        ],
+    )
+    .await;
+    w.fixed_xp(100).await;
+    let alice = w.guild.member("alice");
+    alice.says(&w.general, "hello").await;
+    // A shard handles its events in order and buffers an award before reading the
+    // next event: once this later command is answered, alice's award is buffered.
+    w.ask(&w.admin, "rank", []).await;
+    assert_eq!(
+        w.stored(alice.id()).await,
+        (0, 0),
+        "written before shutdown"
+    );
+    assert!(!alice.has_role(&regular));
+
+    w.stop_bot().await;
+    assert_eq!(w.stored(alice.id()).await, (100, 1), "the last write");
+    assert!(
+        alice.has_role(&regular),
+        "the reward of a level-up in the last write"
+    );
+    let post = next_post(&w.general).await;
+    assert!(
+        post.content.contains(&alice.mention()) && post.content.contains("level 1"),
+        "{}",
+        post.content
     );
     w.finish().await;
 }
