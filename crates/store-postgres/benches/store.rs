@@ -402,15 +402,16 @@ impl BenchDb {
             .expect("connect");
         let started = Instant::now();
         // Levels come from the same curve as the store's: `width_bucket` finds how
-        // many level thresholds an XP total has passed.
+        // many level thresholds an XP total has passed. Buckets are the store's too.
         let thresholds: Vec<i64> = (0..=200).map(total_xp_for_level).collect();
         for (first_guild, last_guild, members) in [
             (1, SMALL_GUILDS, SMALL_GUILD_MEMBERS),
             (BIG_GUILD, BIG_GUILD, BIG_GUILD_MEMBERS),
         ] {
             sqlx::query!(
-                "INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
-                 SELECT g, u, x, width_bucket(x, $1::int8[]) - 1, x / 20, now()
+                "INSERT INTO member_xp (guild_id, user_id, xp, level, xp_bucket, messages,
+                                        last_award_at)
+                 SELECT g, u, x, width_bucket(x, $1::int8[]) - 1, x / $6, x / 20, now()
                  FROM (SELECT g, $4::int8 + u AS u, floor(random() ^ 3 * 300000)::int8 AS x
                        FROM generate_series($2::int8, $3::int8) AS g,
                             generate_series(1::int8, $5::int8) AS u) AS s",
@@ -419,6 +420,7 @@ impl BenchDb {
                 last_guild,
                 USER_BASE,
                 members,
+                keeper_store::levels::XP_BUCKET_WIDTH,
             )
             .execute(store.pool())
             .await

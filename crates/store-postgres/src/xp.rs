@@ -1,13 +1,16 @@
 //! Member XP and levels: batched awards, moderator changes, leaderboards.
 //!
-//! The stored `level` always equals `level_for_xp(xp)`. The curve lives in Rust
-//! (`keeper_store::levels`), so every write adds XP in SQL, reads back the new total
-//! with the level as it was, and writes the changed levels in the same transaction.
+//! The stored `level` always equals `level_for_xp(xp)`, and `xp_bucket` equals
+//! `xp_bucket(xp)` (the leaderboard index orders by it, migration 0003). Both rules
+//! live in Rust (`keeper_store::levels`), so every write adds XP in SQL, reads back
+//! the new total with the level and bucket as they were, and writes those that
+//! changed in the same transaction. An award that changes neither (most of them)
+//! changes no indexed column, so PostgreSQL updates the row in place (HOT).
 
 use chrono::{DateTime, Utc};
 use keeper_store::{
     AwardOutcome, GatewaySession, MemberRank, MemberXp, StoreResult, XpAward, id_from_db, id_to_db,
-    levels::level_for_xp,
+    levels::{level_for_xp, xp_bucket},
 };
 use sqlx::{PgConnection, PgPool};
 use twilight_model::id::{
@@ -17,12 +20,13 @@ use twilight_model::id::{
 
 use crate::{db_err, out_of_range, sessions};
 
-/// A member's total after a write, with the level stored before it.
+/// A member's total after a write, with the level and bucket stored before it.
 struct Written {
     guild_id: i64,
     user_id: i64,
     xp: i64,
     old_level: i32,
+    old_bucket: i64,
 }
 
 impl Written {
@@ -90,8 +94,8 @@ pub(crate) async fn award(
         Vec::new()
     } else {
         // In RETURNING, `member_xp.level` is the row after the upsert; the upsert
-        // doesn't touch `level`, so it is the level before this batch (0 for a new
-        // member). SUM over int8 is numeric, hence the casts back.
+        // doesn't touch `level` or `xp_bucket`, so they are as before this batch (0
+        // for a new member). SUM over int8 is numeric, hence the casts back.
         sqlx::query_as!(
             Written,
             r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, messages, last_award_at)
@@ -104,7 +108,7 @@ pub(crate) async fn award(
                    xp = m.xp + excluded.xp,
                    messages = m.messages + excluded.messages,
                    last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
-               RETURNING guild_id, user_id, xp, level AS old_level"#,
+               RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
             &guilds,
             &users,
             &xps,
@@ -115,35 +119,39 @@ pub(crate) async fn award(
         .await
         .map_err(db_err)?
     };
-    write_levels(&mut tx, &written).await?;
+    write_derived(&mut tx, &written).await?;
     sessions::save_all(&mut tx, checkpoints).await?;
     tx.commit().await.map_err(db_err)?;
     written.iter().map(Written::outcome).collect()
 }
 
-/// Store the new level of every member whose level changed, in one statement.
-async fn write_levels(conn: &mut PgConnection, written: &[Written]) -> StoreResult<()> {
+/// Store the new level and bucket of every member where either changed, in one
+/// statement (usually few rows).
+async fn write_derived(conn: &mut PgConnection, written: &[Written]) -> StoreResult<()> {
     let mut guilds = Vec::new();
     let mut users = Vec::new();
     let mut levels = Vec::new();
+    let mut buckets = Vec::new();
     for w in written {
-        let level = level_for_xp(w.xp);
-        if level != w.old_level {
+        let (level, bucket) = (level_for_xp(w.xp), xp_bucket(w.xp));
+        if level != w.old_level || bucket != w.old_bucket {
             guilds.push(w.guild_id);
             users.push(w.user_id);
             levels.push(level);
+            buckets.push(bucket);
         }
     }
     if levels.is_empty() {
         return Ok(());
     }
     sqlx::query!(
-        "UPDATE member_xp AS m SET level = c.level
-         FROM UNNEST($1::int8[], $2::int8[], $3::int4[]) AS c(g, u, level)
+        "UPDATE member_xp AS m SET level = c.level, xp_bucket = c.bucket
+         FROM UNNEST($1::int8[], $2::int8[], $3::int4[], $4::int8[]) AS c(g, u, level, bucket)
          WHERE m.guild_id = c.g AND m.user_id = c.u",
         &guilds,
         &users,
         &levels,
+        &buckets,
     )
     .execute(conn)
     .await
@@ -166,7 +174,7 @@ pub(crate) async fn set(
            ON CONFLICT (guild_id, user_id) DO UPDATE SET
                xp = excluded.xp,
                last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
-           RETURNING guild_id, user_id, xp, level AS old_level"#,
+           RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
         id_to_db(guild),
         id_to_db(user),
         xp,
@@ -175,7 +183,7 @@ pub(crate) async fn set(
     .fetch_one(&mut *tx)
     .await
     .map_err(db_err)?;
-    write_levels(&mut tx, std::slice::from_ref(&written)).await?;
+    write_derived(&mut tx, std::slice::from_ref(&written)).await?;
     tx.commit().await.map_err(db_err)?;
     written.outcome()
 }
@@ -196,7 +204,7 @@ pub(crate) async fn add(
            ON CONFLICT (guild_id, user_id) DO UPDATE SET
                xp = GREATEST(m.xp + $3::int8, 0),
                last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
-           RETURNING guild_id, user_id, xp, level AS old_level"#,
+           RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
         id_to_db(guild),
         id_to_db(user),
         delta,
@@ -211,7 +219,7 @@ pub(crate) async fn add(
         }
         e => db_err(e),
     })?;
-    write_levels(&mut tx, std::slice::from_ref(&written)).await?;
+    write_derived(&mut tx, std::slice::from_ref(&written)).await?;
     tx.commit().await.map_err(db_err)?;
     written.outcome()
 }
@@ -246,14 +254,14 @@ pub(crate) async fn leaderboard(
     offset: u64,
     limit: u32,
 ) -> StoreResult<Vec<MemberXp>> {
-    // Reads the index (guild_id, xp DESC, user_id) in order: a page costs its own
-    // rows plus the ones skipped by the offset.
+    // Reads the index (guild_id, xp_bucket DESC) in order and sorts each bucket by
+    // exact XP (an incremental sort): a page costs the buckets down to it.
     let offset = i64::try_from(offset).map_err(|_| out_of_range("The leaderboard page"))?;
     sqlx::query_as!(
         Row,
         "SELECT guild_id, user_id, xp, level, messages, last_award_at
          FROM member_xp WHERE guild_id = $1
-         ORDER BY xp DESC, user_id
+         ORDER BY xp_bucket DESC, xp DESC, user_id
          LIMIT $2 OFFSET $3",
         id_to_db(guild),
         i64::from(limit),
@@ -284,14 +292,16 @@ pub(crate) async fn rank(
     user: Id<UserMarker>,
 ) -> StoreResult<Option<MemberRank>> {
     // Position: 1 + members ahead in leaderboard order (more XP, or as much XP and
-    // a lower user id). Two separate counts, each an index-only range scan of
-    // (guild_id, xp DESC, user_id); their OR in one count became a bitmap scan of
-    // the heap, three times slower at 100,000 members.
+    // a lower user id): those of higher buckets, an index-only range scan of
+    // (guild_id, xp_bucket DESC), then those of the member's own bucket that are
+    // ahead, read from that bucket's rows only.
     let row = sqlx::query!(
         r#"SELECT m.guild_id, m.user_id, m.xp, m.level, m.messages, m.last_award_at,
-                  (SELECT COUNT(*) FROM member_xp o WHERE o.guild_id = $1 AND o.xp > m.xp)
+                  (SELECT COUNT(*) FROM member_xp o
+                   WHERE o.guild_id = $1 AND o.xp_bucket > m.xp_bucket)
                   + (SELECT COUNT(*) FROM member_xp o
-                     WHERE o.guild_id = $1 AND o.xp = m.xp AND o.user_id < m.user_id) AS "ahead!",
+                     WHERE o.guild_id = $1 AND o.xp_bucket = m.xp_bucket
+                       AND (o.xp > m.xp OR (o.xp = m.xp AND o.user_id < m.user_id))) AS "ahead!",
                   (SELECT COUNT(*) FROM member_xp o WHERE o.guild_id = $1) AS "out_of!"
            FROM member_xp m WHERE m.guild_id = $1 AND m.user_id = $2"#,
         id_to_db(guild),

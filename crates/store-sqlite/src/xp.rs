@@ -1,13 +1,16 @@
 //! Member XP and levels: awards, manual changes, leaderboard and rank.
 //!
-//! The stored `level` always equals `levels::level_for_xp(xp)`. SQL adds the XP;
-//! Rust computes the level from the returned totals and writes back the levels
-//! that changed, in the same transaction.
+//! The stored `level` always equals `levels::level_for_xp(xp)`, and `xp_bucket`
+//! equals `levels::xp_bucket(xp)` (the leaderboard index orders by it, migration
+//! 0003). SQL adds the XP; Rust computes both from the returned totals and writes
+//! back those that changed, in the same transaction. Awards that change neither
+//! (most of them) write no index.
 
 use chrono::{DateTime, Utc};
 use keeper_store::{
     AwardOutcome, GatewaySession, MemberRank, MemberXp, StoreError, StoreResult, XpAward,
-    id_from_db, id_to_db, levels::level_for_xp,
+    id_from_db, id_to_db,
+    levels::{level_for_xp, xp_bucket},
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use twilight_model::id::{
@@ -44,12 +47,13 @@ impl TryFrom<MemberRow> for MemberXp {
     }
 }
 
-/// A member's total after an upsert, with the level stored before it.
+/// A member's total after an upsert, with the level and bucket stored before it.
 struct Upserted {
     guild_id: i64,
     user_id: i64,
     xp: i64,
     old_level: i64,
+    old_bucket: i64,
 }
 
 impl Upserted {
@@ -68,8 +72,8 @@ impl Upserted {
 ///
 /// The batch is bound as one JSON array of `[guild, user, xp, messages, at_ms]`;
 /// `GROUP BY` sums repeated members (an upsert may touch a row only once per
-/// statement). `RETURNING` hands back each member's new total and the level stored
-/// before (the statement does not touch `level`), read with `fetch_all` so the
+/// statement). `RETURNING` hands back each member's new total and the level and
+/// bucket stored before (the statement touches neither), read with `fetch_all` so the
 /// statement is finished and the WAL can checkpoint. A batch that would take a
 /// total below 0 violates the table's CHECK and fails whole, checkpoints included.
 pub(crate) async fn award_xp(
@@ -98,7 +102,8 @@ pub(crate) async fn award_xp(
                    last_award_at = max(coalesce(member_xp.last_award_at, excluded.last_award_at),
                                        excluded.last_award_at)
                RETURNING guild_id AS "guild_id!: i64", user_id AS "user_id!: i64",
-                         xp AS "xp!: i64", level AS "old_level!: i64""#,
+                         xp AS "xp!: i64", level AS "old_level!: i64",
+                         xp_bucket AS "old_bucket!: i64""#,
             json
         )
         .fetch_all(&mut *tx)
@@ -108,7 +113,7 @@ pub(crate) async fn award_xp(
             .iter()
             .map(Upserted::outcome)
             .collect::<StoreResult<Vec<_>>>()?;
-        write_levels(&mut tx, &outcomes).await?;
+        write_derived(&mut tx, &rows).await?;
     }
     for checkpoint in checkpoints {
         sessions::upsert(&mut tx, checkpoint).await?;
@@ -139,33 +144,32 @@ fn awards_json(batch: &[XpAward]) -> String {
     json
 }
 
-/// Store the new level of every member whose level changed (one statement).
-async fn write_levels(
+/// Store the new level and bucket of every member where either changed (one
+/// statement; usually few rows).
+async fn write_derived(
     tx: &mut Transaction<'static, Sqlite>,
-    outcomes: &[AwardOutcome],
+    rows: &[Upserted],
 ) -> StoreResult<()> {
-    let changed: Vec<_> = outcomes
-        .iter()
-        .filter(|o| o.new_level != o.old_level)
-        .collect();
-    if changed.is_empty() {
-        return Ok(());
-    }
     let mut json = String::from("[");
-    for (i, o) in changed.iter().enumerate() {
-        if i > 0 {
+    for row in rows {
+        let (level, bucket) = (level_for_xp(row.xp), xp_bucket(row.xp));
+        if i64::from(level) == row.old_level && bucket == row.old_bucket {
+            continue;
+        }
+        if json.len() > 1 {
             json.push(',');
         }
         json.push_str(&format!(
-            "[{},{},{}]",
-            id_to_db(o.guild_id),
-            id_to_db(o.user_id),
-            o.new_level
+            "[{},{},{level},{bucket}]",
+            row.guild_id, row.user_id
         ));
+    }
+    if json.len() == 1 {
+        return Ok(());
     }
     json.push(']');
     sqlx::query!(
-        r#"UPDATE member_xp SET level = j.value ->> 2
+        r#"UPDATE member_xp SET level = j.value ->> 2, xp_bucket = j.value ->> 3
            FROM json_each(?1) AS j
            WHERE member_xp.guild_id = j.value ->> 0 AND member_xp.user_id = j.value ->> 1"#,
         json
@@ -196,7 +200,8 @@ pub(crate) async fn set_xp(
                last_award_at = max(coalesce(member_xp.last_award_at, excluded.last_award_at),
                                    excluded.last_award_at)
            RETURNING guild_id AS "guild_id!: i64", user_id AS "user_id!: i64",
-                     xp AS "xp!: i64", level AS "old_level!: i64""#,
+                     xp AS "xp!: i64", level AS "old_level!: i64",
+                     xp_bucket AS "old_bucket!: i64""#,
         guild_id,
         user_id,
         xp,
@@ -227,7 +232,8 @@ pub(crate) async fn add_xp(
                last_award_at = max(coalesce(member_xp.last_award_at, excluded.last_award_at),
                                    excluded.last_award_at)
            RETURNING guild_id AS "guild_id!: i64", user_id AS "user_id!: i64",
-                     xp AS "xp!: i64", level AS "old_level!: i64""#,
+                     xp AS "xp!: i64", level AS "old_level!: i64",
+                     xp_bucket AS "old_bucket!: i64""#,
         guild_id,
         user_id,
         delta,
@@ -245,7 +251,7 @@ pub(crate) async fn add_xp(
     finish_one(tx, rows).await
 }
 
-/// Write back the level of a single-member change and commit.
+/// Write back the level and bucket of a single-member change and commit.
 async fn finish_one(
     mut tx: Transaction<'static, Sqlite>,
     rows: Vec<Upserted>,
@@ -254,18 +260,7 @@ async fn finish_one(
         .first()
         .ok_or_else(|| StoreError::Internal("an upsert returned no row".into()))?;
     let outcome = row.outcome()?;
-    if outcome.new_level != outcome.old_level {
-        let level = i64::from(outcome.new_level);
-        sqlx::query!(
-            "UPDATE member_xp SET level = ?3 WHERE guild_id = ?1 AND user_id = ?2",
-            row.guild_id,
-            row.user_id,
-            level
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(error)?;
-    }
+    write_derived(&mut tx, &rows).await?;
     tx.commit().await.map_err(error)?;
     Ok(outcome)
 }
@@ -299,7 +294,8 @@ pub(crate) async fn reset_guild_xp(
     Ok(done.rows_affected())
 }
 
-/// One page, walking the `member_xp_leaderboard` index (guild_id, xp DESC, user_id).
+/// One page, walking the `member_xp_leaderboard` index (guild_id, xp_bucket DESC)
+/// and sorting each bucket by exact XP: a page costs the buckets down to it.
 pub(crate) async fn leaderboard(
     reader: &SqlitePool,
     guild: Id<GuildMarker>,
@@ -311,14 +307,14 @@ pub(crate) async fn leaderboard(
     let limit = i64::from(limit);
     let rows = sqlx::query_as!(
         MemberRow,
-        // The inner query skips `offset` entries of the covering index alone; only
-        // the page's own rows are then read from the table.
-        r#"SELECT m.guild_id AS "guild_id!", m.user_id AS "user_id!", m.xp AS "xp!",
-                  m.level AS "level!", m.messages AS "messages!", m.last_award_at
-           FROM (SELECT guild_id, user_id FROM member_xp WHERE guild_id = ?1
-                 ORDER BY xp DESC, user_id LIMIT ?2 OFFSET ?3) AS page
-           JOIN member_xp AS m ON m.guild_id = page.guild_id AND m.user_id = page.user_id
-           ORDER BY m.xp DESC, m.user_id"#,
+        // `xp_bucket` first, so SQLite walks the index and sorts only within
+        // buckets (its plan: "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY"). The
+        // index is named: left to itself, SQLite 3.50 read the guild's whole range
+        // of the table and sorted it (8.9 ms for the top 10 of 100,000 members).
+        r#"SELECT guild_id AS "guild_id!", user_id AS "user_id!", xp AS "xp!",
+                  level AS "level!", messages AS "messages!", last_award_at
+           FROM member_xp INDEXED BY member_xp_leaderboard WHERE guild_id = ?1
+           ORDER BY xp_bucket DESC, xp DESC, user_id LIMIT ?2 OFFSET ?3"#,
         guild_id,
         limit,
         offset
@@ -366,18 +362,22 @@ pub(crate) async fn member_rank(
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let xp = row.xp;
+    let (xp, bucket) = (row.xp, xp_bucket(row.xp));
     let counts = sqlx::query!(
-        // Two plain ranges of the leaderboard index (more XP; same XP, lower id)
-        // rather than one OR, which SQLite would not walk as a single range.
+        // Ahead: the members of higher buckets (a range of the leaderboard index,
+        // counted from the index alone), then those of the member's own bucket with
+        // more XP or as much and a lower id (that bucket's rows only).
         r#"SELECT
-             (SELECT COUNT(*) FROM member_xp WHERE guild_id = ?1 AND xp > ?2)
-             + (SELECT COUNT(*) FROM member_xp WHERE guild_id = ?1 AND xp = ?2 AND user_id < ?3)
+             (SELECT COUNT(*) FROM member_xp WHERE guild_id = ?1 AND xp_bucket > ?4)
+             + (SELECT COUNT(*) FROM member_xp
+                WHERE guild_id = ?1 AND xp_bucket = ?4
+                  AND (xp > ?2 OR (xp = ?2 AND user_id < ?3)))
                AS "ahead!: i64",
              (SELECT COUNT(*) FROM member_xp WHERE guild_id = ?1) AS "total!: i64""#,
         guild_id,
         xp,
-        user_id
+        user_id,
+        bucket
     )
     .fetch_all(&mut *tx)
     .await

@@ -46,6 +46,7 @@ macro_rules! conformance_tests {
             set_add_reset_xp,
             leaderboard_order_ties_and_pages,
             member_rank_positions,
+            leaderboard_and_rank_exact_across_xp_buckets,
             guild_isolation,
             snowflakes_round_trip_exactly,
             level_rewards_crud,
@@ -554,6 +555,71 @@ pub async fn member_rank_positions<F: Fixture>(fixture: &F) {
     let rank = store.member_rank(g, user(5)).await.unwrap().unwrap();
     assert_eq!(rank.member.level, 2);
     assert_eq!(rank.member.guild_id, g);
+}
+
+/// The leaderboard index orders by XP bucket (`levels::xp_bucket`); the order
+/// must still be exact XP, whichever way a total moved across buckets: awards
+/// (batched, duplicates summed), set, add and take away.
+pub async fn leaderboard_and_rank_exact_across_xp_buckets<F: Fixture>(fixture: &F) {
+    use crate::levels::{XP_BUCKET_WIDTH, xp_bucket};
+    let store = fixture.store();
+    let g = guild(1);
+    let mut model = std::collections::BTreeMap::<u64, i64>::new();
+    // A fixed pseudo-random walk: 40 members, totals around several bucket edges.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    for round in 0..12 {
+        let batch: Vec<XpAward> = (0..60)
+            .map(|_| award(1, 1 + next(40), 1 + next(700) as i64, round))
+            .collect();
+        for a in &batch {
+            *model.entry(a.user_id.get()).or_default() += a.xp;
+        }
+        store.award_xp(&batch, &[]).await.unwrap();
+        // One member set just below or on an edge, one pushed up, one pulled down.
+        let u = 1 + next(40);
+        let xp = (1 + next(4) as i64) * XP_BUCKET_WIDTH - next(2) as i64;
+        store.set_xp(g, user(u), xp, t(round)).await.unwrap();
+        model.insert(u, xp);
+        let u = 1 + next(40);
+        let out = store.add_xp(g, user(u), 950, t(round)).await.unwrap();
+        *model.entry(u).or_default() += 950;
+        assert_eq!(out.xp, model[&u]);
+        let u = 1 + next(40);
+        let out = store.add_xp(g, user(u), -1_200, t(round)).await.unwrap();
+        let total = model.entry(u).or_default();
+        *total = (*total - 1_200).max(0);
+        assert_eq!(out.xp, *total);
+    }
+    let mut expected: Vec<(i64, u64)> = model.iter().map(|(&u, &xp)| (xp, u)).collect();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let buckets: std::collections::BTreeSet<i64> =
+        expected.iter().map(|&(xp, _)| xp_bucket(xp)).collect();
+    assert!(
+        buckets.len() >= 4,
+        "the walk spans several buckets: {buckets:?}"
+    );
+
+    let mut board = Vec::new();
+    for page in 0..5 {
+        let rows = store.leaderboard(g, page * 10, 10).await.unwrap();
+        board.extend(rows.into_iter().map(|r| (r.xp, r.user_id.get())));
+    }
+    assert_eq!(board, expected, "leaderboard order is exact XP");
+    for (i, &(xp, u)) in expected.iter().enumerate() {
+        let rank = store.member_rank(g, user(u)).await.unwrap().unwrap();
+        assert_eq!(
+            (rank.position, rank.out_of, rank.member.xp),
+            (i as u64 + 1, expected.len() as u64, xp),
+            "rank of user {u}"
+        );
+        assert_eq!(rank.member.level, crate::levels::level_for_xp(xp));
+    }
 }
 
 pub async fn guild_isolation<F: Fixture>(fixture: &F) {

@@ -35,6 +35,17 @@ pub fn level_for_xp(xp: i64) -> i32 {
     level
 }
 
+/// Width of the XP buckets the leaderboard index orders members by (migration
+/// 0003). Wide enough that few awards cross a bucket, so most awards change no
+/// indexed column; narrow enough that the top of a leaderboard sorts few members.
+pub const XP_BUCKET_WIDTH: i64 = 1_000;
+
+/// The bucket stored beside a member's XP total (`xp_bucket`). Ordering by bucket,
+/// then by exact XP, is ordering by XP.
+pub fn xp_bucket(xp: i64) -> i64 {
+    xp.max(0) / XP_BUCKET_WIDTH
+}
+
 /// Where a member stands within their current level: `(xp into it, xp it costs)`.
 pub fn progress(xp: i64) -> (i64, i64) {
     let level = level_for_xp(xp);
@@ -69,6 +80,20 @@ mod tests {
                 assert_eq!(level_for_xp(total - 1), level - 1);
             }
             total += xp_for_next_level(level);
+        }
+    }
+
+    #[test]
+    fn buckets_order_like_xp() {
+        assert_eq!(xp_bucket(0), 0);
+        assert_eq!(xp_bucket(999), 0);
+        assert_eq!(xp_bucket(1_000), 1);
+        assert_eq!(xp_bucket(-5), 0);
+        assert_eq!(xp_bucket(i64::MAX), i64::MAX / XP_BUCKET_WIDTH);
+        // More XP never means a lower bucket, so (bucket DESC, xp DESC) is xp DESC.
+        let totals = [0, 1, 998, 999, 1_000, 1_001, 25_000, 999_999, i64::MAX];
+        for pair in totals.windows(2) {
+            assert!(xp_bucket(pair[0]) <= xp_bucket(pair[1]), "{pair:?}");
         }
     }
 
