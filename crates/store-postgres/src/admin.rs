@@ -77,15 +77,16 @@ pub(crate) async fn advisories(pool: &PgPool) -> StoreResult<Vec<String>> {
     Ok(autovacuum_advice(&autovacuum).into_iter().collect())
 }
 
-/// Every award rewrites a `member_xp` row (its XP is indexed, so PostgreSQL writes
-/// a new row version and leaves the old one dead). Only VACUUM reclaims them:
-/// with autovacuum off the table and its indexes grow for ever, and leaderboards
-/// and ranks slow down as they step over dead entries.
+/// Every award rewrites a `member_xp` row. Most are HOT updates (migration 0003),
+/// whose old versions PostgreSQL prunes within the page; the others (a new XP
+/// bucket or level, a page without room) leave a dead row version and dead index
+/// entries that only VACUUM reclaims. With autovacuum off those pile up, the
+/// visibility map and the planner's statistics go stale, and ranks slow down.
 pub(crate) fn autovacuum_advice(setting: &str) -> Option<String> {
     (setting != "on").then(|| {
-        "autovacuum is off on this PostgreSQL server: every XP award leaves a dead row \
-         version in member_xp, so the table and its indexes grow without bound and \
-         leaderboards slow down; turn autovacuum on (postgresql.conf) or run \
+        "autovacuum is off on this PostgreSQL server: XP awards leave dead row \
+         versions and index entries in member_xp that only VACUUM reclaims, so the \
+         table grows and ranks slow down; turn autovacuum on (postgresql.conf) or run \
          `VACUUM (ANALYZE) member_xp` regularly, e.g. hourly from cron"
             .to_owned()
     })
