@@ -52,6 +52,37 @@ async fn migrates_from_empty_and_reruns_at_second_boot() {
     db.drop_db().await;
 }
 
+/// A database at schema v2 (leaderboard index on XP) with members in it: opening
+/// it applies 0003, which fills every member's XP bucket.
+#[tokio::test]
+async fn an_upgrade_from_v2_fills_the_xp_buckets() {
+    use keeper_store::{conformance, levels::level_for_xp};
+    let db = ScratchDb::create().await;
+    let mut conn = raw_conn(&db).await;
+    keeper_store_postgres::MIGRATOR
+        .run_to(2, &mut conn)
+        .await
+        .unwrap();
+    for (user, xp) in conformance::V2_MEMBERS {
+        sqlx::query!(
+            "INSERT INTO member_xp (guild_id, user_id, xp, level, messages) VALUES (1, $1, $2, $3, 1)",
+            user as i64,
+            xp,
+            level_for_xp(xp),
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = PgStore::connect(&db.config()).await.expect("upgrade");
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    conformance::check_upgraded_from_v2(&store).await;
+    store.close().await;
+    db.drop_db().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_boots_on_an_empty_database_do_not_race() {
     let db = ScratchDb::create().await;

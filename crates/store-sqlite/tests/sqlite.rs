@@ -268,6 +268,44 @@ async fn migrations_apply_from_empty_and_rerun_at_boot() {
     store.close().await;
 }
 
+/// A database at schema v2 (leaderboard index on XP) with members in it: opening
+/// it applies 0003, which fills every member's XP bucket.
+#[tokio::test]
+async fn an_upgrade_from_v2_fills_the_xp_buckets() {
+    use keeper_store::{conformance, levels::level_for_xp};
+    let dir = TempDir::new();
+    let url = dir.url("v2.db");
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    let mut conn = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
+        .await
+        .unwrap();
+    keeper_store_sqlite::MIGRATOR
+        .run_to(2, &mut conn)
+        .await
+        .unwrap();
+    for (user, xp) in conformance::V2_MEMBERS {
+        let (user, level) = (user as i64, i64::from(level_for_xp(xp)));
+        sqlx::query!(
+            "INSERT INTO member_xp (guild_id, user_id, xp, level, messages) VALUES (1, ?1, ?2, ?3, 1)",
+            user,
+            xp,
+            level
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = open(&url).await;
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        binary_schema_version()
+    );
+    conformance::check_upgraded_from_v2(&store).await;
+    store.close().await;
+}
+
 #[tokio::test]
 async fn a_newer_schema_is_refused_naming_both_versions() {
     let dir = TempDir::new();

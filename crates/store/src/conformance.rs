@@ -605,13 +605,57 @@ pub async fn leaderboard_and_rank_exact_across_xp_buckets<F: Fixture>(fixture: &
         "the walk spans several buckets: {buckets:?}"
     );
 
+    let expected: Vec<(u64, i64)> = expected.into_iter().map(|(xp, u)| (u, xp)).collect();
+    // Page by page too: an offset lands inside buckets.
     let mut board = Vec::new();
     for page in 0..5 {
         let rows = store.leaderboard(g, page * 10, 10).await.unwrap();
-        board.extend(rows.into_iter().map(|r| (r.xp, r.user_id.get())));
+        board.extend(rows.into_iter().map(|r| (r.user_id.get(), r.xp)));
     }
     assert_eq!(board, expected, "leaderboard order is exact XP");
-    for (i, &(xp, u)) in expected.iter().enumerate() {
+    expect_board_and_ranks(store.as_ref(), &expected).await;
+}
+
+/// Members of guild 1 as a test writes them into a schema-v2 database (before
+/// `xp_bucket`): (user, XP), on both sides of bucket edges.
+pub const V2_MEMBERS: [(u64, i64); 6] = [
+    (1, 999),
+    (2, 1_000),
+    (3, 123_456),
+    (4, 2_500),
+    (5, 0),
+    (6, 123_457),
+];
+
+/// After a database holding [`V2_MEMBERS`] at schema v2 was opened (and so
+/// migrated): the leaderboard, every rank, and an award across a bucket edge come
+/// out in exact XP order, which needs migration 0003 to have filled each member's
+/// bucket.
+pub async fn check_upgraded_from_v2(store: &dyn Store) {
+    let mut expected: Vec<(u64, i64)> = V2_MEMBERS.to_vec();
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    expect_board_and_ranks(store, &expected).await;
+
+    // 999 + 2 = 1,001: user 1 moves into the next bucket, past user 2.
+    store.award_xp(&[award(1, 1, 2, 0)], &[]).await.unwrap();
+    let after = [
+        (6, 123_457),
+        (3, 123_456),
+        (4, 2_500),
+        (1, 1_001),
+        (2, 1_000),
+        (5, 0),
+    ];
+    expect_board_and_ranks(store, &after).await;
+}
+
+/// Guild 1's leaderboard is `expected` (user, XP), and so is every member's rank.
+async fn expect_board_and_ranks(store: &dyn Store, expected: &[(u64, i64)]) {
+    let g = guild(1);
+    let rows = store.leaderboard(g, 0, 100).await.unwrap();
+    let board: Vec<(u64, i64)> = rows.iter().map(|m| (m.user_id.get(), m.xp)).collect();
+    assert_eq!(board, expected);
+    for (i, &(u, xp)) in expected.iter().enumerate() {
         let rank = store.member_rank(g, user(u)).await.unwrap().unwrap();
         assert_eq!(
             (rank.position, rank.out_of, rank.member.xp),
