@@ -22,6 +22,7 @@ use crate::{
     context::Context,
     dispatch::{self, ShardEnd},
     leveling,
+    xp_buffer::LevelUp,
 };
 
 /// Everything must be stopped within 10 s of a signal; leave margin for the pool.
@@ -198,10 +199,7 @@ pub async fn run(
             // Level-ups in the last write are rewarded like any other: a member who
             // reached a reward level just before the shutdown gets the role now,
             // not at their next level-up.
-            for level_up in flushed.level_ups {
-                let ctx = Arc::clone(&ctx);
-                tasks.spawn(async move { leveling::on_level_up_logged(&ctx, level_up).await });
-            }
+            spawn_level_ups(&ctx, &tasks, flushed.level_ups);
         }
         Err(_) => tracing::error!(
             members = pending,
@@ -280,10 +278,7 @@ async fn flush_loop(
         let flushed = ctx.xp.flush(ctx.store.as_ref()).await;
         // Level-ups of what was written are announced even when another part of
         // the flush failed.
-        for level_up in flushed.level_ups {
-            let ctx = Arc::clone(&ctx);
-            tasks.spawn(async move { leveling::on_level_up_logged(&ctx, level_up).await });
-        }
+        spawn_level_ups(&ctx, &tasks, flushed.level_ups);
         match flushed.error {
             None => {
                 if let Some(since) = failing_since.take() {
@@ -306,6 +301,15 @@ async fn flush_loop(
                 .expect("cooldowns lock")
                 .prune(chrono::Utc::now());
         }
+    }
+}
+
+/// Each level-up's rewards and announcement, as a task of `tasks` (which the
+/// shutdown waits for).
+fn spawn_level_ups(ctx: &Arc<Context>, tasks: &TaskTracker, level_ups: Vec<LevelUp>) {
+    for level_up in level_ups {
+        let ctx = Arc::clone(ctx);
+        tasks.spawn(async move { leveling::on_level_up_logged(&ctx, level_up).await });
     }
 }
 

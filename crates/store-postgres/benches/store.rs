@@ -151,6 +151,35 @@ async fn baseline_upsert(pool: &sqlx::PgPool, (g, u, x): (Vec<i64>, Vec<i64>, Ve
     .expect("baseline batch");
 }
 
+/// The ceiling: rounds of `concurrent` bare 500-row upserts on the tutorial's
+/// table, the upserts of a round side by side (each on its own connection).
+fn baseline_batches(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    store: &PgStore,
+    rng: &mut StdRng,
+    shape: &str,
+    concurrent: usize,
+) {
+    group.throughput(Throughput::Elements((concurrent * BATCH) as u64));
+    group.bench_function(BenchmarkId::new("batch_500", shape), |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let rounds: Vec<Vec<_>> = (0..iters)
+                .map(|_| (0..concurrent).map(|_| baseline_batch(rng)).collect())
+                .collect();
+            let pool = store.pool().clone();
+            async move {
+                let start = Instant::now();
+                for round in rounds {
+                    let upserts = round.into_iter().map(|batch| baseline_upsert(&pool, batch));
+                    futures_util::future::join_all(upserts).await;
+                }
+                start.elapsed()
+            }
+        })
+    });
+}
+
 fn awards(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
     let mut group = c.benchmark_group("award");
     let mut rng = StdRng::seed_from_u64(7);
@@ -231,46 +260,24 @@ fn awards(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
     });
 
     // The database's own ceiling for a batch: the bare UNNEST upsert on the
-    // tutorial's table, without levels, RETURNING or a transaction around it.
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function(
-        BenchmarkId::new("batch_500", "baseline bare unnest upsert"),
-        |b| {
-            b.to_async(rt).iter_custom(|iters| {
-                let batches: Vec<_> = (0..iters).map(|_| baseline_batch(&mut rng)).collect();
-                let pool = store.pool().clone();
-                async move {
-                    let start = Instant::now();
-                    for batch in batches {
-                        baseline_upsert(&pool, batch).await;
-                    }
-                    start.elapsed()
-                }
-            })
-        },
+    // tutorial's table, without levels, RETURNING or a transaction around it; and
+    // baselines.md's other ceiling, the same on 4 connections at once (its 290,459
+    // rows/s), which Keeper's "4 concurrent" compares to.
+    baseline_batches(
+        &mut group,
+        rt,
+        store,
+        &mut rng,
+        "baseline bare unnest upsert",
+        1,
     );
-
-    // baselines.md's other ceiling: the same on 4 connections at once, each batch's
-    // keys sorted (its 290,459 rows/s). Keeper's "4 concurrent" compares to this.
-    group.throughput(Throughput::Elements(4 * BATCH as u64));
-    group.bench_function(
-        BenchmarkId::new("batch_500", "baseline bare unnest upsert, 4 concurrent"),
-        |b| {
-            b.to_async(rt).iter_custom(|iters| {
-                let rounds: Vec<Vec<_>> = (0..iters)
-                    .map(|_| (0..4).map(|_| baseline_batch(&mut rng)).collect())
-                    .collect();
-                let pool = store.pool().clone();
-                async move {
-                    let start = Instant::now();
-                    for round in rounds {
-                        let upserts = round.into_iter().map(|batch| baseline_upsert(&pool, batch));
-                        futures_util::future::join_all(upserts).await;
-                    }
-                    start.elapsed()
-                }
-            })
-        },
+    baseline_batches(
+        &mut group,
+        rt,
+        store,
+        &mut rng,
+        "baseline bare unnest upsert, 4 concurrent",
+        4,
     );
 
     // What the write buffer flushes every 250 ms when 100,000 awards a second of
