@@ -1,47 +1,10 @@
 //! The subcommands other than the bot itself, and how start-up failures are told.
 
-use std::{fmt, process::ExitCode};
+use std::process::ExitCode;
 
-use keeper_store::StoreError;
+use keeper_store::prelude::*;
 
-use crate::{bot, config::Config, db};
-
-/// A failure that ends the process, worded for the operator who started it.
-#[derive(Debug)]
-pub enum Fatal {
-    /// The configuration can't work: exit code 2, the variable named.
-    Config(String),
-    /// Something failed at run time: exit code 1.
-    Runtime(String),
-}
-
-impl Fatal {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Fatal::Config(_) => 2,
-            Fatal::Runtime(_) => 1,
-        }
-    }
-
-    /// Opening the database failed: every such failure is about `DATABASE_URL`
-    /// (where it points, or what is there), so it is named.
-    fn database(err: StoreError) -> Self {
-        match err {
-            StoreError::Internal(_) | StoreError::Invalid(_) => {
-                Fatal::Runtime(format!("DATABASE_URL: {err}"))
-            }
-            _ => Fatal::Config(format!("DATABASE_URL: {err}")),
-        }
-    }
-}
-
-impl fmt::Display for Fatal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fatal::Config(msg) | Fatal::Runtime(msg) => f.write_str(msg),
-        }
-    }
-}
+use crate::{bot, config::Config, db, error::Fatal};
 
 /// clap prints help and version itself; its errors are cut to their first line
 /// (they name the flag and the variable), with exit code 2.
@@ -79,8 +42,8 @@ pub async fn run(config: &Config) -> Result<(), Fatal> {
 }
 
 /// `keeper demo`: the bot against the simulator; see `demo.rs`.
-pub async fn demo(config: &Config) -> Result<(), Fatal> {
-    crate::demo::run(config).await
+pub async fn demo() -> Result<(), Fatal> {
+    crate::demo::run().await
 }
 
 /// `keeper migrate`.

@@ -1,47 +1,188 @@
-//! Keeper's slash commands: the list, their registration, and how an interaction
-//! reaches one. Each command lives in `command/<name>.rs` with its `NAME`, its
-//! definition (`command()`) and its handler (`run()`).
+//! Keeper's commands: the registry ([`COMMANDS`]), their registration with
+//! Discord, and how an interaction reaches one. Each command lives in
+//! `command/<name>.rs` with its `NAME`, its `SPEC` (the row of the registry), its
+//! slash definition (`command()`) and handler (`run()`), and, when it has a text
+//! twin (`!rank`), that twin's pure argument parsing and handler (`run_text()`).
+//! `!help` and the slash definitions are made from the registry, and so are the
+//! permission checks: a command's permission is stated once, in its `SPEC`.
 
 pub mod config;
+pub mod help;
+mod invocation;
 pub mod leaderboard;
 pub mod levels;
 pub mod rank;
+mod reply;
+pub mod text;
 pub mod xp;
 
 use std::{pin::pin, sync::Arc, time::Duration};
 
+use futures_util::future::BoxFuture;
 use twilight_model::{
     application::{
         command::Command,
-        interaction::{
-            Interaction, InteractionData,
-            application_command::{CommandData, CommandDataOption, CommandOptionValue},
-        },
+        interaction::{Interaction, InteractionData},
     },
-    channel::message::{AllowedMentions, Embed, MessageFlags},
     guild::Permissions,
-    http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
-    id::{
-        Id,
-        marker::{ChannelMarker, GuildMarker, RoleMarker, UserMarker},
-    },
-    user::User,
+    id::{Id, marker::GuildMarker},
 };
+
+pub use invocation::{Invocation, Options, missing};
+pub use reply::Reply;
+pub use text::TextInvocation;
 
 use crate::{
     context::Context,
     error::{BotError, BotResult},
 };
 
-/// Every command Keeper registers.
+/// Every command Keeper has, in the order `!help` lists them.
+pub const COMMANDS: &[Spec] = &[
+    rank::SPEC,
+    leaderboard::SPEC,
+    help::SPEC,
+    config::SPEC,
+    xp::SPEC,
+    levels::SPEC,
+];
+
+/// One command of the registry.
+pub struct Spec {
+    /// The slash command's name, or the text command's when it has no slash form.
+    pub name: &'static str,
+    /// Who may run it. Discord's client hides a slash command from members
+    /// without it (`default_member_permissions`), but that is only a display
+    /// rule: Keeper checks it again on every run, slash or text.
+    pub permission: Option<Permission>,
+    /// Only the person who ran it sees the answers (settings, corrections), so a
+    /// deferral is private from the start: Discord fixes a deferred answer's
+    /// visibility when it is deferred.
+    pub private: bool,
+    pub slash: Option<Slash>,
+    pub text: Option<Text>,
+}
+
+/// A permission a command needs, and its name as Discord's client shows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Permission {
+    pub bits: Permissions,
+    pub name: &'static str,
+}
+
+pub const MANAGE_SERVER: Permission = Permission {
+    bits: Permissions::MANAGE_GUILD,
+    name: "Manage Server",
+};
+
+/// The slash form of a command.
+pub struct Slash {
+    /// Its definition, without `default_member_permissions` (the registry adds it
+    /// from [`Spec::permission`]).
+    pub definition: fn() -> Command,
+    pub run: SlashRun,
+}
+
+/// The text form of a command: `{prefix}{name} {usage}`.
+pub struct Text {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    /// Its arguments as `!help` shows them, e.g. `[page]`.
+    pub usage: &'static str,
+    /// An example of the arguments, for the answer to a malformed call.
+    pub example: &'static str,
+    /// What it does, in a few words, for `!help`.
+    pub help: &'static str,
+    pub run: for<'a> fn(&'a Context, &'a TextInvocation<'a>) -> BoxFuture<'a, BotResult<Reply>>,
+}
+
+impl Text {
+    /// The answer to arguments the command can't read.
+    pub fn usage_error(&self, prefix: &str) -> BotError {
+        BotError::user(format!(
+            "Usage: `{prefix}{} {}`, e.g. `{prefix}{} {}`.",
+            self.name, self.usage, self.name, self.example
+        ))
+    }
+
+    fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.aliases.contains(&name)
+    }
+}
+
+/// What a slash command's handler is.
+pub type SlashRun = for<'a> fn(&'a Context, &'a Invocation<'a>) -> BoxFuture<'a, BotResult<Reply>>;
+
+impl Spec {
+    /// A slash command anyone may run, answered in the channel.
+    pub const fn everyone(name: &'static str, definition: fn() -> Command, run: SlashRun) -> Self {
+        Self {
+            name,
+            permission: None,
+            private: false,
+            slash: Some(Slash { definition, run }),
+            text: None,
+        }
+    }
+
+    /// A slash command for the server's managers (settings, corrections),
+    /// answered privately.
+    pub const fn managers(name: &'static str, definition: fn() -> Command, run: SlashRun) -> Self {
+        Self {
+            permission: Some(MANAGE_SERVER),
+            private: true,
+            ..Self::everyone(name, definition, run)
+        }
+    }
+
+    /// The command also answers as a text command.
+    pub const fn with_text(self, text: Text) -> Self {
+        Self {
+            text: Some(text),
+            ..self
+        }
+    }
+
+    /// Refuse a member without the command's permission (Administrator has all).
+    fn check(&self, permissions: Permissions) -> BotResult<()> {
+        match self.permission {
+            Some(needed)
+                if !permissions.contains(needed.bits)
+                    && !permissions.contains(Permissions::ADMINISTRATOR) =>
+            {
+                Err(BotError::Forbidden(needed.name))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The slash command named `name`.
+fn slash(name: &str) -> Option<(&'static Spec, &'static Slash)> {
+    COMMANDS
+        .iter()
+        .find(|spec| spec.name == name)
+        .and_then(|spec| Some((spec, spec.slash.as_ref()?)))
+}
+
+/// The text command answering to `name` (or an alias).
+fn text_command(name: &str) -> Option<(&'static Spec, &'static Text)> {
+    COMMANDS.iter().find_map(|spec| {
+        let text = spec.text.as_ref()?;
+        text.answers_to(name).then_some((spec, text))
+    })
+}
+
+/// The slash definitions Keeper registers.
 pub fn definitions() -> Vec<Command> {
-    vec![
-        config::command(),
-        rank::command(),
-        leaderboard::command(),
-        xp::command(),
-        levels::command(),
-    ]
+    COMMANDS
+        .iter()
+        .filter_map(|spec| {
+            let mut command = (spec.slash.as_ref()?.definition)();
+            command.default_member_permissions = spec.permission.map(|p| p.bits);
+            Some(command)
+        })
+        .collect()
 }
 
 /// Register the commands: on one guild (instant, for development) or globally.
@@ -60,184 +201,14 @@ pub async fn register(ctx: &Context, dev_guild: Option<Id<GuildMarker>>) -> BotR
 /// by this time is deferred and its answer edited in when ready.
 const DEFER_AFTER: Duration = Duration::from_millis(2_000);
 
-/// One run of a slash command, with what the handler needs to know about it.
-pub struct Invocation<'a> {
-    pub guild_id: Id<GuildMarker>,
-    pub channel_id: Id<ChannelMarker>,
-    pub user: &'a User,
-    /// The member's permissions in the channel as Discord computed them: the
-    /// command's `default_member_permissions` only hides it in the client, so
-    /// every privileged handler checks these again.
-    pub permissions: Permissions,
-    pub data: &'a CommandData,
-}
-
-impl Invocation<'_> {
-    pub fn require(&self, permission: Permissions, name: &'static str) -> BotResult<()> {
-        if self.permissions.contains(permission)
-            || self.permissions.contains(Permissions::ADMINISTRATOR)
-        {
-            Ok(())
-        } else {
-            Err(BotError::Forbidden(name))
-        }
-    }
-
-    /// For the settings commands: refuse members without Manage Server, then name
-    /// the subcommand (or group) that was run, with its options.
-    pub fn manage_server_subcommand(&self) -> BotResult<(&str, Options<'_>)> {
-        self.require(Permissions::MANAGE_GUILD, "Manage Server")?;
-        self.options()
-            .subcommand()
-            .ok_or_else(|| missing("subcommand"))
-    }
-
-    pub fn options(&self) -> Options<'_> {
-        Options(&self.data.options)
-    }
-
-    /// The display name of a user given as an option, from the interaction's
-    /// resolved data.
-    pub fn resolved_user(&self, id: Id<UserMarker>) -> Option<&User> {
-        self.data.resolved.as_ref()?.users.get(&id)
-    }
-}
-
-/// The options of a command or subcommand, looked up by name.
-#[derive(Clone, Copy)]
-pub struct Options<'a>(pub &'a [CommandDataOption]);
-
-impl<'a> Options<'a> {
-    fn get(&self, name: &str) -> Option<&'a CommandOptionValue> {
-        self.0.iter().find(|o| o.name == name).map(|o| &o.value)
-    }
-
-    /// The subcommand (or subcommand group) chosen, and its options.
-    pub fn subcommand(&self) -> Option<(&'a str, Options<'a>)> {
-        self.0.iter().find_map(|o| match &o.value {
-            CommandOptionValue::SubCommand(opts) | CommandOptionValue::SubCommandGroup(opts) => {
-                Some((o.name.as_str(), Options(opts)))
-            }
-            _ => None,
-        })
-    }
-
-    pub fn string(&self, name: &str) -> Option<&'a str> {
-        match self.get(name)? {
-            CommandOptionValue::String(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    pub fn integer(&self, name: &str) -> Option<i64> {
-        match self.get(name)? {
-            CommandOptionValue::Integer(i) => Some(*i),
-            _ => None,
-        }
-    }
-
-    pub fn user(&self, name: &str) -> Option<Id<UserMarker>> {
-        match self.get(name)? {
-            CommandOptionValue::User(id) => Some(*id),
-            _ => None,
-        }
-    }
-
-    pub fn channel(&self, name: &str) -> Option<Id<ChannelMarker>> {
-        match self.get(name)? {
-            CommandOptionValue::Channel(id) => Some(*id),
-            _ => None,
-        }
-    }
-
-    pub fn role(&self, name: &str) -> Option<Id<RoleMarker>> {
-        match self.get(name)? {
-            CommandOptionValue::Role(id) => Some(*id),
-            _ => None,
-        }
-    }
-}
-
-/// A missing required option: Discord enforces them, so this only happens with an
-/// outdated command definition; say so rather than guess.
-pub fn missing(name: &str) -> BotError {
-    BotError::user(format!(
-        "The `{name}` option is missing; the command may be out of date, try again in a minute."
-    ))
-}
-
-/// What a command answers.
-#[derive(Debug, Default, Clone)]
-pub struct Reply {
-    pub content: Option<String>,
-    pub embeds: Vec<Embed>,
-    /// Only the person who ran the command sees it.
-    pub ephemeral: bool,
-}
-
-impl Reply {
-    pub fn text(content: impl Into<String>) -> Self {
-        Self {
-            content: Some(content.into()),
-            ..Self::default()
-        }
-    }
-
-    pub fn ephemeral(content: impl Into<String>) -> Self {
-        Self {
-            content: Some(content.into()),
-            ephemeral: true,
-            ..Self::default()
-        }
-    }
-
-    pub fn embed(embed: Embed) -> Self {
-        Self {
-            embeds: vec![embed],
-            ..Self::default()
-        }
-    }
-
-    fn data(self) -> InteractionResponseData {
-        InteractionResponseData {
-            content: self.content,
-            embeds: Some(self.embeds),
-            // Replies never ping: a command's answer names people, it doesn't call them.
-            allowed_mentions: Some(AllowedMentions::default()),
-            flags: self.ephemeral.then_some(MessageFlags::EPHEMERAL),
-            ..InteractionResponseData::default()
-        }
-    }
-}
-
-/// Whether a command's answers are only for the person who ran it (settings and
-/// corrections), so a deferral is private from the start: Discord fixes a deferred
-/// answer's visibility when it is deferred.
-fn answers_privately(name: &str) -> bool {
-    matches!(name, config::NAME | xp::NAME | levels::NAME)
-}
-
-async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
-    match inv.data.name.as_str() {
-        config::NAME => config::run(ctx, inv).await,
-        rank::NAME => rank::run(ctx, inv).await,
-        leaderboard::NAME => leaderboard::run(ctx, inv).await,
-        xp::NAME => xp::run(ctx, inv).await,
-        levels::NAME => levels::run(ctx, inv).await,
-        other => Err(BotError::user(format!(
-            "I don't know the command `/{other}` any more."
-        ))),
-    }
-}
-
 /// Answer one interaction. Never fails: errors are logged with their context and
 /// turned into a short ephemeral answer for the person.
 pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
     let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
         return;
     };
-    let Some(guild_id) = interaction.guild_id else {
-        respond(
+    let Some(inv) = Invocation::new(&interaction, data) else {
+        reply::respond(
             &ctx,
             &interaction,
             Reply::ephemeral("Keeper's commands work in servers only."),
@@ -245,29 +216,14 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
         .await;
         return;
     };
-    let Some(member) = &interaction.member else {
-        return;
-    };
-    let Some(user) = member.user.as_ref().or(interaction.user.as_ref()) else {
-        return;
-    };
-    let Some(channel) = &interaction.channel else {
-        return;
-    };
-    let inv = Invocation {
-        guild_id,
-        channel_id: channel.id,
-        user,
-        permissions: member.permissions.unwrap_or_else(Permissions::empty),
-        data,
-    };
-
+    let found = slash(&data.name);
+    let private = found.is_some_and(|(spec, _)| spec.private);
     let started = std::time::Instant::now();
-    let mut work = pin!(run(&ctx, &inv));
+    let mut work = pin!(run(&ctx, &inv, found));
     let (result, deferred) = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
         Ok(result) => (result, false),
         Err(_) => {
-            defer(&ctx, &interaction, answers_privately(&data.name)).await;
+            reply::defer(&ctx, &interaction, private).await;
             (work.await, true)
         }
     };
@@ -276,16 +232,24 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
         log_error(&err, &inv);
         Reply::ephemeral(err.reply())
     });
-    if deferred && reply.ephemeral && !answers_privately(&data.name) {
-        // A public deferral can't become private: remove it, answer privately.
-        replace_deferred(&ctx, &interaction, reply).await;
-    } else if deferred {
-        edit_deferred(&ctx, &interaction, reply).await;
-    } else {
-        respond(&ctx, &interaction, reply).await;
-    }
+    reply::answer(&ctx, &interaction, reply, deferred, private).await;
     tracing::debug!(guild = %inv.guild_id, command = %inv.data.name,
         handled_ms, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "answered");
+}
+
+async fn run(
+    ctx: &Context,
+    inv: &Invocation<'_>,
+    found: Option<(&Spec, &Slash)>,
+) -> BotResult<Reply> {
+    let Some((spec, slash)) = found else {
+        return Err(BotError::user(format!(
+            "I don't know the command `/{}` any more.",
+            inv.data.name
+        )));
+    };
+    spec.check(inv.permissions)?;
+    (slash.run)(ctx, inv).await
 }
 
 fn log_error(err: &BotError, inv: &Invocation<'_>) {
@@ -298,67 +262,69 @@ fn log_error(err: &BotError, inv: &Invocation<'_>) {
     }
 }
 
-async fn respond(ctx: &Context, interaction: &Interaction, reply: Reply) {
-    let response = InteractionResponse {
-        kind: InteractionResponseType::ChannelMessageWithSource,
-        data: Some(reply.data()),
-    };
-    let client = ctx.interactions.interaction(ctx.application_id);
-    if let Err(err) = client
-        .create_response(interaction.id, &interaction.token, &response)
-        .await
-    {
-        tracing::warn!(interaction = %interaction.id, error = %err, "could not answer an interaction");
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-async fn defer(ctx: &Context, interaction: &Interaction, ephemeral: bool) {
-    let response = InteractionResponse {
-        kind: InteractionResponseType::DeferredChannelMessageWithSource,
-        data: ephemeral.then(|| InteractionResponseData {
-            flags: Some(MessageFlags::EPHEMERAL),
-            ..InteractionResponseData::default()
-        }),
-    };
-    let client = ctx.interactions.interaction(ctx.application_id);
-    if let Err(err) = client
-        .create_response(interaction.id, &interaction.token, &response)
-        .await
-    {
-        tracing::warn!(interaction = %interaction.id, error = %err, "could not defer an interaction");
+    #[test]
+    fn every_definition_is_valid_and_carries_its_permission() {
+        let definitions = definitions();
+        assert_eq!(
+            definitions.len(),
+            COMMANDS.iter().filter(|s| s.slash.is_some()).count()
+        );
+        for (command, spec) in definitions
+            .iter()
+            .zip(COMMANDS.iter().filter(|s| s.slash.is_some()))
+        {
+            twilight_validate::command::command(command).unwrap();
+            assert_eq!(command.name, spec.name);
+            assert_eq!(
+                command.default_member_permissions,
+                spec.permission.map(|p| p.bits),
+                "/{}",
+                spec.name
+            );
+        }
     }
-}
 
-async fn edit_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
-    let client = ctx.interactions.interaction(ctx.application_id);
-    let none = AllowedMentions::default();
-    let result = client
-        .update_response(&interaction.token)
-        .content(reply.content.as_deref())
-        .embeds(Some(&reply.embeds))
-        .allowed_mentions(Some(&none))
-        .await;
-    if let Err(err) = result {
-        tracing::warn!(interaction = %interaction.id, error = %err, "could not edit a deferred answer");
+    #[test]
+    fn names_and_aliases_are_unique() {
+        let mut names: Vec<&str> = COMMANDS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), COMMANDS.len(), "two commands share a name");
+        let mut words: Vec<&str> = COMMANDS
+            .iter()
+            .filter_map(|s| s.text.as_ref())
+            .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()))
+            .collect();
+        let all = words.len();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words.len(), all, "two text commands answer to one word");
     }
-}
 
-/// Delete the public "thinking..." of a deferral and answer in a private follow-up
-/// (an error must not be shown to the whole channel).
-async fn replace_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
-    let client = ctx.interactions.interaction(ctx.application_id);
-    if let Err(err) = client.delete_response(&interaction.token).await {
-        tracing::warn!(interaction = %interaction.id, error = %err, "could not remove a deferred answer");
+    #[test]
+    fn lookups_find_commands_by_name_and_alias() {
+        assert_eq!(slash("rank").map(|(s, _)| s.name), Some(rank::NAME));
+        assert!(slash("help").is_none(), "help has no slash form");
+        assert_eq!(
+            text_command("lb").map(|(s, _)| s.name),
+            Some(leaderboard::NAME)
+        );
+        assert!(text_command("config").is_none());
     }
-    let none = AllowedMentions::default();
-    let result = client
-        .create_followup(&interaction.token)
-        .content(reply.content.as_deref().unwrap_or_default())
-        .embeds(&reply.embeds)
-        .flags(MessageFlags::EPHEMERAL)
-        .allowed_mentions(Some(&none))
-        .await;
-    if let Err(err) = result {
-        tracing::warn!(interaction = %interaction.id, error = %err, "could not answer a deferred interaction");
+
+    #[test]
+    fn permissions_are_checked_from_the_spec() {
+        let needs = config::SPEC;
+        assert!(matches!(
+            needs.check(Permissions::SEND_MESSAGES),
+            Err(BotError::Forbidden("Manage Server"))
+        ));
+        assert!(needs.check(Permissions::MANAGE_GUILD).is_ok());
+        assert!(needs.check(Permissions::ADMINISTRATOR).is_ok());
+        assert!(rank::SPEC.check(Permissions::empty()).is_ok());
     }
 }

@@ -6,8 +6,8 @@ use std::fmt;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Keeper: a Discord bot with durable per-guild state (settings, XP and levels,
-/// moderation cases) on SQLite or PostgreSQL.
+/// Keeper: a Discord bot with durable per-guild state (settings, XP, levels and
+/// level rewards) on SQLite or PostgreSQL.
 #[derive(Debug, Parser)]
 #[command(name = "keeper", version, about, long_about = None)]
 pub struct Config {
@@ -21,8 +21,9 @@ pub struct Config {
     pub discord: DiscordConfig,
 
     /// Log filter, in tracing's syntax: `info`, `keeper=debug,sqlx=warn`...
-    #[arg(long, env = "KEEPER_LOG", default_value = "info", global = true)]
-    pub log: String,
+    /// [default: info; warn for `keeper demo`, whose story is the output]
+    #[arg(long, env = "KEEPER_LOG", global = true)]
+    pub log: Option<String>,
 
     /// How often buffered XP is written, in milliseconds. Hidden, not a setting:
     /// Keeper promises 250 ms. The tests stretch it so that the write at shutdown
@@ -30,6 +31,18 @@ pub struct Config {
     #[arg(long, env = "KEEPER_XP_FLUSH_MS", default_value_t = 250, global = true, hide = true,
           value_parser = clap::value_parser!(u64).range(10..))]
     pub xp_flush_ms: u64,
+}
+
+impl Config {
+    /// The log filter: `KEEPER_LOG` when set; otherwise `info`, except for the
+    /// demo, where log lines would interleave with the story it prints.
+    pub fn log_filter(&self) -> &str {
+        match (&self.log, &self.command) {
+            (Some(filter), _) => filter,
+            (None, Some(Command::Demo)) => "warn",
+            (None, _) => "info",
+        }
+    }
 }
 
 /// What to do. Without a subcommand Keeper runs the bot.
@@ -421,6 +434,10 @@ mod tests {
         assert_eq!(config.command, None);
         assert_eq!(config.database.pg_pool, 10);
         assert_eq!(config.database.sqlite_sync, SqliteSyncArg::Normal);
+        assert_eq!(config.log_filter(), "info");
+        assert_eq!(parse(&["demo"]).unwrap().log_filter(), "warn");
+        let asked = parse(&["demo", "--log", "keeper=debug"]).unwrap();
+        assert_eq!(asked.log_filter(), "keeper=debug");
         let config = parse(&[
             "check",
             "--database-url",

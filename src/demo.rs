@@ -2,13 +2,14 @@
 //! a temporary SQLite database, playing a short scene and printing what members
 //! would see. No Discord account needed; nothing leaves 127.0.0.1.
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use clap::Parser;
-use discord_sim::{Channel, Member, OptionValue, SentMessage, Sim};
+use discord_sim::{Channel, Guild, Member, OptionValue, SentMessage, Sim, User};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{bot, cli::Fatal, config::Config, db};
+use crate::{bot, config::Config, db, error::Fatal};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -33,7 +34,6 @@ impl Names {
 }
 
 struct Scene {
-    sim: Sim,
     names: Names,
 }
 
@@ -131,29 +131,50 @@ fn scene_error(err: impl std::fmt::Display) -> Fatal {
     Fatal::Runtime(format!("demo: the bot did not answer as expected: {err}"))
 }
 
-pub async fn run(base: &Config) -> Result<(), Fatal> {
+/// The people and places of the scene.
+struct Cast {
+    guild: Guild,
+    general: Channel,
+    welcome: Channel,
+    alice: Member,
+    bob: Member,
+    carol: User,
+}
+
+pub async fn run() -> Result<(), Fatal> {
     let sim = Sim::start().await;
     let dir = std::env::temp_dir().join(format!("keeper-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)
         .map_err(|e| Fatal::Runtime(format!("demo: cannot create {}: {e}", dir.display())))?;
-    let result = scene(&sim, &dir, base).await;
+    let result = scene(&sim, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-async fn scene(sim: &Sim, dir: &std::path::Path, base: &Config) -> Result<(), Fatal> {
-    let db_path: PathBuf = dir.join("keeper.db");
-    let args = [
-        "keeper".to_owned(),
-        "run".to_owned(),
-        format!("--database-url=sqlite://{}", db_path.display()),
-        format!("--token={}", sim.token()),
-        format!("--api-url=http://{}", sim.http_addr()),
-        format!("--gateway-url={}", sim.gateway_url()),
-        format!("--log={}", base.log),
-    ];
-    let config = Config::try_parse_from(args).map_err(|e| Fatal::Runtime(format!("demo: {e}")))?;
+async fn scene(sim: &Sim, dir: &std::path::Path) -> Result<(), Fatal> {
+    let (cast, names) = cast(sim).await;
+    let s = Scene { names };
+    let (stop, bot) = start_bot(sim, &dir.join("keeper.db")).await?;
+    println!(
+        "\nKeeper demo: the real bot, a simulated Discord server \"Rustaceans\", a temporary database.\n"
+    );
+    set_up(&s, &cast).await?;
+    chat(&s, &cast).await?;
+    println!("\nThey check where they stand:");
+    let g = ("general", &cast.general);
+    s.run(("bob", &cast.bob), g, "rank", vec![]).await?;
+    s.run(("bob", &cast.bob), g, "leaderboard", vec![]).await?;
+    arrival(&s, &cast).await?;
+    new_prefix(&s, &cast).await?;
+    println!(
+        "\nNo Discord account was needed. Run the real thing with DISCORD_TOKEN set: `keeper run`."
+    );
+    stop.cancel();
+    bot.await
+        .map_err(|e| Fatal::Runtime(format!("demo: the bot task failed: {e}")))?
+}
 
+async fn cast(sim: &Sim) -> (Cast, Names) {
     let guild = sim.guild("Rustaceans").await;
     let general = guild.text_channel("general");
     let welcome = guild.text_channel("welcome");
@@ -172,101 +193,100 @@ async fn scene(sim: &Sim, dir: &std::path::Path, base: &Config) -> Result<(), Fa
     ] {
         names.0.insert(id, name.to_owned());
     }
-    let s = Scene {
-        sim: sim.clone(),
-        names,
+    let cast = Cast {
+        guild,
+        general,
+        welcome,
+        alice,
+        bob,
+        carol,
     };
+    (cast, names)
+}
 
+/// The real bot on a fresh database at `db`, connected and its commands
+/// registered; cancel the token to stop it.
+async fn start_bot(
+    sim: &Sim,
+    db: &std::path::Path,
+) -> Result<(CancellationToken, JoinHandle<Result<(), Fatal>>), Fatal> {
+    let args = [
+        "keeper".to_owned(),
+        "run".to_owned(),
+        format!("--database-url=sqlite://{}", db.display()),
+        format!("--token={}", sim.token()),
+        format!("--api-url=http://{}", sim.http_addr()),
+        format!("--gateway-url={}", sim.gateway_url()),
+    ];
+    let config = Config::try_parse_from(args).map_err(|e| Fatal::Runtime(format!("demo: {e}")))?;
     let store = db::open(&config.database)
         .await
         .map_err(|e| Fatal::Runtime(format!("demo: database: {e}")))?;
     let stop = CancellationToken::new();
     let bot = {
-        let (stop, store) = (stop.clone(), Arc::clone(&store));
+        let stop = stop.clone();
         tokio::spawn(async move { bot::run(&config, store, stop).await })
     };
-    s.sim
-        .wait_for_command("rank", WAIT)
+    sim.wait_for_command("rank", WAIT)
         .await
         .map_err(scene_error)?;
     // Commands are registered before the shard connects; wait for the shard too.
-    s.sim.wait_connected(1, WAIT).await.map_err(scene_error)?;
+    sim.wait_connected(1, WAIT).await.map_err(scene_error)?;
+    Ok((stop, bot))
+}
 
-    println!(
-        "\nKeeper demo: the real bot, a simulated Discord server \"Rustaceans\", a temporary database.\n"
-    );
-    let g = ("general", &general);
+async fn set_up(s: &Scene, cast: &Cast) -> Result<(), Fatal> {
+    let (alice, g) = (("alice", &cast.alice), ("general", &cast.general));
     println!("An admin sets the server up:");
-    s.run(
-        ("alice", &alice),
-        g,
-        "config xp",
-        vec![
-            ("min", OptionValue::Integer(30)),
-            ("max", OptionValue::Integer(30)),
-            ("cooldown", OptionValue::Integer(0)),
-        ],
-    )
-    .await?;
-    s.run(
-        ("alice", &alice),
-        g,
-        "config welcome set",
-        vec![("channel", OptionValue::Channel(welcome.id()))],
-    )
-    .await?;
+    let xp = |n| OptionValue::Integer(n);
+    let rules = vec![("min", xp(30)), ("max", xp(30)), ("cooldown", xp(0))];
+    s.run(alice, g, "config xp", rules).await?;
+    let welcome = vec![("channel", OptionValue::Channel(cast.welcome.id()))];
+    s.run(alice, g, "config welcome set", welcome).await
+}
 
+async fn chat(s: &Scene, cast: &Cast) -> Result<(), Fatal> {
     println!("\nMembers chat; every message earns 30 XP, level 1 needs 100:");
+    let (alice, bob) = (&cast.alice, &cast.bob);
     for (who, member, text) in [
-        ("alice", &alice, "hi all!"),
-        ("bob", &bob, "hey alice"),
-        ("alice", &alice, "did you see the new release?"),
-        ("alice", &alice, "the async traits are so much nicer"),
-        ("bob", &bob, "yes, finally"),
-        ("alice", &alice, "I rewrote our bot with it"),
+        ("alice", alice, "hi all!"),
+        ("bob", bob, "hey alice"),
+        ("alice", alice, "did you see the new release?"),
+        ("alice", alice, "the async traits are so much nicer"),
+        ("bob", bob, "yes, finally"),
+        ("alice", alice, "I rewrote our bot with it"),
     ] {
-        member.says(&general, text).await;
+        member.says(&cast.general, text).await;
         s.say(who, "general", text);
     }
-    let levelup = next_post(&general).await?;
+    let levelup = next_post(&cast.general).await?;
     s.show("general", &levelup);
+    Ok(())
+}
 
-    println!("\nThey check where they stand:");
-    s.run(("bob", &bob), g, "rank", vec![]).await?;
-    s.run(("bob", &bob), g, "leaderboard", vec![]).await?;
-
+async fn arrival(s: &Scene, cast: &Cast) -> Result<(), Fatal> {
     println!("\nSomeone new arrives:");
-    carol.joins(&guild).await;
+    cast.carol.joins(&cast.guild).await;
     println!("  (carol joins the server)");
-    let hello = next_post(&welcome).await?;
+    let hello = next_post(&cast.welcome).await?;
     s.show("welcome", &hello);
+    Ok(())
+}
 
+async fn new_prefix(s: &Scene, cast: &Cast) -> Result<(), Fatal> {
     println!("\nThe admin changes the prefix, and text commands follow it:");
-    s.run(
-        ("alice", &alice),
-        g,
-        "config prefix",
-        vec![("prefix", OptionValue::String("?".into()))],
-    )
-    .await?;
-    bob.says(&general, "?rank").await;
+    let prefix = vec![("prefix", OptionValue::String("?".into()))];
+    let (alice, g) = (("alice", &cast.alice), ("general", &cast.general));
+    s.run(alice, g, "config prefix", prefix).await?;
+    cast.bob.says(&cast.general, "?rank").await;
     s.say("bob", "general", "?rank");
-    let reply = next_post(&general).await?;
+    let reply = next_post(&cast.general).await?;
     s.show("general", &reply);
-    bob.says(&general, "!rank").await;
+    cast.bob.says(&cast.general, "!rank").await;
     s.say(
         "bob",
         "general",
         "!rank   (the old prefix: ignored, other bots may use it)",
     );
-
-    println!(
-        "\nNo Discord account was needed. Run the real thing with DISCORD_TOKEN set: `keeper run`."
-    );
-    stop.cancel();
-    let ended = bot
-        .await
-        .map_err(|e| Fatal::Runtime(format!("demo: the bot task failed: {e}")))?;
-    ended?;
     Ok(())
 }

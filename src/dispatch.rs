@@ -1,24 +1,18 @@
-//! The per-shard loop: read an event, hand it to `events`, record how far the shard
-//! got. Every gateway event Keeper receives passes through here.
+//! The per-shard loop: read an event, hand it to [`events`], record how far the
+//! shard got. Every gateway event Keeper receives passes through here.
+//!
+//! The checkpoint after each event is what makes a restart exact: the XP
+//! pipeline stores it with the awards of the events it covers (see
+//! [`crate::xp`]), and a restarted shard resumes from it.
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use keeper_store::GatewaySession;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::sync::CancellationToken;
 use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Shard, StreamExt as _};
 
 use crate::{context::Context, events};
-
-/// The events Keeper handles; everything else is skipped before parsing. (Close
-/// frames always come through.)
-pub const EVENT_TYPES: EventTypeFlags = EventTypeFlags::READY
-    .union(EventTypeFlags::GUILD_CREATE)
-    .union(EventTypeFlags::GUILD_DELETE)
-    .union(EventTypeFlags::MESSAGE_CREATE)
-    .union(EventTypeFlags::MEMBER_ADD)
-    .union(EventTypeFlags::MEMBER_REMOVE)
-    .union(EventTypeFlags::INTERACTION_CREATE);
 
 /// How a shard's loop ended.
 #[derive(Debug)]
@@ -29,11 +23,13 @@ pub enum ShardEnd {
     Fatal(String),
 }
 
+/// Run `shard` until `shutdown` (or Discord refuses it for good), parsing the
+/// events of `filter`.
 pub async fn run(
     mut shard: Shard,
     ctx: Arc<Context>,
+    filter: EventTypeFlags,
     shutdown: CancellationToken,
-    tasks: TaskTracker,
 ) -> ShardEnd {
     let id = shard.id();
     let mut closing = false;
@@ -47,7 +43,7 @@ pub async fn run(
                 closing = true;
                 continue;
             }
-            item = shard.next_event(EVENT_TYPES) => item,
+            item = shard.next_event(filter) => item,
         };
         let event = match item {
             None => {
@@ -74,7 +70,7 @@ pub async fn run(
             tracing::info!(shard = %id, code = ?frame.as_ref().map(|f| f.code), "gateway closed; reconnecting");
             continue;
         }
-        events::handle(&ctx, &tasks, event).await;
+        events::handle(&ctx, event).await;
         if let (Some(session), Some(resume_url)) = (shard.session(), shard.resume_url()) {
             ctx.xp.checkpoint(GatewaySession {
                 shard_id: id.number(),

@@ -1,6 +1,10 @@
-//! One error type for everything a handler can hit, and what the person who typed
-//! the command is told about it. Internal details (SQL errors, HTTP bodies) go to
-//! the log, never to Discord.
+//! The two ways Keeper fails, and what each tells whom. [`BotError`]: everything a
+//! handler can hit, and what the person who typed the command is told about it;
+//! internal details (SQL errors, HTTP bodies) go to the log, never to Discord.
+//! [`Fatal`]: what ends the process, worded for the operator who started it, with
+//! the exit code service managers act on.
+
+use std::fmt;
 
 use keeper_store::StoreError;
 
@@ -56,6 +60,43 @@ impl BotError {
 }
 
 pub type BotResult<T> = Result<T, BotError>;
+
+/// A failure that ends the process, worded for the operator who started it.
+#[derive(Debug)]
+pub enum Fatal {
+    /// The configuration can't work: exit code 2, the variable named.
+    Config(String),
+    /// Something failed at run time: exit code 1.
+    Runtime(String),
+}
+
+impl Fatal {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Fatal::Config(_) => 2,
+            Fatal::Runtime(_) => 1,
+        }
+    }
+
+    /// Opening the database failed: every such failure is about `DATABASE_URL`
+    /// (where it points, or what is there), so it is named.
+    pub fn database(err: StoreError) -> Self {
+        match err {
+            StoreError::Internal(_) | StoreError::Invalid(_) => {
+                Fatal::Runtime(format!("DATABASE_URL: {err}"))
+            }
+            _ => Fatal::Config(format!("DATABASE_URL: {err}")),
+        }
+    }
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fatal::Config(msg) | Fatal::Runtime(msg) => f.write_str(msg),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(err) => return cli::clap_exit(err),
     };
-    let filter = match EnvFilter::try_new(&config.log) {
+    let filter = match EnvFilter::try_new(config.log_filter()) {
         Ok(filter) => filter,
         Err(err) => {
             eprintln!("keeper: KEEPER_LOG: not a valid log filter ({err})");
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match config.command.clone().unwrap_or(Command::Run) {
             Command::Run => cli::run(&config).await,
-            Command::Demo => cli::demo(&config).await,
+            Command::Demo => cli::demo().await,
             Command::Migrate => cli::migrate(&config).await,
             Command::Check => cli::check(&config).await,
         }

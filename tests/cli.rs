@@ -230,6 +230,43 @@ fn bad_numbers_and_choices_name_the_setting() {
     assert_config_error(&keeper(&["check", "--shards", "9-2"], &[]), "shards");
 }
 
+/// `keeper demo` prints the story alone on stdout and ends with how to run the
+/// real thing; without `KEEPER_LOG` its log is quiet (warnings only), so a
+/// terminal shows the story without log lines woven into it.
+#[test]
+fn demo_prints_the_story_alone() {
+    let out = Command::new(env!("CARGO_BIN_EXE_keeper"))
+        .current_dir(scratch_dir())
+        .arg("demo")
+        .env_remove("KEEPER_LOG")
+        .env_remove("DATABASE_URL")
+        .env_remove("DISCORD_TOKEN")
+        .output()
+        .expect("run keeper demo");
+    let (story, log) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{story}\n{log}");
+    for part in [
+        "alice used /config xp",
+        "bob used /rank",
+        "carol joins",
+        "?rank",
+    ] {
+        assert!(story.contains(part), "the story lacks {part:?}: {story}");
+    }
+    let last = story.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(last.contains("keeper run"), "{last}");
+    for line in story.lines() {
+        assert!(
+            !line.contains(" INFO ") && !line.contains(" WARN ") && !line.contains('\x1b'),
+            "a log line in the story: {line}"
+        );
+    }
+    assert!(
+        !log.contains("INFO"),
+        "the demo logs below warn by default: {log}"
+    );
+}
+
 #[test]
 fn run_without_a_token_says_so() {
     let out = keeper(&["run"], &[]);

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use clap::Parser;
 use discord_sim::{Channel, Guild, Member, OptionValue, Sim, permissions::bits};
-use keeper::{bot, cli::Fatal, config::Config, db};
+use keeper::{bot, config::Config, db, error::Fatal};
 use keeper_store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

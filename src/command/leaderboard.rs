@@ -1,6 +1,7 @@
-//! `/leaderboard [page]`: the guild's members by XP, ten a page.
+//! `/leaderboard [page]` and `!top [page]`: the guild's members by XP, ten a page.
 
-use keeper_store::levels;
+use futures_util::FutureExt as _;
+use keeper_store::{levels, prelude::*};
 use twilight_model::{
     application::{
         command::{Command, CommandType},
@@ -13,11 +14,23 @@ use twilight_util::builder::{
     embed::{EmbedBuilder, EmbedFooterBuilder},
 };
 
-use super::{Invocation, Reply};
+use super::{Invocation, Reply, Spec, Text, TextInvocation};
 use crate::{context::Context, error::BotResult};
 
 pub const NAME: &str = "leaderboard";
 pub const PAGE_SIZE: u32 = 10;
+
+pub const SPEC: Spec =
+    Spec::everyone(NAME, command, |ctx, inv| run(ctx, inv).boxed()).with_text(TEXT);
+
+const TEXT: Text = Text {
+    name: "top",
+    aliases: &["leaderboard", "lb"],
+    usage: "[page]",
+    example: "2",
+    help: "the leaderboard",
+    run: |ctx, inv| run_text(ctx, inv).boxed(),
+};
 
 pub fn command() -> Command {
     CommandBuilder::new(
@@ -35,8 +48,21 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     reply(ctx, inv.guild_id, page).await
 }
 
-/// One page of the leaderboard, shared with the `top` text command.
-pub async fn reply(ctx: &Context, guild: Id<GuildMarker>, page: i64) -> BotResult<Reply> {
+pub async fn run_text(ctx: &Context, inv: &TextInvocation<'_>) -> BotResult<Reply> {
+    let page = text_page(inv.args).ok_or_else(|| inv.usage_error())?;
+    reply(ctx, inv.guild_id, page).await
+}
+
+/// The page `!top` asks for: its first word, 1 without one; `None` if it is not
+/// a number. (Out of range is the leaderboard's to say: it knows how many pages.)
+fn text_page(args: &str) -> Option<i64> {
+    args.split_whitespace()
+        .next()
+        .map_or(Some(1), |word| word.parse().ok())
+}
+
+/// One page of the leaderboard, for either form of the command.
+async fn reply(ctx: &Context, guild: Id<GuildMarker>, page: i64) -> BotResult<Reply> {
     let total = ctx.store.leaderboard_len(guild).await?;
     if total == 0 {
         return Ok(Reply::text(
@@ -68,7 +94,7 @@ pub async fn reply(ctx: &Context, guild: Id<GuildMarker>, page: i64) -> BotResul
             )
         })
         .collect();
-    let name = ctx.guild_info(guild).name;
+    let name = ctx.guilds.info(guild).name;
     let title = if name.is_empty() {
         "Leaderboard".to_owned()
     } else {
@@ -86,8 +112,27 @@ pub async fn reply(ctx: &Context, guild: Id<GuildMarker>, page: i64) -> BotResul
 
 #[cfg(test)]
 mod tests {
+    use super::text_page;
+
     #[test]
-    fn definition_is_valid() {
-        twilight_validate::command::command(&super::command()).unwrap();
+    fn the_text_form_reads_a_page_number() {
+        assert_eq!(text_page(""), Some(1));
+        assert_eq!(text_page("2"), Some(2));
+        assert_eq!(text_page(" 3 more words"), Some(3));
+        assert_eq!(
+            text_page("-1"),
+            Some(-1),
+            "out of range: said by the leaderboard"
+        );
+        assert_eq!(text_page("two"), None);
+        assert_eq!(text_page("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn a_malformed_page_gets_the_usage() {
+        assert_eq!(
+            super::TEXT.usage_error("?").reply(),
+            "Usage: `?top [page]`, e.g. `?top 2`."
+        );
     }
 }

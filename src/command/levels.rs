@@ -1,18 +1,16 @@
 //! `/levels reward add|remove` and `/levels rewards`: roles granted at levels
 //! (Manage Server).
 
-use twilight_model::{
-    application::{
-        command::{Command, CommandType},
-        interaction::InteractionContextType,
-    },
-    guild::Permissions,
+use futures_util::FutureExt as _;
+use twilight_model::application::{
+    command::{Command, CommandType},
+    interaction::InteractionContextType,
 };
 use twilight_util::builder::command::{
     CommandBuilder, IntegerBuilder, RoleBuilder, SubCommandBuilder, SubCommandGroupBuilder,
 };
 
-use super::{Invocation, Reply, missing};
+use super::{Invocation, Reply, Spec, missing};
 use crate::{
     context::Context,
     error::{BotError, BotResult},
@@ -20,6 +18,8 @@ use crate::{
 
 pub const NAME: &str = "levels";
 pub const MAX_LEVEL: i64 = 1_000;
+
+pub const SPEC: Spec = Spec::managers(NAME, command, |ctx, inv| run(ctx, inv).boxed());
 
 pub fn command() -> Command {
     let level = |desc: &str| {
@@ -34,7 +34,6 @@ pub fn command() -> Command {
         CommandType::ChatInput,
     )
     .contexts([InteractionContextType::Guild])
-    .default_member_permissions(Permissions::MANAGE_GUILD)
     .option(
         SubCommandGroupBuilder::new("reward", "Add or remove a level reward").subcommands([
             SubCommandBuilder::new("add", "Give a role when members reach a level")
@@ -49,10 +48,10 @@ pub fn command() -> Command {
 }
 
 pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
-    let (sub, opts) = inv.manage_server_subcommand()?;
+    let (sub, opts) = inv.subcommand()?;
     match (sub, opts.subcommand()) {
         ("rewards", _) => {
-            let rewards = ctx.level_rewards(inv.guild_id).await?;
+            let rewards = ctx.guilds.level_rewards(inv.guild_id).await?;
             if rewards.is_empty() {
                 return Ok(Reply::ephemeral(
                     "No level rewards yet. Add one with `/levels reward add`.",
@@ -79,12 +78,14 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
                         "Everyone already has @everyone; pick another role.",
                     ));
                 }
-                ctx.set_level_reward(inv.guild_id, level, role).await?;
+                ctx.guilds
+                    .set_level_reward(inv.guild_id, level, role)
+                    .await?;
                 Ok(Reply::ephemeral(format!(
                     "Members reaching level {level} will get <@&{role}>. Make sure my role is above it and I have \
                      **Manage Roles**."
                 )))
-            } else if ctx.remove_level_reward(inv.guild_id, level).await? {
+            } else if ctx.guilds.remove_level_reward(inv.guild_id, level).await? {
                 Ok(Reply::ephemeral(format!(
                     "Level {level} no longer gives a role."
                 )))
@@ -95,13 +96,5 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
             }
         }
         _ => Err(missing("subcommand")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn definition_is_valid() {
-        twilight_validate::command::command(&super::command()).unwrap();
     }
 }

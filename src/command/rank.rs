@@ -1,6 +1,8 @@
-//! `/rank [user]`: a member's level, progress, total XP and place in the guild.
+//! `/rank [user]` and `!rank [@member]`: a member's level, progress, total XP
+//! and place in the guild.
 
-use keeper_store::levels;
+use futures_util::FutureExt as _;
+use keeper_store::{levels, prelude::*};
 use twilight_model::{
     application::{
         command::{Command, CommandType},
@@ -17,10 +19,20 @@ use twilight_util::builder::{
     embed::{EmbedBuilder, EmbedFieldBuilder},
 };
 
-use super::{Invocation, Reply};
+use super::{Invocation, Reply, Spec, Text, TextInvocation, text::Named};
 use crate::{context::Context, error::BotResult};
 
 pub const NAME: &str = "rank";
+
+pub const SPEC: Spec =
+    Spec::everyone(NAME, command, |ctx, inv| run(ctx, inv).boxed()).with_text(Text {
+        name: NAME,
+        aliases: &[],
+        usage: "[@member]",
+        example: "@alice",
+        help: "level, XP and place",
+        run: |ctx, inv| run_text(ctx, inv).boxed(),
+    });
 
 pub fn command() -> Command {
     CommandBuilder::new(
@@ -45,8 +57,18 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     reply(ctx, inv.guild_id, user, &name).await
 }
 
-/// The rank card, shared with the `rank` text command.
-pub async fn reply(
+pub async fn run_text(ctx: &Context, inv: &TextInvocation<'_>) -> BotResult<Reply> {
+    let Named { id, name } = text_target(inv);
+    reply(ctx, inv.guild_id, id, name).await
+}
+
+/// Whose rank `!rank` asks for: the first member mentioned, or the author.
+fn text_target<'a>(inv: &TextInvocation<'a>) -> Named<'a> {
+    inv.mentions.first().copied().unwrap_or(inv.author)
+}
+
+/// The rank card, for either form of the command.
+async fn reply(
     ctx: &Context,
     guild: Id<GuildMarker>,
     user: Id<UserMarker>,
@@ -140,7 +162,22 @@ mod tests {
     }
 
     #[test]
-    fn definition_is_valid() {
-        twilight_validate::command::command(&command()).unwrap();
+    fn the_text_form_shows_the_first_mention_or_the_author() {
+        let named = |id, name| Named {
+            id: twilight_model::id::Id::new(id),
+            name,
+        };
+        let mut inv = TextInvocation {
+            guild_id: twilight_model::id::Id::new(1),
+            channel_id: twilight_model::id::Id::new(2),
+            author: named(3, "alice"),
+            mentions: Vec::new(),
+            args: "",
+            prefix: "!",
+            spec: SPEC.text.as_ref().unwrap(),
+        };
+        assert_eq!(text_target(&inv), named(3, "alice"));
+        inv.mentions = vec![named(4, "bob"), named(5, "carol")];
+        assert_eq!(text_target(&inv), named(4, "bob"));
     }
 }

@@ -1,25 +1,25 @@
 //! `/xp set|add|reset user [amount]`: moderators correct XP (Manage Server).
 
 use chrono::Utc;
-use twilight_model::{
-    application::{
-        command::{Command, CommandType},
-        interaction::InteractionContextType,
-    },
-    guild::Permissions,
+use futures_util::FutureExt as _;
+use keeper_store::prelude::*;
+use twilight_model::application::{
+    command::{Command, CommandType},
+    interaction::InteractionContextType,
 };
 use twilight_util::builder::command::{
     CommandBuilder, IntegerBuilder, SubCommandBuilder, UserBuilder,
 };
 
-use super::{Invocation, Reply, missing};
+use super::{Invocation, Reply, Spec, missing};
 use crate::{
     context::Context,
     error::{BotError, BotResult},
-    leveling,
 };
 
 pub const NAME: &str = "xp";
+
+pub const SPEC: Spec = Spec::managers(NAME, command, |ctx, inv| run(ctx, inv).boxed());
 
 /// Far above anything earned by chatting, far below where arithmetic gets risky.
 const MAX_XP: i64 = 1_000_000_000_000;
@@ -28,7 +28,6 @@ pub fn command() -> Command {
     let user = || UserBuilder::new("user", "The member").required(true);
     CommandBuilder::new(NAME, "Change a member's XP", CommandType::ChatInput)
         .contexts([InteractionContextType::Guild])
-        .default_member_permissions(Permissions::MANAGE_GUILD)
         .option(
             SubCommandBuilder::new("set", "Set a member's total XP")
                 .option(user())
@@ -56,7 +55,7 @@ pub fn command() -> Command {
 }
 
 pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
-    let (sub, opts) = inv.manage_server_subcommand()?;
+    let (sub, opts) = inv.subcommand()?;
     let user = opts.user("user").ok_or_else(|| missing("user"))?;
     if inv.resolved_user(user).is_some_and(|u| u.bot) {
         return Err(BotError::user("Bots don't earn XP."));
@@ -70,16 +69,9 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
         }
         Ok(amount)
     };
-    // Pending awards are written first, so a correction applies to the true total.
-    // Level-ups among them get their announcement and rewards here, as the flush
-    // loop would have given them.
-    let flushed = ctx.xp.flush(ctx.store.as_ref()).await;
-    for level_up in flushed.level_ups {
-        leveling::on_level_up_logged(ctx, level_up).await;
-    }
-    if let Some(err) = flushed.error {
-        return Err(err.into());
-    }
+    // Pending awards are written first, so a correction applies to the true total
+    // (their level-ups get their effects as from any flush).
+    ctx.xp.flush().await?;
     let outcome = match sub {
         "set" => {
             ctx.store
@@ -93,10 +85,7 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
         }
         "reset" => {
             let had = ctx.store.reset_xp(inv.guild_id, user).await?;
-            ctx.cooldowns
-                .lock()
-                .expect("cooldowns lock")
-                .forget(inv.guild_id, user);
+            ctx.xp.forget_cooldown(inv.guild_id, user);
             return Ok(Reply::ephemeral(if had {
                 format!("<@{user}>'s XP and level are reset.")
             } else {
@@ -113,12 +102,4 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
         "<@{user}> now has {} XP (level {}).",
         outcome.xp, outcome.new_level
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn definition_is_valid() {
-        twilight_validate::command::command(&super::command()).unwrap();
-    }
 }

@@ -1,15 +1,18 @@
 //! GUILD_CREATE: remember the guild's name and member count for templates.
 
+use twilight_gateway::Event;
 use twilight_model::gateway::payload::incoming::GuildCreate;
 
-use crate::context::{Context, GuildInfo};
+use crate::{context::Context, guilds::GuildInfo};
 
-pub fn handle(ctx: &Context, guild: &GuildCreate) {
-    if let GuildCreate::Available(guild) = guild {
+pub fn handle(ctx: &Context, event: Event) {
+    if let Event::GuildCreate(guild) = event
+        && let GuildCreate::Available(guild) = *guild
+    {
         let info = GuildInfo {
-            name: guild.name.clone(),
+            name: guild.name,
             member_count: guild.member_count.unwrap_or(0),
         };
-        ctx.set_guild_info(guild.id, info);
+        ctx.guilds.set_info(guild.id, info);
     }
 }

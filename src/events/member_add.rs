@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use futures_util::{FutureExt as _, future::BoxFuture};
+use twilight_gateway::Event;
 use twilight_model::{channel::message::AllowedMentions, gateway::payload::incoming::MemberAdd};
 
 use crate::{
@@ -9,12 +11,19 @@ use crate::{
     template::{self, Vars},
 };
 
-pub async fn handle(ctx: Arc<Context>, member: Box<MemberAdd>) {
-    let member_count = ctx.add_members(member.guild_id, 1);
+pub fn handle(ctx: Arc<Context>, event: Event) -> BoxFuture<'static, ()> {
+    match event {
+        Event::MemberAdd(member) => welcome(ctx, member).boxed(),
+        _ => std::future::ready(()).boxed(),
+    }
+}
+
+async fn welcome(ctx: Arc<Context>, member: Box<MemberAdd>) {
+    let member_count = ctx.guilds.add_members(member.guild_id, 1);
     if member.user.bot {
         return;
     }
-    let settings = match ctx.settings(member.guild_id).await {
+    let settings = match ctx.guilds.settings(member.guild_id).await {
         Ok(settings) => settings,
         Err(err) => {
             tracing::error!(guild = %member.guild_id, user = %member.user.id, error = %err,
@@ -25,7 +34,7 @@ pub async fn handle(ctx: Arc<Context>, member: Box<MemberAdd>) {
     let Some(channel) = settings.welcome_channel else {
         return;
     };
-    let info = ctx.guild_info(member.guild_id);
+    let info = ctx.guilds.info(member.guild_id);
     let mention = format!("<@{}>", member.user.id);
     let text = template::render(
         settings.welcome_template(),

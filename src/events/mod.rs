@@ -1,38 +1,222 @@
-//! One file per gateway event Keeper acts on. `dispatch.rs` hands each event here.
+//! The gateway events Keeper acts on, one file each, and the one table,
+//! [`EVENTS`], from which follow the intents Keeper asks Discord for
+//! ([`intents`]), the events its shards parse ([`filter`]; the rest are skipped
+//! unparsed) and where each is routed ([`handle`]).
 
 pub mod guild_create;
+pub mod guild_delete;
+pub mod interaction_create;
 pub mod member_add;
+pub mod member_remove;
 pub mod message_create;
+pub mod ready;
 
 use std::sync::Arc;
 
-use tokio_util::task::TaskTracker;
-use twilight_gateway::Event;
+use futures_util::future::BoxFuture;
+use twilight_gateway::{Event, EventType, EventTypeFlags, Intents};
 
-use crate::{command, context::Context};
+use crate::{config::DiscordConfig, context::Context};
 
-/// Route one event. Work that talks to Discord or may wait on the database runs in
-/// its own task (tracked, so shutdown waits for it); the XP bookkeeping of a
-/// message runs inline, so awards are recorded in gateway order.
-pub async fn handle(ctx: &Arc<Context>, tasks: &TaskTracker, event: Event) {
-    match event {
-        Event::Ready(ready) => {
-            tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), shard = ?ready.shard, "ready");
+/// Every event Keeper handles: what Discord sends it under, and how it runs.
+pub const EVENTS: &[Route] = &[
+    Route::new(
+        EventType::Ready,
+        Intents::empty(),
+        Run::Inline(ready::handle),
+    ),
+    Route::new(
+        EventType::GuildCreate,
+        Intents::GUILDS,
+        Run::Inline(guild_create::handle),
+    ),
+    Route::new(
+        EventType::GuildDelete,
+        Intents::GUILDS,
+        Run::Inline(guild_delete::handle),
+    ),
+    Route::new(
+        EventType::MessageCreate,
+        Intents::GUILD_MESSAGES,
+        Run::Ordered(message_create::handle),
+    )
+    // Without it Discord sends a message's text only when it mentions the bot:
+    // `@Keeper rank` still works, `!rank` does not.
+    .with(Intents::MESSAGE_CONTENT, Feature::PrefixCommands),
+    Route::new(
+        EventType::MemberAdd,
+        Intents::GUILD_MEMBERS,
+        Run::Spawned(member_add::handle),
+    )
+    .only_with(Feature::MemberEvents),
+    Route::new(
+        EventType::MemberRemove,
+        Intents::GUILD_MEMBERS,
+        Run::Inline(member_remove::handle),
+    )
+    .only_with(Feature::MemberEvents),
+    Route::new(
+        EventType::InteractionCreate,
+        Intents::empty(),
+        Run::Spawned(interaction_create::handle),
+    ),
+];
+
+/// One row of [`EVENTS`].
+pub struct Route {
+    pub event: EventType,
+    /// The intent Discord sends the event under (empty: every bot gets it).
+    pub intents: Intents,
+    /// The event is wanted only with this feature on (the intent is asked for
+    /// only then).
+    pub needs: Feature,
+    /// An intent that fills in more of the event, asked for with its feature.
+    pub extra: Option<(Intents, Feature)>,
+    pub run: Run,
+}
+
+/// How a handler runs. Inline and ordered handlers run in the shard loop, before
+/// the next event is read, so their effects follow gateway order (the XP
+/// checkpoint taken after an event covers what its handler recorded); anything
+/// that talks to Discord or may wait long runs as a task.
+pub enum Run {
+    /// Synchronous and cheap: memory only.
+    Inline(fn(&Context, Event)),
+    /// Awaited in the shard loop.
+    Ordered(for<'a> fn(&'a Arc<Context>, Event) -> BoxFuture<'a, ()>),
+    /// A task of [`Context::tasks`], which the shutdown waits for.
+    Spawned(fn(Arc<Context>, Event) -> BoxFuture<'static, ()>),
+}
+
+/// A part of Keeper an operator can switch off, with the privileged intent it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    Always,
+    /// Prefix commands (`!rank`): `KEEPER_MESSAGE_CONTENT`.
+    PrefixCommands,
+    /// Welcome messages and member counts: `KEEPER_MEMBER_EVENTS`.
+    MemberEvents,
+}
+
+impl Feature {
+    pub fn on(self, discord: &DiscordConfig) -> bool {
+        match self {
+            Feature::Always => true,
+            Feature::PrefixCommands => discord.message_content,
+            Feature::MemberEvents => discord.member_events,
         }
-        Event::GuildCreate(guild) => guild_create::handle(ctx, &guild),
-        Event::GuildDelete(guild) if !guild.unavailable.unwrap_or(false) => {
-            ctx.forget_guild(guild.id)
+    }
+}
+
+impl Route {
+    const fn new(event: EventType, intents: Intents, run: Run) -> Self {
+        Self {
+            event,
+            intents,
+            needs: Feature::Always,
+            extra: None,
+            run,
         }
-        Event::MessageCreate(message) => message_create::handle(ctx, tasks, message.message).await,
-        Event::MemberAdd(member) => {
-            tasks.spawn(member_add::handle(Arc::clone(ctx), member));
+    }
+
+    const fn only_with(self, feature: Feature) -> Self {
+        Self {
+            needs: feature,
+            ..self
         }
-        Event::MemberRemove(member) => {
-            ctx.add_members(member.guild_id, -1);
+    }
+
+    const fn with(self, intents: Intents, feature: Feature) -> Self {
+        Self {
+            extra: Some((intents, feature)),
+            ..self
         }
-        Event::InteractionCreate(interaction) => {
-            tasks.spawn(command::handle(Arc::clone(ctx), interaction.0));
+    }
+
+    fn wanted(&self, discord: &DiscordConfig) -> bool {
+        self.needs.on(discord)
+    }
+}
+
+/// The intents the enabled features need, and no more.
+pub fn intents(discord: &DiscordConfig) -> Intents {
+    let mut intents = Intents::empty();
+    for route in EVENTS.iter().filter(|r| r.wanted(discord)) {
+        intents |= route.intents;
+        if let Some((extra, feature)) = route.extra
+            && feature.on(discord)
+        {
+            intents |= extra;
         }
-        _ => {}
+    }
+    intents
+}
+
+/// The events the shards parse; everything else is skipped before parsing
+/// (close frames always come through).
+pub fn filter(discord: &DiscordConfig) -> EventTypeFlags {
+    EVENTS
+        .iter()
+        .filter(|r| r.wanted(discord))
+        .fold(EventTypeFlags::empty(), |flags, r| {
+            flags | EventTypeFlags::from(r.event)
+        })
+}
+
+/// Route one event to its handler.
+pub async fn handle(ctx: &Arc<Context>, event: Event) {
+    let kind = event.kind();
+    let Some(route) = EVENTS.iter().find(|r| r.event == kind) else {
+        return;
+    };
+    match route.run {
+        Run::Inline(handle) => handle(ctx, event),
+        Run::Ordered(handle) => handle(ctx, event).await,
+        Run::Spawned(handle) => {
+            ctx.tasks.spawn(handle(Arc::clone(ctx), event));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn discord(args: &[&str]) -> DiscordConfig {
+        let args = std::iter::once("keeper").chain(args.iter().copied());
+        crate::config::Config::try_parse_from(args).unwrap().discord
+    }
+
+    #[test]
+    fn intents_follow_the_features() {
+        let base = Intents::GUILDS | Intents::GUILD_MESSAGES;
+        assert_eq!(
+            intents(&discord(&[])),
+            base | Intents::MESSAGE_CONTENT | Intents::GUILD_MEMBERS
+        );
+        let off = discord(&["--message-content=false", "--member-events=false"]);
+        assert_eq!(intents(&off), base);
+        assert!(!filter(&off).contains(EventTypeFlags::MEMBER_ADD));
+        assert!(filter(&off).contains(EventTypeFlags::MESSAGE_CREATE));
+        assert_eq!(
+            intents(&discord(&["--member-events=false"])),
+            base | Intents::MESSAGE_CONTENT
+        );
+    }
+
+    #[test]
+    fn every_event_is_routed_once_and_parsed() {
+        let all = filter(&discord(&[]));
+        for (i, route) in EVENTS.iter().enumerate() {
+            assert!(all.contains(EventTypeFlags::from(route.event)));
+            assert!(
+                EVENTS[i + 1..].iter().all(|r| r.event != route.event),
+                "{:?} is routed twice",
+                route.event
+            );
+        }
+        assert_eq!(all.iter().count(), EVENTS.len());
     }
 }

@@ -233,3 +233,8 @@ pub trait Store: Send + Sync + 'static {
     /// Forget a shard's session (after Discord invalidated it).
     async fn delete_session(&self, shard_id: u32) -> StoreResult<()>;
 }
+
+/// TEMPORARY (until the per-entity traits land): the traits callers import.
+pub mod prelude {
+    pub use crate::Store;
+}

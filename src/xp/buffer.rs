@@ -1,22 +1,10 @@
-//! The write-behind XP buffer.
+//! The write-behind XP buffer: awards and checkpoints not yet written.
 //!
-//! Every guild message would otherwise be one database write. Instead, handlers
-//! record awards here (coalesced per guild and member: ten messages are one row),
-//! and one task flushes everything at least every 250 ms as a batch statement
-//! ([`keeper_store::Store::award_xp`]). A store that writes well on several
-//! connections at once (PostgreSQL) gets one batch per group of shards, written
-//! side by side; SQLite's single writer gets one batch.
-//!
-//! What a crash can lose: with each batch the store writes, in the same
-//! transaction, the gateway sequence number up to which the dispatcher had recorded
-//! events when the batch was taken. A process killed before a flush loses the
-//! unflushed awards *and* does not move the stored sequence past them, so on
-//! restart the shard resumes from the stored sequence and Discord replays those
-//! messages: they are awarded again, once. A flush that fails (database down)
-//! puts its batch back and is retried; nothing is dropped while the process lives.
-//! When a flush is split, each part holds whole shards (their awards and their
-//! checkpoints), so a part that fails while another commits leaves every stored
-//! sequence true for its own shard.
+//! Every guild message would otherwise be one database write. Instead awards are
+//! recorded here, coalesced per guild and member, and written as batch statements
+//! ([`keeper_store::XpStore::award_xp`]) with the checkpoints of the shards they
+//! came from. How that keeps every message's XP stored exactly once across
+//! crashes is the pipeline's contract, stated in [`crate::xp`].
 
 use std::{
     collections::{HashMap, hash_map::Entry},
@@ -25,7 +13,9 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use keeper_store::{AwardOutcome, GatewaySession, Store, StoreError, StoreResult, XpAward};
+use keeper_store::{
+    AwardOutcome, GatewaySession, Store, StoreError, StoreResult, XpAward, prelude::*,
+};
 use twilight_model::id::{
     Id,
     marker::{ChannelMarker, GuildMarker, UserMarker},
@@ -228,7 +218,7 @@ impl XpBuffer {
     }
 
     /// Write everything pending: one batch, or one per group of shards written
-    /// side by side when the store can ([`Store::parallel_writes`]). A part that
+    /// side by side when the store can ([`XpStore::parallel_writes`]). A part that
     /// fails goes back into the buffer, to be retried by the next flush.
     pub async fn flush(&self, store: &dyn Store) -> Flushed {
         self.flush_with(store.parallel_writes(), |awards, checkpoints| async move {

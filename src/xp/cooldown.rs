@@ -2,7 +2,8 @@
 //! most once per cooldown per guild, as MEE6 taught people to expect. Kept in
 //! memory: each guild lives on one shard of one process, so one map sees every
 //! message of the guild. After a restart the map is empty and a member may earn
-//! once early, which is the harmless direction.
+//! once early, which is the harmless direction. The map prunes itself, so it
+//! holds only members active within the longest cooldown.
 
 use std::collections::HashMap;
 
@@ -13,9 +14,13 @@ use twilight_model::id::{
     marker::{GuildMarker, UserMarker},
 };
 
+/// How often (in message time) the map drops members whose cooldown is long over.
+const PRUNE_EVERY: chrono::Duration = chrono::Duration::minutes(10);
+
 #[derive(Debug, Default)]
 pub struct Cooldowns {
     last_award: HashMap<(Id<GuildMarker>, Id<UserMarker>), DateTime<Utc>>,
+    pruned_at: Option<DateTime<Utc>>,
 }
 
 impl Cooldowns {
@@ -28,6 +33,13 @@ impl Cooldowns {
         now: DateTime<Utc>,
         cooldown_secs: i32,
     ) -> bool {
+        match self.pruned_at {
+            Some(pruned) if now < pruned + PRUNE_EVERY => {}
+            _ => {
+                self.prune(now);
+                self.pruned_at = Some(now);
+            }
+        }
         let cooldown = chrono::Duration::seconds(i64::from(cooldown_secs.max(0)));
         match self.last_award.get(&(guild, user)) {
             Some(&last) if now < last + cooldown => false,
@@ -40,7 +52,7 @@ impl Cooldowns {
 
     /// Forget members whose cooldown is long over (the longest allowed cooldown is
     /// one day), so the map holds only recently active members.
-    pub fn prune(&mut self, now: DateTime<Utc>) {
+    fn prune(&mut self, now: DateTime<Utc>) {
         let horizon = now - chrono::Duration::days(1);
         self.last_award.retain(|_, last| *last > horizon);
     }
@@ -100,6 +112,29 @@ mod tests {
         assert_eq!(c.last_award.len(), 1);
         c.forget(Id::new(1), Id::new(3));
         assert!(c.last_award.is_empty());
+    }
+
+    #[test]
+    fn the_map_prunes_itself_every_ten_minutes() {
+        let mut c = Cooldowns::default();
+        let members = |c: &Cooldowns| {
+            let mut kept: Vec<u64> = c.last_award.keys().map(|(_, u)| u.get()).collect();
+            kept.sort_unstable();
+            kept
+        };
+        let day = 86_400;
+        c.try_award(Id::new(1), Id::new(2), at(0), 60);
+        c.try_award(Id::new(1), Id::new(3), at(1), 60);
+        // A day later: this message prunes; member 2 (idle a whole day) goes.
+        c.try_award(Id::new(1), Id::new(4), at(day), 60);
+        assert_eq!(members(&c), [3, 4]);
+        // Member 3 is now idle for more than a day too, but the last prune was
+        // under ten minutes ago...
+        c.try_award(Id::new(1), Id::new(5), at(day + 599), 60);
+        assert_eq!(members(&c), [3, 4, 5]);
+        // ...and ten minutes after it, the next message prunes again.
+        c.try_award(Id::new(1), Id::new(6), at(day + 600), 60);
+        assert_eq!(members(&c), [4, 5, 6]);
     }
 
     #[test]

@@ -1,0 +1,62 @@
+//! `!help`: the text commands and where the admin commands are, made from the
+//! registry so it can't fall behind it.
+
+use futures_util::FutureExt as _;
+
+use super::{COMMANDS, Reply, Spec, Text};
+
+pub const NAME: &str = "help";
+
+pub const SPEC: Spec = Spec {
+    name: NAME,
+    permission: None,
+    private: false,
+    slash: None,
+    text: Some(TEXT),
+};
+
+const TEXT: Text = Text {
+    name: NAME,
+    aliases: &[],
+    usage: "",
+    example: "",
+    help: "this list",
+    run: |_, inv| std::future::ready(Ok(Reply::text(help(inv.prefix)))).boxed(),
+};
+
+/// The help text for a guild whose prefix is `prefix`.
+pub fn help(prefix: &str) -> String {
+    let mut lines = vec!["**Keeper** counts XP as you chat.".to_owned()];
+    for spec in COMMANDS.iter().filter(|s| s.name != NAME) {
+        let Some(text) = &spec.text else { continue };
+        let typed = format!("{prefix}{} {}", text.name, text.usage);
+        let slash = match spec.slash {
+            Some(_) => format!(" (or `/{}`)", spec.name),
+            None => String::new(),
+        };
+        lines.push(format!("`{}`{slash}: {}", typed.trim_end(), text.help));
+    }
+    let admin: Vec<String> = COMMANDS
+        .iter()
+        .filter(|s| s.permission.is_some() && s.slash.is_some())
+        .map(|s| format!("`/{}`", s.name))
+        .collect();
+    if !admin.is_empty() {
+        lines.push(format!("Admins: {}.", admin.join(", ")));
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lists_every_text_command_with_the_guilds_prefix() {
+        assert_eq!(
+            super::help("k?"),
+            "**Keeper** counts XP as you chat.\n\
+             `k?rank [@member]` (or `/rank`): level, XP and place\n\
+             `k?top [page]` (or `/leaderboard`): the leaderboard\n\
+             Admins: `/config`, `/xp`, `/levels`."
+        );
+    }
+}

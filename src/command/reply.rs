@@ -1,0 +1,138 @@
+//! What a command answers, and how the answer reaches Discord: at once, or as
+//! the edit of a deferral when the command took longer than Discord waits.
+
+use twilight_model::{
+    application::interaction::Interaction,
+    channel::message::{AllowedMentions, Embed, MessageFlags},
+    http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
+};
+
+use crate::context::Context;
+
+/// What a command answers.
+#[derive(Debug, Default, Clone)]
+pub struct Reply {
+    pub content: Option<String>,
+    pub embeds: Vec<Embed>,
+    /// Only the person who ran the command sees it.
+    pub ephemeral: bool,
+}
+
+impl Reply {
+    pub fn text(content: impl Into<String>) -> Self {
+        Self {
+            content: Some(content.into()),
+            ..Self::default()
+        }
+    }
+
+    pub fn ephemeral(content: impl Into<String>) -> Self {
+        Self {
+            content: Some(content.into()),
+            ephemeral: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn embed(embed: Embed) -> Self {
+        Self {
+            embeds: vec![embed],
+            ..Self::default()
+        }
+    }
+
+    fn data(self) -> InteractionResponseData {
+        InteractionResponseData {
+            content: self.content,
+            embeds: Some(self.embeds),
+            // Replies never ping: a command's answer names people, it doesn't call them.
+            allowed_mentions: Some(AllowedMentions::default()),
+            flags: self.ephemeral.then_some(MessageFlags::EPHEMERAL),
+            ..InteractionResponseData::default()
+        }
+    }
+}
+
+/// Send `reply`: as the response, or, when the interaction was `deferred`
+/// (privately or not), in place of the deferral.
+pub(super) async fn answer(
+    ctx: &Context,
+    interaction: &Interaction,
+    reply: Reply,
+    deferred: bool,
+    deferred_privately: bool,
+) {
+    if deferred && reply.ephemeral && !deferred_privately {
+        // A public deferral can't become private: remove it, answer privately.
+        replace_deferred(ctx, interaction, reply).await;
+    } else if deferred {
+        edit_deferred(ctx, interaction, reply).await;
+    } else {
+        respond(ctx, interaction, reply).await;
+    }
+}
+
+pub(super) async fn respond(ctx: &Context, interaction: &Interaction, reply: Reply) {
+    let response = InteractionResponse {
+        kind: InteractionResponseType::ChannelMessageWithSource,
+        data: Some(reply.data()),
+    };
+    let client = ctx.interactions.interaction(ctx.application_id);
+    if let Err(err) = client
+        .create_response(interaction.id, &interaction.token, &response)
+        .await
+    {
+        tracing::warn!(interaction = %interaction.id, error = %err, "could not answer an interaction");
+    }
+}
+
+pub(super) async fn defer(ctx: &Context, interaction: &Interaction, ephemeral: bool) {
+    let response = InteractionResponse {
+        kind: InteractionResponseType::DeferredChannelMessageWithSource,
+        data: ephemeral.then(|| InteractionResponseData {
+            flags: Some(MessageFlags::EPHEMERAL),
+            ..InteractionResponseData::default()
+        }),
+    };
+    let client = ctx.interactions.interaction(ctx.application_id);
+    if let Err(err) = client
+        .create_response(interaction.id, &interaction.token, &response)
+        .await
+    {
+        tracing::warn!(interaction = %interaction.id, error = %err, "could not defer an interaction");
+    }
+}
+
+async fn edit_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
+    let client = ctx.interactions.interaction(ctx.application_id);
+    let none = AllowedMentions::default();
+    let result = client
+        .update_response(&interaction.token)
+        .content(reply.content.as_deref())
+        .embeds(Some(&reply.embeds))
+        .allowed_mentions(Some(&none))
+        .await;
+    if let Err(err) = result {
+        tracing::warn!(interaction = %interaction.id, error = %err, "could not edit a deferred answer");
+    }
+}
+
+/// Delete the public "thinking..." of a deferral and answer in a private follow-up
+/// (an error must not be shown to the whole channel).
+async fn replace_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
+    let client = ctx.interactions.interaction(ctx.application_id);
+    if let Err(err) = client.delete_response(&interaction.token).await {
+        tracing::warn!(interaction = %interaction.id, error = %err, "could not remove a deferred answer");
+    }
+    let none = AllowedMentions::default();
+    let result = client
+        .create_followup(&interaction.token)
+        .content(reply.content.as_deref().unwrap_or_default())
+        .embeds(&reply.embeds)
+        .flags(MessageFlags::EPHEMERAL)
+        .allowed_mentions(Some(&none))
+        .await;
+    if let Err(err) = result {
+        tracing::warn!(interaction = %interaction.id, error = %err, "could not answer a deferred interaction");
+    }
+}

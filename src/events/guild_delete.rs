@@ -1,0 +1,14 @@
+//! GUILD_DELETE: Keeper left the guild (or it was deleted). An outage (the guild
+//! merely unavailable) keeps everything.
+
+use twilight_gateway::Event;
+
+use crate::context::Context;
+
+pub fn handle(ctx: &Context, event: Event) {
+    if let Event::GuildDelete(guild) = event
+        && !guild.unavailable.unwrap_or(false)
+    {
+        ctx.guilds.forget(guild.id);
+    }
+}

@@ -1,0 +1,185 @@
+//! The XP pipeline: what happens to a message's XP, from the shard loop to a
+//! committed row and its effects. Everything that touches an award lives here.
+//!
+//! 1. [`Xp::on_message`], in the shard loop, in gateway order: the cooldown
+//!    ([`cooldown`]) decides whether the message earns XP, and the award goes
+//!    into the write-behind buffer ([`buffer`]), coalesced per member (ten
+//!    messages are one row).
+//! 2. After every event, the dispatcher records how far its shard got
+//!    ([`Xp::checkpoint`]: session id and sequence number) in the same buffer.
+//! 3. Every 250 ms ([`flush`]) the buffer is written as batch statements: one per
+//!    group of shards where the store writes well in parallel (PostgreSQL), one
+//!    in all on SQLite. [`Xp::flush`] is the one way to write it: the loop, `/xp`
+//!    (which writes pending awards before correcting a total) and the shutdown
+//!    all go through it.
+//! 4. Level-ups among what was written get their effects ([`level_up`]): reward
+//!    roles first, then the announcement, queued per channel and combined when
+//!    Discord holds messages back ([`announce`]).
+//!
+//! # The crash contract: every message's XP is stored exactly once
+//!
+//! With each batch the store writes, in the same transaction, the sequence
+//! number up to which the dispatcher had handed events to the buffer when the
+//! batch was taken. A process killed before a flush loses the unflushed awards
+//! *and* does not move the stored sequence past them, so on restart the shard
+//! resumes from the stored sequence and Discord replays those messages: they are
+//! awarded again, once. A flush that fails (database down) puts its batch back
+//! and is retried; nothing is dropped while the process lives. A split flush
+//! keeps each shard whole (its awards with its checkpoint), so a part that fails
+//! while another commits leaves every stored sequence true for its own shard.
+//! Flushes take turns, so checkpoints are stored in the order they were taken.
+//! The effects of a level-up are not part of the contract: they follow a
+//! committed write, at most once, and a shutdown gives them a short grace.
+
+pub mod announce;
+pub mod buffer;
+pub mod cooldown;
+pub mod flush;
+pub mod level_up;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use keeper_store::{GatewaySession, GuildSettings, Store, StoreResult, XpAward};
+use tokio_util::task::TaskTracker;
+use twilight_http::Client;
+use twilight_model::{
+    channel::Message,
+    id::{
+        Id,
+        marker::{GuildMarker, UserMarker},
+    },
+};
+
+use crate::guilds::Guilds;
+use buffer::{LevelUp, XpBuffer};
+use cooldown::Cooldowns;
+use level_up::LevelUps;
+
+/// How long a shutdown waits for level-up effects held back by rate limits: the
+/// XP they follow from is stored, so they are not worth the whole budget.
+const EFFECTS_GRACE: Duration = Duration::from_secs(2);
+
+pub struct Xp {
+    store: Arc<dyn Store>,
+    buffer: XpBuffer,
+    cooldowns: Mutex<Cooldowns>,
+    effects: Arc<LevelUps>,
+    /// Where level-up effects run, so that the shutdown waits for them.
+    tasks: TaskTracker,
+}
+
+impl Xp {
+    pub fn new(
+        store: Arc<dyn Store>,
+        http: Arc<Client>,
+        guilds: Arc<Guilds>,
+        tasks: TaskTracker,
+    ) -> Self {
+        Self {
+            store,
+            buffer: XpBuffer::default(),
+            cooldowns: Mutex::default(),
+            effects: Arc::new(LevelUps::new(http, guilds)),
+            tasks,
+        }
+    }
+
+    /// A guild message by a member: its XP (0 inside the cooldown, but the
+    /// message still counts) goes into the buffer. Cheap: two short locks.
+    pub fn on_message(&self, settings: &GuildSettings, message: &Message) {
+        // Discord's timestamp, not our clock: a message replayed after a restart
+        // gets the same cooldown decision it would have had live.
+        let at = DateTime::<Utc>::from_timestamp_micros(message.timestamp.as_micros())
+            .unwrap_or_else(Utc::now);
+        let guild = settings.guild_id;
+        let earns = self.cooldowns.lock().expect("cooldowns lock").try_award(
+            guild,
+            message.author.id,
+            at,
+            settings.xp_cooldown_secs,
+        );
+        let xp = if earns {
+            cooldown::roll_xp(&mut rand::rng(), settings.xp_min, settings.xp_max)
+        } else {
+            0
+        };
+        let award = XpAward {
+            guild_id: guild,
+            user_id: message.author.id,
+            xp,
+            messages: 1,
+            at,
+        };
+        self.buffer.record(&award, message.channel_id);
+    }
+
+    /// Every event of the session's shard up to its sequence has been handed
+    /// over (or needed nothing from the pipeline).
+    pub fn checkpoint(&self, session: GatewaySession) {
+        self.buffer.checkpoint(session);
+    }
+
+    /// Members with awards not yet written.
+    pub fn pending_members(&self) -> usize {
+        self.buffer.pending_members()
+    }
+
+    /// Write everything pending now; the level-ups in what was written get their
+    /// effects (in tasks, even when another part of the write failed). The error
+    /// is the first part's that failed; its awards wait for the next flush.
+    pub async fn flush(&self) -> StoreResult<()> {
+        let flushed = self.buffer.flush(self.store.as_ref()).await;
+        self.spawn_effects(flushed.level_ups);
+        flushed.error.map_or(Ok(()), Err)
+    }
+
+    /// A moderator reset the member's XP: their next message earns at once.
+    pub fn forget_cooldown(&self, guild: Id<GuildMarker>, user: Id<UserMarker>) {
+        self.cooldowns
+            .lock()
+            .expect("cooldowns lock")
+            .forget(guild, user);
+    }
+
+    /// At shutdown, once nothing records any more: the last write (with the
+    /// final checkpoints), then a short grace for the effects still waiting on
+    /// Discord, all by `deadline`.
+    pub async fn finish(&self, deadline: tokio::time::Instant) {
+        let pending = self.pending_members();
+        let written =
+            tokio::time::timeout_at(deadline + Duration::from_secs(1), self.flush()).await;
+        match written {
+            Ok(Ok(())) => tracing::info!(members = pending, "final XP written; sessions saved"),
+            Ok(Err(err)) => {
+                tracing::error!(members = pending, error = %err, "could not write the final XP; Discord will replay it on resume")
+            }
+            Err(_) => tracing::error!(
+                members = pending,
+                "the final XP write timed out; Discord will replay it on resume"
+            ),
+        }
+        let grace = deadline.min(tokio::time::Instant::now() + EFFECTS_GRACE);
+        if tokio::time::timeout_at(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.tasks.len(),
+                "shutting down before every level-up's rewards were granted"
+            );
+        }
+        self.effects.finish(grace).await;
+    }
+
+    fn spawn_effects(&self, level_ups: Vec<LevelUp>) {
+        for level_up in level_ups {
+            let effects = Arc::clone(&self.effects);
+            self.tasks
+                .spawn(async move { effects.apply_logged(level_up).await });
+        }
+    }
+}
