@@ -83,8 +83,12 @@ pub async fn run(
 /// Who Keeper is on Discord, and the context every handler shares.
 async fn log_in(config: &Config, token: &str, store: Arc<dyn Store>) -> Result<Context, Fatal> {
     let http = Arc::new(discord::http_client(&config.discord, token));
-    let me = startup_request("fetching the bot's user", http.current_user()).await?;
-    let app = startup_request("fetching the application", http.current_user_application()).await?;
+    let discord = &config.discord;
+    let me = startup_request("fetching the bot's user", discord, || http.current_user()).await?;
+    let app = startup_request("fetching the application", discord, || {
+        http.current_user_application()
+    })
+    .await?;
     tracing::info!(user = %me.name, id = %me.id, "logged in");
     let interactions = Arc::new(discord::interaction_client(&config.discord, token));
     Ok(Context::new(http, interactions, store, app.id, me.id))

@@ -141,6 +141,19 @@ pub struct DiscordConfig {
     pub member_events: bool,
 }
 
+impl DiscordConfig {
+    /// The REST API Keeper talks to, as an operator would write it.
+    pub fn api_url_shown(&self) -> String {
+        match &self.api_url {
+            Some(api) => {
+                let scheme = if api.use_http { "http" } else { "https" };
+                format!("{scheme}://{}", api.host)
+            }
+            None => "https://discord.com/api".to_owned(),
+        }
+    }
+}
+
 /// A token that never shows in logs or debug output.
 #[derive(Clone)]
 pub struct Secret(pub String);
@@ -320,8 +333,38 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db?sslpassword=x` ->
+/// `postgres://user:***@host/db?sslpassword=***`: a password in the user-info
+/// part or in a query parameter never reaches a log or a terminal.
 pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = redact_userinfo(base);
+    let Some(query) = query else {
+        return base;
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if is_secret(key) => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", pairs.join("&"))
+}
+
+/// A query parameter whose value is a credential (libpq's `password`,
+/// `sslpassword`, and anything named like one).
+fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "token"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+fn redact_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -386,6 +429,17 @@ mod tests {
         assert_eq!(redact_url("postgres://k@db/k"), "postgres://k@db/k");
         assert_eq!(redact_url("sqlite://keeper.db"), "sqlite://keeper.db");
         let url: DatabaseUrl = "postgres://k:hunter2@db/k".parse().unwrap();
+        assert!(!format!("{url:?} {url}").contains("hunter2"));
+        // In the query string too, as libpq and sqlx accept them.
+        assert_eq!(
+            redact_url("postgres://k@db/k?password=hunter2&sslmode=require&sslpassword=x"),
+            "postgres://k@db/k?password=***&sslmode=require&sslpassword=***"
+        );
+        assert_eq!(
+            redact_url("postgres://db?user=k&PASSWORD=hunter2"),
+            "postgres://db?user=k&PASSWORD=***"
+        );
+        let url: DatabaseUrl = "postgres://db/k?password=hunter2".parse().unwrap();
         assert!(!format!("{url:?} {url}").contains("hunter2"));
     }
 

@@ -3,6 +3,10 @@
 use std::time::Duration;
 
 use twilight_http::Client;
+use twilight_model::{
+    channel::message::AllowedMentions,
+    id::{Id, marker::ChannelMarker},
+};
 
 use crate::{
     config::DiscordConfig,
@@ -35,38 +39,120 @@ fn http_builder(discord: &DiscordConfig, token: &str) -> twilight_http::client::
     builder
 }
 
-/// One request Keeper can't start without, its failure told as `what` failed.
-pub async fn startup_request<T>(
-    what: &str,
-    request: impl std::future::IntoFuture<
-        Output = Result<twilight_http::Response<T>, twilight_http::Error>,
-    >,
-) -> Result<T, Fatal>
-where
-    T: serde::de::DeserializeOwned + Unpin + Send,
-{
-    let result: BotResult<T> = async { Ok(request.await?.model().await?) }.await;
-    result.map_err(|err| startup_fatal(what, &err))
+/// Post `text` in `channel`, pinging no more than `mentions` allows (whatever
+/// the text says: templates are written by server admins).
+pub async fn post(
+    http: &Client,
+    channel: Id<ChannelMarker>,
+    text: &str,
+    mentions: &AllowedMentions,
+) -> Result<(), twilight_http::Error> {
+    http.create_message(channel)
+        .content(text)
+        .allowed_mentions(Some(mentions))
+        .await
+        .map(drop)
 }
 
-/// A start-up request to Discord failed: a rejected token is a configuration
-/// problem (exit 2), anything else a run-time one.
-fn startup_fatal(what: &str, err: &BotError) -> Fatal {
+/// Start-up requests are tried this many times while Discord can't be reached...
+const STARTUP_ATTEMPTS: u32 = 5;
+/// ...pausing this long after the first failure, twice as long after each next
+/// (0.25 + 0.5 + 1 + 2 s: a network that is still coming up gets a few seconds).
+const STARTUP_FIRST_PAUSE: Duration = Duration::from_millis(250);
+
+/// One request Keeper can't start without (`request` makes it afresh for each
+/// attempt), its failure told as `what` failed. Discord unreachable is retried
+/// with backoff, then reported with its cause as a configuration problem of
+/// `DISCORD_API_URL`; a rejected token as one of `DISCORD_TOKEN`; both exit 2.
+pub async fn startup_request<T, R>(
+    what: &str,
+    discord: &DiscordConfig,
+    request: impl Fn() -> R,
+) -> Result<T, Fatal>
+where
+    R: std::future::IntoFuture<Output = Result<twilight_http::Response<T>, twilight_http::Error>>,
+    T: serde::de::DeserializeOwned + Unpin + Send,
+{
+    let mut pause = STARTUP_FIRST_PAUSE;
+    let mut attempt = 1;
+    loop {
+        let result: BotResult<T> = async { Ok(request().await?.model().await?) }.await;
+        let err = match result {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        match startup_failure(&err) {
+            StartupFailure::Unreachable if attempt < STARTUP_ATTEMPTS => {
+                tracing::warn!(attempt, error = %err, "{what}: Discord's API did not answer; trying again");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                attempt += 1;
+            }
+            StartupFailure::Unreachable => {
+                return Err(Fatal::Config(format!(
+                    "DISCORD_API_URL: could not reach Discord's API at {} ({what}, {STARTUP_ATTEMPTS} attempts): {}",
+                    discord.api_url_shown(),
+                    // twilight's own words ("parsing or receiving the response
+                    // failed") say nothing here; what lies under them does.
+                    match &err {
+                        BotError::Http(http) => cause(http),
+                        other => cause(other),
+                    },
+                )));
+            }
+            StartupFailure::Rejected => {
+                return Err(Fatal::Config(
+                    "DISCORD_TOKEN: Discord rejected the token (401); copy it again from the Bot tab"
+                        .into(),
+                ));
+            }
+            StartupFailure::Other => return Err(Fatal::Runtime(format!("{what}: {err}"))),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum StartupFailure {
+    /// Nothing answered, or only a gateway in front of Discord did (5xx).
+    Unreachable,
+    /// Discord answered: the token is not valid.
+    Rejected,
+    Other,
+}
+
+fn startup_failure(err: &BotError) -> StartupFailure {
     use twilight_http::error::ErrorType;
-    let rejected = match err {
-        BotError::Http(http) => match http.kind() {
-            ErrorType::Unauthorized => true,
-            ErrorType::Response { status, .. } => status.get() == 401,
-            _ => false,
-        },
-        _ => false,
+    let BotError::Http(http) = err else {
+        return StartupFailure::Other;
     };
-    if rejected {
-        Fatal::Config(
-            "DISCORD_TOKEN: Discord rejected the token (401); copy it again from the Bot tab"
-                .into(),
-        )
+    match http.kind() {
+        ErrorType::Unauthorized => StartupFailure::Rejected,
+        ErrorType::Response { status, .. } if status.get() == 401 => StartupFailure::Rejected,
+        ErrorType::Response { status, .. } if status.is_server_error() => {
+            StartupFailure::Unreachable
+        }
+        ErrorType::RequestError | ErrorType::RequestTimedOut | ErrorType::RequestCanceled => {
+            StartupFailure::Unreachable
+        }
+        _ => StartupFailure::Other,
+    }
+}
+
+/// What lies under an error: its sources, outermost first, without repeats
+/// ("client error (Connect): tcp connect error: Connection refused (os error 111)").
+fn cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = err.source();
+    while let Some(source) = next {
+        let text = source.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = source.source();
+    }
+    if parts.is_empty() {
+        err.to_string()
     } else {
-        Fatal::Runtime(format!("{what}: {err}"))
+        parts.join(": ")
     }
 }

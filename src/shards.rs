@@ -22,7 +22,10 @@ pub async fn build(
     token: &str,
     store: &Arc<dyn Store>,
 ) -> Result<Vec<Shard>, Fatal> {
-    let info = startup_request("asking for the gateway", http.gateway().authed()).await?;
+    let info = startup_request("asking for the gateway", discord, || {
+        http.gateway().authed()
+    })
+    .await?;
     let total = discord.total_shards.unwrap_or(info.shards.max(1));
     let range = match discord.shards {
         Some(range) => range.within(total).map_err(Fatal::Config)?,

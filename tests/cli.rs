@@ -217,6 +217,24 @@ fn unreachable_postgres_fails_after_retries() {
     );
 }
 
+/// A password given as a query parameter (as libpq and sqlx accept it) is not
+/// printed by `keeper check`, nor logged.
+#[tokio::test]
+async fn check_hides_a_password_in_the_query_string() {
+    let (backend, url) = common::Backend::create(true).await;
+    // The local server trusts every connection, so any password is accepted.
+    let with_password = format!("{url}?password=hunter2-in-the-query");
+    let out = keeper(
+        &["check", "--database-url", &with_password],
+        &[("KEEPER_LOG", "info")],
+    );
+    backend.drop().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(shown.contains("password=***"), "{shown}");
+    assert!(!shown.contains("hunter2"), "the password leaked: {shown}");
+}
+
 #[test]
 fn bad_numbers_and_choices_name_the_setting() {
     assert_config_error(
@@ -265,6 +283,36 @@ fn demo_prints_the_story_alone() {
         !log.contains("INFO"),
         "the demo logs below warn by default: {log}"
     );
+}
+
+/// Discord's API unreachable: after a few attempts, one line naming the
+/// setting, the URL and the cause, exit code 2 (the operator's to fix), and not
+/// mistaken for a rejected token.
+#[test]
+fn unreachable_discord_is_said_plainly() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let out = keeper(
+        &[
+            "run",
+            "--token",
+            "abc.def",
+            "--api-url",
+            "http://127.0.0.1:1",
+        ],
+        &[],
+    );
+    assert_config_error(&out, "DISCORD_API_URL");
+    let err = stderr(&out);
+    let said = err.lines().find(|l| l.starts_with("keeper: ")).unwrap();
+    assert!(
+        said.contains("could not reach Discord's API at http://127.0.0.1:1"),
+        "{said}"
+    );
+    assert!(
+        said.to_lowercase().contains("refused"),
+        "the cause is named: {said}"
+    );
+    assert!(!said.contains("DISCORD_TOKEN"), "{said}");
 }
 
 #[test]

@@ -619,6 +619,49 @@ async fn keeper_requests_match_discords_api() {
 
 /// A token Discord rejects stops the bot with a configuration error naming
 /// DISCORD_TOKEN (exit code 2), not a run-time failure.
+/// Discord's API unreachable at start-up is retried with backoff: a network
+/// that comes up a second late does not stop Keeper.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_waits_for_discords_api() {
+    let sim = Sim::start().await;
+    let _guild = sim.guild("Test Guild").await;
+    // Discord behind a proxy that refuses every connection for now.
+    let proxy = common::DbProxy::start(sim.http_addr()).await;
+    proxy.down();
+    let (backend, url) = Backend::create(false).await;
+    let config = Config::try_parse_from([
+        "keeper".to_owned(),
+        "run".to_owned(),
+        format!("--database-url={url}"),
+        format!("--token={}", sim.token()),
+        format!("--api-url=http://{}", proxy.addr),
+        format!("--gateway-url={}", sim.gateway_url()),
+    ])
+    .unwrap();
+    let store = db::open(&config.database).await.unwrap();
+    let stop = CancellationToken::new();
+    let bot = tokio::spawn({
+        let stop = stop.clone();
+        async move { bot::run(&config, store, stop).await }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !bot.is_finished(),
+        "Keeper gave up while Discord was unreachable"
+    );
+    proxy.up();
+    sim.wait_for_command("rank", WAIT)
+        .await
+        .expect("Keeper started once Discord answered");
+    sim.wait_connected(1, WAIT)
+        .await
+        .expect("the shard connected");
+    stop.cancel();
+    let ended = tokio::time::timeout(WAIT, bot).await.expect("stopped");
+    assert!(ended.expect("bot task").is_ok());
+    backend.drop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_token_is_a_configuration_error() {
     let sim = Sim::start().await;

@@ -8,6 +8,7 @@ use twilight_model::{channel::message::AllowedMentions, gateway::payload::incomi
 
 use crate::{
     context::Context,
+    discord,
     template::{self, Vars},
 };
 
@@ -51,13 +52,7 @@ async fn welcome(ctx: Arc<Context>, member: Box<MemberAdd>) {
         users: vec![member.user.id],
         ..Default::default()
     };
-    if let Err(err) = ctx
-        .http
-        .create_message(channel)
-        .content(&text)
-        .allowed_mentions(Some(&mentions))
-        .await
-    {
+    if let Err(err) = discord::post(&ctx.http, channel, &text, &mentions).await {
         tracing::warn!(guild = %member.guild_id, %channel, user = %member.user.id, error = %err,
             "could not send the welcome message");
     }

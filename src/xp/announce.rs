@@ -23,7 +23,7 @@ use twilight_model::{
     },
 };
 
-use crate::template::MAX_MESSAGE_CHARS;
+use crate::{discord, template::MAX_MESSAGE_CHARS};
 
 /// Discord pings at most 100 users listed in `allowed_mentions.users`.
 pub const MAX_PINGED_USERS: usize = 100;
@@ -130,12 +130,7 @@ async fn send_all(http: Arc<Client>, queues: Arc<Queues>, channel: Id<ChannelMar
             users,
             ..Default::default()
         };
-        if let Err(err) = http
-            .create_message(channel)
-            .content(&text)
-            .allowed_mentions(Some(&mentions))
-            .await
-        {
+        if let Err(err) = discord::post(&http, channel, &text, &mentions).await {
             tracing::warn!(%channel, error = %err, "could not announce a level-up");
         }
     }

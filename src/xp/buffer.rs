@@ -73,12 +73,18 @@ impl Pending {
         }
     }
 
+    /// Record the shard's latest checkpoint. A checkpoint is a (session,
+    /// sequence) pair: within one session it only moves forward; a new session
+    /// (after an op 9 or a re-identify its sequence starts again at 1) replaces
+    /// the old one, whose sequence means nothing to it.
     fn checkpoint(&mut self, session: GatewaySession) {
         match self.checkpoints.entry(session.shard_id) {
-            Entry::Occupied(mut e) if e.get().sequence <= session.sequence => {
+            Entry::Occupied(e)
+                if e.get().session_id == session.session_id
+                    && e.get().sequence > session.sequence => {}
+            Entry::Occupied(mut e) => {
                 e.insert(session);
             }
-            Entry::Occupied(_) => {}
             Entry::Vacant(e) => {
                 e.insert(session);
             }
@@ -86,7 +92,9 @@ impl Pending {
     }
 
     /// Put back a batch that failed to flush, under what was recorded since: awards
-    /// add up, and each shard keeps its newest checkpoint.
+    /// add up, and each shard keeps its newest checkpoint: the one recorded since
+    /// when there is one (the further of the two within one session; the live one
+    /// when the failed batch's session has ended since).
     fn merge_older(&mut self, older: Pending) {
         for (key, old) in older.awards {
             match self.awards.entry(key) {
@@ -101,8 +109,18 @@ impl Pending {
                 }
             }
         }
-        for (_, session) in older.checkpoints {
-            self.checkpoint(session);
+        for (shard, old) in older.checkpoints {
+            match self.checkpoints.entry(shard) {
+                Entry::Occupied(mut e) => {
+                    let newer = e.get();
+                    if newer.session_id == old.session_id && newer.sequence < old.sequence {
+                        e.insert(old);
+                    }
+                }
+                Entry::Vacant(e) => {
+                    e.insert(old);
+                }
+            }
         }
     }
 
@@ -320,6 +338,56 @@ mod tests {
         p.checkpoint(session(1, 1));
         assert_eq!(p.checkpoints[&0].sequence, 5);
         assert_eq!(p.checkpoints.len(), 2);
+    }
+
+    fn in_session(id: &str, shard: u32, sequence: u64) -> GatewaySession {
+        GatewaySession {
+            session_id: id.into(),
+            ..session(shard, sequence)
+        }
+    }
+
+    #[test]
+    fn a_new_session_replaces_the_old_one_whatever_its_sequence() {
+        let mut p = Pending::default();
+        p.checkpoint(in_session("old", 0, 900));
+        // Op 9, identify: the new session counts from 1 again.
+        p.checkpoint(in_session("new", 0, 1));
+        assert_eq!(
+            (
+                p.checkpoints[&0].session_id.as_str(),
+                p.checkpoints[&0].sequence
+            ),
+            ("new", 1)
+        );
+        p.checkpoint(in_session("new", 0, 5));
+        p.checkpoint(in_session("new", 0, 4));
+        assert_eq!(
+            p.checkpoints[&0].sequence, 5,
+            "forward only within a session"
+        );
+    }
+
+    /// A flush of the dead session's last events fails after the new session
+    /// began: merged back, it must not put the dead session over the live one
+    /// (a crash would then resume a dead session and lose the live one's events).
+    #[test]
+    fn a_failed_batch_of_a_dead_session_does_not_replace_the_live_one() {
+        let mut older = Pending::default();
+        older.record(&award(2, 20, 1), Id::new(10));
+        older.checkpoint(in_session("old", 0, 900));
+        older.checkpoint(in_session("same", 1, 70));
+        let mut newer = Pending::default();
+        newer.checkpoint(in_session("new", 0, 3));
+        newer.checkpoint(in_session("same", 1, 60));
+        newer.merge_older(older);
+        let zero = &newer.checkpoints[&0];
+        assert_eq!((zero.session_id.as_str(), zero.sequence), ("new", 3));
+        assert_eq!(
+            newer.checkpoints[&1].sequence, 70,
+            "within one session the further checkpoint stays"
+        );
+        assert_eq!(newer.awards.len(), 1, "the awards come back all the same");
     }
 
     #[test]

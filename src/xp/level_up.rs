@@ -21,6 +21,7 @@ use super::{
     buffer::LevelUp,
 };
 use crate::{
+    discord,
     error::BotResult,
     guilds::Guilds,
     template::{self, Vars},
@@ -144,13 +145,7 @@ impl LevelUps {
              permission and a role above it. I won't repeat this until it works again."
         );
         let none = AllowedMentions::default();
-        if let Err(err) = self
-            .http
-            .create_message(modlog)
-            .content(&text)
-            .allowed_mentions(Some(&none))
-            .await
-        {
+        if let Err(err) = discord::post(&self.http, modlog, &text, &none).await {
             tracing::warn!(%guild, error = %err, "could not write to the mod-log");
         }
     }
