@@ -35,11 +35,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::config::{SimConfig, intents};
-use crate::gateway::frame;
-use crate::gateway::session::Out;
+use crate::core::Core;
+use crate::faults::FaultRule;
+use crate::frame;
 use crate::permissions::bits;
-use crate::rest::faults::FaultRule;
-use crate::server::{Core, SimServer};
+use crate::server::SimServer;
+use crate::session::Out;
 use crate::state::{Action, InteractionRec, InteractionState, RequestRec, SentMessage, World};
 
 /// Permissions the bot's role gets in guilds made by [`Sim::guild`]: what a

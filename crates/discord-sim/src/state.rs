@@ -13,10 +13,10 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::config::{SimConfig, intents};
-use crate::gateway::session::Sessions;
 use crate::ids::Snowflakes;
 use crate::model::{ChannelKind, ChannelRec, MemberRec, MessageRec, RoleRec, UserRec, now_iso};
 use crate::permissions;
+use crate::session::Sessions;
 
 /// A guild and what belongs to it.
 #[derive(Clone, Debug)]
@@ -470,7 +470,7 @@ impl World {
         };
         let bot = self.bot.id;
         let exempt = m.author_id == bot || m.mentions.contains(&bot);
-        let serves = |s: &crate::gateway::session::Session| {
+        let serves = |s: &crate::session::Session| {
             s.intents & needed == needed
                 && match m.guild_id {
                     Some(g) => s.serves_guild(g),

@@ -1,13 +1,15 @@
 //! The gateway: one task per WebSocket connection.
 //!
 //! A connection starts with HELLO and becomes attached to a session by
-//! IDENTIFY or RESUME. From then on the session layer (`session.rs`, driven
-//! under the world lock) pushes frames through an unbounded channel, and this
-//! task compresses and writes them, batching whatever is queued before each
-//! flush so a busy session is not limited by one syscall per event.
+//! IDENTIFY or RESUME. From then on the session layer ([`crate::session`],
+//! driven under the world lock) pushes frames through an unbounded channel,
+//! and this task compresses and writes them, batching whatever is queued
+//! before each flush so a busy session is not limited by one syscall per
+//! event.
 
-pub mod frame;
-pub mod session;
+// The frame encoding and the session layer live below the world, which
+// writes into sessions; they stay reachable under their old paths here.
+pub use crate::{frame, session};
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -24,8 +26,8 @@ use tokio::sync::mpsc;
 
 use crate::compression::{Compressor, Mode};
 use crate::config::intents;
-use crate::server::Core;
-use session::{Conn, Out, Session};
+use crate::core::Core;
+use crate::session::{Conn, Out, Session};
 
 /// Gateway close codes, as Discord uses them.
 pub mod close {

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, ok, parse_json, snowflake};
-use crate::server::Core;
+use crate::core::Core;
 use crate::state::{Action, World};
 
 pub async fn me(State(core): State<Arc<Core>>) -> Response {

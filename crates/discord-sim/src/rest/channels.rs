@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, no_content, ok, parse_json, snowflake};
+use crate::core::Core;
 use crate::model::{Attachment, ChannelKind, MessageRec, now_iso};
 use crate::permissions::bits;
-use crate::server::Core;
 use crate::state::{Action, SentMessage, World};
 
 /// A message body as sent to create/edit endpoints, with uploaded files.

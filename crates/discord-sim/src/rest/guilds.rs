@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, audit_reason, no_content, ok, parse_json, snowflake};
 use crate::config::intents;
+use crate::core::Core;
 use crate::model::RoleRec;
 use crate::permissions::bits;
-use crate::server::Core;
 use crate::state::{Action, GuildRec, World};
 
 /// Longest timeout Discord allows.

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::channels::{self, MessageBody, apply_body, read_body};
 use super::{ApiError, ApiResult, no_content, ok, snowflake};
-use crate::server::Core;
+use crate::core::Core;
 use crate::state::{Action, InteractionState, SentMessage, World};
 
 /// How long an interaction token accepts follow-ups and edits.

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::{ApiError, ApiResult, ok, parse_json, snowflake};
-use crate::server::Core;
+use crate::core::Core;
 use crate::state::Action;
 
 pub async fn me(State(core): State<Arc<Core>>) -> Response {
