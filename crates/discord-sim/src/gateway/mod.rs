@@ -404,14 +404,9 @@ impl Connection {
             detached_at: None,
             attachments: 1,
         };
-        // READY's user is the current user: it carries the account fields.
-        let mut user = world.bot.json();
-        user["mfa_enabled"] = json!(false);
-        user["verified"] = json!(true);
-        user["locale"] = json!("en-US");
         let ready = json!({
             "v": 10,
-            "user": user,
+            "user": world.current_user_json(),
             "session_id": session_id,
             "session_type": "normal",
             "resume_gateway_url": self.core.gateway_url(),

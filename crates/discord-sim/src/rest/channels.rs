@@ -404,21 +404,7 @@ pub fn edit_stored(world: &mut World, id: u64, body: MessageBody) -> ApiResult {
     let sent = SentMessage::from_rec(&m);
     let guild = m.guild_id;
     world.messages.insert(id, m);
-    match guild {
-        Some(g) => world.dispatch_guild(
-            g,
-            "MESSAGE_UPDATE",
-            crate::config::intents::GUILD_MESSAGES,
-            &v,
-            None,
-        ),
-        None => world.dispatch_dm(
-            "MESSAGE_UPDATE",
-            crate::config::intents::DIRECT_MESSAGES,
-            &v,
-            None,
-        ),
-    }
+    world.dispatch_message_event(guild, "MESSAGE_UPDATE", &v);
     world.record(Action::MessageEdited(sent));
     Ok(ok(v))
 }
@@ -452,24 +438,10 @@ pub fn delete_stored(world: &mut World, id: u64) {
         list.retain(|x| *x != id);
     }
     let mut d = json!({"id": id.to_string(), "channel_id": m.channel_id.to_string()});
-    match m.guild_id {
-        Some(g) => {
-            d["guild_id"] = json!(g.to_string());
-            world.dispatch_guild(
-                g,
-                "MESSAGE_DELETE",
-                crate::config::intents::GUILD_MESSAGES,
-                &d,
-                None,
-            );
-        }
-        None => world.dispatch_dm(
-            "MESSAGE_DELETE",
-            crate::config::intents::DIRECT_MESSAGES,
-            &d,
-            None,
-        ),
+    if let Some(g) = m.guild_id {
+        d["guild_id"] = json!(g.to_string());
     }
+    world.dispatch_message_event(m.guild_id, "MESSAGE_DELETE", &d);
     world.record(Action::MessageDeleted {
         channel_id: m.channel_id,
         message_id: id,

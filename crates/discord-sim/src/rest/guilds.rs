@@ -45,62 +45,7 @@ fn require_above(world: &World, g: &GuildRec, user_id: u64) -> ApiResult<()> {
 pub async fn get_guild(State(core): State<Arc<Core>>, Path(guild_id): Path<String>) -> ApiResult {
     let world = core.world.lock();
     let g = guild(&world, &guild_id)?;
-    let mut v = world.guild_create_json(g.id).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        for k in [
-            "channels",
-            "members",
-            "threads",
-            "voice_states",
-            "presences",
-            "stage_instances",
-            "guild_scheduled_events",
-            "joined_at",
-            "large",
-            "member_count",
-            "unavailable",
-        ] {
-            o.remove(k);
-        }
-    }
-    v["approximate_member_count"] = json!(g.members.len());
-    v["approximate_presence_count"] = json!(0);
-    for k in [
-        "description",
-        "splash",
-        "discovery_splash",
-        "banner",
-        "vanity_url_code",
-        "rules_channel_id",
-        "public_updates_channel_id",
-        "safety_alerts_channel_id",
-        "home_header",
-        "max_members",
-        "max_presences",
-        "max_video_channel_users",
-        "max_stage_video_channel_users",
-        "widget_enabled",
-        "widget_channel_id",
-        "application_id",
-        "premium_subscription_count",
-    ] {
-        if v.get(k).is_none() {
-            v[k] = Value::Null;
-        }
-    }
-    for (k, n) in [
-        ("max_members", 500_000),
-        ("max_video_channel_users", 25),
-        ("max_stage_video_channel_users", 50),
-        ("premium_subscription_count", 0),
-    ] {
-        v[k] = json!(n);
-    }
-    v["widget_enabled"] = json!(false);
-    v["incidents_data"] = Value::Null;
-    v["region"] = json!("deprecated");
-    v["nsfw"] = json!(false);
-    Ok(ok(v))
+    Ok(ok(world.guild_json(g.id).unwrap_or_default()))
 }
 
 pub async fn channels(State(core): State<Arc<Core>>, Path(guild_id): Path<String>) -> ApiResult {
@@ -297,16 +242,12 @@ fn remove_member(world: &mut World, guild_id: u64, user_id: u64) {
     if let Some(g) = world.guilds.get_mut(&guild_id) {
         g.members.remove(&user_id);
     }
-    if let Some(u) = world.user_json(user_id) {
-        let d = json!({"guild_id": guild_id.to_string(), "user": u});
-        world.dispatch_guild(
-            guild_id,
-            "GUILD_MEMBER_REMOVE",
-            intents::GUILD_MEMBERS,
-            &d,
-            None,
-        );
-    }
+    world.dispatch_guild_user(
+        guild_id,
+        user_id,
+        "GUILD_MEMBER_REMOVE",
+        intents::GUILD_MEMBERS,
+    );
 }
 
 pub async fn kick(
@@ -386,16 +327,12 @@ pub async fn ban(
     if was_member {
         remove_member(&mut world, guild_id, user_id);
     }
-    if let Some(u) = world.user_json(user_id) {
-        let d = json!({"guild_id": guild_id.to_string(), "user": u});
-        world.dispatch_guild(
-            guild_id,
-            "GUILD_BAN_ADD",
-            intents::GUILD_MODERATION,
-            &d,
-            None,
-        );
-    }
+    world.dispatch_guild_user(
+        guild_id,
+        user_id,
+        "GUILD_BAN_ADD",
+        intents::GUILD_MODERATION,
+    );
     world.record(Action::Banned {
         guild_id,
         user_id,
@@ -420,16 +357,12 @@ pub async fn unban(
     if let Some(gm) = world.guilds.get_mut(&guild_id) {
         gm.bans.remove(&user_id);
     }
-    if let Some(u) = world.user_json(user_id) {
-        let d = json!({"guild_id": guild_id.to_string(), "user": u});
-        world.dispatch_guild(
-            guild_id,
-            "GUILD_BAN_REMOVE",
-            intents::GUILD_MODERATION,
-            &d,
-            None,
-        );
-    }
+    world.dispatch_guild_user(
+        guild_id,
+        user_id,
+        "GUILD_BAN_REMOVE",
+        intents::GUILD_MODERATION,
+    );
     world.record(Action::Unbanned { guild_id, user_id });
     Ok(no_content())
 }

@@ -12,12 +12,7 @@ use crate::core::Core;
 use crate::state::Action;
 
 pub async fn me(State(core): State<Arc<Core>>) -> Response {
-    let world = core.world.lock();
-    let mut v = world.bot.json();
-    v["mfa_enabled"] = false.into();
-    v["locale"] = "en-US".into();
-    v["verified"] = true.into();
-    ok(v)
+    ok(core.world.lock().current_user_json())
 }
 
 pub async fn get_user(State(core): State<Arc<Core>>, Path(user_id): Path<String>) -> ApiResult {

@@ -5,11 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::command::{OptionValue, create_interaction, find_command};
 use super::{Channel, Guild, Interaction, Role, Sim, SimError, inbox};
-use crate::config::intents;
 use crate::model::MemberRec;
 use crate::rest::channels::parse_mentions;
 use crate::state::{Action, SentMessage};
@@ -40,10 +37,7 @@ impl User {
         let (gid, uid) = (guild.id(), self.id);
         self.sim.with_world(|w| {
             w.add_member(gid, uid);
-            if let Some(mut d) = w.member_json(gid, uid) {
-                d["guild_id"] = json!(gid.to_string());
-                w.dispatch_guild(gid, "GUILD_MEMBER_ADD", intents::GUILD_MEMBERS, &d, None);
-            }
+            w.dispatch_member_event(gid, uid, "GUILD_MEMBER_ADD");
         });
         Member::new(self.sim.clone(), gid, uid)
     }
