@@ -27,11 +27,7 @@ pub async fn get_user(State(core): State<Arc<Core>>, Path(user_id): Path<String>
 pub async fn create_dm(State(core): State<Arc<Core>>, body: Bytes) -> ApiResult {
     let body = parse_json(&body)?;
     let Some(raw) = body.get("recipient_id") else {
-        return Err(ApiError::invalid_form(
-            &["recipient_id".into()],
-            "BASE_TYPE_REQUIRED",
-            "This field is required",
-        ));
+        return Err(ApiError::required(&["recipient_id".into()]));
     };
     let raw = match raw {
         Value::String(s) => s.clone(),
