@@ -1,7 +1,7 @@
 //! Scripted REST failures: 429s and 5xx on chosen routes.
 //!
 //! The REST middleware consumes them and the scenario API scripts them, so
-//! they are held by the [`Core`](crate::core::Core), below both.
+//! they are held by the core (`core.rs`), below both.
 
 /// One scripted failure rule.
 #[derive(Clone, Debug)]
