@@ -97,8 +97,8 @@ impl Connection {
     /// IDENTIFY: a new session with READY, then GUILD_CREATE for each guild
     /// on its shard.
     fn identify(&mut self, d: &Value) -> ControlFlow<Closing> {
-        // Our own handle, so the world stays locked while the sender moves
-        // from this connection into the session.
+        // A handle of our own on the core: the world stays locked while
+        // `take_sender` borrows this connection mutably.
         let core = Arc::clone(&self.core);
         let config = core.config();
         let who = match self.check_identify(d, config) {

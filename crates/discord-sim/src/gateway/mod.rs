@@ -208,8 +208,8 @@ impl Connection {
             Some(Ok(Message::Text(t))) => t.as_str().to_owned(),
             Some(Ok(Message::Binary(b))) => match String::from_utf8(b.to_vec()) {
                 Ok(t) => t,
-                // Closed without detaching, as before: the session notices
-                // when its next frame finds the connection gone.
+                // No detach: the session lets the connection go when its
+                // next frame finds the channel closed.
                 Err(_) => return Next::Close(DECODE_FAILED),
             },
             Some(Ok(Message::Close(frame))) => return Next::ClientClosed(frame),

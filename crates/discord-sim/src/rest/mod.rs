@@ -1,5 +1,9 @@
 //! REST API (`/api/v10`): routing, auth, rate-limit headers, scripted
 //! faults, Discord-style errors, and a record of every request.
+//!
+//! The routes' handlers are one file per resource (`applications.rs`,
+//! `channels.rs`, `gateway.rs`, `guilds.rs`, `interactions.rs`, `users.rs`);
+//! the errors they answer with are in `error.rs`.
 
 pub mod applications;
 pub mod channels;

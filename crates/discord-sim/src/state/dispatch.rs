@@ -83,7 +83,8 @@ impl World {
         let exempt = m.author_id == bot || m.mentions.contains(&bot);
         let receives = |s: &Session| s.intents & needed == needed && s.serves(m.guild_id);
         let sees_content = |s: &Session| exempt || s.intents & intents::MESSAGE_CONTENT != 0;
-        // Serialize each version once, and only if some session gets it.
+        // Serializing is what a dispatch costs: each version is built once,
+        // and only if some session gets it.
         let sessions = || self.sessions.by_id.values().filter(|s| receives(s));
         let wants_full = sessions().any(sees_content);
         let wants_gated = sessions().any(|s| !sees_content(s));
