@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::compression::Mode;
 use crate::config::{SimConfig, intents};
@@ -95,7 +97,33 @@ pub async fn message_create_delivery(mode: Mode, events: u64) -> BenchReport {
     let guild = sim.guild("bench").await;
     let channel = guild.text_channel("general");
     let member = guild.member("talker");
+    let ws = identified_client(&sim, mode).await;
 
+    let received = Arc::new(AtomicU64::new(0));
+    let reader = tokio::spawn(read_frames(ws, events, received.clone()));
+    let start = Instant::now();
+    let cpu_start = process_cpu_time();
+    produce(&sim, (channel.id(), member.id()), events, &received).await;
+    let bytes = reader.await.unwrap_or(0);
+    let elapsed = start.elapsed();
+    let cpu = match (cpu_start, process_cpu_time()) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    BenchReport {
+        mode,
+        events: received.load(Ordering::Relaxed),
+        bytes,
+        elapsed,
+        cpu,
+    }
+}
+
+type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A gateway client past IDENTIFY, READY and GUILD_CREATE, so what it reads
+/// next is the benchmark's messages.
+async fn identified_client(sim: &Sim, mode: Mode) -> Client {
     let url = format!("{}/?v=10&encoding=json{}", sim.gateway_url(), mode.query());
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
@@ -112,29 +140,29 @@ pub async fn message_create_delivery(mode: Mode, events: u64) -> BenchReport {
     // READY and GUILD_CREATE.
     ws.next().await;
     ws.next().await;
+    ws
+}
 
-    let received = Arc::new(AtomicU64::new(0));
-    let reader = {
-        let received = received.clone();
-        tokio::spawn(async move {
-            let mut bytes = 0u64;
-            while received.load(Ordering::Relaxed) < events {
-                match ws.next().await {
-                    Some(Ok(m)) => {
-                        bytes += m.len() as u64;
-                        received.fetch_add(1, Ordering::Relaxed);
-                    }
-                    _ => break,
-                }
+/// Read frames until `events` have arrived (counted in `received`, which
+/// paces the producer) or the connection ends; returns the bytes read.
+async fn read_frames(mut ws: Client, events: u64, received: Arc<AtomicU64>) -> u64 {
+    let mut bytes = 0u64;
+    while received.load(Ordering::Relaxed) < events {
+        match ws.next().await {
+            Some(Ok(m)) => {
+                bytes += m.len() as u64;
+                received.fetch_add(1, Ordering::Relaxed);
             }
-            bytes
-        })
-    };
+            _ => break,
+        }
+    }
+    bytes
+}
 
-    let core = sim.server().core().clone();
-    let (channel_id, author) = (channel.id(), member.id());
-    let start = Instant::now();
-    let cpu_start = process_cpu_time();
+/// Post `events` messages from `author` in `channel_id`, [`BATCH`] per
+/// world lock, staying at most [`MAX_IN_FLIGHT`] ahead of the reader.
+async fn produce(sim: &Sim, (channel_id, author): (u64, u64), events: u64, received: &AtomicU64) {
+    let core = sim.server().core();
     let mut produced = 0u64;
     while produced < events {
         while produced - received.load(Ordering::Relaxed) > MAX_IN_FLIGHT {
@@ -154,18 +182,5 @@ pub async fn message_create_delivery(mode: Mode, events: u64) -> BenchReport {
         }
         produced += n;
         tokio::task::yield_now().await;
-    }
-    let bytes = reader.await.unwrap_or(0);
-    let elapsed = start.elapsed();
-    let cpu = match (cpu_start, process_cpu_time()) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-        _ => None,
-    };
-    BenchReport {
-        mode,
-        events: received.load(Ordering::Relaxed),
-        bytes,
-        elapsed,
-        cpu,
     }
 }

@@ -15,10 +15,27 @@
 //! Point a twilight bot at it with
 //! `twilight_http::Client::builder().proxy(sim.http_addr(), true)` and
 //! `ConfigBuilder::new(token, intents).proxy_url(sim.gateway_url())`.
+//!
+//! ## Layers
+//!
+//! Each module uses only those listed before it:
+//!
+//! 1. [`config`], [`ids`], [`model`], [`permissions`], [`compression`],
+//!    [`frame`], [`faults`]: plain data and encodings;
+//! 2. [`session`]: gateway sessions and their replay logs;
+//! 3. [`state`]: the world, which owns the sessions and dispatches into them;
+//! 4. [`core`](crate::core): the world plus the shared knobs of a running simulator;
+//! 5. [`gateway`] and [`rest`]: the two transports, each serving a `Core`;
+//! 6. [`server`]: both on one listener;
+//! 7. [`scenario`], then [`load`] and [`bench`] on top of it; [`spec`]
+//!    reads Discord's description for the fidelity checks.
 
 pub mod bench;
 pub mod compression;
 pub mod config;
+pub mod core;
+pub mod faults;
+pub mod frame;
 pub mod gateway;
 pub mod ids;
 pub mod load;
@@ -27,6 +44,7 @@ pub mod permissions;
 pub mod rest;
 pub mod scenario;
 pub mod server;
+pub mod session;
 pub mod spec;
 pub mod state;
 

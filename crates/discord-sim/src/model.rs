@@ -2,7 +2,7 @@
 //!
 //! JSON is written with `serde_json::json!` for payloads (`d`): key order
 //! inside `d` does not matter to clients, only the frame's own keys do (see
-//! `gateway::frame`). Every shape here carries the fields the OpenAPI spec
+//! `frame`). Every shape here carries the fields the OpenAPI spec
 //! marks required and the fields twilight-model 0.18 needs to deserialize.
 
 use serde_json::{Value, json};

@@ -1,53 +1,22 @@
-//! The HTTP server: gateway WebSocket and REST on one port.
+//! The HTTP server: gateway WebSocket and REST on one port, and the
+//! listener's life (start, stop, restart on the same port).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::SimConfig;
-use crate::ids::Snowflakes;
-use crate::rest;
-use crate::rest::faults::Faults;
-use crate::state::World;
+use crate::{gateway, rest};
 
-/// State shared by the server, the connections and the scenario API.
-pub struct Core {
-    pub world: Mutex<World>,
-    pub faults: Mutex<Faults>,
-    /// Bumped after every change observers may wait for.
-    pub changed: watch::Sender<u64>,
-    /// Bumped to make every gateway connection vanish (stop/restart).
-    pub epoch: watch::Sender<u64>,
-    /// Delay before HEARTBEAT_ACKs, in milliseconds (fault injection).
-    pub ack_delay_ms: AtomicU64,
-    pub next_conn: AtomicU64,
-    pub port: AtomicU16,
-    config: SimConfig,
-}
-
-impl Core {
-    pub fn config(&self) -> &SimConfig {
-        &self.config
-    }
-
-    /// Wake everything waiting in the scenario API.
-    pub fn notify(&self) {
-        self.changed.send_modify(|v| *v = v.wrapping_add(1));
-    }
-
-    /// `ws://127.0.0.1:PORT`, the gateway and resume URL.
-    pub fn gateway_url(&self) -> String {
-        format!("ws://127.0.0.1:{}", self.port.load(Ordering::Relaxed))
-    }
-}
+/// Re-exported from [`crate::core`], where it moved, so `server::Core` keeps working.
+pub use crate::core::Core;
 
 /// A running simulator. Dropping it stops the server.
 pub struct SimServer {
@@ -63,19 +32,8 @@ impl SimServer {
 
     /// Like [`start`](Self::start) on a chosen port (0 = any).
     pub async fn start_on(config: SimConfig, port: u16) -> std::io::Result<Self> {
-        let ids = Arc::new(Snowflakes::default());
-        let core = Arc::new(Core {
-            world: Mutex::new(World::new(config.clone(), ids)),
-            faults: Mutex::new(Faults::default()),
-            changed: watch::channel(0).0,
-            epoch: watch::channel(0).0,
-            ack_delay_ms: AtomicU64::new(0),
-            next_conn: AtomicU64::new(1),
-            port: AtomicU16::new(port),
-            config,
-        });
         let server = Self {
-            core,
+            core: Arc::new(Core::new(config, port)),
             task: Mutex::new(None),
         };
         server.listen(port).await?;
@@ -154,7 +112,7 @@ impl Drop for SimServer {
 
 fn router(core: Arc<Core>) -> Router {
     Router::new()
-        .route("/", get(crate::gateway::handler))
+        .route("/", get(gateway::handler))
         .nest("/api/v10", rest::router(core.clone()))
         .fallback(rest::not_found)
         .with_state(core)

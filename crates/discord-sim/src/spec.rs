@@ -7,9 +7,10 @@
 //! snowflake `pattern`. `oneOf` is checked as "at least one": Discord's spec
 //! uses it for alternatives that overlap (e.g. partial and full objects).
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::{Map, Number, Value};
 
 /// `../shared/discord` from the workspace root, or `$DISCORD_SPEC_DIR`. `None`
 /// (after printing that `test` skipped) when absent, unless `KEEPER_REQUIRE_SPEC=1`,
@@ -64,14 +65,12 @@ impl<'a> Spec<'a> {
     /// names; matched segment by segment).
     pub fn operation(&self, method: &str, path: &str) -> Option<&'a Value> {
         let paths = self.root["paths"].as_object()?;
+        // Parameters match whatever they are named: `{}` stands for each.
         let norm = |p: &str| -> Vec<String> {
             p.split('/')
                 .map(|s| {
-                    if s.starts_with('{') {
-                        "{}".to_owned()
-                    } else {
-                        s.to_owned()
-                    }
+                    let param = s.starts_with('{') && s.ends_with('}');
+                    if param { "{}".to_owned() } else { s.to_owned() }
                 })
                 .collect()
         };
@@ -130,27 +129,8 @@ impl<'a> Spec<'a> {
         if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
             return self.validate(self.resolve(r), v, path, errors);
         }
-        if let Some(types) = schema.get("type") {
-            if let Some(text) = v.as_str()
-                && is_string_bitfield(schema, text)
-            {
-                return;
-            }
-            let ok = match types {
-                Value::String(t) => type_ok(t, v),
-                Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(|t| type_ok(t, v)),
-                _ => true,
-            };
-            if !ok {
-                errors.push(format!("{path}: expected type {types}, got {v}"));
-                return;
-            }
-        }
-        if v.is_null() {
-            // Null accepted by the type array: nothing else applies.
-            if schema.get("type").is_some() {
-                return;
-            }
+        if check_type(schema, v, path, errors).is_break() {
+            return;
         }
         if let Some(c) = schema.get("const")
             && c != v
@@ -162,12 +142,26 @@ impl<'a> Spec<'a> {
         {
             errors.push(format!("{path}: {v} not in enum"));
         }
-        for all in schema
-            .get("allOf")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        self.validate_combinations(schema, v, path, errors);
+        match v {
+            Value::Object(o) => self.validate_object(schema, o, path, errors),
+            Value::Array(a) => self.validate_array(schema, a, path, errors),
+            Value::String(s) => validate_string(schema, s, path, errors),
+            Value::Number(n) => validate_number(schema, n, path, errors),
+            _ => {}
+        }
+    }
+
+    /// `allOf` (each must hold), `oneOf` and `anyOf` (one must; without a
+    /// match, the errors of the closest alternative are reported).
+    fn validate_combinations(
+        &self,
+        schema: &Value,
+        v: &Value,
+        path: &str,
+        errors: &mut Vec<String>,
+    ) {
+        for all in list(schema, "allOf") {
             self.validate(all, v, path, errors);
         }
         for key in ["oneOf", "anyOf"] {
@@ -191,82 +185,124 @@ impl<'a> Spec<'a> {
                 }
             }
         }
-        match v {
-            Value::Object(o) => {
-                for r in schema
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(k) = r.as_str()
-                        && !o.contains_key(k)
+    }
+
+    /// `required` keys, and each property against its schema (or
+    /// `additionalProperties` when that is a schema).
+    fn validate_object(
+        &self,
+        schema: &Value,
+        o: &Map<String, Value>,
+        path: &str,
+        errors: &mut Vec<String>,
+    ) {
+        for r in list(schema, "required") {
+            if let Some(k) = r.as_str()
+                && !o.contains_key(k)
+            {
+                errors.push(format!("{path}: missing required {k}"));
+            }
+        }
+        let props = schema.get("properties").and_then(Value::as_object);
+        for (k, child) in o {
+            let sub = format!("{path}.{k}");
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => self.validate(s, child, &sub, errors),
+                None => {
+                    if let Some(ap) = schema.get("additionalProperties")
+                        && ap.is_object()
                     {
-                        errors.push(format!("{path}: missing required {k}"));
-                    }
-                }
-                let props = schema.get("properties").and_then(Value::as_object);
-                for (k, child) in o {
-                    let sub = format!("{path}.{k}");
-                    match props.and_then(|p| p.get(k)) {
-                        Some(s) => self.validate(s, child, &sub, errors),
-                        None => {
-                            if let Some(ap) = schema.get("additionalProperties")
-                                && ap.is_object()
-                            {
-                                self.validate(ap, child, &sub, errors);
-                            }
-                        }
+                        self.validate(ap, child, &sub, errors);
                     }
                 }
             }
-            Value::Array(a) => {
-                if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
-                    && a.len() as u64 > max
-                {
-                    errors.push(format!("{path}: more than {max} items"));
-                }
-                if let Some(items) = schema.get("items") {
-                    for (i, x) in a.iter().enumerate() {
-                        self.validate(items, x, &format!("{path}[{i}]"), errors);
-                    }
-                }
-            }
-            Value::String(s) => {
-                let n = s.chars().count() as u64;
-                if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
-                    && n > max
-                {
-                    errors.push(format!("{path}: longer than {max}"));
-                }
-                if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
-                    && n < min
-                {
-                    errors.push(format!("{path}: shorter than {min}"));
-                }
-                if schema.get("pattern").and_then(Value::as_str) == Some("^(0|[1-9][0-9]*)$")
-                    && !is_snowflake(s)
-                {
-                    errors.push(format!("{path}: {s} is not a snowflake"));
-                }
-            }
-            Value::Number(n) => {
-                if let (Some(min), Some(x)) =
-                    (schema.get("minimum").and_then(Value::as_f64), n.as_f64())
-                    && x < min
-                {
-                    errors.push(format!("{path}: {x} < {min}"));
-                }
-                if let (Some(max), Some(x)) =
-                    (schema.get("maximum").and_then(Value::as_f64), n.as_f64())
-                    && x > max
-                {
-                    errors.push(format!("{path}: {x} > {max}"));
-                }
-            }
-            _ => {}
         }
     }
+
+    /// `maxItems`, and each item against `items`.
+    fn validate_array(&self, schema: &Value, a: &[Value], path: &str, errors: &mut Vec<String>) {
+        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+            && a.len() as u64 > max
+        {
+            errors.push(format!("{path}: more than {max} items"));
+        }
+        if let Some(items) = schema.get("items") {
+            for (i, x) in a.iter().enumerate() {
+                self.validate(items, x, &format!("{path}[{i}]"), errors);
+            }
+        }
+    }
+}
+
+/// `type` (a name or an array of names, for nullability). Breaks when
+/// nothing else should be checked: a type mismatch (reported), a permission
+/// string where the spec says integer, or a null the type allows.
+fn check_type(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) -> ControlFlow<()> {
+    let Some(types) = schema.get("type") else {
+        return ControlFlow::Continue(());
+    };
+    if let Some(text) = v.as_str()
+        && is_string_bitfield(schema, text)
+    {
+        return ControlFlow::Break(());
+    }
+    let ok = match types {
+        Value::String(t) => type_ok(t, v),
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(|t| type_ok(t, v)),
+        _ => true,
+    };
+    if !ok {
+        errors.push(format!("{path}: expected type {types}, got {v}"));
+        return ControlFlow::Break(());
+    }
+    // Null accepted by the type array: nothing else applies.
+    if v.is_null() {
+        return ControlFlow::Break(());
+    }
+    ControlFlow::Continue(())
+}
+
+/// `maxLength`, `minLength` (in characters), and the snowflake `pattern`.
+fn validate_string(schema: &Value, s: &str, path: &str, errors: &mut Vec<String>) {
+    let n = s.chars().count() as u64;
+    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+        && n > max
+    {
+        errors.push(format!("{path}: longer than {max}"));
+    }
+    if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+        && n < min
+    {
+        errors.push(format!("{path}: shorter than {min}"));
+    }
+    if schema.get("pattern").and_then(Value::as_str) == Some("^(0|[1-9][0-9]*)$")
+        && !is_snowflake(s)
+    {
+        errors.push(format!("{path}: {s} is not a snowflake"));
+    }
+}
+
+/// `minimum` and `maximum`.
+fn validate_number(schema: &Value, n: &Number, path: &str, errors: &mut Vec<String>) {
+    if let (Some(min), Some(x)) = (schema.get("minimum").and_then(Value::as_f64), n.as_f64())
+        && x < min
+    {
+        errors.push(format!("{path}: {x} < {min}"));
+    }
+    if let (Some(max), Some(x)) = (schema.get("maximum").and_then(Value::as_f64), n.as_f64())
+        && x > max
+    {
+        errors.push(format!("{path}: {x} > {max}"));
+    }
+}
+
+/// The entries of an array keyword (none when absent).
+fn list<'a>(schema: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    schema
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 fn type_ok(t: &str, v: &Value) -> bool {

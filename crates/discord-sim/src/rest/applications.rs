@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, ok, parse_json, snowflake};
-use crate::server::Core;
+use crate::core::Core;
 use crate::state::{Action, World};
 
 pub async fn me(State(core): State<Arc<Core>>) -> Response {
@@ -123,24 +123,16 @@ pub async fn put_guild(
 /// Validate and store a bulk overwrite; IDs are kept for names that exist.
 fn overwrite(world: &mut World, guild_id: Option<u64>, body: &Value) -> ApiResult<Vec<Value>> {
     let Some(list) = body.as_array() else {
-        return Err(ApiError::invalid_form(
-            &[],
-            "ARRAY_TYPE_CONVERT",
-            "Only iterables may be used in a ListType",
-        ));
+        return Err(ApiError::not_an_array(&[]));
     };
     if list.len() > 110 {
-        return Err(ApiError::invalid_form(
-            &[],
-            "BASE_TYPE_MAX_LENGTH",
-            "Must be 110 or fewer in length.",
-        ));
+        return Err(ApiError::too_long(&[], 110));
     }
     let mut seen = HashSet::new();
     for (i, cmd) in list.iter().enumerate() {
         validate_command(cmd, &[i.to_string()])?;
         let kind = cmd.get("type").and_then(Value::as_u64).unwrap_or(1);
-        let name = cmd.get("name").and_then(Value::as_str).unwrap_or_default();
+        let name = text(cmd, "name");
         if !seen.insert((kind, name.to_owned())) {
             return Err(ApiError::invalid_form(
                 &[i.to_string(), "name".into()],
@@ -155,7 +147,7 @@ fn overwrite(world: &mut World, guild_id: Option<u64>, body: &Value) -> ApiResul
     };
     let mut out = Vec::with_capacity(list.len());
     for cmd in list {
-        let name = cmd.get("name").and_then(Value::as_str).unwrap_or_default();
+        let name = text(cmd, "name");
         let id = existing
             .iter()
             .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
@@ -203,12 +195,9 @@ fn at(path: &[String], key: &str) -> Vec<String> {
     p
 }
 
-fn bad_length(path: &[String], key: &str, min: usize, max: usize) -> ApiError {
-    ApiError::invalid_form(
-        &at(path, key),
-        "BASE_TYPE_BAD_LENGTH",
-        &format!("Must be between {min} and {max} in length."),
-    )
+/// A string field of a command or option (`""` when absent).
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// Names of chat-input commands and options: 1-32 characters, lowercase
@@ -221,39 +210,45 @@ fn valid_chat_name(name: &str) -> bool {
         })
 }
 
+fn invalid_name(path: &[String], name: &str) -> ApiError {
+    ApiError::invalid_form(
+        &at(path, "name"),
+        "APPLICATION_COMMAND_INVALID_NAME",
+        &format!("Command name is invalid: {name}"),
+    )
+}
+
+/// Subcommands (and groups) where plain options belong, or mixed with them.
+fn subcommands_exclusive(path: &[String]) -> ApiError {
+    ApiError::invalid_form(
+        path,
+        "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+        "Sub-command and sub-command group option types are mutually exclusive to all other types",
+    )
+}
+
 fn validate_command(cmd: &Value, path: &[String]) -> ApiResult<()> {
     if !cmd.is_object() {
-        return Err(ApiError::invalid_form(
-            path,
-            "DICT_TYPE_CONVERT",
-            "Only dictionaries may be used in a DictType",
-        ));
+        return Err(ApiError::not_an_object(path));
     }
     let kind = cmd.get("type").and_then(Value::as_u64).unwrap_or(1);
-    let name = cmd.get("name").and_then(Value::as_str).unwrap_or_default();
-    let description = cmd
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let name = text(cmd, "name");
+    let description = text(cmd, "description");
     match kind {
         1 => {
             if !valid_chat_name(name) {
-                return Err(ApiError::invalid_form(
-                    &at(path, "name"),
-                    "APPLICATION_COMMAND_INVALID_NAME",
-                    &format!("Command name is invalid: {name}"),
-                ));
+                return Err(invalid_name(path, name));
             }
             let n = description.chars().count();
             if !(1..=100).contains(&n) {
-                return Err(bad_length(path, "description", 1, 100));
+                return Err(ApiError::bad_length(&at(path, "description"), 1, 100));
             }
             validate_options(cmd.get("options"), &at(path, "options"), 0)
         }
         2 | 3 => {
             let n = name.chars().count();
             if !(1..=32).contains(&n) {
-                return Err(bad_length(path, "name", 1, 32));
+                return Err(ApiError::bad_length(&at(path, "name"), 1, 32));
             }
             if !description.is_empty() {
                 return Err(ApiError::invalid_form(
@@ -280,98 +275,21 @@ fn validate_options(options: Option<&Value>, path: &[String], depth: u8) -> ApiR
         return Ok(());
     };
     let Some(options) = options.as_array() else {
-        return Err(ApiError::invalid_form(
-            path,
-            "ARRAY_TYPE_CONVERT",
-            "Only iterables may be used in a ListType",
-        ));
+        return Err(ApiError::not_an_array(path));
     };
     if options.len() > 25 {
-        return Err(ApiError::invalid_form(
-            path,
-            "BASE_TYPE_MAX_LENGTH",
-            "Must be 25 or fewer in length.",
-        ));
+        return Err(ApiError::too_long(path, 25));
     }
     let mut seen_optional = false;
     let mut names = HashSet::new();
     for (i, o) in options.iter().enumerate() {
         let p = at(path, &i.to_string());
         let kind = o.get("type").and_then(Value::as_u64).unwrap_or(0);
-        let name = o.get("name").and_then(Value::as_str).unwrap_or_default();
-        let description = o
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !(1..=11).contains(&kind) {
-            return Err(ApiError::invalid_form(
-                &at(&p, "type"),
-                "BASE_TYPE_CHOICES",
-                "Value must be one of {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}.",
-            ));
-        }
-        if !valid_chat_name(name) {
-            return Err(ApiError::invalid_form(
-                &at(&p, "name"),
-                "APPLICATION_COMMAND_INVALID_NAME",
-                &format!("Command name is invalid: {name}"),
-            ));
-        }
-        if !names.insert(name) {
-            return Err(ApiError::invalid_form(
-                &at(&p, "name"),
-                "APPLICATION_COMMAND_OPTIONS_DUPLICATE_NAME",
-                "Command option names must be unique",
-            ));
-        }
-        if !(1..=100).contains(&description.chars().count()) {
-            return Err(bad_length(&p, "description", 1, 100));
-        }
-        let is_sub = kind == 1 || kind == 2;
-        if is_sub {
-            // Groups only at the top; subcommands at the top or in a group.
-            let allowed = (kind == 2 && depth == 0) || (kind == 1 && depth <= 1);
-            if !allowed {
-                return Err(ApiError::invalid_form(
-                    &at(&p, "type"),
-                    "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
-                    "Sub-command and sub-command group option types are mutually exclusive to all other types",
-                ));
-            }
-            let children = o.get("options");
-            if kind == 2
-                && children.and_then(Value::as_array).is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c.get("type").and_then(Value::as_u64) != Some(1))
-                })
-            {
-                return Err(ApiError::invalid_form(
-                    &at(&p, "options"),
-                    "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
-                    "Sub-command groups may only contain sub-commands",
-                ));
-            }
-            validate_options(children, &at(&p, "options"), depth + 1)?;
-            continue;
-        }
-        let required = o.get("required").and_then(Value::as_bool).unwrap_or(false);
-        if required && seen_optional {
-            return Err(ApiError::invalid_form(
-                &at(&p, "required"),
-                "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
-                "Required options must be placed before non-required options",
-            ));
-        }
-        seen_optional |= !required;
-        if o.get("choices")
-            .and_then(Value::as_array)
-            .is_some_and(|c| c.len() > 25)
-        {
-            return Err(ApiError::invalid_form(
-                &at(&p, "choices"),
-                "BASE_TYPE_MAX_LENGTH",
-                "Must be 25 or fewer in length.",
-            ));
+        validate_option_head(o, kind, &p, &mut names)?;
+        if kind == 1 || kind == 2 {
+            validate_subcommand(o, kind, &p, depth)?;
+        } else {
+            validate_value_option(o, &p, &mut seen_optional)?;
         }
     }
     // Mixing subcommands with plain options is invalid.
@@ -380,11 +298,83 @@ fn validate_options(options: Option<&Value>, path: &[String], depth: u8) -> ApiR
         .filter(|o| matches!(o.get("type").and_then(Value::as_u64), Some(1 | 2)))
         .count();
     if subs != 0 && subs != options.len() {
+        return Err(subcommands_exclusive(path));
+    }
+    Ok(())
+}
+
+/// What every option needs: a known type, a valid name unique among its
+/// siblings (`names`), a description of 1-100 characters.
+fn validate_option_head<'a>(
+    o: &'a Value,
+    kind: u64,
+    p: &[String],
+    names: &mut HashSet<&'a str>,
+) -> ApiResult<()> {
+    let name = text(o, "name");
+    if !(1..=11).contains(&kind) {
         return Err(ApiError::invalid_form(
-            path,
-            "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
-            "Sub-command and sub-command group option types are mutually exclusive to all other types",
+            &at(p, "type"),
+            "BASE_TYPE_CHOICES",
+            "Value must be one of {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}.",
         ));
+    }
+    if !valid_chat_name(name) {
+        return Err(invalid_name(p, name));
+    }
+    if !names.insert(name) {
+        return Err(ApiError::invalid_form(
+            &at(p, "name"),
+            "APPLICATION_COMMAND_OPTIONS_DUPLICATE_NAME",
+            "Command option names must be unique",
+        ));
+    }
+    if !(1..=100).contains(&text(o, "description").chars().count()) {
+        return Err(ApiError::bad_length(&at(p, "description"), 1, 100));
+    }
+    Ok(())
+}
+
+/// A subcommand (`kind` 1) or group (2) at `depth`: groups only at the top,
+/// subcommands at the top or in a group, groups holding subcommands only.
+fn validate_subcommand(o: &Value, kind: u64, p: &[String], depth: u8) -> ApiResult<()> {
+    let allowed = (kind == 2 && depth == 0) || (kind == 1 && depth <= 1);
+    if !allowed {
+        return Err(subcommands_exclusive(&at(p, "type")));
+    }
+    let children = o.get("options");
+    if kind == 2
+        && children.and_then(Value::as_array).is_some_and(|c| {
+            c.iter()
+                .any(|c| c.get("type").and_then(Value::as_u64) != Some(1))
+        })
+    {
+        return Err(ApiError::invalid_form(
+            &at(p, "options"),
+            "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+            "Sub-command groups may only contain sub-commands",
+        ));
+    }
+    validate_options(children, &at(p, "options"), depth + 1)
+}
+
+/// An option that takes a value: required ones before optional ones
+/// (`seen_optional` carries that across siblings), at most 25 choices.
+fn validate_value_option(o: &Value, p: &[String], seen_optional: &mut bool) -> ApiResult<()> {
+    let required = o.get("required").and_then(Value::as_bool).unwrap_or(false);
+    if required && *seen_optional {
+        return Err(ApiError::invalid_form(
+            &at(p, "required"),
+            "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+            "Required options must be placed before non-required options",
+        ));
+    }
+    *seen_optional |= !required;
+    if o.get("choices")
+        .and_then(Value::as_array)
+        .is_some_and(|c| c.len() > 25)
+    {
+        return Err(ApiError::too_long(&at(p, "choices"), 25));
     }
     Ok(())
 }

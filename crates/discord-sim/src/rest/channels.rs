@@ -7,12 +7,13 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, no_content, ok, parse_json, snowflake};
+use crate::core::Core;
 use crate::model::{Attachment, ChannelKind, MessageRec, now_iso};
 use crate::permissions::bits;
-use crate::server::Core;
 use crate::state::{Action, SentMessage, World};
 
 /// A message body as sent to create/edit endpoints, with uploaded files.
@@ -164,55 +165,10 @@ pub fn apply_body(
 ) -> ApiResult<()> {
     let j = &body.json;
     if !j.is_object() {
-        return Err(ApiError::invalid_form(
-            &[],
-            "DICT_TYPE_CONVERT",
-            "Only dictionaries may be used in a DictType",
-        ));
+        return Err(ApiError::not_an_object(&[]));
     }
-    if let Some(c) = j.get("content").filter(|v| !v.is_null()) {
-        let Some(c) = c.as_str() else {
-            return Err(ApiError::invalid_form(
-                &["content".into()],
-                "BASE_TYPE_STRING",
-                "Must be a string.",
-            ));
-        };
-        if c.chars().count() > 2000 {
-            return Err(ApiError::invalid_form(
-                &["content".into()],
-                "BASE_TYPE_MAX_LENGTH",
-                "Must be 2000 or fewer in length.",
-            ));
-        }
-        m.content = c.to_owned();
-    }
-    if let Some(e) = j.get("embeds").filter(|v| !v.is_null()) {
-        let Some(list) = e.as_array() else {
-            return Err(ApiError::invalid_form(
-                &["embeds".into()],
-                "ARRAY_TYPE_CONVERT",
-                "Only iterables may be used in a ListType",
-            ));
-        };
-        if list.len() > 10 {
-            return Err(ApiError::invalid_form(
-                &["embeds".into()],
-                "BASE_TYPE_MAX_LENGTH",
-                "Must be 10 or fewer in length.",
-            ));
-        }
-        m.embeds = list
-            .iter()
-            .map(|e| {
-                let mut e = e.clone();
-                if e.get("type").is_none() && e.is_object() {
-                    e["type"] = json!("rich");
-                }
-                e
-            })
-            .collect();
-    }
+    apply_content(m, j)?;
+    apply_embeds(m, j)?;
     if let Some(c) = j.get("components").and_then(Value::as_array) {
         m.components = c.clone();
     }
@@ -222,6 +178,69 @@ pub fn apply_body(
     if j.get("message_reference").is_some_and(|r| !r.is_null()) {
         m.kind = 19;
     }
+    apply_attachments(m, j, body.files, editing);
+    if !editing
+        && m.content.is_empty()
+        && m.embeds.is_empty()
+        && m.attachments.is_empty()
+        && m.components.is_empty()
+        && j.get("sticker_ids").is_none()
+        && j.get("poll").is_none()
+    {
+        return Err(ApiError::empty_message());
+    }
+    apply_mentions(world, m, j.get("allowed_mentions"))
+}
+
+/// `content`: a string of at most 2000 characters.
+fn apply_content(m: &mut MessageRec, j: &Value) -> ApiResult<()> {
+    let Some(c) = j.get("content").filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let path = ["content".to_owned()];
+    let Some(c) = c.as_str() else {
+        return Err(ApiError::not_a_string(&path));
+    };
+    if c.chars().count() > 2000 {
+        return Err(ApiError::too_long(&path, 2000));
+    }
+    m.content = c.to_owned();
+    Ok(())
+}
+
+/// `embeds`: at most 10, typed `rich` unless they say otherwise.
+fn apply_embeds(m: &mut MessageRec, j: &Value) -> ApiResult<()> {
+    let Some(e) = j.get("embeds").filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let path = ["embeds".to_owned()];
+    let Some(list) = e.as_array() else {
+        return Err(ApiError::not_an_array(&path));
+    };
+    if list.len() > 10 {
+        return Err(ApiError::too_long(&path, 10));
+    }
+    m.embeds = list
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            if e.get("type").is_none() && e.is_object() {
+                e["type"] = json!("rich");
+            }
+            e
+        })
+        .collect();
+    Ok(())
+}
+
+/// Uploaded `files`, named as the body's `attachments` metadata says; on an
+/// edit, `attachments` also lists the existing files to keep.
+fn apply_attachments(
+    m: &mut MessageRec,
+    j: &Value,
+    files: Vec<(usize, Attachment)>,
+    editing: bool,
+) {
     // Attachment metadata (descriptions, filenames) refers to files by id.
     let meta = j
         .get("attachments")
@@ -229,7 +248,6 @@ pub fn apply_body(
         .cloned()
         .unwrap_or_default();
     if editing && j.get("attachments").is_some_and(Value::is_array) {
-        // An edit's `attachments` lists the existing files to keep.
         let keep: Vec<u64> = meta
             .iter()
             .filter_map(|a| {
@@ -240,7 +258,7 @@ pub fn apply_body(
             .collect();
         m.attachments.retain(|a| keep.contains(&a.id));
     }
-    let mut files = body.files;
+    let mut files = files;
     files.sort_by_key(|(i, _)| *i);
     for (index, mut a) in files {
         let described = meta.iter().find(|m| match m.get("id") {
@@ -253,17 +271,6 @@ pub fn apply_body(
         }
         m.attachments.push(a);
     }
-    if !editing
-        && m.content.is_empty()
-        && m.embeds.is_empty()
-        && m.attachments.is_empty()
-        && m.components.is_empty()
-        && j.get("sticker_ids").is_none()
-        && j.get("poll").is_none()
-    {
-        return Err(ApiError::empty_message());
-    }
-    apply_mentions(world, m, j.get("allowed_mentions"))
 }
 
 /// Can the bot post in `channel_id`? Guild channels need VIEW_CHANNEL and
@@ -374,7 +381,12 @@ pub async fn get_message(
 ) -> ApiResult {
     let world = core.world.lock();
     let id = find_message(&world, &channel_id, &message_id)?;
-    Ok(ok(world.message_json(&world.messages[&id], false)))
+    Ok(stored_message(&world, id))
+}
+
+/// `200 OK` with stored message `id` as REST returns it.
+pub(super) fn stored_message(world: &World, id: u64) -> Response {
+    ok(world.message_json(&world.messages[&id], false))
 }
 
 pub async fn edit_message(
@@ -404,21 +416,7 @@ pub fn edit_stored(world: &mut World, id: u64, body: MessageBody) -> ApiResult {
     let sent = SentMessage::from_rec(&m);
     let guild = m.guild_id;
     world.messages.insert(id, m);
-    match guild {
-        Some(g) => world.dispatch_guild(
-            g,
-            "MESSAGE_UPDATE",
-            crate::config::intents::GUILD_MESSAGES,
-            &v,
-            None,
-        ),
-        None => world.dispatch_dm(
-            "MESSAGE_UPDATE",
-            crate::config::intents::DIRECT_MESSAGES,
-            &v,
-            None,
-        ),
-    }
+    world.dispatch_message_event(guild, "MESSAGE_UPDATE", &v);
     world.record(Action::MessageEdited(sent));
     Ok(ok(v))
 }
@@ -452,24 +450,10 @@ pub fn delete_stored(world: &mut World, id: u64) {
         list.retain(|x| *x != id);
     }
     let mut d = json!({"id": id.to_string(), "channel_id": m.channel_id.to_string()});
-    match m.guild_id {
-        Some(g) => {
-            d["guild_id"] = json!(g.to_string());
-            world.dispatch_guild(
-                g,
-                "MESSAGE_DELETE",
-                crate::config::intents::GUILD_MESSAGES,
-                &d,
-                None,
-            );
-        }
-        None => world.dispatch_dm(
-            "MESSAGE_DELETE",
-            crate::config::intents::DIRECT_MESSAGES,
-            &d,
-            None,
-        ),
+    if let Some(g) = m.guild_id {
+        d["guild_id"] = json!(g.to_string());
     }
+    world.dispatch_message_event(m.guild_id, "MESSAGE_DELETE", &d);
     world.record(Action::MessageDeleted {
         channel_id: m.channel_id,
         message_id: id,

@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::ok;
-use crate::server::Core;
+use crate::core::Core;
 
 pub async fn gateway(State(core): State<Arc<Core>>) -> Response {
     ok(json!({"url": core.gateway_url()}))

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, audit_reason, no_content, ok, parse_json, snowflake};
 use crate::config::intents;
-use crate::model::RoleRec;
+use crate::core::Core;
+use crate::model::{MemberRec, RoleRec};
 use crate::permissions::bits;
-use crate::server::Core;
 use crate::state::{Action, GuildRec, World};
 
 /// Longest timeout Discord allows.
@@ -45,62 +45,7 @@ fn require_above(world: &World, g: &GuildRec, user_id: u64) -> ApiResult<()> {
 pub async fn get_guild(State(core): State<Arc<Core>>, Path(guild_id): Path<String>) -> ApiResult {
     let world = core.world.lock();
     let g = guild(&world, &guild_id)?;
-    let mut v = world.guild_create_json(g.id).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        for k in [
-            "channels",
-            "members",
-            "threads",
-            "voice_states",
-            "presences",
-            "stage_instances",
-            "guild_scheduled_events",
-            "joined_at",
-            "large",
-            "member_count",
-            "unavailable",
-        ] {
-            o.remove(k);
-        }
-    }
-    v["approximate_member_count"] = json!(g.members.len());
-    v["approximate_presence_count"] = json!(0);
-    for k in [
-        "description",
-        "splash",
-        "discovery_splash",
-        "banner",
-        "vanity_url_code",
-        "rules_channel_id",
-        "public_updates_channel_id",
-        "safety_alerts_channel_id",
-        "home_header",
-        "max_members",
-        "max_presences",
-        "max_video_channel_users",
-        "max_stage_video_channel_users",
-        "widget_enabled",
-        "widget_channel_id",
-        "application_id",
-        "premium_subscription_count",
-    ] {
-        if v.get(k).is_none() {
-            v[k] = Value::Null;
-        }
-    }
-    for (k, n) in [
-        ("max_members", 500_000),
-        ("max_video_channel_users", 25),
-        ("max_stage_video_channel_users", 50),
-        ("premium_subscription_count", 0),
-    ] {
-        v[k] = json!(n);
-    }
-    v["widget_enabled"] = json!(false);
-    v["incidents_data"] = Value::Null;
-    v["region"] = json!("deprecated");
-    v["nsfw"] = json!(false);
-    Ok(ok(v))
+    Ok(ok(world.guild_json(g.id).unwrap_or_default()))
 }
 
 pub async fn channels(State(core): State<Arc<Core>>, Path(guild_id): Path<String>) -> ApiResult {
@@ -157,51 +102,85 @@ pub async fn modify_member(
 ) -> ApiResult {
     let body = parse_json(&body)?;
     if !body.is_object() {
-        return Err(ApiError::invalid_form(
-            &[],
-            "DICT_TYPE_CONVERT",
-            "Only dictionaries may be used in a DictType",
-        ));
+        return Err(ApiError::not_an_object(&[]));
     }
     let mut world = core.world.lock();
-    let g = guild(&world, &guild_id)?.clone();
+    let g = guild(&world, &guild_id)?;
     let user_id = snowflake("user_id", &user_id)?;
     let member = g
         .members
         .get(&user_id)
-        .cloned()
         .ok_or_else(ApiError::unknown_member)?;
-    let mut updated = member.clone();
-    let mut actions = Vec::new();
-
+    let mut edit = MemberEdit {
+        world: &world,
+        g,
+        user_id,
+        before: member,
+        after: member.clone(),
+        actions: Vec::new(),
+    };
     if let Some(nick) = body.get("nick") {
-        require(&world, &g, bits::MANAGE_NICKNAMES)?;
+        edit.nick(nick)?;
+    }
+    if let Some(roles) = body.get("roles").filter(|v| !v.is_null()) {
+        edit.roles(roles)?;
+    }
+    if let Some(until) = body.get("communication_disabled_until") {
+        edit.timeout(until)?;
+    }
+    let (guild_id, after, actions) = (g.id, edit.after, edit.actions);
+
+    if let Some(gm) = world.guilds.get_mut(&guild_id) {
+        gm.members.insert(user_id, after);
+    }
+    for a in actions {
+        world.record(a);
+    }
+    world.dispatch_member_update(guild_id, user_id);
+    Ok(ok(world.member_json(guild_id, user_id).unwrap_or_default()))
+}
+
+/// A `PATCH` to a member, checked field by field: nothing changes unless
+/// every field passes, as on Discord.
+struct MemberEdit<'a> {
+    world: &'a World,
+    g: &'a GuildRec,
+    user_id: u64,
+    before: &'a MemberRec,
+    after: MemberRec,
+    /// What the change does, recorded once it is applied.
+    actions: Vec<Action>,
+}
+
+impl MemberEdit<'_> {
+    /// `nick`: MANAGE_NICKNAMES, and outranking the member unless it is the
+    /// bot's own; empty or null clears it.
+    fn nick(&mut self, nick: &Value) -> ApiResult<()> {
+        let (world, g, user_id) = (self.world, self.g, self.user_id);
+        require(world, g, bits::MANAGE_NICKNAMES)?;
         if user_id != world.bot.id {
-            require_above(&world, &g, user_id)?;
+            require_above(world, g, user_id)?;
         }
         let nick = nick.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
         if nick.as_ref().is_some_and(|n| n.chars().count() > 32) {
-            return Err(ApiError::invalid_form(
-                &["nick".into()],
-                "BASE_TYPE_BAD_LENGTH",
-                "Must be between 1 and 32 in length.",
-            ));
+            return Err(ApiError::bad_length(&["nick".into()], 1, 32));
         }
-        updated.nick = nick.clone();
-        actions.push(Action::NickChanged {
+        self.after.nick = nick.clone();
+        self.actions.push(Action::NickChanged {
             guild_id: g.id,
             user_id,
             nick,
         });
+        Ok(())
     }
-    if let Some(roles) = body.get("roles").filter(|v| !v.is_null()) {
-        require(&world, &g, bits::MANAGE_ROLES)?;
+
+    /// `roles`, the complete new list: MANAGE_ROLES, every role known (not
+    /// @everyone), and every role added or removed below the bot's highest.
+    fn roles(&mut self, roles: &Value) -> ApiResult<()> {
+        let (world, g, user_id) = (self.world, self.g, self.user_id);
+        require(world, g, bits::MANAGE_ROLES)?;
         let Some(list) = roles.as_array() else {
-            return Err(ApiError::invalid_form(
-                &["roles".into()],
-                "ARRAY_TYPE_CONVERT",
-                "Only iterables may be used in a ListType",
-            ));
+            return Err(ApiError::not_an_array(&["roles".into()]));
         };
         let mut new_roles = Vec::new();
         for r in list {
@@ -217,41 +196,38 @@ pub async fn modify_member(
             }
         }
         let top = g.top_position(world.bot.id);
-        for r in new_roles.iter().filter(|r| !member.roles.contains(r)) {
-            if g.role(*r).is_none_or(|r| r.position >= top) {
+        let manageable = |r: &u64| g.role(*r).is_some_and(|r| r.position < top);
+        let old_roles = &self.before.roles;
+        let added = new_roles.iter().filter(|r| !old_roles.contains(r));
+        let removed = old_roles.iter().filter(|r| !new_roles.contains(r));
+        for (r, on) in added.map(|r| (r, true)).chain(removed.map(|r| (r, false))) {
+            if !manageable(r) {
                 return Err(ApiError::missing_permissions());
             }
-            actions.push(Action::RoleAdded {
-                guild_id: g.id,
-                user_id,
-                role_id: *r,
-            });
+            self.actions.push(role_action(g.id, user_id, *r, on));
         }
-        for r in member.roles.iter().filter(|r| !new_roles.contains(r)) {
-            if g.role(*r).is_none_or(|r| r.position >= top) {
-                return Err(ApiError::missing_permissions());
-            }
-            actions.push(Action::RoleRemoved {
-                guild_id: g.id,
-                user_id,
-                role_id: *r,
-            });
-        }
-        updated.roles = new_roles;
+        self.after.roles = new_roles;
+        Ok(())
     }
-    if let Some(until) = body.get("communication_disabled_until") {
-        require(&world, &g, bits::MODERATE_MEMBERS)?;
-        require_above(&world, &g, user_id)?;
+
+    /// `communication_disabled_until`: MODERATE_MEMBERS, outranking the
+    /// member, who must not be an administrator; at most 28 days ahead, or
+    /// null to lift the timeout.
+    fn timeout(&mut self, until: &Value) -> ApiResult<()> {
+        let (world, g, user_id) = (self.world, self.g, self.user_id);
+        require(world, g, bits::MODERATE_MEMBERS)?;
+        require_above(world, g, user_id)?;
         // Administrators cannot be timed out.
         if g.permissions_of(user_id) & bits::ADMINISTRATOR != 0 {
             return Err(ApiError::missing_permissions());
         }
+        let path = ["communication_disabled_until".to_owned()];
         let until = match until {
             Value::Null => None,
             Value::String(s) => {
                 let Ok(t) = DateTime::parse_from_rfc3339(s) else {
                     return Err(ApiError::invalid_form(
-                        &["communication_disabled_until".into()],
+                        &path,
                         "DATE_TIME_TYPE_PARSE",
                         "Could not parse datetime.",
                     ));
@@ -259,37 +235,23 @@ pub async fn modify_member(
                 let t = t.with_timezone(&Utc);
                 if t > Utc::now() + chrono::Duration::days(MAX_TIMEOUT_DAYS) {
                     return Err(ApiError::invalid_form(
-                        &["communication_disabled_until".into()],
+                        &path,
                         "BASE_TYPE_BAD_DATE",
                         "Timeouts can only be up to 28 days in the future.",
                     ));
                 }
                 Some(s.clone())
             }
-            _ => {
-                return Err(ApiError::invalid_form(
-                    &["communication_disabled_until".into()],
-                    "BASE_TYPE_STRING",
-                    "Must be a string.",
-                ));
-            }
+            _ => return Err(ApiError::not_a_string(&path)),
         };
-        updated.communication_disabled_until = until.clone();
-        actions.push(Action::TimedOut {
+        self.after.communication_disabled_until = until.clone();
+        self.actions.push(Action::TimedOut {
             guild_id: g.id,
             user_id,
             until,
         });
+        Ok(())
     }
-
-    if let Some(gm) = world.guilds.get_mut(&g.id) {
-        gm.members.insert(user_id, updated);
-    }
-    for a in actions {
-        world.record(a);
-    }
-    world.dispatch_member_update(g.id, user_id);
-    Ok(ok(world.member_json(g.id, user_id).unwrap_or_default()))
 }
 
 /// Remove a member and dispatch GUILD_MEMBER_REMOVE.
@@ -297,16 +259,12 @@ fn remove_member(world: &mut World, guild_id: u64, user_id: u64) {
     if let Some(g) = world.guilds.get_mut(&guild_id) {
         g.members.remove(&user_id);
     }
-    if let Some(u) = world.user_json(user_id) {
-        let d = json!({"guild_id": guild_id.to_string(), "user": u});
-        world.dispatch_guild(
-            guild_id,
-            "GUILD_MEMBER_REMOVE",
-            intents::GUILD_MEMBERS,
-            &d,
-            None,
-        );
-    }
+    world.dispatch_guild_user(
+        guild_id,
+        user_id,
+        "GUILD_MEMBER_REMOVE",
+        intents::GUILD_MEMBERS,
+    );
 }
 
 pub async fn kick(
@@ -386,16 +344,12 @@ pub async fn ban(
     if was_member {
         remove_member(&mut world, guild_id, user_id);
     }
-    if let Some(u) = world.user_json(user_id) {
-        let d = json!({"guild_id": guild_id.to_string(), "user": u});
-        world.dispatch_guild(
-            guild_id,
-            "GUILD_BAN_ADD",
-            intents::GUILD_MODERATION,
-            &d,
-            None,
-        );
-    }
+    world.dispatch_guild_user(
+        guild_id,
+        user_id,
+        "GUILD_BAN_ADD",
+        intents::GUILD_MODERATION,
+    );
     world.record(Action::Banned {
         guild_id,
         user_id,
@@ -420,16 +374,12 @@ pub async fn unban(
     if let Some(gm) = world.guilds.get_mut(&guild_id) {
         gm.bans.remove(&user_id);
     }
-    if let Some(u) = world.user_json(user_id) {
-        let d = json!({"guild_id": guild_id.to_string(), "user": u});
-        world.dispatch_guild(
-            guild_id,
-            "GUILD_BAN_REMOVE",
-            intents::GUILD_MODERATION,
-            &d,
-            None,
-        );
-    }
+    world.dispatch_guild_user(
+        guild_id,
+        user_id,
+        "GUILD_BAN_REMOVE",
+        intents::GUILD_MODERATION,
+    );
     world.record(Action::Unbanned { guild_id, user_id });
     Ok(no_content())
 }
@@ -458,57 +408,54 @@ fn role_change(
     Ok((g.id, user_id, role_id))
 }
 
-pub async fn add_role(
-    State(core): State<Arc<Core>>,
-    Path((guild_id, user_id, role_id)): Path<(String, String, String)>,
-) -> ApiResult {
-    let mut world = core.world.lock();
-    let (guild_id, user_id, role_id) = role_change(&world, &guild_id, &user_id, &role_id)?;
-    let added = world
+/// `(guild_id, user_id, role_id)` from `/guilds/{guild_id}/members/{user_id}/roles/{role_id}`.
+type RoleIds = (String, String, String);
+
+pub async fn add_role(State(core): State<Arc<Core>>, Path(ids): Path<RoleIds>) -> ApiResult {
+    set_role(&mut core.world.lock(), &ids, true)
+}
+
+pub async fn remove_role(State(core): State<Arc<Core>>, Path(ids): Path<RoleIds>) -> ApiResult {
+    set_role(&mut core.world.lock(), &ids, false)
+}
+
+/// Give (`on`) or take a member's role; the action and GUILD_MEMBER_UPDATE
+/// only when that changed something.
+fn set_role(world: &mut World, (guild_id, user_id, role_id): &RoleIds, on: bool) -> ApiResult {
+    let (guild_id, user_id, role_id) = role_change(world, guild_id, user_id, role_id)?;
+    let changed = world
         .guilds
         .get_mut(&guild_id)
         .and_then(|g| g.members.get_mut(&user_id))
         .is_some_and(|m| {
-            if m.roles.contains(&role_id) {
-                false
-            } else {
+            let had = m.roles.contains(&role_id);
+            if on && !had {
                 m.roles.push(role_id);
-                true
+            } else if !on && had {
+                m.roles.retain(|r| *r != role_id);
             }
+            had != on
         });
-    if added {
-        world.record(Action::RoleAdded {
-            guild_id,
-            user_id,
-            role_id,
-        });
+    if changed {
+        world.record(role_action(guild_id, user_id, role_id, on));
         world.dispatch_member_update(guild_id, user_id);
     }
     Ok(no_content())
 }
 
-pub async fn remove_role(
-    State(core): State<Arc<Core>>,
-    Path((guild_id, user_id, role_id)): Path<(String, String, String)>,
-) -> ApiResult {
-    let mut world = core.world.lock();
-    let (guild_id, user_id, role_id) = role_change(&world, &guild_id, &user_id, &role_id)?;
-    let removed = world
-        .guilds
-        .get_mut(&guild_id)
-        .and_then(|g| g.members.get_mut(&user_id))
-        .is_some_and(|m| {
-            let before = m.roles.len();
-            m.roles.retain(|r| *r != role_id);
-            before != m.roles.len()
-        });
-    if removed {
-        world.record(Action::RoleRemoved {
+/// The action for a role given (`on`) or taken.
+fn role_action(guild_id: u64, user_id: u64, role_id: u64, on: bool) -> Action {
+    if on {
+        Action::RoleAdded {
             guild_id,
             user_id,
             role_id,
-        });
-        world.dispatch_member_update(guild_id, user_id);
+        }
+    } else {
+        Action::RoleRemoved {
+            guild_id,
+            user_id,
+            role_id,
+        }
     }
-    Ok(no_content())
 }

@@ -13,9 +13,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::channels::{self, MessageBody, apply_body, read_body};
+use super::channels::{self, MessageBody, apply_body, read_body, stored_message};
 use super::{ApiError, ApiResult, no_content, ok, snowflake};
-use crate::server::Core;
+use crate::core::Core;
 use crate::state::{Action, InteractionState, SentMessage, World};
 
 /// How long an interaction token accepts follow-ups and edits.
@@ -33,25 +33,10 @@ pub async fn callback(
         .is_some_and(|q| q.split('&').any(|kv| kv == "with_response=true"));
     let body = read_body(&core, req).await?;
     let Some(kind) = body.json.get("type").and_then(Value::as_u64) else {
-        return Err(ApiError::invalid_form(
-            &["type".into()],
-            "BASE_TYPE_REQUIRED",
-            "This field is required",
-        ));
+        return Err(ApiError::required(&["type".into()]));
     };
     let mut world = core.world.lock();
-    let Some(rec) = world.interactions.get(&id).cloned() else {
-        return Err(ApiError::unknown_interaction());
-    };
-    if rec.token != token {
-        return Err(ApiError::unknown_interaction());
-    }
-    match rec.state {
-        InteractionState::Responded => return Err(ApiError::already_acknowledged()),
-        // Too late: the user already saw "The application did not respond".
-        InteractionState::Failed => return Err(ApiError::unknown_interaction()),
-        InteractionState::Pending => {}
-    }
+    check_first_callback(&world, id, &token)?;
     if !matches!(kind, 1 | 4..=10 | 12) {
         return Err(ApiError::invalid_form(
             &["type".into()],
@@ -88,24 +73,47 @@ pub async fn callback(
         data,
     });
     if with_response {
-        let resource = message_id
-            .and_then(|m| world.messages.get(&m))
-            .map(|m| json!({"type": kind, "message": world.message_json(m, false)}));
-        let mut v = json!({
-            "interaction": {
-                "id": id.to_string(),
-                "type": 2,
-                "response_message_id": message_id.map(|m| m.to_string()),
-                "response_message_loading": kind == 5,
-                "response_message_ephemeral": false,
-            }
-        });
-        if let Some(r) = resource {
-            v["resource"] = r;
-        }
-        return Ok(ok(v));
+        return Ok(ok(callback_response(&world, id, kind, message_id)));
     }
     Ok(no_content())
+}
+
+/// A first callback needs a known interaction, its token, and no answer
+/// yet: a second is 40060, and one after the deadline is too late.
+fn check_first_callback(world: &World, id: u64, token: &str) -> ApiResult<()> {
+    let Some(rec) = world.interactions.get(&id) else {
+        return Err(ApiError::unknown_interaction());
+    };
+    if rec.token != token {
+        return Err(ApiError::unknown_interaction());
+    }
+    match rec.state {
+        InteractionState::Responded => Err(ApiError::already_acknowledged()),
+        // Too late: the user already saw "The application did not respond".
+        InteractionState::Failed => Err(ApiError::unknown_interaction()),
+        InteractionState::Pending => Ok(()),
+    }
+}
+
+/// The `?with_response=true` body: the interaction callback, and the
+/// message it created, if any.
+fn callback_response(world: &World, id: u64, kind: u64, message_id: Option<u64>) -> Value {
+    let resource = message_id
+        .and_then(|m| world.messages.get(&m))
+        .map(|m| json!({"type": kind, "message": world.message_json(m, false)}));
+    let mut v = json!({
+        "interaction": {
+            "id": id.to_string(),
+            "type": 2,
+            "response_message_id": message_id.map(|m| m.to_string()),
+            "response_message_loading": kind == 5,
+            "response_message_ephemeral": false,
+        }
+    });
+    if let Some(r) = resource {
+        v["resource"] = r;
+    }
+    v
 }
 
 /// The EPHEMERAL message flag.
@@ -176,8 +184,7 @@ pub async fn followup(
         return Err(ApiError::unknown_webhook());
     }
     let message_id = post_interaction_message(&mut world, id, body, false)?;
-    let m = world.messages[&message_id].clone();
-    Ok(ok(world.message_json(&m, false)))
+    Ok(stored_message(&world, message_id))
 }
 
 /// Resolve `@original` or a message ID under an interaction webhook.
@@ -199,7 +206,7 @@ pub async fn get_webhook_message(
     let world = core.world.lock();
     let id = interaction_for(&world, &webhook_id, &token)?;
     let mid = webhook_message(&world, id, &message)?.ok_or_else(ApiError::unknown_message)?;
-    Ok(ok(world.message_json(&world.messages[&mid], false)))
+    Ok(stored_message(&world, mid))
 }
 
 /// `PATCH .../messages/@original` after a deferred response creates the
@@ -232,8 +239,7 @@ pub async fn edit_webhook_message(
             if let Some(r) = world.interactions.get_mut(&id) {
                 r.original_message = Some(mid);
             }
-            let m = world.messages[&mid].clone();
-            Ok(ok(world.message_json(&m, false)))
+            Ok(stored_message(&world, mid))
         }
     }
 }

@@ -1,9 +1,13 @@
 //! REST API (`/api/v10`): routing, auth, rate-limit headers, scripted
 //! faults, Discord-style errors, and a record of every request.
+//!
+//! The routes' handlers are one file per resource (`applications.rs`,
+//! `channels.rs`, `gateway.rs`, `guilds.rs`, `interactions.rs`, `users.rs`);
+//! the errors they answer with are in `error.rs`.
 
 pub mod applications;
 pub mod channels;
-pub mod faults;
+mod error;
 pub mod gateway;
 pub mod guilds;
 pub mod interactions;
@@ -20,8 +24,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
-use crate::server::Core;
+use crate::core::Core;
+use crate::faults::FaultRule;
 use crate::state::{Action, RequestRec};
+
+pub use error::{ApiError, ApiResult, ErrorCode};
+// Scripted faults are the core's, below REST; their old path still works.
+pub use crate::faults;
 
 /// Largest request body accepted (Discord's upload limit is 25 MiB).
 const MAX_BODY: usize = 26 * 1024 * 1024;
@@ -228,7 +237,7 @@ async fn around(State(core): State<Arc<Core>>, req: Request, next: Next) -> Resp
     response
 }
 
-fn fault_response(fault: &faults::FaultRule) -> Response {
+fn fault_response(fault: &FaultRule) -> Response {
     if fault.status == 429 {
         let body = json!({
             "message": "You are being rate limited.",
@@ -292,123 +301,6 @@ fn add_rate_limit_headers(h: &mut HeaderMap, route: &str) {
 pub async fn not_found() -> Response {
     ApiError::new(StatusCode::NOT_FOUND, 0, "404: Not Found").into_response()
 }
-
-/// Discord's JSON error code, attached to error responses for the log.
-#[derive(Clone, Copy, Debug)]
-pub struct ErrorCode(pub u32);
-
-/// A Discord-style error: `{"code": .., "message": .., "errors": ..}`.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: u32,
-    pub message: String,
-    pub errors: Option<Value>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            errors: None,
-        }
-    }
-    pub fn unknown_channel() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 10003, "Unknown Channel")
-    }
-    pub fn unknown_guild() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 10004, "Unknown Guild")
-    }
-    pub fn unknown_member() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 10007, "Unknown Member")
-    }
-    pub fn unknown_message() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 10008, "Unknown Message")
-    }
-    pub fn unknown_role() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 10011, "Unknown Role")
-    }
-    pub fn unknown_user() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 10013, "Unknown User")
-    }
-    pub fn unknown_webhook() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 10015, "Unknown Webhook")
-    }
-    pub fn unknown_ban() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 10026, "Unknown Ban")
-    }
-    pub fn unknown_interaction() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 10062, "Unknown interaction")
-    }
-    pub fn unknown_application() -> Self {
-        Self::new(StatusCode::NOT_FOUND, 10002, "Unknown Application")
-    }
-    pub fn already_acknowledged() -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            40060,
-            "Interaction has already been acknowledged.",
-        )
-    }
-    pub fn missing_permissions() -> Self {
-        Self::new(StatusCode::FORBIDDEN, 50013, "Missing Permissions")
-    }
-    pub fn missing_access() -> Self {
-        Self::new(StatusCode::FORBIDDEN, 50001, "Missing Access")
-    }
-    pub fn cannot_dm() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            50007,
-            "Cannot send messages to this user",
-        )
-    }
-    pub fn empty_message() -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            50006,
-            "Cannot send an empty message",
-        )
-    }
-    pub fn invalid_json() -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            50109,
-            "The request body contains invalid JSON.",
-        )
-    }
-    /// 50035 with Discord's nested `errors` object: `path` is the field path
-    /// (e.g. `["0", "name"]`), `code` the error code like
-    /// `BASE_TYPE_BAD_LENGTH`.
-    pub fn invalid_form(path: &[String], code: &str, message: &str) -> Self {
-        let mut errors = json!({"_errors": [{"code": code, "message": message}]});
-        for key in path.iter().rev() {
-            errors = json!({ key.as_str(): errors });
-        }
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: 50035,
-            message: "Invalid Form Body".into(),
-            errors: Some(errors),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({"code": self.code, "message": self.message});
-        if let Some(e) = self.errors {
-            body["errors"] = e;
-        }
-        let mut r = (self.status, axum::Json(body)).into_response();
-        r.extensions_mut().insert(ErrorCode(self.code));
-        r
-    }
-}
-
-pub type ApiResult<T = Response> = Result<T, ApiError>;
 
 /// Parse a JSON body; malformed JSON is Discord's 50109.
 pub fn parse_json(bytes: &Bytes) -> ApiResult<Value> {

@@ -8,16 +8,11 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::{ApiError, ApiResult, ok, parse_json, snowflake};
-use crate::server::Core;
+use crate::core::Core;
 use crate::state::Action;
 
 pub async fn me(State(core): State<Arc<Core>>) -> Response {
-    let world = core.world.lock();
-    let mut v = world.bot.json();
-    v["mfa_enabled"] = false.into();
-    v["locale"] = "en-US".into();
-    v["verified"] = true.into();
-    ok(v)
+    ok(core.world.lock().current_user_json())
 }
 
 pub async fn get_user(State(core): State<Arc<Core>>, Path(user_id): Path<String>) -> ApiResult {
@@ -32,11 +27,7 @@ pub async fn get_user(State(core): State<Arc<Core>>, Path(user_id): Path<String>
 pub async fn create_dm(State(core): State<Arc<Core>>, body: Bytes) -> ApiResult {
     let body = parse_json(&body)?;
     let Some(raw) = body.get("recipient_id") else {
-        return Err(ApiError::invalid_form(
-            &["recipient_id".into()],
-            "BASE_TYPE_REQUIRED",
-            "This field is required",
-        ));
+        return Err(ApiError::required(&["recipient_id".into()]));
     };
     let raw = match raw {
         Value::String(s) => s.clone(),

@@ -1,5 +1,10 @@
 //! Gateway sessions: sequence numbers, the per-session replay log, and the
 //! link to the connection currently serving the session.
+//!
+//! The world (`state`) owns the sessions and writes dispatches into them
+//! under its lock, so this layer sits below both the world and the
+//! connection tasks in `gateway`: it does no I/O, it only hands frames to
+//! whichever connection is attached.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -7,7 +12,7 @@ use std::time::Instant;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 
-use super::frame;
+use crate::frame;
 
 /// What the session layer asks a connection task to do.
 #[derive(Debug)]
@@ -48,6 +53,15 @@ impl Session {
     /// Whether events for `guild_id` belong on this session's shard.
     pub fn serves_guild(&self, guild_id: u64) -> bool {
         (guild_id >> 22) % u64::from(self.shard_total.max(1)) == u64::from(self.shard_id)
+    }
+
+    /// Whether events about `guild_id` belong on this session; `None` is
+    /// for events outside any guild (DMs), which Discord sends to shard 0.
+    pub fn serves(&self, guild_id: Option<u64>) -> bool {
+        match guild_id {
+            Some(g) => self.serves_guild(g),
+            None => self.shard_id == 0,
+        }
     }
 
     /// Assign the next sequence number, log the frame and send it if a

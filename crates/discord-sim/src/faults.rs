@@ -1,4 +1,7 @@
 //! Scripted REST failures: 429s and 5xx on chosen routes.
+//!
+//! The REST middleware consumes them and the scenario API scripts them, so
+//! they are held by the core (`core.rs`), below both.
 
 /// One scripted failure rule.
 #[derive(Clone, Debug)]

@@ -1,0 +1,223 @@
+//! A guild and what is made inside it: [`Guild`], [`Role`], [`Channel`].
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{AsUser, Member, Sim, SimError};
+use crate::config::intents;
+use crate::permissions::bits;
+use crate::state::{Action, SentMessage};
+
+/// Permissions the bot's role gets in guilds made by [`Sim::guild`]: what a
+/// moderation/levelling bot is normally invited with.
+pub const DEFAULT_BOT_PERMISSIONS: u64 = bits::VIEW_CHANNEL
+    | bits::SEND_MESSAGES
+    | bits::EMBED_LINKS
+    | bits::ATTACH_FILES
+    | bits::READ_MESSAGE_HISTORY
+    | bits::MANAGE_MESSAGES
+    | bits::MANAGE_ROLES
+    | bits::MANAGE_NICKNAMES
+    | bits::KICK_MEMBERS
+    | bits::BAN_MEMBERS
+    | bits::MODERATE_MEMBERS
+    | bits::USE_APPLICATION_COMMANDS;
+
+/// A guild in the simulation.
+#[derive(Clone)]
+pub struct Guild {
+    sim: Sim,
+    id: u64,
+}
+
+impl Guild {
+    pub(super) fn new(sim: Sim, id: u64) -> Self {
+        Self { sim, id }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// A new text channel (CHANNEL_CREATE to connected sessions).
+    pub fn text_channel(&self, name: &str) -> Channel {
+        let gid = self.id;
+        let id = self.sim.with_world(|w| {
+            let id = w.add_channel(gid, name);
+            if let Some(d) = w.channel_json(id) {
+                w.dispatch_guild(gid, "CHANNEL_CREATE", intents::GUILDS, &d, None);
+            }
+            id
+        });
+        Channel {
+            sim: self.sim.clone(),
+            id,
+            guild_id: Some(gid),
+            cursor: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// A new role below the bot's role, with `permissions`.
+    pub fn role(&self, name: &str, permissions: u64) -> Role {
+        self.make_role(name, permissions, None)
+    }
+
+    /// A new role above the bot's role (the bot cannot manage it or its
+    /// holders, as in Discord).
+    pub fn role_above_bot(&self, name: &str, permissions: u64) -> Role {
+        self.make_role(name, permissions, Some(1_000))
+    }
+
+    fn make_role(&self, name: &str, permissions: u64, position: Option<i64>) -> Role {
+        let gid = self.id;
+        let id = self.sim.with_world(|w| {
+            let id = w.add_role(gid, name, permissions, position);
+            let role = w
+                .guilds
+                .get(&gid)
+                .and_then(|g| g.role(id))
+                .map(|r| r.json());
+            if let Some(role) = role {
+                let d = json!({"guild_id": gid.to_string(), "role": role});
+                w.dispatch_guild(gid, "GUILD_ROLE_CREATE", intents::GUILDS, &d, None);
+            }
+            id
+        });
+        Role { id, guild_id: gid }
+    }
+
+    /// The @everyone role.
+    pub fn everyone(&self) -> Role {
+        Role {
+            id: self.id,
+            guild_id: self.id,
+        }
+    }
+
+    /// Set a role's permissions (e.g. @everyone's).
+    pub fn set_role_permissions(&self, role: &Role, permissions: u64) {
+        let gid = self.id;
+        self.sim.with_world(|w| {
+            if let Some(r) = w
+                .guilds
+                .get_mut(&gid)
+                .and_then(|g| g.roles.iter_mut().find(|r| r.id == role.id))
+            {
+                r.permissions = permissions;
+            }
+        });
+    }
+
+    /// An existing member (no event: they were there before the bot looked).
+    pub fn member(&self, name: &str) -> Member {
+        let gid = self.id;
+        let user_id = self.sim.with_world(|w| {
+            let uid = w.add_user(name, false);
+            w.add_member(gid, uid);
+            uid
+        });
+        Member::new(self.sim.clone(), gid, user_id)
+    }
+
+    /// The guild owner.
+    pub fn owner(&self) -> Member {
+        let owner = self.sim.core().world.lock().guilds[&self.id].owner_id;
+        Member::new(self.sim.clone(), self.id, owner)
+    }
+
+    /// The bot's own role (to change its permissions or position).
+    pub fn bot_role(&self) -> Role {
+        let w = self.sim.core().world.lock();
+        let g = &w.guilds[&self.id];
+        let id = g.members[&w.bot.id]
+            .roles
+            .first()
+            .copied()
+            .unwrap_or(self.id);
+        Role {
+            id,
+            guild_id: self.id,
+        }
+    }
+
+    /// Whether `user` is banned here.
+    pub fn is_banned(&self, user: &impl AsUser) -> bool {
+        self.sim.core().world.lock().guilds[&self.id]
+            .bans
+            .contains_key(&user.user_id())
+    }
+}
+
+/// A role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Role {
+    id: u64,
+    guild_id: u64,
+}
+
+impl Role {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    pub fn guild_id(&self) -> u64 {
+        self.guild_id
+    }
+    /// `<@&id>`.
+    pub fn mention(&self) -> String {
+        format!("<@&{}>", self.id)
+    }
+}
+
+/// A text channel (guild or DM).
+#[derive(Clone)]
+pub struct Channel {
+    sim: Sim,
+    id: u64,
+    guild_id: Option<u64>,
+    cursor: Arc<AtomicUsize>,
+}
+
+impl Channel {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    pub fn guild_id(&self) -> Option<u64> {
+        self.guild_id
+    }
+    /// `<#id>`.
+    pub fn mention(&self) -> String {
+        format!("<#{}>", self.id)
+    }
+
+    /// The next message the bot posts here (REST, interaction response or
+    /// follow-up), in order.
+    pub async fn next_message(&self, timeout: Duration) -> Result<SentMessage, SimError> {
+        let id = self.id;
+        self.sim
+            .next_from(
+                &self.cursor,
+                timeout,
+                &format!("a bot message in <#{id}>"),
+                |_, a| match a {
+                    Action::MessageCreated(m) if m.channel_id == id => Some(m.clone()),
+                    _ => None,
+                },
+            )
+            .await
+    }
+
+    /// Every message the bot posted here so far.
+    pub fn bot_messages(&self) -> Vec<SentMessage> {
+        self.sim
+            .actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::MessageCreated(m) if m.channel_id == self.id => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+}
