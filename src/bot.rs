@@ -11,7 +11,7 @@
 use std::{sync::Arc, time::Duration};
 
 use keeper_store::{Store, prelude::*};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
 
@@ -58,25 +58,58 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
-    let flusher = tokio::spawn(xp::flush::run(
+    let mut flusher = tokio::spawn(xp::flush::run(
         Arc::clone(&ctx.xp),
         Duration::from_millis(config.xp_flush_ms),
         shutdown.clone(),
     ));
 
+    // Only a requested stop ends the bot with success; a shard or the flush loop
+    // ending on its own is a failure a service manager should see (and restart).
     let fatal = tokio::select! {
         () = stop.cancelled() => None,
         () = signal() => None,
-        end = running.join_next() => match end {
-            Some(Ok(ShardEnd::Fatal(reason))) => Some(reason),
-            _ => None,
-        },
+        end = running.join_next() => Some(shard_ended(end)),
+        end = &mut flusher => Some(Fatal::Runtime(format!(
+            "the XP flush loop stopped{}", task_failure(end.err())
+        ))),
     };
+    if let Some(fatal) = &fatal {
+        tracing::error!("{fatal}; shutting down");
+    }
     shut_down(&ctx, shutdown, running, flusher).await;
     store.close().await;
-    match fatal {
-        Some(reason) => Err(Fatal::Config(reason)),
-        None => Ok(()),
+    fatal.map_or(Ok(()), Err)
+}
+
+/// Why the bot stops when a shard's task ended first.
+fn shard_ended(end: Option<Result<ShardEnd, JoinError>>) -> Fatal {
+    match end {
+        Some(Ok(ShardEnd::Refused(reason))) => Fatal::Config(reason),
+        Some(Ok(ShardEnd::Ended(reason))) => Fatal::Runtime(reason),
+        Some(Ok(ShardEnd::Shutdown)) => Fatal::Runtime("a shard closed without being asked".into()),
+        Some(Err(err)) => {
+            Fatal::Runtime(format!("a shard's task failed{}", task_failure(Some(err))))
+        }
+        None => Fatal::Runtime("no shard to run".into()),
+    }
+}
+
+/// `: <the panic's message>` for a task that panicked; empty otherwise.
+fn task_failure(err: Option<JoinError>) -> String {
+    let Some(err) = err else {
+        return String::new();
+    };
+    match err.try_into_panic() {
+        Ok(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            format!(": {message}")
+        }
+        Err(err) => format!(": {err}"),
     }
 }
 
@@ -111,8 +144,11 @@ async fn shut_down(
     .await;
     running.abort_all();
     // The flush loop before the handlers: a flush it has begun ends by handing
-    // its level-ups to `ctx.tasks`.
-    let _ = tokio::time::timeout_at(deadline, flusher).await;
+    // its level-ups to `ctx.tasks`. (When it is the task that failed, awaiting
+    // it again returns at once.)
+    if !flusher.is_finished() {
+        let _ = tokio::time::timeout_at(deadline, flusher).await;
+    }
     ctx.tasks.close();
     let _ = tokio::time::timeout_at(deadline, ctx.tasks.wait()).await;
     ctx.xp.finish(deadline).await;
@@ -135,5 +171,35 @@ async fn signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The way a task ended, as `JoinSet`/`JoinHandle` report it.
+    async fn ended<T: Send + 'static>(
+        task: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, JoinError> {
+        tokio::spawn(task).await
+    }
+
+    #[tokio::test]
+    async fn only_a_requested_stop_exits_zero() {
+        let panicked = ended(async { panic!("index out of bounds") }).await;
+        let fatal = shard_ended(Some(panicked.map(|()| ShardEnd::Shutdown)));
+        assert_eq!(fatal.exit_code(), 1);
+        assert!(fatal.to_string().contains("index out of bounds"), "{fatal}");
+
+        let gone = shard_ended(Some(Ok(ShardEnd::Ended(
+            "shard 0's connection ended".into(),
+        ))));
+        assert_eq!(gone.exit_code(), 1);
+        let unasked = shard_ended(Some(Ok(ShardEnd::Shutdown)));
+        assert_eq!(unasked.exit_code(), 1);
+        // Discord refusing the shard for good is the operator's to fix.
+        let refused = shard_ended(Some(Ok(ShardEnd::Refused("bad token".into()))));
+        assert_eq!(refused.exit_code(), 2);
     }
 }

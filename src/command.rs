@@ -18,6 +18,7 @@ pub mod xp;
 
 use std::{pin::pin, sync::Arc, time::Duration};
 
+use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use twilight_model::{
     application::{
@@ -25,7 +26,10 @@ use twilight_model::{
         interaction::{Interaction, InteractionData},
     },
     guild::Permissions,
-    id::{Id, marker::GuildMarker},
+    id::{
+        Id,
+        marker::{GuildMarker, InteractionMarker},
+    },
 };
 
 pub use invocation::{Invocation, Options, missing};
@@ -197,9 +201,25 @@ pub async fn register(ctx: &Context, dev_guild: Option<Id<GuildMarker>>) -> BotR
     Ok(())
 }
 
-/// Discord shows "The application did not respond" after 3 s; a command not done
-/// by this time is deferred and its answer edited in when ready.
+/// Discord shows "The application did not respond" 3 s after the member ran
+/// the command; a command not done 2 s after that moment is deferred and its
+/// answer edited in when ready.
 const DEFER_AFTER: Duration = Duration::from_millis(2_000);
+
+/// Discord's epoch (2015-01-01) in Unix milliseconds: a snowflake's top 42 bits
+/// count from it.
+const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+
+/// How long Keeper may work on an interaction before deferring it: the 3 s
+/// window counts from when the member ran the command (the interaction's ID
+/// says, by Discord's clock), not from when Keeper got to it, which may be
+/// later (gateway lag, a busy shard). A clock behind Discord's (a negative
+/// age) is read as no age at all.
+pub fn defer_after(interaction: Id<InteractionMarker>, now: DateTime<Utc>) -> Duration {
+    let made = DISCORD_EPOCH_MS + (interaction.get() >> 22) as i64;
+    let age_ms = (now.timestamp_millis() - made).max(0);
+    DEFER_AFTER.saturating_sub(Duration::from_millis(age_ms as u64))
+}
 
 /// Answer one interaction. Never fails: errors are logged with their context and
 /// turned into a short ephemeral answer for the person.
@@ -220,7 +240,8 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
     let private = found.is_some_and(|(spec, _)| spec.private);
     let started = std::time::Instant::now();
     let mut work = pin!(run(&ctx, &inv, found));
-    let (result, deferred) = match tokio::time::timeout(DEFER_AFTER, &mut work).await {
+    let defer_in = defer_after(interaction.id, Utc::now());
+    let (result, deferred) = match tokio::time::timeout(defer_in, &mut work).await {
         Ok(result) => (result, false),
         Err(_) => {
             reply::defer(&ctx, &interaction, private).await;
@@ -314,6 +335,26 @@ mod tests {
             Some(leaderboard::NAME)
         );
         assert!(text_command("config").is_none());
+    }
+
+    /// The ID of an interaction made `ago_ms` before `now`.
+    fn made(now: DateTime<Utc>, ago_ms: i64) -> Id<InteractionMarker> {
+        let ms = (now.timestamp_millis() - ago_ms - DISCORD_EPOCH_MS) as u64;
+        Id::new((ms << 22) | 7)
+    }
+
+    #[test]
+    fn the_answer_window_counts_from_the_interactions_making() {
+        let now = Utc::now();
+        assert_eq!(defer_after(made(now, 0), now), Duration::from_secs(2));
+        assert_eq!(
+            defer_after(made(now, 1_500), now),
+            Duration::from_millis(500)
+        );
+        // Delivered 2.5 s late: defer at once, there is no time to lose.
+        assert_eq!(defer_after(made(now, 2_500), now), Duration::ZERO);
+        // Keeper's clock behind Discord's: no age, the full 2 s.
+        assert_eq!(defer_after(made(now, -4_000), now), Duration::from_secs(2));
     }
 
     #[test]

@@ -19,8 +19,11 @@ use crate::{context::Context, events};
 pub enum ShardEnd {
     /// Asked to stop; the session was closed so it can be resumed.
     Shutdown,
-    /// Discord refused the shard for good (bad token, intents not enabled...).
-    Fatal(String),
+    /// Discord refused the shard for good (bad token, intents not enabled...):
+    /// the operator's to fix.
+    Refused(String),
+    /// The shard's stream ended without being asked to.
+    Ended(String),
 }
 
 /// Run `shard` until `shutdown` (or Discord refuses it for good), parsing the
@@ -50,7 +53,7 @@ pub async fn run(
                 return if closing {
                     ShardEnd::Shutdown
                 } else {
-                    ShardEnd::Fatal(format!("shard {id} stopped"))
+                    ShardEnd::Ended(format!("shard {id}'s connection ended unexpectedly"))
                 };
             }
             Some(Ok(event)) => event,
@@ -65,7 +68,7 @@ pub async fn run(
             }
             if let Some(reason) = frame.as_ref().and_then(|f| fatal_reason(f.code)) {
                 tracing::error!(shard = %id, "{reason}");
-                return ShardEnd::Fatal(reason.to_owned());
+                return ShardEnd::Refused(reason.to_owned());
             }
             tracing::info!(shard = %id, code = ?frame.as_ref().map(|f| f.code), "gateway closed; reconnecting");
             continue;

@@ -290,6 +290,7 @@ macro_rules! on_both_backends_custom {
 }
 
 on_both_backends_custom!(
+    a_late_interaction_is_deferred_at_once,
     level_ups_in_the_last_write_are_rewarded,
     database_outage_keeps_the_bot_up_and_loses_nothing,
     dev_guild_gets_the_commands,
@@ -1148,6 +1149,52 @@ async fn database_outage_keeps_the_bot_up_and_loses_nothing(postgres: bool) {
         )
         .await;
     assert!(answer.content.contains("250 XP"), "{}", answer.content);
+    w.finish().await;
+}
+
+/// The 3 s answer window counts from when the member ran the command (by the
+/// interaction's ID), not from when Keeper got to it: a command delivered 2.5 s
+/// late that will take long (its database is away) is deferred at once, and
+/// answered by the deferral's edit, instead of failing in the member's client.
+async fn a_late_interaction_is_deferred_at_once(postgres: bool) {
+    use sqlx::Connection;
+    let w = World::with_proxy(postgres).await;
+    let mut lock = None;
+    match &w.proxy {
+        Some(proxy) => proxy.down(),
+        None => {
+            let mut conn = sqlx::SqliteConnection::connect(&w.url).await.unwrap();
+            sqlx::raw_sql("BEGIN EXCLUSIVE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            lock = Some(conn);
+        }
+    }
+    let user = ("user", OptionValue::User(w.admin.id()));
+    let late = w
+        .admin
+        .runs_delivered_late(
+            &w.general,
+            "xp add",
+            [user, ("amount", OptionValue::Integer(5))],
+            Duration::from_millis(2_500),
+        )
+        .await;
+    let answer = late
+        .message(Duration::from_secs(40))
+        .await
+        .expect("answered, not failed");
+    assert_eq!(answer.content, keeper::error::DATABASE_DOWN);
+    assert!(answer.ephemeral);
+    match &w.proxy {
+        Some(proxy) => proxy.up(),
+        None => {
+            let mut conn = lock.take().unwrap();
+            sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        }
+    }
     w.finish().await;
 }
 

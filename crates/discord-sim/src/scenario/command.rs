@@ -1,7 +1,7 @@
 //! Running a slash command: [`OptionValue`]s, the registered command they
 //! must fit, and the INTERACTION_CREATE the bot receives.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -127,14 +127,14 @@ pub(super) fn find_command(w: &World, guild_id: Option<u64>, name: &str) -> Opti
         .cloned()
 }
 
-/// Build and dispatch INTERACTION_CREATE for a slash command.
+/// Build and dispatch INTERACTION_CREATE for a slash command, run `lag` before
+/// Discord delivers it (its ID tells when it was made, as on Discord).
 pub(super) fn create_interaction(
     w: &mut World,
-    guild_id: u64,
-    channel_id: u64,
-    user_id: u64,
+    (guild_id, channel_id, user_id): (u64, u64, u64),
     command: &str,
     options: &[(String, OptionValue)],
+    lag: Duration,
 ) -> Result<u64, SimError> {
     let mut words = command.split_whitespace();
     let name = words.next().unwrap_or_default();
@@ -153,7 +153,11 @@ pub(super) fn create_interaction(
         opts = json!([{"name": word, "type": kind, "options": opts}]);
     }
 
-    let id = w.ids.next();
+    let id = if lag.is_zero() {
+        w.ids.next()
+    } else {
+        w.ids.made_ago(lag)
+    };
     let token = format!("sim-interaction-{id}-{:016x}", rand::random::<u64>());
     let g = guild.ok_or_else(|| SimError::Setup("unknown guild".into()))?;
     let member = member_with_permissions(w, g, user_id)

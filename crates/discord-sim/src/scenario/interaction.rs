@@ -29,12 +29,12 @@ pub struct Interaction {
 }
 
 impl Interaction {
-    /// A handle on an interaction just dispatched, which fails it if no
-    /// callback arrives within the deadline: the user then saw "The
-    /// application did not respond".
-    pub(super) fn sent(sim: Sim, id: u64, channel_id: u64) -> Self {
+    /// A handle on an interaction just dispatched, `lag` after it was made,
+    /// which fails it if no callback arrives within the deadline counted from
+    /// its making: the user then saw "The application did not respond".
+    pub(super) fn sent(sim: Sim, id: u64, channel_id: u64, lag: Duration) -> Self {
         let core = sim.core().clone();
-        let deadline = core.config().interaction_deadline;
+        let deadline = core.config().interaction_deadline.saturating_sub(lag);
         tokio::spawn(async move {
             tokio::time::sleep(deadline).await;
             let mut w = core.world.lock();

@@ -159,6 +159,20 @@ impl Member {
         command: &str,
         options: impl IntoIterator<Item = (&'a str, OptionValue)>,
     ) -> Interaction {
+        self.runs_delivered_late(channel, command, options, Duration::ZERO)
+            .await
+    }
+
+    /// [`Member::runs`], delivered `lag` after the member ran the command (as
+    /// when the gateway lags): the interaction's ID says when it was made, and
+    /// its 3 s answer deadline counts from then, as on Discord.
+    pub async fn runs_delivered_late<'a>(
+        &self,
+        channel: &Channel,
+        command: &str,
+        options: impl IntoIterator<Item = (&'a str, OptionValue)>,
+        lag: Duration,
+    ) -> Interaction {
         let command = command.trim_start_matches('/').to_owned();
         let name = command
             .split_whitespace()
@@ -182,12 +196,12 @@ impl Member {
         let (cid, uid) = (channel.id(), self.user_id);
         let created = self
             .sim
-            .with_world(|w| create_interaction(w, gid, cid, uid, &command, &options));
+            .with_world(|w| create_interaction(w, (gid, cid, uid), &command, &options, lag));
         let id = match created {
             Ok(id) => id,
             Err(e) => panic!("{e}"),
         };
-        Interaction::sent(self.sim.clone(), id, cid)
+        Interaction::sent(self.sim.clone(), id, cid, lag)
     }
 
     fn read<T>(&self, f: impl FnOnce(Option<&MemberRec>) -> T) -> T {

@@ -48,7 +48,8 @@ impl World {
     /// Create a guild owned by a fresh user, with @everyone and the bot as a
     /// member holding a "bot" role (position 1, the permissions given).
     pub fn add_guild(&mut self, name: &str, bot_permissions: u64) -> u64 {
-        let id = self.ids.next();
+        // Spread: guilds made in one burst land on every shard.
+        let id = self.ids.next_spread();
         let owner = self.add_user(&format!("{name}-owner"), false);
         let bot_role = self.ids.next();
         let now = now_iso();
