@@ -23,7 +23,7 @@ pub fn id_from_db<T>(value: i64) -> Result<Id<T>, crate::StoreError> {
 }
 
 /// XP earned by one member: what the write-behind buffer hands to
-/// [`crate::Store::award_xp`].
+/// [`crate::XpStore::award_xp`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct XpAward {
     pub guild_id: Id<GuildMarker>,
@@ -126,10 +126,7 @@ impl FromStr for CaseKind {
     type Err = crate::StoreError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| crate::StoreError::Internal(format!("unknown case kind {s:?}").into()))
+        from_word(&Self::ALL, Self::as_str, s, "case kind")
     }
 }
 
@@ -197,13 +194,22 @@ impl FromStr for EscalationAction {
     type Err = crate::StoreError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                crate::StoreError::Internal(format!("unknown escalation action {s:?}").into())
-            })
+        from_word(&Self::ALL, Self::as_str, s, "escalation action")
     }
+}
+
+/// The variant of `all` stored as `s`. A word that names none can only come from a
+/// corrupt row (the store writes `as_str`), hence `Internal`.
+fn from_word<T: Copy>(
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+    s: &str,
+    what: &str,
+) -> Result<T, crate::StoreError> {
+    all.iter()
+        .copied()
+        .find(|v| as_str(*v) == s)
+        .ok_or_else(|| crate::StoreError::Internal(format!("unknown {what} {s:?}").into()))
 }
 
 /// At `warnings` active warnings, take `action` (for timeouts, for `duration_secs`).
@@ -227,7 +233,7 @@ pub struct UserExport {
     pub moderated: Vec<Case>,
 }
 
-/// What [`crate::Store::delete_user`] removed.
+/// What [`crate::UserDataStore::delete_user`] removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeletedCounts {
     pub xp_rows: u64,
