@@ -53,8 +53,8 @@ impl CaseStore for PgStore {
     /// ends, so concurrent moderators get consecutive numbers, never the same one.
     async fn add_case(&self, case: &NewCase) -> StoreResult<Case> {
         sqlx::query_as!(
-        CaseRow,
-        r#"WITH n AS (
+            CaseRow,
+            r#"WITH n AS (
                INSERT INTO case_counters AS c (guild_id, last_case) VALUES ($1, 1)
                ON CONFLICT (guild_id) DO UPDATE SET last_case = c.last_case + 1
                RETURNING last_case
@@ -64,18 +64,18 @@ impl CaseStore for PgStore {
            SELECT $1, n.last_case, $2, $3, $4, $5, $6, $7 FROM n
            RETURNING guild_id, case_number, target_id, moderator_id, kind, reason, created_at,
                      expires_at, revoked_by, revoked_at"#,
-        id_to_db(case.guild_id),
-        id_to_db(case.target_id),
-        id_to_db(case.moderator_id),
-        case.kind.as_str(),
-        case.reason.as_deref(),
-        case.created_at,
-        case.expires_at,
-    )
-    .fetch_one(&self.pool)
-    .await
-    .map_err(db_error)?
-    .try_into()
+            id_to_db(case.guild_id),
+            id_to_db(case.target_id),
+            id_to_db(case.moderator_id),
+            case.kind.as_str(),
+            case.reason.as_deref(),
+            case.created_at,
+            case.expires_at,
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?
+        .try_into()
     }
 
     async fn case(&self, guild: Id<GuildMarker>, number: i64) -> StoreResult<Option<Case>> {

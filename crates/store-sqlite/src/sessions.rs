@@ -49,7 +49,7 @@ pub(crate) async fn save_all(
             i64::try_from(s.sequence).map_err(|_| out_of_range("The sequence number"))?;
         let updated_at = to_ms(s.updated_at);
         sqlx::query!(
-        r#"INSERT INTO gateway_sessions (shard_id, shard_total, session_id, resume_url, sequence, updated_at)
+            r#"INSERT INTO gateway_sessions (shard_id, shard_total, session_id, resume_url, sequence, updated_at)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
            ON CONFLICT (shard_id) DO UPDATE SET
                shard_total = excluded.shard_total,
@@ -57,16 +57,16 @@ pub(crate) async fn save_all(
                resume_url = excluded.resume_url,
                sequence = excluded.sequence,
                updated_at = excluded.updated_at"#,
-        shard_id,
-        shard_total,
-        s.session_id,
-        s.resume_url,
-        sequence,
-        updated_at
-    )
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error)?;
+            shard_id,
+            shard_total,
+            s.session_id,
+            s.resume_url,
+            sequence,
+            updated_at
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
     }
     Ok(())
 }

@@ -7,6 +7,33 @@ use twilight_model::id::{
     marker::{GuildMarker, RoleMarker, UserMarker},
 };
 
+/// `Display` and `FromStr` of an enum stored as a word (`as_str`, `ALL`). A word
+/// that names no variant can only come from a corrupt row (the store writes
+/// `as_str`), hence `Internal`.
+macro_rules! stored_word {
+    ($ty:ty, $what:literal) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = crate::StoreError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| {
+                        let message = format!(concat!("unknown ", $what, " {:?}"), s);
+                        crate::StoreError::Internal(message.into())
+                    })
+            }
+        }
+    };
+}
+
 /// Discord ids are u64 but both databases store signed 64-bit integers. The cast
 /// is a bit-for-bit reinterpretation, so every u64 (even above `i64::MAX`) makes
 /// the round trip exactly; real snowflakes are below 2^63 and stay positive.
@@ -116,19 +143,7 @@ impl CaseKind {
     }
 }
 
-impl fmt::Display for CaseKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for CaseKind {
-    type Err = crate::StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        from_word(&Self::ALL, Self::as_str, s, "case kind")
-    }
-}
+stored_word!(CaseKind, "case kind");
 
 /// A case about to be recorded; the store gives it its number.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,33 +199,7 @@ impl EscalationAction {
     }
 }
 
-impl fmt::Display for EscalationAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EscalationAction {
-    type Err = crate::StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        from_word(&Self::ALL, Self::as_str, s, "escalation action")
-    }
-}
-
-/// The variant of `all` stored as `s`. A word that names none can only come from a
-/// corrupt row (the store writes `as_str`), hence `Internal`.
-fn from_word<T: Copy>(
-    all: &[T],
-    as_str: fn(T) -> &'static str,
-    s: &str,
-    what: &str,
-) -> Result<T, crate::StoreError> {
-    all.iter()
-        .copied()
-        .find(|v| as_str(*v) == s)
-        .ok_or_else(|| crate::StoreError::Internal(format!("unknown {what} {s:?}").into()))
-}
+stored_word!(EscalationAction, "escalation action");
 
 /// At `warnings` active warnings, take `action` (for timeouts, for `duration_secs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,4 +241,33 @@ pub struct GatewaySession {
     /// The last sequence number whose effects are stored.
     pub sequence: u64,
     pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_words_round_trip_and_unknown_ones_are_corrupt_data() {
+        for kind in CaseKind::ALL {
+            assert_eq!(kind.to_string().parse::<CaseKind>().unwrap(), kind);
+        }
+        for action in EscalationAction::ALL {
+            assert_eq!(
+                action.to_string().parse::<EscalationAction>().unwrap(),
+                action
+            );
+        }
+        let err = "mute".parse::<CaseKind>().unwrap_err();
+        assert!(matches!(err, crate::StoreError::Internal(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            r#"database error: unknown case kind "mute""#
+        );
+        let err = "warn".parse::<EscalationAction>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"database error: unknown escalation action "warn""#
+        );
+    }
 }
