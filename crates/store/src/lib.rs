@@ -10,8 +10,9 @@
 //! implements each in its module of the same entity (`xp.rs` holds
 //! `impl XpStore for ...`), and [`Store`], the sum of them all, follows by a blanket
 //! implementation. The bot only ever holds an `Arc<dyn Store>`, so the backend is a
-//! run-time choice made from the URL scheme of `DATABASE_URL`; it calls methods
-//! with `use keeper_store::prelude::*;` in scope.
+//! run-time choice made from the URL scheme of `DATABASE_URL`. Code that calls the
+//! methods on a concrete store brings the traits in with
+//! `use keeper_store::prelude::*;`.
 //!
 //! Rules that are pure arithmetic (the level curve, applying a settings patch) live
 //! here as plain functions so both backends and the bot agree on them.
@@ -36,7 +37,7 @@ pub use traits::{
 };
 pub use types::*;
 
-/// Every storage trait, so that methods resolve on `dyn Store`:
+/// Every storage trait, so that their methods resolve on any store:
 /// `use keeper_store::prelude::*;`.
 pub mod prelude {
     pub use crate::traits::{

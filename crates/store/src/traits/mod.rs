@@ -29,9 +29,10 @@ pub use xp::XpStore;
 /// atomic on its own, and methods that allocate (case numbers) or accumulate (XP)
 /// stay exact under concurrency.
 ///
-/// The methods are those of the entity traits; callers bring them into scope with
-/// `use keeper_store::prelude::*;` (a trait object only offers the methods of
-/// supertraits that are in scope).
+/// The methods are those of the entity traits. On `dyn Store` (and on a generic
+/// `T: Store`) they resolve as they are; on a concrete store (`SqliteStore`,
+/// `PgStore`) each method needs its trait in scope, which
+/// `use keeper_store::prelude::*;` brings.
 pub trait Store:
     AdminStore
     + SettingsStore
