@@ -15,7 +15,7 @@ use std::{
 
 use chrono::Utc;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
-use keeper_store::{Store, XpAward, levels::total_xp_for_level};
+use keeper_store::{XpAward, levels::total_xp_for_level, prelude::*};
 use keeper_store_postgres::{PgConfig, PgStore};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};

@@ -1,51 +1,39 @@
-//! Health, schema version and row counts: what `keeper check` prints.
+//! [`AdminStore`]: health, schema version, row counts and closing, what `keeper
+//! check` prints; and the server configuration it advises on.
 
-use keeper_store::StoreResult;
-use sqlx::PgPool;
+use async_trait::async_trait;
+use keeper_store::{AdminStore, StoreResult};
 
-use crate::db_err;
+use crate::{PgStore, error::db_error};
 
-pub(crate) async fn health_check(pool: &PgPool) -> StoreResult<()> {
-    sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
-        .fetch_one(pool)
-        .await
-        .map_err(db_err)?;
-    Ok(())
-}
-
-/// The highest applied migration, `None` before the first boot (no
-/// `_sqlx_migrations` table yet). Read before migrating, to refuse a newer schema.
-pub(crate) async fn applied_version(pool: &PgPool) -> StoreResult<Option<i64>> {
-    // The table is looked up first because a statement naming a missing table
-    // fails to plan; `to_regclass` follows the search_path as sqlx's migrator does.
-    let exists =
-        sqlx::query_scalar!(r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#)
-            .fetch_one(pool)
-            .await
-            .map_err(db_err)?;
-    if !exists {
-        return Ok(None);
+#[async_trait]
+impl AdminStore for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
     }
-    sqlx::query_scalar!("SELECT MAX(version) FROM _sqlx_migrations")
-        .fetch_one(pool)
+
+    async fn health_check(&self) -> StoreResult<()> {
+        sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn schema_version(&self) -> StoreResult<i64> {
+        sqlx::query_scalar!(
+            r#"SELECT COALESCE(MAX(version), 0) AS "version!" FROM _sqlx_migrations WHERE success"#
+        )
+        .fetch_one(&self.pool)
         .await
-        .map_err(db_err)
-}
+        .map_err(db_error)
+    }
 
-pub(crate) async fn schema_version(pool: &PgPool) -> StoreResult<i64> {
-    sqlx::query_scalar!(
-        r#"SELECT COALESCE(MAX(version), 0) AS "version!" FROM _sqlx_migrations WHERE success"#
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(db_err)
-}
-
-pub(crate) async fn table_counts(pool: &PgPool) -> StoreResult<Vec<(&'static str, i64)>> {
-    // One round trip; exact counts are fine at Keeper's sizes (a million XP rows
-    // count in well under a second with the primary key).
-    let row = sqlx::query!(
-        r#"SELECT
+    async fn table_counts(&self) -> StoreResult<Vec<(&'static str, i64)>> {
+        // One round trip; exact counts are fine at Keeper's sizes (a million XP rows
+        // count in well under a second with the primary key).
+        let row = sqlx::query!(
+            r#"SELECT
             (SELECT COUNT(*) FROM guild_settings) AS "guild_settings!",
             (SELECT COUNT(*) FROM member_xp) AS "member_xp!",
             (SELECT COUNT(*) FROM mod_cases) AS "mod_cases!",
@@ -53,28 +41,33 @@ pub(crate) async fn table_counts(pool: &PgPool) -> StoreResult<Vec<(&'static str
             (SELECT COUNT(*) FROM level_rewards) AS "level_rewards!",
             (SELECT COUNT(*) FROM escalation_rules) AS "escalation_rules!",
             (SELECT COUNT(*) FROM gateway_sessions) AS "gateway_sessions!""#
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(db_err)?;
-    Ok(vec![
-        ("guild_settings", row.guild_settings),
-        ("member_xp", row.member_xp),
-        ("mod_cases", row.mod_cases),
-        ("case_counters", row.case_counters),
-        ("level_rewards", row.level_rewards),
-        ("escalation_rules", row.escalation_rules),
-        ("gateway_sessions", row.gateway_sessions),
-    ])
-}
-
-/// See [`keeper_store::Store::advisories`].
-pub(crate) async fn advisories(pool: &PgPool) -> StoreResult<Vec<String>> {
-    let autovacuum = sqlx::query_scalar!(r#"SELECT current_setting('autovacuum') AS "setting!""#)
-        .fetch_one(pool)
+        )
+        .fetch_one(&self.pool)
         .await
-        .map_err(db_err)?;
-    Ok(autovacuum_advice(&autovacuum).into_iter().collect())
+        .map_err(db_error)?;
+        Ok(vec![
+            ("guild_settings", row.guild_settings),
+            ("member_xp", row.member_xp),
+            ("mod_cases", row.mod_cases),
+            ("case_counters", row.case_counters),
+            ("level_rewards", row.level_rewards),
+            ("escalation_rules", row.escalation_rules),
+            ("gateway_sessions", row.gateway_sessions),
+        ])
+    }
+
+    async fn advisories(&self) -> StoreResult<Vec<String>> {
+        let autovacuum =
+            sqlx::query_scalar!(r#"SELECT current_setting('autovacuum') AS "setting!""#)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+        Ok(autovacuum_advice(&autovacuum).into_iter().collect())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 /// Every award rewrites a `member_xp` row. Most are HOT updates (migration 0003),

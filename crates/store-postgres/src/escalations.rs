@@ -1,69 +1,85 @@
-//! Escalation rules: (guild, active warnings) -> automatic action.
+//! [`EscalationStore`]: escalation rules, (guild, active warnings) -> automatic
+//! action.
 
-use keeper_store::{EscalationRule, StoreResult, id_from_db, id_to_db};
-use sqlx::PgPool;
+use async_trait::async_trait;
+use keeper_store::{
+    EscalationRule, EscalationStore, StoreError, StoreResult, id_from_db, id_to_db,
+};
 use twilight_model::id::{Id, marker::GuildMarker};
 
-use crate::db_err;
+use crate::{
+    PgStore,
+    convert::from_rows,
+    error::{check_violation, db_error},
+};
 
-pub(crate) async fn set(pool: &PgPool, rule: &EscalationRule) -> StoreResult<()> {
-    sqlx::query!(
-        "INSERT INTO escalation_rules (guild_id, warnings, action, duration_secs)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (guild_id, warnings) DO UPDATE SET
-            action = excluded.action, duration_secs = excluded.duration_secs",
-        id_to_db(rule.guild_id),
-        rule.warnings,
-        rule.action.as_str(),
-        rule.duration_secs,
-    )
-    .execute(pool)
-    .await
-    .map_err(|e| {
-        crate::check_violation(
-            e,
-            "A rule needs a warning count of 1 or more, and a timeout a positive duration.",
-        )
-    })?;
-    Ok(())
-}
-
-pub(crate) async fn remove(
-    pool: &PgPool,
-    guild: Id<GuildMarker>,
+/// An `escalation_rules` row as stored.
+struct EscalationRow {
+    guild_id: i64,
     warnings: i32,
-) -> StoreResult<bool> {
-    let done = sqlx::query!(
-        "DELETE FROM escalation_rules WHERE guild_id = $1 AND warnings = $2",
-        id_to_db(guild),
-        warnings,
-    )
-    .execute(pool)
-    .await
-    .map_err(db_err)?;
-    Ok(done.rows_affected() > 0)
+    action: String,
+    duration_secs: Option<i64>,
 }
 
-pub(crate) async fn list(
-    pool: &PgPool,
-    guild: Id<GuildMarker>,
-) -> StoreResult<Vec<EscalationRule>> {
-    sqlx::query!(
-        "SELECT guild_id, warnings, action, duration_secs FROM escalation_rules
-         WHERE guild_id = $1 ORDER BY warnings",
-        id_to_db(guild),
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(db_err)?
-    .into_iter()
-    .map(|r| {
+impl TryFrom<EscalationRow> for EscalationRule {
+    type Error = StoreError;
+
+    fn try_from(r: EscalationRow) -> StoreResult<Self> {
         Ok(EscalationRule {
             guild_id: id_from_db(r.guild_id)?,
             warnings: r.warnings,
             action: r.action.parse()?,
             duration_secs: r.duration_secs,
         })
-    })
-    .collect()
+    }
+}
+
+#[async_trait]
+impl EscalationStore for PgStore {
+    async fn set_escalation(&self, rule: &EscalationRule) -> StoreResult<()> {
+        sqlx::query!(
+            "INSERT INTO escalation_rules (guild_id, warnings, action, duration_secs)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (guild_id, warnings) DO UPDATE SET
+            action = excluded.action, duration_secs = excluded.duration_secs",
+            id_to_db(rule.guild_id),
+            rule.warnings,
+            rule.action.as_str(),
+            rule.duration_secs,
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            check_violation(
+                e,
+                "A rule needs a warning count of 1 or more, and a timeout a positive duration.",
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn remove_escalation(&self, guild: Id<GuildMarker>, warnings: i32) -> StoreResult<bool> {
+        let done = sqlx::query!(
+            "DELETE FROM escalation_rules WHERE guild_id = $1 AND warnings = $2",
+            id_to_db(guild),
+            warnings,
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn escalations(&self, guild: Id<GuildMarker>) -> StoreResult<Vec<EscalationRule>> {
+        let rows = sqlx::query_as!(
+            EscalationRow,
+            "SELECT guild_id, warnings, action, duration_secs FROM escalation_rules
+         WHERE guild_id = $1 ORDER BY warnings",
+            id_to_db(guild),
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        from_rows(rows)
+    }
 }

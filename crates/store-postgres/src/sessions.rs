@@ -1,12 +1,17 @@
-//! Gateway sessions: what each shard needs to resume after a restart.
+//! [`SessionStore`]: gateway sessions, what each shard needs to resume after a restart.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keeper_store::{GatewaySession, StoreError, StoreResult};
-use sqlx::{PgConnection, PgPool};
+use keeper_store::{GatewaySession, SessionStore, StoreError, StoreResult};
+use sqlx::PgConnection;
 
-use crate::{db_err, out_of_range};
+use crate::{
+    PgStore,
+    error::{db_error, out_of_range},
+};
 
-struct Row {
+/// A `gateway_sessions` row as stored.
+struct SessionRow {
     shard_id: i32,
     shard_total: i32,
     session_id: String,
@@ -15,28 +20,25 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
-impl Row {
-    fn into_session(self) -> StoreResult<GatewaySession> {
+impl TryFrom<SessionRow> for GatewaySession {
+    type Error = StoreError;
+
+    fn try_from(r: SessionRow) -> StoreResult<Self> {
         let corrupt =
             |what: &str| StoreError::Internal(format!("a stored {what} is negative").into());
         Ok(GatewaySession {
-            shard_id: u32::try_from(self.shard_id).map_err(|_| corrupt("shard id"))?,
-            shard_total: u32::try_from(self.shard_total).map_err(|_| corrupt("shard count"))?,
-            session_id: self.session_id,
-            resume_url: self.resume_url,
-            sequence: u64::try_from(self.sequence).map_err(|_| corrupt("sequence"))?,
-            updated_at: self.updated_at,
+            shard_id: u32::try_from(r.shard_id).map_err(|_| corrupt("shard id"))?,
+            shard_total: u32::try_from(r.shard_total).map_err(|_| corrupt("shard count"))?,
+            session_id: r.session_id,
+            resume_url: r.resume_url,
+            sequence: u64::try_from(r.sequence).map_err(|_| corrupt("sequence"))?,
+            updated_at: r.updated_at,
         })
     }
 }
 
 fn shard_to_db(shard_id: u32) -> StoreResult<i32> {
     i32::try_from(shard_id).map_err(|_| out_of_range("The shard id"))
-}
-
-pub(crate) async fn save(pool: &PgPool, session: &GatewaySession) -> StoreResult<()> {
-    let mut conn = pool.acquire().await.map_err(db_err)?;
-    save_all(&mut conn, std::slice::from_ref(session)).await
 }
 
 /// Upsert sessions in one statement; also the checkpoints of an XP award, on the
@@ -91,35 +93,43 @@ pub(crate) async fn save_all(
     )
     .execute(conn)
     .await
-    .map_err(db_err)?;
+    .map_err(db_error)?;
     Ok(())
 }
 
-pub(crate) async fn get(pool: &PgPool, shard_id: u32) -> StoreResult<Option<GatewaySession>> {
-    let Ok(shard_id) = i32::try_from(shard_id) else {
-        // No such shard can have been stored.
-        return Ok(None);
-    };
-    sqlx::query_as!(
-        Row,
-        "SELECT shard_id, shard_total, session_id, resume_url, sequence, updated_at
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn save_session(&self, session: &GatewaySession) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        save_all(&mut conn, std::slice::from_ref(session)).await
+    }
+
+    async fn session(&self, shard_id: u32) -> StoreResult<Option<GatewaySession>> {
+        let Ok(shard_id) = i32::try_from(shard_id) else {
+            // No such shard can have been stored.
+            return Ok(None);
+        };
+        sqlx::query_as!(
+            SessionRow,
+            "SELECT shard_id, shard_total, session_id, resume_url, sequence, updated_at
          FROM gateway_sessions WHERE shard_id = $1",
-        shard_id,
-    )
-    .fetch_optional(pool)
-    .await
-    .map_err(db_err)?
-    .map(Row::into_session)
-    .transpose()
-}
-
-pub(crate) async fn delete(pool: &PgPool, shard_id: u32) -> StoreResult<()> {
-    let Ok(shard_id) = i32::try_from(shard_id) else {
-        return Ok(());
-    };
-    sqlx::query!("DELETE FROM gateway_sessions WHERE shard_id = $1", shard_id)
-        .execute(pool)
+            shard_id,
+        )
+        .fetch_optional(&self.pool)
         .await
-        .map_err(db_err)?;
-    Ok(())
+        .map_err(db_error)?
+        .map(GatewaySession::try_from)
+        .transpose()
+    }
+
+    async fn delete_session(&self, shard_id: u32) -> StoreResult<()> {
+        let Ok(shard_id) = i32::try_from(shard_id) else {
+            return Ok(());
+        };
+        sqlx::query!("DELETE FROM gateway_sessions WHERE shard_id = $1", shard_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
 }

@@ -1,16 +1,18 @@
-//! Guild settings: one row per guild that ever changed anything.
+//! [`SettingsStore`]: one row per guild that ever changed anything; defaults
+//! otherwise.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    GuildSettings, LevelUpTarget, SettingsPatch, StoreError, StoreResult, id_from_db, id_to_db,
+    GuildSettings, LevelUpTarget, SettingsPatch, SettingsStore, StoreError, StoreResult,
+    id_from_db, id_to_db,
 };
-use sqlx::PgPool;
 use twilight_model::id::{Id, marker::GuildMarker};
 
-use crate::db_err;
+use crate::{PgStore, error::db_error};
 
 /// A `guild_settings` row as stored.
-struct Row {
+struct SettingsRow {
     guild_id: i64,
     prefix: String,
     welcome_channel_id: Option<i64>,
@@ -28,9 +30,11 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
-impl Row {
-    fn into_settings(self) -> StoreResult<GuildSettings> {
-        let levelup = match (self.levelup_mode.as_str(), self.levelup_channel_id) {
+impl TryFrom<SettingsRow> for GuildSettings {
+    type Error = StoreError;
+
+    fn try_from(r: SettingsRow) -> StoreResult<Self> {
+        let levelup = match (r.levelup_mode.as_str(), r.levelup_channel_id) {
             ("off", _) => LevelUpTarget::Off,
             ("here", _) => LevelUpTarget::Here,
             ("channel", Some(channel)) => LevelUpTarget::Channel(id_from_db(channel)?),
@@ -42,89 +46,87 @@ impl Row {
             }
         };
         Ok(GuildSettings {
-            guild_id: id_from_db(self.guild_id)?,
-            prefix: self.prefix,
-            welcome_channel: self.welcome_channel_id.map(id_from_db).transpose()?,
-            welcome_message: self.welcome_message,
-            modlog_channel: self.modlog_channel_id.map(id_from_db).transpose()?,
+            guild_id: id_from_db(r.guild_id)?,
+            prefix: r.prefix,
+            welcome_channel: r.welcome_channel_id.map(id_from_db).transpose()?,
+            welcome_message: r.welcome_message,
+            modlog_channel: r.modlog_channel_id.map(id_from_db).transpose()?,
             levelup,
-            levelup_message: self.levelup_message,
-            xp_min: self.xp_min,
-            xp_max: self.xp_max,
-            xp_cooldown_secs: self.xp_cooldown_secs,
-            warn_expiry_secs: self.warn_expiry_secs,
-            dm_on_warn: self.dm_on_warn,
-            created_at: Some(self.created_at),
-            updated_at: Some(self.updated_at),
+            levelup_message: r.levelup_message,
+            xp_min: r.xp_min,
+            xp_max: r.xp_max,
+            xp_cooldown_secs: r.xp_cooldown_secs,
+            warn_expiry_secs: r.warn_expiry_secs,
+            dm_on_warn: r.dm_on_warn,
+            created_at: Some(r.created_at),
+            updated_at: Some(r.updated_at),
         })
     }
 }
 
-pub(crate) async fn get(pool: &PgPool, guild: Id<GuildMarker>) -> StoreResult<GuildSettings> {
-    let row = sqlx::query_as!(
-        Row,
-        "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
+#[async_trait]
+impl SettingsStore for PgStore {
+    async fn settings(&self, guild: Id<GuildMarker>) -> StoreResult<GuildSettings> {
+        let row = sqlx::query_as!(
+            SettingsRow,
+            "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                 levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
                 xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
          FROM guild_settings WHERE guild_id = $1",
-        id_to_db(guild),
-    )
-    .fetch_optional(pool)
-    .await
-    .map_err(db_err)?;
-    match row {
-        Some(row) => row.into_settings(),
-        None => Ok(GuildSettings::defaults(guild)),
+            id_to_db(guild),
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match row {
+            Some(row) => row.try_into(),
+            None => Ok(GuildSettings::defaults(guild)),
+        }
     }
-}
 
-/// Read (or create) the row under a lock, apply the patch in Rust with
-/// [`GuildSettings::apply`] (one set of rules for both backends), write the whole
-/// row back; all in one transaction, so concurrent patches to different fields
-/// both survive.
-pub(crate) async fn update(
-    pool: &PgPool,
-    guild: Id<GuildMarker>,
-    patch: &SettingsPatch,
-    at: DateTime<Utc>,
-) -> StoreResult<GuildSettings> {
-    let guild_id = id_to_db(guild);
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    // The column defaults are the defaults of `GuildSettings::defaults`; creating
-    // the row first gives `FOR UPDATE` something to lock even for a new guild.
-    sqlx::query!(
-        "INSERT INTO guild_settings (guild_id, created_at, updated_at) VALUES ($1, $2, $2)
+    /// Read (or create) the row under a lock, apply the patch in Rust with
+    /// [`GuildSettings::apply`] (one set of rules for both backends), write the whole
+    /// row back; all in one transaction, so concurrent patches to different fields
+    /// both survive.
+    async fn update_settings(
+        &self,
+        guild: Id<GuildMarker>,
+        patch: &SettingsPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<GuildSettings> {
+        let guild_id = id_to_db(guild);
+        let mut tx = self.begin_write().await?;
+        // The column defaults are the defaults of `GuildSettings::defaults`; creating
+        // the row first gives `FOR UPDATE` something to lock even for a new guild.
+        sqlx::query!(
+            "INSERT INTO guild_settings (guild_id, created_at, updated_at) VALUES ($1, $2, $2)
          ON CONFLICT (guild_id) DO NOTHING",
-        guild_id,
-        at,
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    let mut settings = sqlx::query_as!(
-        Row,
-        "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
+            guild_id,
+            at,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let mut settings: GuildSettings = sqlx::query_as!(
+            SettingsRow,
+            "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                 levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
                 xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
          FROM guild_settings WHERE guild_id = $1 FOR UPDATE",
-        guild_id,
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db_err)?
-    .into_settings()?;
+            guild_id,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .try_into()?;
 
-    // An invalid patch returns here; dropping `tx` rolls the insert back.
-    settings.apply(patch)?;
+        // An invalid patch returns here; dropping `tx` rolls the insert back.
+        settings.apply(patch)?;
 
-    let (levelup_mode, levelup_channel_id) = match settings.levelup {
-        LevelUpTarget::Off => ("off", None),
-        LevelUpTarget::Here => ("here", None),
-        LevelUpTarget::Channel(channel) => ("channel", Some(id_to_db(channel))),
-    };
-    let stored = sqlx::query_as!(
-        Row,
-        "UPDATE guild_settings SET
+        let (levelup_mode, levelup_channel_id) = levelup_columns(settings.levelup);
+        let stored = sqlx::query_as!(
+            SettingsRow,
+            "UPDATE guild_settings SET
             prefix = $2, welcome_channel_id = $3, welcome_message = $4, modlog_channel_id = $5,
             levelup_mode = $6, levelup_channel_id = $7, levelup_message = $8, xp_min = $9,
             xp_max = $10, xp_cooldown_secs = $11, warn_expiry_secs = $12, dm_on_warn = $13,
@@ -133,24 +135,34 @@ pub(crate) async fn update(
          RETURNING guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                    levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
                    xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at",
-        guild_id,
-        settings.prefix,
-        settings.welcome_channel.map(id_to_db),
-        settings.welcome_message,
-        settings.modlog_channel.map(id_to_db),
-        levelup_mode,
-        levelup_channel_id,
-        settings.levelup_message,
-        settings.xp_min,
-        settings.xp_max,
-        settings.xp_cooldown_secs,
-        settings.warn_expiry_secs,
-        settings.dm_on_warn,
-        at,
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)?;
-    stored.into_settings()
+            guild_id,
+            settings.prefix,
+            settings.welcome_channel.map(id_to_db),
+            settings.welcome_message,
+            settings.modlog_channel.map(id_to_db),
+            levelup_mode,
+            levelup_channel_id,
+            settings.levelup_message,
+            settings.xp_min,
+            settings.xp_max,
+            settings.xp_cooldown_secs,
+            settings.warn_expiry_secs,
+            settings.dm_on_warn,
+            at,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        stored.try_into()
+    }
+}
+
+/// How a level-up target is stored: the mode, and the channel for `channel`.
+fn levelup_columns(target: LevelUpTarget) -> (&'static str, Option<i64>) {
+    match target {
+        LevelUpTarget::Off => ("off", None),
+        LevelUpTarget::Here => ("here", None),
+        LevelUpTarget::Channel(channel) => ("channel", Some(id_to_db(channel))),
+    }
 }

@@ -1,4 +1,4 @@
-//! Member XP and levels: batched awards, moderator changes, leaderboards.
+//! [`XpStore`]: member XP and levels: batched awards, moderator changes, leaderboards.
 //!
 //! The stored `level` always equals `level_for_xp(xp)`, and `xp_bucket` equals
 //! `xp_bucket(xp)` (the leaderboard index orders by it, migration 0003). Both rules
@@ -7,21 +7,86 @@
 //! changed in the same transaction. An award that changes neither (most of them)
 //! changes no indexed column, so PostgreSQL updates the row in place (HOT).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    AwardOutcome, GatewaySession, MemberRank, MemberXp, StoreResult, XpAward, id_from_db, id_to_db,
+    AwardOutcome, GatewaySession, MemberRank, MemberXp, StoreError, StoreResult, XpAward, XpStore,
+    id_from_db, id_to_db,
     levels::{level_for_xp, xp_bucket},
 };
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, Postgres, Transaction};
 use twilight_model::id::{
     Id,
     marker::{GuildMarker, UserMarker},
 };
 
-use crate::{db_err, out_of_range, sessions};
+use crate::{
+    PgStore,
+    convert::{from_rows, narrow},
+    error::{db_error, is_overflow, out_of_range},
+    sessions,
+};
 
-/// A member's total after a write, with the level and bucket stored before it.
-struct Written {
+/// A `member_xp` row as stored.
+pub(crate) struct XpRow {
+    pub(crate) guild_id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) xp: i64,
+    pub(crate) level: i32,
+    pub(crate) messages: i64,
+    pub(crate) last_award_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<XpRow> for MemberXp {
+    type Error = StoreError;
+
+    fn try_from(r: XpRow) -> StoreResult<Self> {
+        Ok(MemberXp {
+            guild_id: id_from_db(r.guild_id)?,
+            user_id: id_from_db(r.user_id)?,
+            xp: r.xp,
+            level: r.level,
+            messages: r.messages,
+            last_award_at: r.last_award_at,
+        })
+    }
+}
+
+/// A member's row with their place on the leaderboard.
+struct RankRow {
+    guild_id: i64,
+    user_id: i64,
+    xp: i64,
+    level: i32,
+    messages: i64,
+    last_award_at: Option<DateTime<Utc>>,
+    /// Members ahead in leaderboard order.
+    ahead: i64,
+    out_of: i64,
+}
+
+impl TryFrom<RankRow> for MemberRank {
+    type Error = StoreError;
+
+    fn try_from(r: RankRow) -> StoreResult<Self> {
+        let member = XpRow {
+            guild_id: r.guild_id,
+            user_id: r.user_id,
+            xp: r.xp,
+            level: r.level,
+            messages: r.messages,
+            last_award_at: r.last_award_at,
+        };
+        Ok(MemberRank {
+            member: member.try_into()?,
+            position: narrow::<u64>(r.ahead, "rank")? + 1,
+            out_of: narrow(r.out_of, "member count")?,
+        })
+    }
+}
+
+/// A member's total after an upsert, with the level and bucket stored before it.
+struct Upserted {
     guild_id: i64,
     user_id: i64,
     xp: i64,
@@ -29,7 +94,7 @@ struct Written {
     old_bucket: i64,
 }
 
-impl Written {
+impl Upserted {
     fn outcome(&self) -> StoreResult<AwardOutcome> {
         Ok(AwardOutcome {
             guild_id: id_from_db(self.guild_id)?,
@@ -41,64 +106,43 @@ impl Written {
     }
 }
 
-/// A `member_xp` row as stored.
-struct Row {
-    guild_id: i64,
-    user_id: i64,
-    xp: i64,
-    level: i32,
-    messages: i64,
-    last_award_at: Option<DateTime<Utc>>,
-}
+#[async_trait]
+impl XpStore for PgStore {
+    /// Award a batch: one upsert for every row (duplicates summed by `GROUP BY`, rows
+    /// locked in key order by `ORDER BY` so concurrent batches can't deadlock), one
+    /// update for the levels that changed, and the gateway checkpoints, in one
+    /// transaction.
+    async fn award_xp(
+        &self,
+        batch: &[XpAward],
+        checkpoints: &[GatewaySession],
+    ) -> StoreResult<Vec<AwardOutcome>> {
+        if batch.is_empty() && checkpoints.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut guilds = Vec::with_capacity(batch.len());
+        let mut users = Vec::with_capacity(batch.len());
+        let mut xps = Vec::with_capacity(batch.len());
+        let mut messages = Vec::with_capacity(batch.len());
+        let mut ats = Vec::with_capacity(batch.len());
+        for award in batch {
+            guilds.push(id_to_db(award.guild_id));
+            users.push(id_to_db(award.user_id));
+            xps.push(award.xp);
+            messages.push(award.messages);
+            ats.push(award.at);
+        }
 
-impl Row {
-    pub(crate) fn into_member(self) -> StoreResult<MemberXp> {
-        Ok(MemberXp {
-            guild_id: id_from_db(self.guild_id)?,
-            user_id: id_from_db(self.user_id)?,
-            xp: self.xp,
-            level: self.level,
-            messages: self.messages,
-            last_award_at: self.last_award_at,
-        })
-    }
-}
-
-/// Award a batch: one upsert for every row (duplicates summed by `GROUP BY`, rows
-/// locked in key order by `ORDER BY` so concurrent batches can't deadlock), one
-/// update for the levels that changed, and the gateway checkpoints, in one
-/// transaction.
-pub(crate) async fn award(
-    pool: &PgPool,
-    batch: &[XpAward],
-    checkpoints: &[GatewaySession],
-) -> StoreResult<Vec<AwardOutcome>> {
-    if batch.is_empty() && checkpoints.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut guilds = Vec::with_capacity(batch.len());
-    let mut users = Vec::with_capacity(batch.len());
-    let mut xps = Vec::with_capacity(batch.len());
-    let mut messages = Vec::with_capacity(batch.len());
-    let mut ats = Vec::with_capacity(batch.len());
-    for award in batch {
-        guilds.push(id_to_db(award.guild_id));
-        users.push(id_to_db(award.user_id));
-        xps.push(award.xp);
-        messages.push(award.messages);
-        ats.push(award.at);
-    }
-
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    let written = if batch.is_empty() {
-        Vec::new()
-    } else {
-        // In RETURNING, `member_xp.level` is the row after the upsert; the upsert
-        // doesn't touch `level` or `xp_bucket`, so they are as before this batch (0
-        // for a new member). SUM over int8 is numeric, hence the casts back.
-        sqlx::query_as!(
-            Written,
-            r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, messages, last_award_at)
+        let mut tx = self.begin_write().await?;
+        let written = if batch.is_empty() {
+            Vec::new()
+        } else {
+            // In RETURNING, `member_xp.level` is the row after the upsert; the upsert
+            // doesn't touch `level` or `xp_bucket`, so they are as before this batch (0
+            // for a new member). SUM over int8 is numeric, hence the casts back.
+            sqlx::query_as!(
+                Upserted,
+                r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, messages, last_award_at)
                SELECT g, u, SUM(x)::int8, SUM(n)::int8, MAX(at)
                FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::timestamptz[])
                     AS a(g, u, x, n, at)
@@ -109,25 +153,178 @@ pub(crate) async fn award(
                    messages = m.messages + excluded.messages,
                    last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
                RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
-            &guilds,
-            &users,
-            &xps,
-            &messages,
-            &ats,
+                &guilds,
+                &users,
+                &xps,
+                &messages,
+                &ats,
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?
+        };
+        write_derived(&mut tx, &written).await?;
+        sessions::save_all(&mut tx, checkpoints).await?;
+        tx.commit().await.map_err(db_error)?;
+        written.iter().map(Upserted::outcome).collect()
+    }
+
+    /// Half the pool: award batches on separate connections run side by side
+    /// (1.5x the rows/s with four at once, BENCHMARKS.md), and the other half
+    /// stays free for commands.
+    fn parallel_writes(&self) -> usize {
+        (self.pool.options().get_max_connections() as usize / 2).max(1)
+    }
+
+    async fn set_xp(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        xp: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AwardOutcome> {
+        let mut tx = self.begin_write().await?;
+        let written = sqlx::query_as!(
+            Upserted,
+            r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, last_award_at)
+           VALUES ($1, $2, GREATEST($3::int8, 0), $4)
+           ON CONFLICT (guild_id, user_id) DO UPDATE SET
+               xp = excluded.xp,
+               last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
+           RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
+            id_to_db(guild),
+            id_to_db(user),
+            xp,
+            at,
         )
-        .fetch_all(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(db_err)?
-    };
-    write_derived(&mut tx, &written).await?;
-    sessions::save_all(&mut tx, checkpoints).await?;
-    tx.commit().await.map_err(db_err)?;
-    written.iter().map(Written::outcome).collect()
+        .map_err(db_error)?;
+        finish_one(tx, written).await
+    }
+
+    async fn add_xp(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        delta: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AwardOutcome> {
+        let mut tx = self.begin_write().await?;
+        // `excluded.xp` is already clamped, so the delta is added from `$3` itself.
+        let written = sqlx::query_as!(
+            Upserted,
+            r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, last_award_at)
+           VALUES ($1, $2, GREATEST($3::int8, 0), $4)
+           ON CONFLICT (guild_id, user_id) DO UPDATE SET
+               xp = GREATEST(m.xp + $3::int8, 0),
+               last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
+           RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
+            id_to_db(guild),
+            id_to_db(user),
+            delta,
+            at,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_overflow(&e) {
+                out_of_range("The XP total")
+            } else {
+                db_error(e)
+            }
+        })?;
+        finish_one(tx, written).await
+    }
+
+    async fn reset_xp(&self, guild: Id<GuildMarker>, user: Id<UserMarker>) -> StoreResult<bool> {
+        let done = sqlx::query!(
+            "DELETE FROM member_xp WHERE guild_id = $1 AND user_id = $2",
+            id_to_db(guild),
+            id_to_db(user),
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn reset_guild_xp(&self, guild: Id<GuildMarker>) -> StoreResult<u64> {
+        let done = sqlx::query!("DELETE FROM member_xp WHERE guild_id = $1", id_to_db(guild))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn leaderboard(
+        &self,
+        guild: Id<GuildMarker>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<MemberXp>> {
+        // Reads the index (guild_id, xp_bucket DESC) in order and sorts each bucket by
+        // exact XP (an incremental sort): a page costs the buckets down to it.
+        let offset = i64::try_from(offset).map_err(|_| out_of_range("The leaderboard page"))?;
+        let rows = sqlx::query_as!(
+            XpRow,
+            "SELECT guild_id, user_id, xp, level, messages, last_award_at
+         FROM member_xp WHERE guild_id = $1
+         ORDER BY xp_bucket DESC, xp DESC, user_id
+         LIMIT $2 OFFSET $3",
+            id_to_db(guild),
+            i64::from(limit),
+            offset,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        from_rows(rows)
+    }
+
+    async fn leaderboard_len(&self, guild: Id<GuildMarker>) -> StoreResult<u64> {
+        let n = sqlx::query_scalar!(
+            r#"SELECT COUNT(*) AS "n!" FROM member_xp WHERE guild_id = $1"#,
+            id_to_db(guild),
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        narrow(n, "member count")
+    }
+
+    async fn member_rank(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+    ) -> StoreResult<Option<MemberRank>> {
+        // Position: 1 + members ahead in leaderboard order (more XP, or as much XP and
+        // a lower user id): those of higher buckets, an index-only range scan of
+        // (guild_id, xp_bucket DESC), then those of the member's own bucket that are
+        // ahead, read from that bucket's rows only.
+        let row = sqlx::query_as!(
+            RankRow,
+            r#"SELECT m.guild_id, m.user_id, m.xp, m.level, m.messages, m.last_award_at,
+                  (SELECT COUNT(*) FROM member_xp o
+                   WHERE o.guild_id = $1 AND o.xp_bucket > m.xp_bucket)
+                  + (SELECT COUNT(*) FROM member_xp o
+                     WHERE o.guild_id = $1 AND o.xp_bucket = m.xp_bucket
+                       AND (o.xp > m.xp OR (o.xp = m.xp AND o.user_id < m.user_id))) AS "ahead!",
+                  (SELECT COUNT(*) FROM member_xp o WHERE o.guild_id = $1) AS "out_of!"
+           FROM member_xp m WHERE m.guild_id = $1 AND m.user_id = $2"#,
+            id_to_db(guild),
+            id_to_db(user),
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(MemberRank::try_from).transpose()
+    }
 }
 
 /// Store the new level and bucket of every member where either changed, in one
 /// statement (usually few rows).
-async fn write_derived(conn: &mut PgConnection, written: &[Written]) -> StoreResult<()> {
+async fn write_derived(conn: &mut PgConnection, written: &[Upserted]) -> StoreResult<()> {
     let mut guilds = Vec::new();
     let mut users = Vec::new();
     let mut levels = Vec::new();
@@ -155,174 +352,16 @@ async fn write_derived(conn: &mut PgConnection, written: &[Written]) -> StoreRes
     )
     .execute(conn)
     .await
-    .map_err(db_err)?;
+    .map_err(db_error)?;
     Ok(())
 }
 
-pub(crate) async fn set(
-    pool: &PgPool,
-    guild: Id<GuildMarker>,
-    user: Id<UserMarker>,
-    xp: i64,
-    at: DateTime<Utc>,
+/// Write back the level and bucket of a single-member change and commit.
+async fn finish_one(
+    mut tx: Transaction<'static, Postgres>,
+    written: Upserted,
 ) -> StoreResult<AwardOutcome> {
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    let written = sqlx::query_as!(
-        Written,
-        r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, last_award_at)
-           VALUES ($1, $2, GREATEST($3::int8, 0), $4)
-           ON CONFLICT (guild_id, user_id) DO UPDATE SET
-               xp = excluded.xp,
-               last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
-           RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
-        id_to_db(guild),
-        id_to_db(user),
-        xp,
-        at,
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db_err)?;
     write_derived(&mut tx, std::slice::from_ref(&written)).await?;
-    tx.commit().await.map_err(db_err)?;
+    tx.commit().await.map_err(db_error)?;
     written.outcome()
-}
-
-pub(crate) async fn add(
-    pool: &PgPool,
-    guild: Id<GuildMarker>,
-    user: Id<UserMarker>,
-    delta: i64,
-    at: DateTime<Utc>,
-) -> StoreResult<AwardOutcome> {
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    // `excluded.xp` is already clamped, so the delta is added from `$3` itself.
-    let written = sqlx::query_as!(
-        Written,
-        r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, last_award_at)
-           VALUES ($1, $2, GREATEST($3::int8, 0), $4)
-           ON CONFLICT (guild_id, user_id) DO UPDATE SET
-               xp = GREATEST(m.xp + $3::int8, 0),
-               last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
-           RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
-        id_to_db(guild),
-        id_to_db(user),
-        delta,
-        at,
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match e {
-        // 22003: numeric_value_out_of_range, the total would pass i64::MAX.
-        sqlx::Error::Database(ref db) if db.code().as_deref() == Some("22003") => {
-            out_of_range("The XP total")
-        }
-        e => db_err(e),
-    })?;
-    write_derived(&mut tx, std::slice::from_ref(&written)).await?;
-    tx.commit().await.map_err(db_err)?;
-    written.outcome()
-}
-
-pub(crate) async fn reset(
-    pool: &PgPool,
-    guild: Id<GuildMarker>,
-    user: Id<UserMarker>,
-) -> StoreResult<bool> {
-    let done = sqlx::query!(
-        "DELETE FROM member_xp WHERE guild_id = $1 AND user_id = $2",
-        id_to_db(guild),
-        id_to_db(user),
-    )
-    .execute(pool)
-    .await
-    .map_err(db_err)?;
-    Ok(done.rows_affected() > 0)
-}
-
-pub(crate) async fn reset_guild(pool: &PgPool, guild: Id<GuildMarker>) -> StoreResult<u64> {
-    let done = sqlx::query!("DELETE FROM member_xp WHERE guild_id = $1", id_to_db(guild))
-        .execute(pool)
-        .await
-        .map_err(db_err)?;
-    Ok(done.rows_affected())
-}
-
-pub(crate) async fn leaderboard(
-    pool: &PgPool,
-    guild: Id<GuildMarker>,
-    offset: u64,
-    limit: u32,
-) -> StoreResult<Vec<MemberXp>> {
-    // Reads the index (guild_id, xp_bucket DESC) in order and sorts each bucket by
-    // exact XP (an incremental sort): a page costs the buckets down to it.
-    let offset = i64::try_from(offset).map_err(|_| out_of_range("The leaderboard page"))?;
-    sqlx::query_as!(
-        Row,
-        "SELECT guild_id, user_id, xp, level, messages, last_award_at
-         FROM member_xp WHERE guild_id = $1
-         ORDER BY xp_bucket DESC, xp DESC, user_id
-         LIMIT $2 OFFSET $3",
-        id_to_db(guild),
-        i64::from(limit),
-        offset,
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(db_err)?
-    .into_iter()
-    .map(Row::into_member)
-    .collect()
-}
-
-pub(crate) async fn leaderboard_len(pool: &PgPool, guild: Id<GuildMarker>) -> StoreResult<u64> {
-    let n = sqlx::query_scalar!(
-        r#"SELECT COUNT(*) AS "n!" FROM member_xp WHERE guild_id = $1"#,
-        id_to_db(guild),
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(db_err)?;
-    Ok(n as u64)
-}
-
-pub(crate) async fn rank(
-    pool: &PgPool,
-    guild: Id<GuildMarker>,
-    user: Id<UserMarker>,
-) -> StoreResult<Option<MemberRank>> {
-    // Position: 1 + members ahead in leaderboard order (more XP, or as much XP and
-    // a lower user id): those of higher buckets, an index-only range scan of
-    // (guild_id, xp_bucket DESC), then those of the member's own bucket that are
-    // ahead, read from that bucket's rows only.
-    let row = sqlx::query!(
-        r#"SELECT m.guild_id, m.user_id, m.xp, m.level, m.messages, m.last_award_at,
-                  (SELECT COUNT(*) FROM member_xp o
-                   WHERE o.guild_id = $1 AND o.xp_bucket > m.xp_bucket)
-                  + (SELECT COUNT(*) FROM member_xp o
-                     WHERE o.guild_id = $1 AND o.xp_bucket = m.xp_bucket
-                       AND (o.xp > m.xp OR (o.xp = m.xp AND o.user_id < m.user_id))) AS "ahead!",
-                  (SELECT COUNT(*) FROM member_xp o WHERE o.guild_id = $1) AS "out_of!"
-           FROM member_xp m WHERE m.guild_id = $1 AND m.user_id = $2"#,
-        id_to_db(guild),
-        id_to_db(user),
-    )
-    .fetch_optional(pool)
-    .await
-    .map_err(db_err)?;
-    let Some(row) = row else { return Ok(None) };
-    let member = Row {
-        guild_id: row.guild_id,
-        user_id: row.user_id,
-        xp: row.xp,
-        level: row.level,
-        messages: row.messages,
-        last_award_at: row.last_award_at,
-    }
-    .into_member()?;
-    Ok(Some(MemberRank {
-        member,
-        position: row.ahead as u64 + 1,
-        out_of: row.out_of as u64,
-    }))
 }

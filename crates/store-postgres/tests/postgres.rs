@@ -4,7 +4,7 @@
 mod common;
 
 use common::ScratchDb;
-use keeper_store::{Store, StoreError};
+use keeper_store::{StoreError, prelude::*};
 use keeper_store_postgres::{PgConfig, PgStore, SCHEMA_VERSION, binary_schema_version};
 use sqlx::{Connection, PgConnection};
 use twilight_model::id::Id;

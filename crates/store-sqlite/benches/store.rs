@@ -8,7 +8,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use keeper_store::{Store, XpAward};
+use keeper_store::{XpAward, prelude::*};
 use keeper_store_sqlite::{SqliteConfig, SqliteStore};
 use sqlx::{ConnectOptions, Connection, sqlite::SqliteConnectOptions};
 use tokio::runtime::Runtime;

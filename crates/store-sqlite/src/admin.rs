@@ -1,52 +1,39 @@
-//! Health, schema version and row counts, for `keeper check` and monitoring.
+//! [`AdminStore`]: health, schema version, row counts and closing, for `keeper
+//! check` and monitoring; and the durability pragmas only SQLite has.
 
-use keeper_store::StoreResult;
-use sqlx::{SqliteConnection, SqlitePool};
+use async_trait::async_trait;
+use keeper_store::{AdminStore, StoreResult};
 
-use crate::error;
+use crate::{SqliteStore, SqliteSync, error::db_error};
 
-pub(crate) async fn health_check(reader: &SqlitePool) -> StoreResult<()> {
-    sqlx::query_scalar!(r#"SELECT 1 AS "one!: i64""#)
-        .fetch_all(reader)
-        .await
-        .map_err(error)?;
-    Ok(())
-}
-
-/// The highest migration applied, `None` for a database sqlx never migrated. Read
-/// before migrating, to refuse a database newer than this build.
-pub(crate) async fn applied_version(conn: &mut SqliteConnection) -> StoreResult<Option<i64>> {
-    let tables = sqlx::query_scalar!(
-        r#"SELECT COUNT(*) AS "n!: i64" FROM sqlite_schema
-           WHERE type = 'table' AND name = '_sqlx_migrations'"#
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(error)?;
-    if tables.first().copied().unwrap_or(0) == 0 {
-        return Ok(None);
+#[async_trait]
+impl AdminStore for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
     }
-    let version = sqlx::query_scalar!(r#"SELECT MAX(version) AS "v: i64" FROM _sqlx_migrations"#)
-        .fetch_all(&mut *conn)
+
+    async fn health_check(&self) -> StoreResult<()> {
+        sqlx::query_scalar!(r#"SELECT 1 AS "one!: i64""#)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn schema_version(&self) -> StoreResult<i64> {
+        let version = sqlx::query_scalar!(
+            r#"SELECT COALESCE(MAX(version), 0) AS "v!: i64" FROM _sqlx_migrations WHERE success"#
+        )
+        .fetch_all(&self.reader)
         .await
-        .map_err(error)?;
-    Ok(version.into_iter().next().flatten())
-}
+        .map_err(db_error)?;
+        Ok(version.into_iter().next().unwrap_or(0))
+    }
 
-pub(crate) async fn schema_version(reader: &SqlitePool) -> StoreResult<i64> {
-    let version = sqlx::query_scalar!(
-        r#"SELECT COALESCE(MAX(version), 0) AS "v!: i64" FROM _sqlx_migrations WHERE success"#
-    )
-    .fetch_all(reader)
-    .await
-    .map_err(error)?;
-    Ok(version.into_iter().next().unwrap_or(0))
-}
-
-pub(crate) async fn table_counts(reader: &SqlitePool) -> StoreResult<Vec<(&'static str, i64)>> {
-    // One statement, so the counts come from one snapshot.
-    let rows = sqlx::query!(
-        r#"SELECT
+    async fn table_counts(&self) -> StoreResult<Vec<(&'static str, i64)>> {
+        // One statement, so the counts come from one snapshot.
+        let rows = sqlx::query!(
+            r#"SELECT
              (SELECT COUNT(*) FROM guild_settings) AS "guild_settings!: i64",
              (SELECT COUNT(*) FROM member_xp) AS "member_xp!: i64",
              (SELECT COUNT(*) FROM mod_cases) AS "mod_cases!: i64",
@@ -54,22 +41,30 @@ pub(crate) async fn table_counts(reader: &SqlitePool) -> StoreResult<Vec<(&'stat
              (SELECT COUNT(*) FROM level_rewards) AS "level_rewards!: i64",
              (SELECT COUNT(*) FROM escalation_rules) AS "escalation_rules!: i64",
              (SELECT COUNT(*) FROM gateway_sessions) AS "gateway_sessions!: i64""#
-    )
-    .fetch_all(reader)
-    .await
-    .map_err(error)?;
-    let Some(r) = rows.into_iter().next() else {
-        return Ok(Vec::new());
-    };
-    Ok(vec![
-        ("guild_settings", r.guild_settings),
-        ("member_xp", r.member_xp),
-        ("mod_cases", r.mod_cases),
-        ("case_counters", r.case_counters),
-        ("level_rewards", r.level_rewards),
-        ("escalation_rules", r.escalation_rules),
-        ("gateway_sessions", r.gateway_sessions),
-    ])
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        let Some(r) = rows.into_iter().next() else {
+            return Ok(Vec::new());
+        };
+        Ok(vec![
+            ("guild_settings", r.guild_settings),
+            ("member_xp", r.member_xp),
+            ("mod_cases", r.mod_cases),
+            ("case_counters", r.case_counters),
+            ("level_rewards", r.level_rewards),
+            ("escalation_rules", r.escalation_rules),
+            ("gateway_sessions", r.gateway_sessions),
+        ])
+    }
+
+    async fn close(&self) {
+        // Readers first: the writer closing last checkpoints the WAL into the
+        // database and removes the -wal and -shm files.
+        self.reader.close().await;
+        self.writer.close().await;
+    }
 }
 
 /// The durability settings in force on the writer, as SQLite reports them.
@@ -77,45 +72,50 @@ pub(crate) async fn table_counts(reader: &SqlitePool) -> StoreResult<Vec<(&'stat
 pub struct SqlitePragmas {
     /// `wal` once the store is open.
     pub journal_mode: String,
-    pub synchronous: crate::SqliteSync,
+    pub synchronous: SqliteSync,
     /// Whether the writer enforces foreign keys.
     pub foreign_keys: bool,
 }
 
-pub(crate) async fn pragmas(writer: &SqlitePool) -> StoreResult<SqlitePragmas> {
-    // The `+ 0` and `|| ''` make expressions of the columns: the macros look up a
-    // plain column's table metadata, which pragma functions don't have.
-    // One connection for the three reads: `synchronous` and `foreign_keys` are
-    // per-connection settings, and the writer is the connection that matters.
-    let mut conn = writer.acquire().await.map_err(error)?;
-    let journal_mode = sqlx::query_scalar!(
-        r#"SELECT journal_mode || '' AS "mode: String" FROM pragma_journal_mode()"#
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(error)?;
-    let synchronous =
-        sqlx::query_scalar!(r#"SELECT synchronous + 0 AS "sync: i64" FROM pragma_synchronous()"#)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(error)?;
-    let foreign_keys =
-        sqlx::query_scalar!(r#"SELECT foreign_keys + 0 AS "fk: i64" FROM pragma_foreign_keys()"#)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(error)?;
-    Ok(SqlitePragmas {
-        journal_mode: journal_mode
-            .into_iter()
-            .flatten()
-            .next()
-            .unwrap_or_default(),
-        // 1 is NORMAL, 2 FULL (and 3 EXTRA, which is at least as durable as FULL).
-        synchronous: if synchronous.into_iter().flatten().next().unwrap_or(0) >= 2 {
-            crate::SqliteSync::Full
-        } else {
-            crate::SqliteSync::Normal
-        },
-        foreign_keys: foreign_keys.into_iter().flatten().next().unwrap_or(0) != 0,
-    })
+impl SqliteStore {
+    /// The journal mode and durability the writer runs with, for `keeper check`.
+    pub async fn pragmas(&self) -> StoreResult<SqlitePragmas> {
+        // The `+ 0` and `|| ''` make expressions of the columns: the macros look up a
+        // plain column's table metadata, which pragma functions don't have.
+        // One connection for the three reads: `synchronous` and `foreign_keys` are
+        // per-connection settings, and the writer is the connection that matters.
+        let mut conn = self.writer.acquire().await.map_err(db_error)?;
+        let journal_mode = sqlx::query_scalar!(
+            r#"SELECT journal_mode || '' AS "mode: String" FROM pragma_journal_mode()"#
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let synchronous = sqlx::query_scalar!(
+            r#"SELECT synchronous + 0 AS "sync: i64" FROM pragma_synchronous()"#
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let foreign_keys = sqlx::query_scalar!(
+            r#"SELECT foreign_keys + 0 AS "fk: i64" FROM pragma_foreign_keys()"#
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        Ok(SqlitePragmas {
+            journal_mode: journal_mode
+                .into_iter()
+                .flatten()
+                .next()
+                .unwrap_or_default(),
+            // 1 is NORMAL, 2 FULL (and 3 EXTRA, which is at least as durable as FULL).
+            synchronous: if synchronous.into_iter().flatten().next().unwrap_or(0) >= 2 {
+                SqliteSync::Full
+            } else {
+                SqliteSync::Normal
+            },
+            foreign_keys: foreign_keys.into_iter().flatten().next().unwrap_or(0) != 0,
+        })
+    }
 }

@@ -1,79 +1,94 @@
-//! Escalation rules: (guild, warning count) -> action (+ duration).
+//! [`EscalationStore`]: escalation rules, (guild, warning count) -> action (+ duration).
 
-use keeper_store::{EscalationRule, StoreError, StoreResult, id_from_db, id_to_db};
-use sqlx::SqlitePool;
+use async_trait::async_trait;
+use keeper_store::{
+    EscalationRule, EscalationStore, StoreError, StoreResult, id_from_db, id_to_db,
+};
 use twilight_model::id::{Id, marker::GuildMarker};
 
-use crate::{error, narrow};
+use crate::{
+    SqliteStore,
+    convert::{from_rows, narrow},
+    error::db_error,
+};
 
-pub(crate) async fn set_escalation(writer: &SqlitePool, rule: &EscalationRule) -> StoreResult<()> {
-    if rule.warnings < 1 {
-        return Err(StoreError::Invalid(
-            "An escalation needs a warning count of 1 or more.".into(),
-        ));
+/// An `escalation_rules` row as stored.
+struct EscalationRow {
+    guild_id: i64,
+    warnings: i64,
+    action: String,
+    duration_secs: Option<i64>,
+}
+
+impl TryFrom<EscalationRow> for EscalationRule {
+    type Error = StoreError;
+
+    fn try_from(r: EscalationRow) -> StoreResult<Self> {
+        Ok(EscalationRule {
+            guild_id: id_from_db(r.guild_id)?,
+            warnings: narrow(r.warnings, "warning count")?,
+            action: r.action.parse()?,
+            duration_secs: r.duration_secs,
+        })
     }
-    if matches!(rule.duration_secs, Some(s) if s <= 0) {
-        return Err(StoreError::Invalid(
-            "A timeout must last a positive duration.".into(),
-        ));
-    }
-    let guild_id = id_to_db(rule.guild_id);
-    let action = rule.action.as_str();
-    sqlx::query!(
-        r#"INSERT INTO escalation_rules (guild_id, warnings, action, duration_secs)
+}
+
+#[async_trait]
+impl EscalationStore for SqliteStore {
+    async fn set_escalation(&self, rule: &EscalationRule) -> StoreResult<()> {
+        if rule.warnings < 1 {
+            return Err(StoreError::Invalid(
+                "An escalation needs a warning count of 1 or more.".into(),
+            ));
+        }
+        if matches!(rule.duration_secs, Some(s) if s <= 0) {
+            return Err(StoreError::Invalid(
+                "A timeout must last a positive duration.".into(),
+            ));
+        }
+        let guild_id = id_to_db(rule.guild_id);
+        let action = rule.action.as_str();
+        sqlx::query!(
+            r#"INSERT INTO escalation_rules (guild_id, warnings, action, duration_secs)
            VALUES (?1, ?2, ?3, ?4)
            ON CONFLICT (guild_id, warnings) DO UPDATE SET
                action = excluded.action,
                duration_secs = excluded.duration_secs"#,
-        guild_id,
-        rule.warnings,
-        action,
-        rule.duration_secs
-    )
-    .execute(writer)
-    .await
-    .map_err(error)?;
-    Ok(())
-}
+            guild_id,
+            rule.warnings,
+            action,
+            rule.duration_secs
+        )
+        .execute(&self.writer)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
 
-pub(crate) async fn remove_escalation(
-    writer: &SqlitePool,
-    guild: Id<GuildMarker>,
-    warnings: i32,
-) -> StoreResult<bool> {
-    let guild_id = id_to_db(guild);
-    let done = sqlx::query!(
-        "DELETE FROM escalation_rules WHERE guild_id = ?1 AND warnings = ?2",
-        guild_id,
-        warnings
-    )
-    .execute(writer)
-    .await
-    .map_err(error)?;
-    Ok(done.rows_affected() > 0)
-}
+    async fn remove_escalation(&self, guild: Id<GuildMarker>, warnings: i32) -> StoreResult<bool> {
+        let guild_id = id_to_db(guild);
+        let done = sqlx::query!(
+            "DELETE FROM escalation_rules WHERE guild_id = ?1 AND warnings = ?2",
+            guild_id,
+            warnings
+        )
+        .execute(&self.writer)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
 
-pub(crate) async fn escalations(
-    reader: &SqlitePool,
-    guild: Id<GuildMarker>,
-) -> StoreResult<Vec<EscalationRule>> {
-    let guild_id = id_to_db(guild);
-    let rows = sqlx::query!(
-        r#"SELECT guild_id, warnings, action, duration_secs
+    async fn escalations(&self, guild: Id<GuildMarker>) -> StoreResult<Vec<EscalationRule>> {
+        let guild_id = id_to_db(guild);
+        let rows = sqlx::query_as!(
+            EscalationRow,
+            r#"SELECT guild_id, warnings, action, duration_secs
            FROM escalation_rules WHERE guild_id = ?1 ORDER BY warnings"#,
-        guild_id
-    )
-    .fetch_all(reader)
-    .await
-    .map_err(error)?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(EscalationRule {
-                guild_id: id_from_db(r.guild_id)?,
-                warnings: narrow(r.warnings, "warning count")?,
-                action: r.action.parse()?,
-                duration_secs: r.duration_secs,
-            })
-        })
-        .collect()
+            guild_id
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        from_rows(rows)
+    }
 }

@@ -1,19 +1,55 @@
-//! Gateway sessions: what each shard needs to resume after a restart.
+//! [`SessionStore`]: gateway sessions, what each shard needs to resume after a restart.
 
-use keeper_store::{GatewaySession, StoreResult};
-use sqlx::{SqliteConnection, SqlitePool};
+use async_trait::async_trait;
+use keeper_store::{GatewaySession, SessionStore, StoreError, StoreResult};
+use sqlx::SqliteConnection;
 
-use crate::{error, from_ms, narrow, out_of_range, to_ms};
+use crate::{
+    SqliteStore,
+    convert::{from_ms, narrow, to_ms},
+    error::{db_error, out_of_range},
+};
 
-/// Insert or replace one shard's session on a connection already in a write
-/// transaction (`award_xp` stores checkpoints beside the awards they cover).
-pub(crate) async fn upsert(conn: &mut SqliteConnection, s: &GatewaySession) -> StoreResult<()> {
-    let shard_id = i64::from(s.shard_id);
-    let shard_total = i64::from(s.shard_total);
-    let sequence = i64::try_from(s.sequence).map_err(|_| out_of_range("The sequence number"))?;
-    let updated_at = to_ms(s.updated_at);
-    sqlx::query!(
-        r#"INSERT INTO gateway_sessions (shard_id, shard_total, session_id, resume_url, sequence, updated_at)
+/// A `gateway_sessions` row as stored.
+struct SessionRow {
+    shard_id: i64,
+    shard_total: i64,
+    session_id: String,
+    resume_url: String,
+    sequence: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<SessionRow> for GatewaySession {
+    type Error = StoreError;
+
+    fn try_from(r: SessionRow) -> StoreResult<Self> {
+        Ok(GatewaySession {
+            shard_id: narrow(r.shard_id, "shard id")?,
+            shard_total: narrow(r.shard_total, "shard total")?,
+            session_id: r.session_id,
+            resume_url: r.resume_url,
+            sequence: narrow(r.sequence, "sequence")?,
+            updated_at: from_ms(r.updated_at)?,
+        })
+    }
+}
+
+/// Insert or replace sessions on a connection, one statement each; also the
+/// checkpoints of an XP award, on the award's write transaction (so they are
+/// stored beside the awards they cover).
+pub(crate) async fn save_all(
+    conn: &mut SqliteConnection,
+    sessions: &[GatewaySession],
+) -> StoreResult<()> {
+    for s in sessions {
+        let shard_id = i64::from(s.shard_id);
+        let shard_total = i64::from(s.shard_total);
+        let sequence =
+            i64::try_from(s.sequence).map_err(|_| out_of_range("The sequence number"))?;
+        let updated_at = to_ms(s.updated_at);
+        sqlx::query!(
+            r#"INSERT INTO gateway_sessions (shard_id, shard_total, session_id, resume_url, sequence, updated_at)
            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
            ON CONFLICT (shard_id) DO UPDATE SET
                shard_total = excluded.shard_total,
@@ -21,57 +57,50 @@ pub(crate) async fn upsert(conn: &mut SqliteConnection, s: &GatewaySession) -> S
                resume_url = excluded.resume_url,
                sequence = excluded.sequence,
                updated_at = excluded.updated_at"#,
-        shard_id,
-        shard_total,
-        s.session_id,
-        s.resume_url,
-        sequence,
-        updated_at
-    )
-    .execute(&mut *conn)
-    .await
-    .map_err(error)?;
-    Ok(())
-}
-
-pub(crate) async fn save_session(writer: &SqlitePool, session: &GatewaySession) -> StoreResult<()> {
-    let mut conn = writer.acquire().await.map_err(error)?;
-    upsert(&mut conn, session).await
-}
-
-pub(crate) async fn session(
-    reader: &SqlitePool,
-    shard_id: u32,
-) -> StoreResult<Option<GatewaySession>> {
-    let shard = i64::from(shard_id);
-    let rows = sqlx::query!(
-        r#"SELECT shard_id, shard_total, session_id, resume_url, sequence, updated_at
-           FROM gateway_sessions WHERE shard_id = ?1"#,
-        shard
-    )
-    .fetch_all(reader)
-    .await
-    .map_err(error)?;
-    rows.into_iter()
-        .next()
-        .map(|r| {
-            Ok(GatewaySession {
-                shard_id: narrow(r.shard_id, "shard id")?,
-                shard_total: narrow(r.shard_total, "shard total")?,
-                session_id: r.session_id,
-                resume_url: r.resume_url,
-                sequence: narrow(r.sequence, "sequence")?,
-                updated_at: from_ms(r.updated_at)?,
-            })
-        })
-        .transpose()
-}
-
-pub(crate) async fn delete_session(writer: &SqlitePool, shard_id: u32) -> StoreResult<()> {
-    let shard = i64::from(shard_id);
-    sqlx::query!("DELETE FROM gateway_sessions WHERE shard_id = ?1", shard)
-        .execute(writer)
+            shard_id,
+            shard_total,
+            s.session_id,
+            s.resume_url,
+            sequence,
+            updated_at
+        )
+        .execute(&mut *conn)
         .await
-        .map_err(error)?;
+        .map_err(db_error)?;
+    }
     Ok(())
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn save_session(&self, session: &GatewaySession) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await.map_err(db_error)?;
+        save_all(&mut conn, std::slice::from_ref(session)).await
+    }
+
+    async fn session(&self, shard_id: u32) -> StoreResult<Option<GatewaySession>> {
+        let shard = i64::from(shard_id);
+        let rows = sqlx::query_as!(
+            SessionRow,
+            r#"SELECT shard_id, shard_total, session_id, resume_url, sequence, updated_at
+           FROM gateway_sessions WHERE shard_id = ?1"#,
+            shard
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .next()
+            .map(GatewaySession::try_from)
+            .transpose()
+    }
+
+    async fn delete_session(&self, shard_id: u32) -> StoreResult<()> {
+        let shard = i64::from(shard_id);
+        sqlx::query!("DELETE FROM gateway_sessions WHERE shard_id = ?1", shard)
+            .execute(&self.writer)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
 }

@@ -1,14 +1,21 @@
-//! Guild settings: one row per guild that changed anything; defaults otherwise.
+//! [`SettingsStore`]: one row per guild that changed anything; defaults otherwise.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    GuildSettings, LevelUpTarget, SettingsPatch, StoreError, StoreResult, id_from_db, id_to_db,
+    GuildSettings, LevelUpTarget, SettingsPatch, SettingsStore, StoreError, StoreResult,
+    id_from_db, id_to_db,
 };
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 use twilight_model::id::{Id, marker::GuildMarker};
 
-use crate::{begin_write, error, from_ms, narrow, to_ms};
+use crate::{
+    SqliteStore,
+    convert::{from_ms, narrow, to_ms},
+    error::db_error,
+};
 
+/// A `guild_settings` row as stored.
 struct SettingsRow {
     guild_id: i64,
     prefix: String,
@@ -72,52 +79,47 @@ async fn load(conn: &mut SqliteConnection, guild: Id<GuildMarker>) -> StoreResul
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(error)?;
+    .map_err(db_error)?;
     match rows.into_iter().next() {
         Some(row) => row.try_into(),
         None => Ok(GuildSettings::defaults(guild)),
     }
 }
 
-pub(crate) async fn settings(
-    reader: &SqlitePool,
-    guild: Id<GuildMarker>,
-) -> StoreResult<GuildSettings> {
-    let mut conn = reader.acquire().await.map_err(error)?;
-    load(&mut conn, guild).await
-}
+#[async_trait]
+impl SettingsStore for SqliteStore {
+    async fn settings(&self, guild: Id<GuildMarker>) -> StoreResult<GuildSettings> {
+        let mut conn = self.reader.acquire().await.map_err(db_error)?;
+        load(&mut conn, guild).await
+    }
 
-/// Read, patch and write back the whole row in one `BEGIN IMMEDIATE` transaction:
-/// the write lock is held from the read on, so concurrent patches of different
-/// fields never undo each other.
-pub(crate) async fn update_settings(
-    writer: &SqlitePool,
-    guild: Id<GuildMarker>,
-    patch: &SettingsPatch,
-    at: DateTime<Utc>,
-) -> StoreResult<GuildSettings> {
-    // What is stored is milliseconds; return exactly what a later read will see.
-    let at = from_ms(to_ms(at))?;
-    let mut tx = begin_write(writer).await?;
-    let mut settings = load(&mut tx, guild).await?;
-    settings.apply(patch)?;
-    let created_at = settings.created_at.unwrap_or(at);
-    settings.created_at = Some(created_at);
-    settings.updated_at = Some(at);
+    /// Read, patch and write back the whole row in one `BEGIN IMMEDIATE` transaction:
+    /// the write lock is held from the read on, so concurrent patches of different
+    /// fields never undo each other.
+    async fn update_settings(
+        &self,
+        guild: Id<GuildMarker>,
+        patch: &SettingsPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<GuildSettings> {
+        // What is stored is milliseconds; return exactly what a later read will see.
+        let at = from_ms(to_ms(at))?;
+        let mut tx = self.begin_write().await?;
+        let mut settings = load(&mut tx, guild).await?;
+        settings.apply(patch)?;
+        let created_at = settings.created_at.unwrap_or(at);
+        settings.created_at = Some(created_at);
+        settings.updated_at = Some(at);
 
-    let (levelup_mode, levelup_channel_id) = match settings.levelup {
-        LevelUpTarget::Off => ("off", None),
-        LevelUpTarget::Here => ("here", None),
-        LevelUpTarget::Channel(channel) => ("channel", Some(id_to_db(channel))),
-    };
-    let guild_id = id_to_db(guild);
-    let welcome_channel_id = settings.welcome_channel.map(id_to_db);
-    let modlog_channel_id = settings.modlog_channel.map(id_to_db);
-    let dm_on_warn = i64::from(settings.dm_on_warn);
-    let created_ms = to_ms(created_at);
-    let updated_ms = to_ms(at);
-    sqlx::query!(
-        r#"INSERT INTO guild_settings (
+        let (levelup_mode, levelup_channel_id) = levelup_columns(settings.levelup);
+        let guild_id = id_to_db(guild);
+        let welcome_channel_id = settings.welcome_channel.map(id_to_db);
+        let modlog_channel_id = settings.modlog_channel.map(id_to_db);
+        let dm_on_warn = i64::from(settings.dm_on_warn);
+        let created_ms = to_ms(created_at);
+        let updated_ms = to_ms(at);
+        sqlx::query!(
+            r#"INSERT INTO guild_settings (
                guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
                xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at)
@@ -136,25 +138,35 @@ pub(crate) async fn update_settings(
                warn_expiry_secs = excluded.warn_expiry_secs,
                dm_on_warn = excluded.dm_on_warn,
                updated_at = excluded.updated_at"#,
-        guild_id,
-        settings.prefix,
-        welcome_channel_id,
-        settings.welcome_message,
-        modlog_channel_id,
-        levelup_mode,
-        levelup_channel_id,
-        settings.levelup_message,
-        settings.xp_min,
-        settings.xp_max,
-        settings.xp_cooldown_secs,
-        settings.warn_expiry_secs,
-        dm_on_warn,
-        created_ms,
-        updated_ms,
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(error)?;
-    tx.commit().await.map_err(error)?;
-    Ok(settings)
+            guild_id,
+            settings.prefix,
+            welcome_channel_id,
+            settings.welcome_message,
+            modlog_channel_id,
+            levelup_mode,
+            levelup_channel_id,
+            settings.levelup_message,
+            settings.xp_min,
+            settings.xp_max,
+            settings.xp_cooldown_secs,
+            settings.warn_expiry_secs,
+            dm_on_warn,
+            created_ms,
+            updated_ms,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(settings)
+    }
+}
+
+/// How a level-up target is stored: the mode, and the channel for `channel`.
+fn levelup_columns(target: LevelUpTarget) -> (&'static str, Option<i64>) {
+    match target {
+        LevelUpTarget::Off => ("off", None),
+        LevelUpTarget::Here => ("here", None),
+        LevelUpTarget::Channel(channel) => ("channel", Some(id_to_db(channel))),
+    }
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use common::{TempDir, open};
-use keeper_store::{CaseKind, GatewaySession, NewCase, SettingsPatch, Store, StoreError, XpAward};
+use keeper_store::{
+    CaseKind, GatewaySession, NewCase, SettingsPatch, StoreError, XpAward, prelude::*,
+};
 use keeper_store_sqlite::{SqliteConfig, SqliteStore, SqliteSync, binary_schema_version};
 use sqlx::Connection;
 use twilight_model::id::Id;

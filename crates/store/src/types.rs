@@ -7,6 +7,33 @@ use twilight_model::id::{
     marker::{GuildMarker, RoleMarker, UserMarker},
 };
 
+/// `Display` and `FromStr` of an enum stored as a word (`as_str`, `ALL`). A word
+/// that names no variant can only come from a corrupt row (the store writes
+/// `as_str`), hence `Internal`.
+macro_rules! stored_word {
+    ($ty:ty, $what:literal) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = crate::StoreError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| {
+                        let message = format!(concat!("unknown ", $what, " {:?}"), s);
+                        crate::StoreError::Internal(message.into())
+                    })
+            }
+        }
+    };
+}
+
 /// Discord ids are u64 but both databases store signed 64-bit integers. The cast
 /// is a bit-for-bit reinterpretation, so every u64 (even above `i64::MAX`) makes
 /// the round trip exactly; real snowflakes are below 2^63 and stay positive.
@@ -23,7 +50,7 @@ pub fn id_from_db<T>(value: i64) -> Result<Id<T>, crate::StoreError> {
 }
 
 /// XP earned by one member: what the write-behind buffer hands to
-/// [`crate::Store::award_xp`].
+/// [`crate::XpStore::award_xp`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct XpAward {
     pub guild_id: Id<GuildMarker>,
@@ -116,22 +143,7 @@ impl CaseKind {
     }
 }
 
-impl fmt::Display for CaseKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for CaseKind {
-    type Err = crate::StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| crate::StoreError::Internal(format!("unknown case kind {s:?}").into()))
-    }
-}
+stored_word!(CaseKind, "case kind");
 
 /// A case about to be recorded; the store gives it its number.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,24 +199,7 @@ impl EscalationAction {
     }
 }
 
-impl fmt::Display for EscalationAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EscalationAction {
-    type Err = crate::StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                crate::StoreError::Internal(format!("unknown escalation action {s:?}").into())
-            })
-    }
-}
+stored_word!(EscalationAction, "escalation action");
 
 /// At `warnings` active warnings, take `action` (for timeouts, for `duration_secs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,7 +222,7 @@ pub struct UserExport {
     pub moderated: Vec<Case>,
 }
 
-/// What [`crate::Store::delete_user`] removed.
+/// What [`crate::UserDataStore::delete_user`] removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeletedCounts {
     pub xp_rows: u64,
@@ -246,4 +241,33 @@ pub struct GatewaySession {
     /// The last sequence number whose effects are stored.
     pub sequence: u64,
     pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_words_round_trip_and_unknown_ones_are_corrupt_data() {
+        for kind in CaseKind::ALL {
+            assert_eq!(kind.to_string().parse::<CaseKind>().unwrap(), kind);
+        }
+        for action in EscalationAction::ALL {
+            assert_eq!(
+                action.to_string().parse::<EscalationAction>().unwrap(),
+                action
+            );
+        }
+        let err = "mute".parse::<CaseKind>().unwrap_err();
+        assert!(matches!(err, crate::StoreError::Internal(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            r#"database error: unknown case kind "mute""#
+        );
+        let err = "warn".parse::<EscalationAction>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"database error: unknown escalation action "warn""#
+        );
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::{
     atomic::{AtomicU32, Ordering},
 };
 
-use keeper_store::Store;
+use keeper_store::prelude::*;
 use keeper_store_postgres::{PgConfig, PgStore};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
 

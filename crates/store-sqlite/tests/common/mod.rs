@@ -10,7 +10,7 @@ use std::{
     },
 };
 
-use keeper_store::{Store, conformance::Fixture};
+use keeper_store::{conformance::Fixture, prelude::*};
 use keeper_store_sqlite::{SqliteConfig, SqliteStore};
 
 /// A directory under the system temp dir, unique to this process and call,

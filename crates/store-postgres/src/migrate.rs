@@ -1,0 +1,85 @@
+//! The embedded migrations, the schema version this build knows, and migrating
+//! at boot (refusing a database newer than this build first).
+
+use std::borrow::Cow;
+
+use keeper_store::{StoreError, StoreResult};
+use sqlx::{
+    PgPool,
+    migrate::{MigrateError, Migration, Migrator},
+};
+
+use crate::error::db_error;
+
+/// The migrations of `migrations/postgres`, embedded at compile time (the folder
+/// comes from `sqlx.toml`; `build.rs` makes a new file trigger a rebuild).
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// The schema version this build knows: the highest migration embedded in it.
+pub const SCHEMA_VERSION: i64 = highest_version(&MIGRATOR);
+
+/// The highest migration version this binary knows (same as [`SCHEMA_VERSION`]).
+pub fn binary_schema_version() -> i64 {
+    SCHEMA_VERSION
+}
+
+const fn highest_version(migrator: &Migrator) -> i64 {
+    let migrations: &[Migration] = match &migrator.migrations {
+        Cow::Borrowed(migrations) => migrations,
+        Cow::Owned(_) => panic!("sqlx::migrate!() embeds its migrations as a borrowed slice"),
+    };
+    let mut highest = 0;
+    let mut i = 0;
+    while i < migrations.len() {
+        if migrations[i].version > highest {
+            highest = migrations[i].version;
+        }
+        i += 1;
+    }
+    highest
+}
+
+/// Refuse a newer schema, then apply pending migrations (under sqlx's advisory
+/// lock, so concurrent boots take turns: see [`PgStore::connect`](crate::PgStore::connect)).
+pub(crate) async fn migrate(pool: &PgPool) -> StoreResult<()> {
+    // Checked before migrating so that an older binary started against a newer
+    // database never touches it (sqlx alone would only notice a missing file).
+    if let Some(database) = applied_version(pool).await?
+        && database > SCHEMA_VERSION
+    {
+        return Err(StoreError::SchemaTooNew {
+            database,
+            binary: SCHEMA_VERSION,
+        });
+    }
+    MIGRATOR.run(pool).await.map_err(|e| match e {
+        // A newer binary migrated between our check and the lock.
+        MigrateError::VersionMissing(database) if database > SCHEMA_VERSION => {
+            StoreError::SchemaTooNew {
+                database,
+                binary: SCHEMA_VERSION,
+            }
+        }
+        MigrateError::Execute(e) => db_error(e),
+        other => StoreError::internal(other),
+    })
+}
+
+/// The highest applied migration, `None` before the first boot (no
+/// `_sqlx_migrations` table yet). Read before migrating, to refuse a newer schema.
+async fn applied_version(pool: &PgPool) -> StoreResult<Option<i64>> {
+    // The table is looked up first because a statement naming a missing table
+    // fails to plan; `to_regclass` follows the search_path as sqlx's migrator does.
+    let exists =
+        sqlx::query_scalar!(r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#)
+            .fetch_one(pool)
+            .await
+            .map_err(db_error)?;
+    if !exists {
+        return Ok(None);
+    }
+    sqlx::query_scalar!("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(pool)
+        .await
+        .map_err(db_error)
+}

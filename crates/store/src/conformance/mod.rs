@@ -1,0 +1,152 @@
+//! The store test suite, written once and run against every backend.
+//!
+//! A backend crate provides a [`Fixture`] (a fresh, migrated, empty database per
+//! test) and invokes [`conformance_tests!`](crate::conformance_tests) in one of its
+//! integration tests; every test of this folder then runs against that backend.
+//!
+//! One file per storage trait, named as the backend modules are (`settings`, `xp`,
+//! `rewards`, `cases`, `escalations`, `users`, `sessions`, `admin`); this file
+//! holds the fixture, the helpers they share and the macro. Tests that span
+//! entities sit with the trait they mostly exercise, and say so.
+
+mod admin;
+mod cases;
+mod escalations;
+mod rewards;
+mod sessions;
+mod settings;
+mod users;
+mod xp;
+
+// Flat, so the macro (and backend tests) name every test `conformance::<name>`.
+pub use self::{
+    admin::*, cases::*, escalations::*, rewards::*, sessions::*, settings::*, users::*, xp::*,
+};
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, GuildMarker, RoleMarker, UserMarker},
+};
+
+use crate::{CaseKind, GatewaySession, NewCase, Store, XpAward};
+
+/// A fresh, empty, migrated database for one test, and how to clean it up.
+pub trait Fixture: Sized + Send {
+    /// Create the database, migrate it and open a store on it.
+    fn create() -> impl Future<Output = Self> + Send;
+    /// The store under test.
+    fn store(&self) -> Arc<dyn Store>;
+    /// Open a second store on the same database, as a restarted process would
+    /// (migrations run again at its boot).
+    fn reopen(&self) -> impl Future<Output = Arc<dyn Store>> + Send;
+    /// Close the stores and remove the database.
+    fn cleanup(self) -> impl Future<Output = ()> + Send;
+}
+
+/// Generate one `#[tokio::test]` per conformance test for a backend's fixture.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fixture:ty) => {
+        $crate::conformance_tests!(@each $fixture;
+            // admin.rs: the store as a whole, and tests spanning every entity
+            health_version_and_counts,
+            guild_isolation,
+            snowflakes_round_trip_exactly,
+            reopen_keeps_data_and_reruns_migrations,
+            // settings.rs
+            settings_default_when_never_set,
+            settings_patch_is_partial_and_validated,
+            settings_concurrent_patches_keep_every_field,
+            // xp.rs
+            award_batch_returns_totals_and_level_ups,
+            award_batch_sums_duplicate_keys,
+            award_batch_writes_checkpoints_atomically,
+            concurrent_awards_are_exact,
+            set_add_reset_xp,
+            leaderboard_order_ties_and_pages,
+            member_rank_positions,
+            leaderboard_and_rank_exact_across_xp_buckets,
+            // rewards.rs
+            level_rewards_crud,
+            // cases.rs
+            cases_numbered_and_listed,
+            concurrent_cases_have_no_gaps,
+            case_revoke_and_clear_warnings,
+            active_warnings_respect_expiry,
+            reasons_stored_verbatim,
+            // escalations.rs
+            escalation_rules_crud,
+            // users.rs
+            export_and_delete_user,
+            // sessions.rs
+            sessions_save_load_delete,
+        );
+    };
+    (@each $fixture:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let fixture = <$fixture as $crate::conformance::Fixture>::create().await;
+                $crate::conformance::$name(&fixture).await;
+                $crate::conformance::Fixture::cleanup(fixture).await;
+            }
+        )*
+    };
+}
+
+fn guild(n: u64) -> Id<GuildMarker> {
+    Id::new(n)
+}
+
+fn user(n: u64) -> Id<UserMarker> {
+    Id::new(n)
+}
+
+fn channel(n: u64) -> Id<ChannelMarker> {
+    Id::new(n)
+}
+
+fn role(n: u64) -> Id<RoleMarker> {
+    Id::new(n)
+}
+
+/// A fixed instant, whole milliseconds: both backends keep at least that precision.
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_750_000_000 + secs, 0).unwrap()
+}
+
+fn award(g: u64, u: u64, xp: i64, at: i64) -> XpAward {
+    XpAward {
+        guild_id: guild(g),
+        user_id: user(u),
+        xp,
+        messages: 1,
+        at: t(at),
+    }
+}
+
+fn new_case(g: u64, target: u64, kind: CaseKind, reason: &str, at: i64) -> NewCase {
+    NewCase {
+        guild_id: guild(g),
+        target_id: user(target),
+        moderator_id: user(9),
+        kind,
+        reason: Some(reason.to_owned()),
+        created_at: t(at),
+        expires_at: None,
+    }
+}
+
+fn session(shard: u32, seq: u64) -> GatewaySession {
+    GatewaySession {
+        shard_id: shard,
+        shard_total: 4,
+        session_id: format!("session-{shard}"),
+        resume_url: "wss://gateway-us-east1-b.discord.gg".to_owned(),
+        sequence: seq,
+        updated_at: t(seq as i64),
+    }
+}

@@ -1,0 +1,69 @@
+//! [`UserDataStore`](crate::UserDataStore): export and deletion of one user's data
+//! across guilds.
+
+use super::{Fixture, award, guild, new_case, user};
+use crate::{CaseKind, NewCase};
+
+pub async fn export_and_delete_user<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let alice = user(1_000_000_000_000_000_001);
+    store
+        .award_xp(
+            &[
+                award(1, alice.get(), 150, 0),
+                award(2, alice.get(), 30, 0),
+                award(1, 5, 10, 0),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+    store
+        .add_case(&new_case(1, alice.get(), CaseKind::Warn, "spam", 1))
+        .await
+        .unwrap();
+    store
+        .add_case(&new_case(2, alice.get(), CaseKind::Note, "nice", 2))
+        .await
+        .unwrap();
+    store
+        .add_case(&NewCase {
+            moderator_id: alice,
+            ..new_case(1, 5, CaseKind::Kick, "by alice", 3)
+        })
+        .await
+        .unwrap();
+
+    let export = store.export_user(alice).await.unwrap();
+    assert_eq!(export.user_id, alice);
+    let mut xp: Vec<_> = export.xp.iter().map(|m| (m.guild_id.get(), m.xp)).collect();
+    xp.sort_unstable();
+    assert_eq!(xp, vec![(1, 150), (2, 30)]);
+    assert_eq!(export.cases.len(), 2);
+    assert_eq!(export.moderated.len(), 1);
+    assert_eq!(export.moderated[0].target_id, user(5));
+    // Ids are strings in JSON, as in Discord's own payloads.
+    let json = serde_json::to_value(&export).unwrap();
+    assert_eq!(json["user_id"], "1000000000000000001");
+    assert_eq!(json["xp"][0]["user_id"], "1000000000000000001");
+
+    let deleted = store.delete_user(alice).await.unwrap();
+    assert_eq!((deleted.xp_rows, deleted.cases), (2, 2));
+    let export = store.export_user(alice).await.unwrap();
+    assert!(export.xp.is_empty() && export.cases.is_empty());
+    assert_eq!(
+        export.moderated.len(),
+        1,
+        "cases alice issued stay on the guild's record"
+    );
+    assert_eq!(store.leaderboard_len(guild(1)).await.unwrap(), 1);
+    // Case numbers are not reused after a deletion.
+    assert_eq!(
+        store
+            .add_case(&new_case(1, 5, CaseKind::Note, "next", 4))
+            .await
+            .unwrap()
+            .number,
+        3
+    );
+}

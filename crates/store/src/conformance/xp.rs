@@ -1,0 +1,390 @@
+//! [`XpStore`](crate::XpStore): awards (with their gateway checkpoints, which the
+//! award writes), manual changes, the leaderboard and ranks.
+
+use std::collections::HashMap;
+
+use super::{Fixture, award, guild, session, t, user};
+use crate::{AwardOutcome, Store, XpAward, levels::level_for_xp};
+
+fn by_member(outcomes: &[AwardOutcome]) -> HashMap<(u64, u64), AwardOutcome> {
+    outcomes
+        .iter()
+        .map(|o| ((o.guild_id.get(), o.user_id.get()), *o))
+        .collect()
+}
+
+pub async fn award_batch_returns_totals_and_level_ups<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let out = store
+        .award_xp(&[award(1, 10, 60, 0), award(1, 11, 99, 0)], &[])
+        .await
+        .unwrap();
+    let out = by_member(&out);
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[&(1, 10)].xp, 60);
+    assert_eq!((out[&(1, 10)].old_level, out[&(1, 10)].new_level), (0, 0));
+    assert!(!out[&(1, 11)].levelled_up());
+
+    let out = store
+        .award_xp(&[award(1, 10, 60, 5), award(1, 11, 1, 5)], &[])
+        .await
+        .unwrap();
+    let out = by_member(&out);
+    assert_eq!(out[&(1, 10)].xp, 120);
+    assert_eq!((out[&(1, 10)].old_level, out[&(1, 10)].new_level), (0, 1));
+    assert!(out[&(1, 11)].levelled_up());
+    assert_eq!(out[&(1, 11)].xp, 100);
+
+    // A jump over several levels reports the level before and after.
+    let out = store
+        .award_xp(&[award(1, 11, 10_000, 9)], &[])
+        .await
+        .unwrap();
+    assert_eq!(out[0].old_level, 1);
+    assert_eq!(out[0].new_level, level_for_xp(10_100));
+
+    // Messages without XP (cooldown) count messages and keep the last award time.
+    let quiet = XpAward {
+        xp: 0,
+        messages: 3,
+        ..award(1, 10, 0, 3)
+    };
+    let out = store.award_xp(&[quiet], &[]).await.unwrap();
+    assert_eq!(out[0].xp, 120);
+    let rank = store
+        .member_rank(guild(1), user(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rank.member.messages, 5);
+    assert_eq!(rank.member.level, 1);
+    assert_eq!(
+        rank.member.last_award_at,
+        Some(t(5)),
+        "the stored time never moves back"
+    );
+    assert!(store.award_xp(&[], &[]).await.unwrap().is_empty());
+}
+
+pub async fn award_batch_sums_duplicate_keys<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let batch = [
+        award(1, 10, 20, 1),
+        award(1, 11, 5, 1),
+        award(1, 10, 30, 3),
+        award(1, 10, 50, 2),
+    ];
+    let out = by_member(&store.award_xp(&batch, &[]).await.unwrap());
+    assert_eq!(out.len(), 2, "one outcome per member");
+    assert_eq!(out[&(1, 10)].xp, 100);
+    assert_eq!(out[&(1, 10)].new_level, 1);
+    assert_eq!(out[&(1, 11)].xp, 5);
+    let rank = store
+        .member_rank(guild(1), user(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rank.member.messages, 3);
+    assert_eq!(rank.member.last_award_at, Some(t(3)));
+}
+
+pub async fn award_batch_writes_checkpoints_atomically<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    store
+        .award_xp(&[award(1, 10, 20, 1)], &[session(0, 41), session(1, 7)])
+        .await
+        .unwrap();
+    assert_eq!(store.session(0).await.unwrap(), Some(session(0, 41)));
+    assert_eq!(store.session(1).await.unwrap(), Some(session(1, 7)));
+    store
+        .award_xp(&[award(1, 10, 20, 2)], &[session(0, 42)])
+        .await
+        .unwrap();
+    assert_eq!(store.session(0).await.unwrap().unwrap().sequence, 42);
+    // Events that award nothing still move the checkpoint.
+    assert!(
+        store
+            .award_xp(&[], &[session(2, 9)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.session(2).await.unwrap(), Some(session(2, 9)));
+
+    // A batch that fails writes neither its awards nor its checkpoint.
+    let bad = XpAward {
+        xp: -1_000,
+        ..award(1, 10, 0, 3)
+    };
+    assert!(store.award_xp(&[bad], &[session(0, 99)]).await.is_err());
+    assert_eq!(store.session(0).await.unwrap().unwrap().sequence, 42);
+    assert_eq!(
+        store
+            .member_rank(guild(1), user(10))
+            .await
+            .unwrap()
+            .unwrap()
+            .member
+            .xp,
+        40
+    );
+}
+
+pub async fn concurrent_awards_are_exact<F: Fixture>(fixture: &F) {
+    const TASKS: u64 = 8;
+    const AWARDS: u64 = 10_000;
+    const MEMBERS: u64 = 50;
+    let store = fixture.store();
+    let mut handles = Vec::new();
+    for task in 0..TASKS {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            // Batches of mixed sizes, with the members overlapping between tasks, so
+            // concurrent upserts of one row really happen.
+            let awards: Vec<XpAward> = (0..AWARDS)
+                .map(|i| {
+                    award(
+                        1 + i % 2,
+                        1 + (i * 7 + task) % MEMBERS,
+                        ((i % 11) + 1) as i64,
+                        i as i64,
+                    )
+                })
+                .collect();
+            for chunk in awards.chunks(1 + (task as usize * 37) % 400) {
+                store.award_xp(chunk, &[]).await.expect("award batch");
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    let mut expected: HashMap<(u64, u64), (i64, i64)> = HashMap::new();
+    for task in 0..TASKS {
+        for i in 0..AWARDS {
+            let e = expected
+                .entry((1 + i % 2, 1 + (i * 7 + task) % MEMBERS))
+                .or_default();
+            e.0 += ((i % 11) + 1) as i64;
+            e.1 += 1;
+        }
+    }
+    let mut seen = 0;
+    for g in [1, 2] {
+        let board = store.leaderboard(guild(g), 0, 1_000).await.unwrap();
+        for row in board {
+            let (xp, messages) = expected[&(g, row.user_id.get())];
+            assert_eq!(
+                (row.xp, row.messages),
+                (xp, messages),
+                "guild {g} user {}",
+                row.user_id
+            );
+            assert_eq!(row.level, level_for_xp(xp));
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, expected.len());
+}
+
+pub async fn set_add_reset_xp<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let (g, u) = (guild(1), user(2));
+    let out = store.set_xp(g, u, 300, t(0)).await.unwrap();
+    assert_eq!((out.xp, out.old_level, out.new_level), (300, 0, 2));
+    let out = store.add_xp(g, u, 200, t(1)).await.unwrap();
+    assert_eq!((out.xp, out.old_level, out.new_level), (500, 2, 3));
+    let out = store.add_xp(g, u, -450, t(2)).await.unwrap();
+    assert_eq!((out.xp, out.new_level), (50, 0));
+    let out = store.add_xp(g, u, -1_000, t(3)).await.unwrap();
+    assert_eq!(out.xp, 0, "XP never goes below zero");
+    let out = store.set_xp(g, u, -5, t(4)).await.unwrap();
+    assert_eq!(out.xp, 0);
+    let out = store.add_xp(g, user(3), 120, t(4)).await.unwrap();
+    assert_eq!(
+        (out.old_level, out.new_level),
+        (0, 1),
+        "adding creates the member"
+    );
+    assert!(store.reset_xp(g, u).await.unwrap());
+    assert!(!store.reset_xp(g, u).await.unwrap());
+    assert_eq!(store.member_rank(g, u).await.unwrap(), None);
+    store.add_xp(guild(5), user(3), 10, t(0)).await.unwrap();
+    assert_eq!(store.reset_guild_xp(g).await.unwrap(), 1);
+    assert_eq!(store.leaderboard_len(g).await.unwrap(), 0);
+    assert_eq!(
+        store.leaderboard_len(guild(5)).await.unwrap(),
+        1,
+        "other guilds untouched"
+    );
+}
+
+pub async fn leaderboard_order_ties_and_pages<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let g = guild(1);
+    // 25 members; ties at several XP values, inserted in scrambled order.
+    let xp_of = |u: u64| ((u * 37) % 10) as i64 * 100;
+    let batch: Vec<_> = (1..=25).rev().map(|u| award(1, u, xp_of(u), 0)).collect();
+    store.award_xp(&batch, &[]).await.unwrap();
+    let mut expected: Vec<(i64, u64)> = (1..=25).map(|u| (xp_of(u), u)).collect();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+
+    let mut all = Vec::new();
+    for page in 0..3 {
+        let rows = store.leaderboard(g, page * 10, 10).await.unwrap();
+        assert_eq!(rows.len(), if page < 2 { 10 } else { 5 });
+        all.extend(rows.into_iter().map(|r| (r.xp, r.user_id.get())));
+    }
+    assert_eq!(all, expected);
+    assert!(store.leaderboard(g, 30, 10).await.unwrap().is_empty());
+    assert_eq!(store.leaderboard_len(g).await.unwrap(), 25);
+    assert!(store.leaderboard(guild(2), 0, 10).await.unwrap().is_empty());
+}
+
+pub async fn member_rank_positions<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let g = guild(1);
+    store
+        .award_xp(
+            &[
+                award(1, 5, 300, 0),
+                award(1, 3, 200, 0),
+                award(1, 4, 200, 0),
+                award(1, 1, 50, 0),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+    let pos = |u| {
+        let store = store.clone();
+        async move {
+            store
+                .member_rank(g, user(u))
+                .await
+                .unwrap()
+                .map(|r| (r.position, r.out_of, r.member.xp))
+        }
+    };
+    assert_eq!(pos(5).await, Some((1, 4, 300)));
+    assert_eq!(
+        pos(3).await,
+        Some((2, 4, 200)),
+        "ties: lower id first, as on the leaderboard"
+    );
+    assert_eq!(pos(4).await, Some((3, 4, 200)));
+    assert_eq!(pos(1).await, Some((4, 4, 50)));
+    assert_eq!(pos(99).await, None);
+    let rank = store.member_rank(g, user(5)).await.unwrap().unwrap();
+    assert_eq!(rank.member.level, 2);
+    assert_eq!(rank.member.guild_id, g);
+}
+
+/// The leaderboard index orders by XP bucket (`levels::xp_bucket`); the order
+/// must still be exact XP, whichever way a total moved across buckets: awards
+/// (batched, duplicates summed), set, add and take away.
+pub async fn leaderboard_and_rank_exact_across_xp_buckets<F: Fixture>(fixture: &F) {
+    use crate::levels::{XP_BUCKET_WIDTH, xp_bucket};
+    let store = fixture.store();
+    let g = guild(1);
+    let mut model = std::collections::BTreeMap::<u64, i64>::new();
+    // A fixed pseudo-random walk: 40 members, totals around several bucket edges.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    for round in 0..12 {
+        let batch: Vec<XpAward> = (0..60)
+            .map(|_| award(1, 1 + next(40), 1 + next(700) as i64, round))
+            .collect();
+        for a in &batch {
+            *model.entry(a.user_id.get()).or_default() += a.xp;
+        }
+        store.award_xp(&batch, &[]).await.unwrap();
+        // One member set just below or on an edge, one pushed up, one pulled down.
+        let u = 1 + next(40);
+        let xp = (1 + next(4) as i64) * XP_BUCKET_WIDTH - next(2) as i64;
+        store.set_xp(g, user(u), xp, t(round)).await.unwrap();
+        model.insert(u, xp);
+        let u = 1 + next(40);
+        let out = store.add_xp(g, user(u), 950, t(round)).await.unwrap();
+        *model.entry(u).or_default() += 950;
+        assert_eq!(out.xp, model[&u]);
+        let u = 1 + next(40);
+        let out = store.add_xp(g, user(u), -1_200, t(round)).await.unwrap();
+        let total = model.entry(u).or_default();
+        *total = (*total - 1_200).max(0);
+        assert_eq!(out.xp, *total);
+    }
+    let mut expected: Vec<(i64, u64)> = model.iter().map(|(&u, &xp)| (xp, u)).collect();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let buckets: std::collections::BTreeSet<i64> =
+        expected.iter().map(|&(xp, _)| xp_bucket(xp)).collect();
+    assert!(
+        buckets.len() >= 4,
+        "the walk spans several buckets: {buckets:?}"
+    );
+
+    let expected: Vec<(u64, i64)> = expected.into_iter().map(|(xp, u)| (u, xp)).collect();
+    // Page by page too: an offset lands inside buckets.
+    let mut board = Vec::new();
+    for page in 0..5 {
+        let rows = store.leaderboard(g, page * 10, 10).await.unwrap();
+        board.extend(rows.into_iter().map(|r| (r.user_id.get(), r.xp)));
+    }
+    assert_eq!(board, expected, "leaderboard order is exact XP");
+    expect_board_and_ranks(store.as_ref(), &expected).await;
+}
+
+/// Members of guild 1 as a test writes them into a schema-v2 database (before
+/// `xp_bucket`): (user, XP), on both sides of bucket edges.
+pub const V2_MEMBERS: [(u64, i64); 6] = [
+    (1, 999),
+    (2, 1_000),
+    (3, 123_456),
+    (4, 2_500),
+    (5, 0),
+    (6, 123_457),
+];
+
+/// After a database holding [`V2_MEMBERS`] at schema v2 was opened (and so
+/// migrated): the leaderboard, every rank, and an award across a bucket edge come
+/// out in exact XP order, which needs migration 0003 to have filled each member's
+/// bucket.
+pub async fn check_upgraded_from_v2(store: &dyn Store) {
+    let mut expected: Vec<(u64, i64)> = V2_MEMBERS.to_vec();
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    expect_board_and_ranks(store, &expected).await;
+
+    // 999 + 2 = 1,001: user 1 moves into the next bucket, past user 2.
+    store.award_xp(&[award(1, 1, 2, 0)], &[]).await.unwrap();
+    let after = [
+        (6, 123_457),
+        (3, 123_456),
+        (4, 2_500),
+        (1, 1_001),
+        (2, 1_000),
+        (5, 0),
+    ];
+    expect_board_and_ranks(store, &after).await;
+}
+
+/// Guild 1's leaderboard is `expected` (user, XP), and so is every member's rank.
+async fn expect_board_and_ranks(store: &dyn Store, expected: &[(u64, i64)]) {
+    let g = guild(1);
+    let rows = store.leaderboard(g, 0, 100).await.unwrap();
+    let board: Vec<(u64, i64)> = rows.iter().map(|m| (m.user_id.get(), m.xp)).collect();
+    assert_eq!(board, expected);
+    for (i, &(u, xp)) in expected.iter().enumerate() {
+        let rank = store.member_rank(g, user(u)).await.unwrap().unwrap();
+        assert_eq!(
+            (rank.position, rank.out_of, rank.member.xp),
+            (i as u64 + 1, expected.len() as u64, xp),
+            "rank of user {u}"
+        );
+        assert_eq!(rank.member.level, crate::levels::level_for_xp(xp));
+    }
+}

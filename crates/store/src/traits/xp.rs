@@ -1,0 +1,79 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, UserMarker},
+};
+
+use crate::{AwardOutcome, GatewaySession, MemberRank, MemberXp, StoreResult, XpAward};
+
+/// Member XP and levels.
+///
+/// XP accumulates: awards to the same member from concurrent callers (several
+/// shard tasks, several Postgres processes) all count, none is lost.
+#[async_trait]
+pub trait XpStore: Send + Sync {
+    /// Add XP and message counts for a whole batch in one statement, duplicates
+    /// within the batch summed. Returns one outcome per distinct (guild, user) with
+    /// the level before and after, so callers see level-ups. The `checkpoints` are
+    /// written in the same transaction: a gateway sequence number is only stored
+    /// together with the awards of the events it covers, so a crash can never
+    /// record a sequence whose awards were lost (Discord replays after it on resume).
+    async fn award_xp(
+        &self,
+        batch: &[XpAward],
+        checkpoints: &[GatewaySession],
+    ) -> StoreResult<Vec<AwardOutcome>>;
+
+    /// How many [`XpStore::award_xp`] batches are worth writing at the same time.
+    /// A backend that can write on several connections at once says how many
+    /// (callers then split a batch by shard, each part with its own shard's
+    /// checkpoints, so every part stays atomic on its own); the default, 1, means
+    /// writes take turns and one batch is best.
+    fn parallel_writes(&self) -> usize {
+        1
+    }
+
+    /// Set a member's total XP (clamped at 0), returning the level change.
+    async fn set_xp(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        xp: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AwardOutcome>;
+
+    /// Add (or, when negative, take away) XP; the total never goes below 0.
+    async fn add_xp(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        delta: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AwardOutcome>;
+
+    /// Forget one member's XP, level and message count in one guild. Returns whether
+    /// there was anything to forget.
+    async fn reset_xp(&self, guild: Id<GuildMarker>, user: Id<UserMarker>) -> StoreResult<bool>;
+
+    /// Forget every member's XP in one guild; returns how many members were reset.
+    async fn reset_guild_xp(&self, guild: Id<GuildMarker>) -> StoreResult<u64>;
+
+    /// One page of the guild's leaderboard: highest XP first, ties by lower user id.
+    async fn leaderboard(
+        &self,
+        guild: Id<GuildMarker>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<MemberXp>>;
+
+    /// How many members of the guild have a row on the leaderboard.
+    async fn leaderboard_len(&self, guild: Id<GuildMarker>) -> StoreResult<u64>;
+
+    /// A member's XP and position, `None` if they never earned any.
+    async fn member_rank(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+    ) -> StoreResult<Option<MemberRank>>;
+}
