@@ -10,7 +10,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use keeper_store::{Store, prelude::*};
+use keeper_store::Store;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;

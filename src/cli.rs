@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use keeper_store::prelude::*;
-
 use crate::{bot, config::Config, db, error::Fatal};
 
 /// clap prints help and version itself; its errors are cut to their first line

@@ -17,7 +17,7 @@ use std::{
     },
 };
 
-use keeper_store::{GuildSettings, LevelReward, SettingsPatch, Store, StoreResult, prelude::*};
+use keeper_store::{GuildSettings, LevelReward, SettingsPatch, Store, StoreResult};
 use twilight_model::id::{
     Id,
     marker::{GuildMarker, RoleMarker},

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use keeper_store::{Store, prelude::*};
+use keeper_store::Store;
 use twilight_gateway::{ConfigBuilder, Session, Shard, ShardId, queue::InMemoryQueue};
 use twilight_http::Client;
 

@@ -1,7 +1,7 @@
 //! `/leaderboard [page]` and `!top [page]`: the guild's members by XP, ten a page.
 
 use futures_util::FutureExt as _;
-use keeper_store::{levels, prelude::*};
+use keeper_store::levels;
 use twilight_model::{
     application::{
         command::{Command, CommandType},

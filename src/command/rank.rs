@@ -2,7 +2,7 @@
 //! and place in the guild.
 
 use futures_util::FutureExt as _;
-use keeper_store::{levels, prelude::*};
+use keeper_store::levels;
 use twilight_model::{
     application::{
         command::{Command, CommandType},

@@ -2,7 +2,6 @@
 
 use chrono::Utc;
 use futures_util::FutureExt as _;
-use keeper_store::prelude::*;
 use twilight_model::application::{
     command::{Command, CommandType},
     interaction::InteractionContextType,

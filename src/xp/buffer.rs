@@ -13,9 +13,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use keeper_store::{
-    AwardOutcome, GatewaySession, Store, StoreError, StoreResult, XpAward, prelude::*,
-};
+use keeper_store::{AwardOutcome, GatewaySession, Store, StoreError, StoreResult, XpAward};
 use twilight_model::id::{
     Id,
     marker::{ChannelMarker, GuildMarker, UserMarker},
@@ -236,7 +234,7 @@ impl XpBuffer {
     }
 
     /// Write everything pending: one batch, or one per group of shards written
-    /// side by side when the store can ([`XpStore::parallel_writes`]). A part that
+    /// side by side when the store can ([`keeper_store::XpStore::parallel_writes`]). A part that
     /// fails goes back into the buffer, to be retried by the next flush.
     pub async fn flush(&self, store: &dyn Store) -> Flushed {
         self.flush_with(store.parallel_writes(), |awards, checkpoints| async move {

@@ -24,10 +24,10 @@
 //!    [`frame`], [`faults`]: plain data and encodings;
 //! 2. [`session`]: gateway sessions and their replay logs;
 //! 3. [`state`]: the world, which owns the sessions and dispatches into them;
-//! 4. [`core`](crate::core): the world plus the shared knobs of a running simulator;
+//! 4. [`core`](mod@crate::core): the world plus the shared knobs of a running simulator;
 //! 5. [`gateway`] and [`rest`]: the two transports, each serving a `Core`;
 //! 6. [`server`]: both on one listener;
-//! 7. [`scenario`], then [`load`] and [`bench`] on top of it; [`spec`]
+//! 7. [`scenario`], then [`load`] and [`bench`](mod@bench) on top of it; [`spec`]
 //!    reads Discord's description for the fidelity checks.
 
 pub mod bench;

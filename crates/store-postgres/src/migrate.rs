@@ -1,12 +1,10 @@
 //! The embedded migrations, the schema version this build knows, and migrating
 //! at boot (refusing a database newer than this build first).
 
-use std::borrow::Cow;
-
 use keeper_store::{StoreError, StoreResult};
 use sqlx::{
     PgPool,
-    migrate::{MigrateError, Migration, Migrator},
+    migrate::{MigrateError, Migrator},
 };
 
 use crate::error::db_error;
@@ -16,27 +14,11 @@ use crate::error::db_error;
 pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// The schema version this build knows: the highest migration embedded in it.
-pub const SCHEMA_VERSION: i64 = highest_version(&MIGRATOR);
+pub const SCHEMA_VERSION: i64 = keeper_store::backend::highest_version(&MIGRATOR);
 
 /// The highest migration version this binary knows (same as [`SCHEMA_VERSION`]).
 pub fn binary_schema_version() -> i64 {
     SCHEMA_VERSION
-}
-
-const fn highest_version(migrator: &Migrator) -> i64 {
-    let migrations: &[Migration] = match &migrator.migrations {
-        Cow::Borrowed(migrations) => migrations,
-        Cow::Owned(_) => panic!("sqlx::migrate!() embeds its migrations as a borrowed slice"),
-    };
-    let mut highest = 0;
-    let mut i = 0;
-    while i < migrations.len() {
-        if migrations[i].version > highest {
-            highest = migrations[i].version;
-        }
-        i += 1;
-    }
-    highest
 }
 
 /// Refuse a newer schema, then apply pending migrations (under sqlx's advisory

@@ -1,7 +1,9 @@
 //! Conversions between what SQLite stores and the domain types: times as
-//! milliseconds, INTEGERs narrowed to Rust's smaller types, rows to values.
+//! milliseconds; INTEGERs narrowed to Rust's smaller types and rows to values,
+//! both shared by every backend.
 
 use chrono::{DateTime, Utc};
+pub(crate) use keeper_store::backend::{from_rows, narrow};
 use keeper_store::{StoreError, StoreResult};
 
 /// Times are stored as INTEGER milliseconds since the Unix epoch, UTC.
@@ -18,20 +20,6 @@ pub(crate) fn from_ms(ms: i64) -> StoreResult<DateTime<Utc>> {
 /// [`from_ms`] for nullable columns.
 pub(crate) fn from_ms_opt(ms: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
     ms.map(from_ms).transpose()
-}
-
-/// A stored INTEGER that must fit a narrower Rust type (levels, counts).
-pub(crate) fn narrow<T: TryFrom<i64>>(value: i64, what: &str) -> StoreResult<T> {
-    T::try_from(value)
-        .map_err(|_| StoreError::Internal(format!("stored {what} {value} is out of range").into()))
-}
-
-/// Every row of a read as its domain type (each row struct has a `TryFrom`).
-pub(crate) fn from_rows<R, T>(rows: Vec<R>) -> StoreResult<Vec<T>>
-where
-    T: TryFrom<R, Error = StoreError>,
-{
-    rows.into_iter().map(T::try_from).collect()
 }
 
 #[cfg(test)]

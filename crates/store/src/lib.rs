@@ -17,6 +17,8 @@
 //! Rules that are pure arithmetic (the level curve, applying a settings patch) live
 //! here as plain functions so both backends and the bot agree on them.
 
+#[cfg(feature = "backend")]
+pub mod backend;
 mod error;
 pub mod levels;
 mod settings;
@@ -44,9 +46,4 @@ pub mod prelude {
         AdminStore, CaseStore, EscalationStore, RewardStore, SessionStore, SettingsStore, Store,
         UserDataStore, XpStore,
     };
-}
-
-/// TEMPORARY (until the per-entity traits land): the traits callers import.
-pub mod prelude {
-    pub use crate::Store;
 }

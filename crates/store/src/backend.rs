@@ -1,0 +1,54 @@
+//! What every backend crate shares, so that a backend is its SQL and little
+//! else: reading stored values into domain types, and the schema version of the
+//! migrations it embeds. Only backends use this (the `backend` feature); the bot
+//! never does.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, Migrator};
+
+use crate::{StoreError, StoreResult};
+
+/// A stored 64-bit integer that must fit a narrower Rust type (levels, counts).
+pub fn narrow<T: TryFrom<i64>>(value: i64, what: &str) -> StoreResult<T> {
+    T::try_from(value)
+        .map_err(|_| StoreError::Internal(format!("stored {what} {value} is out of range").into()))
+}
+
+/// Every row of a read as its domain type (each row struct has a `TryFrom`).
+pub fn from_rows<R, T>(rows: Vec<R>) -> StoreResult<Vec<T>>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    rows.into_iter().map(T::try_from).collect()
+}
+
+/// The highest version among `migrator`'s migrations: the schema version a
+/// build knows. A `const fn`, so a backend states it as a constant.
+pub const fn highest_version(migrator: &Migrator) -> i64 {
+    let migrations: &[Migration] = match &migrator.migrations {
+        Cow::Borrowed(migrations) => migrations,
+        Cow::Owned(_) => panic!("sqlx::migrate!() embeds its migrations as a borrowed slice"),
+    };
+    let mut highest = 0;
+    let mut i = 0;
+    while i < migrations.len() {
+        if migrations[i].version > highest {
+            highest = migrations[i].version;
+        }
+        i += 1;
+    }
+    highest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrowing_refuses_what_does_not_fit() {
+        assert_eq!(narrow::<i32>(7, "level").unwrap(), 7);
+        let err = narrow::<u32>(-1, "count").unwrap_err();
+        assert!(err.to_string().contains("count -1"), "{err}");
+    }
+}
