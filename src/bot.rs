@@ -25,8 +25,11 @@ use crate::{
     events, shards, xp,
 };
 
-/// Everything must be stopped within 10 s of a signal; leave margin for the pool.
+/// Everything must be stopped within 10 s of a signal: 8 s for the shards, the
+/// handlers and the effects, then the last write (`Xp::finish`, at most half a
+/// second more) and closing the pool (at most [`CLOSE_LIMIT`]).
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(8);
+const CLOSE_LIMIT: Duration = Duration::from_millis(500);
 
 /// Run the bot until a signal (or `stop`) arrives.
 pub async fn run(
@@ -43,6 +46,11 @@ pub async fn run(
     // starting several bots) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let ctx = Arc::new(log_in(config, &token.0, Arc::clone(&store)).await?);
+    // Before any shard connects: handling a message must never wait on the
+    // database, and a replayed message must be decided as it was live.
+    let guilds = ctx.guilds.load().await.map_err(Fatal::database)?;
+    let cooling = ctx.xp.load_cooldowns().await.map_err(Fatal::database)?;
+    tracing::info!(guilds, cooling, "settings and cooldowns read");
     if let Err(err) = command::register(&ctx, discord.dev_guild.map(Id::from)).await {
         tracing::error!(error = %err, "could not register the slash commands; they may be out of date");
     }
@@ -78,7 +86,14 @@ pub async fn run(
         tracing::error!("{fatal}; shutting down");
     }
     shut_down(&ctx, shutdown, running, flusher).await;
-    store.close().await;
+    // Closing waits for connections in use; one lost to a silent database never
+    // comes back.
+    if tokio::time::timeout(CLOSE_LIMIT, store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the database connections did not close in time; leaving them");
+    }
     fatal.map_or(Ok(()), Err)
 }
 
@@ -133,7 +148,7 @@ async fn shut_down(
     ctx: &Context,
     shutdown: CancellationToken,
     mut running: JoinSet<ShardEnd>,
-    flusher: JoinHandle<()>,
+    mut flusher: JoinHandle<()>,
 ) {
     tracing::info!("shutting down");
     shutdown.cancel();
@@ -144,10 +159,16 @@ async fn shut_down(
     .await;
     running.abort_all();
     // The flush loop before the handlers: a flush it has begun ends by handing
-    // its level-ups to `ctx.tasks`. (When it is the task that failed, awaiting
-    // it again returns at once.)
-    if !flusher.is_finished() {
-        let _ = tokio::time::timeout_at(deadline, flusher).await;
+    // its level-ups to `ctx.tasks`. One stuck on a silent database is dropped at
+    // the deadline: what it held was not stored with its checkpoint, so Discord
+    // replays it after the restart.
+    if !flusher.is_finished()
+        && tokio::time::timeout_at(deadline, &mut flusher)
+            .await
+            .is_err()
+    {
+        flusher.abort();
+        tracing::warn!("the XP flush did not finish in time; Discord will replay what it held");
     }
     ctx.tasks.close();
     let _ = tokio::time::timeout_at(deadline, ctx.tasks.wait()).await;

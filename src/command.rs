@@ -206,18 +206,14 @@ pub async fn register(ctx: &Context, dev_guild: Option<Id<GuildMarker>>) -> BotR
 /// answer edited in when ready.
 const DEFER_AFTER: Duration = Duration::from_millis(2_000);
 
-/// Discord's epoch (2015-01-01) in Unix milliseconds: a snowflake's top 42 bits
-/// count from it.
-const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
-
 /// How long Keeper may work on an interaction before deferring it: the 3 s
 /// window counts from when the member ran the command (the interaction's ID
 /// says, by Discord's clock), not from when Keeper got to it, which may be
 /// later (gateway lag, a busy shard). A clock behind Discord's (a negative
 /// age) is read as no age at all.
 pub fn defer_after(interaction: Id<InteractionMarker>, now: DateTime<Utc>) -> Duration {
-    let made = DISCORD_EPOCH_MS + (interaction.get() >> 22) as i64;
-    let age_ms = (now.timestamp_millis() - made).max(0);
+    let made = crate::snowflake::created_at(interaction.get());
+    let age_ms = (now - made).num_milliseconds().max(0);
     DEFER_AFTER.saturating_sub(Duration::from_millis(age_ms as u64))
 }
 
@@ -339,6 +335,7 @@ mod tests {
 
     /// The ID of an interaction made `ago_ms` before `now`.
     fn made(now: DateTime<Utc>, ago_ms: i64) -> Id<InteractionMarker> {
+        const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
         let ms = (now.timestamp_millis() - ago_ms - DISCORD_EPOCH_MS) as u64;
         Id::new((ms << 22) | 7)
     }

@@ -1,13 +1,19 @@
 //! What Keeper keeps in memory per guild: its settings and level rewards (read on
-//! every message and every level-up, so cached in front of the store) and what
-//! the gateway told about it (name, member count, for templates).
+//! every message and every level-up, so held in front of the store) and what the
+//! gateway told about it (name, member count, for templates).
 //!
-//! Cache coherence: each guild is served by one shard of one process, and every
-//! change of settings or rewards goes through this module, which writes the store
-//! and then drops the cached entry (dropped, not replaced: two changes racing
-//! could otherwise leave the older one cached). A read that raced a change does
-//! not put what it read back in the cache: every change bumps a counter under the
-//! cache's write lock, and a read caches only if the counter did not move.
+//! Settings are held whole: every stored guild's are read at start-up
+//! ([`Guilds::load`]), and a guild without a row has the defaults, so a message
+//! never waits on the database to know its guild's rules (a shard that waits
+//! stops heartbeating). Coherence: each guild is served by one shard of one
+//! process, and every change goes through [`Guilds::update_settings`], one at a
+//! time, which writes the store and then puts what the store returned in memory.
+//!
+//! Rewards are read lazily (on a guild's first level-up) and cached; a change
+//! writes the store and drops the cached entry (dropped, not replaced: two
+//! changes racing could otherwise leave the older one cached), and a read that
+//! raced a change does not put what it read back: every change bumps a counter
+//! under the cache's write lock, and a read caches only if it did not move.
 
 use std::{
     collections::HashMap,
@@ -32,10 +38,14 @@ pub struct GuildInfo {
 
 pub struct Guilds {
     store: Arc<dyn Store>,
+    /// Every guild's stored settings; a guild absent here has the defaults.
     settings: RwLock<HashMap<Id<GuildMarker>, GuildSettings>>,
+    /// Held across a settings change, store and memory: changes apply in the
+    /// same order to both.
+    changing: tokio::sync::Mutex<()>,
     /// Level rewards, lowest level first.
     rewards: RwLock<HashMap<Id<GuildMarker>, Arc<[LevelReward]>>>,
-    /// Bumped by every settings or rewards change (see the module docs).
+    /// Bumped by every rewards change (see the module docs).
     changes: AtomicU64,
     info: RwLock<HashMap<Id<GuildMarker>, GuildInfo>>,
 }
@@ -45,40 +55,71 @@ impl Guilds {
         Self {
             store,
             settings: RwLock::default(),
+            changing: tokio::sync::Mutex::new(()),
             rewards: RwLock::default(),
             changes: AtomicU64::new(0),
             info: RwLock::default(),
         }
     }
 
-    /// A guild's settings, from memory when read before.
-    pub async fn settings(&self, guild: Id<GuildMarker>) -> StoreResult<GuildSettings> {
-        cached(&self.settings, &self.changes, guild, || {
-            self.store.settings(guild)
-        })
-        .await
+    /// Read every stored guild's settings; how many there were.
+    pub async fn load(&self) -> StoreResult<usize> {
+        let stored = self.store.all_settings().await?;
+        let count = stored.len();
+        let mut settings = self.settings.write().expect("settings lock");
+        settings.extend(stored.into_iter().map(|s| (s.guild_id, s)));
+        Ok(count)
     }
 
-    /// Change settings in the store, then forget the cached ones.
+    /// A guild's settings, from memory: never waits.
+    pub fn settings(&self, guild: Id<GuildMarker>) -> GuildSettings {
+        self.settings
+            .read()
+            .expect("settings lock")
+            .get(&guild)
+            .cloned()
+            .unwrap_or_else(|| GuildSettings::defaults(guild))
+    }
+
+    /// Change settings in the store, then hold what it returned.
     pub async fn update_settings(
         &self,
         guild: Id<GuildMarker>,
         patch: &SettingsPatch,
     ) -> StoreResult<GuildSettings> {
+        let _one_at_a_time = self.changing.lock().await;
         let result = self
             .store
             .update_settings(guild, patch, chrono::Utc::now())
             .await;
-        self.changed(&self.settings, guild);
+        // A write that failed may have committed all the same (the answer was
+        // lost): read back what is stored rather than trust either version.
+        let stored = match &result {
+            Ok(settings) => Some(settings.clone()),
+            Err(_) => self.store.settings(guild).await.ok(),
+        };
+        if let Some(stored) = stored {
+            self.settings
+                .write()
+                .expect("settings lock")
+                .insert(guild, stored);
+        }
         result
     }
 
     /// A guild's level rewards, lowest level first; from memory when read before.
     pub async fn level_rewards(&self, guild: Id<GuildMarker>) -> StoreResult<Arc<[LevelReward]>> {
-        cached(&self.rewards, &self.changes, guild, || async {
-            Ok(self.store.level_rewards(guild).await?.into())
-        })
-        .await
+        if let Some(rewards) = self.rewards.read().expect("rewards lock").get(&guild) {
+            return Ok(Arc::clone(rewards));
+        }
+        let seen = self.changes.load(Ordering::Acquire);
+        let rewards: Arc<[LevelReward]> = self.store.level_rewards(guild).await?.into();
+        let mut cache = self.rewards.write().expect("rewards lock");
+        // A change that landed while we read may be newer than what we read.
+        if self.changes.load(Ordering::Acquire) == seen {
+            cache.insert(guild, Arc::clone(&rewards));
+        }
+        Ok(rewards)
     }
 
     /// Give `role` at `level` (replacing that level's role).
@@ -89,7 +130,7 @@ impl Guilds {
         role: Id<RoleMarker>,
     ) -> StoreResult<()> {
         let result = self.store.set_level_reward(guild, level, role).await;
-        self.changed(&self.rewards, guild);
+        self.rewards_changed(guild);
         result
     }
 
@@ -100,14 +141,14 @@ impl Guilds {
         level: i32,
     ) -> StoreResult<bool> {
         let result = self.store.remove_level_reward(guild, level).await;
-        self.changed(&self.rewards, guild);
+        self.rewards_changed(guild);
         result
     }
 
-    /// Drop `guild` from `cache` after a change (whether or not the store took
-    /// it: a failed write may still have committed).
-    fn changed<V>(&self, cache: &RwLock<HashMap<Id<GuildMarker>, V>>, guild: Id<GuildMarker>) {
-        let mut cache = cache.write().expect("guild cache lock");
+    /// Drop the guild's cached rewards after a change (whether or not the store
+    /// took it: a failed write may still have committed).
+    fn rewards_changed(&self, guild: Id<GuildMarker>) {
+        let mut cache = self.rewards.write().expect("rewards lock");
         self.changes.fetch_add(1, Ordering::AcqRel);
         cache.remove(&guild);
     }
@@ -133,34 +174,10 @@ impl Guilds {
         info.member_count
     }
 
-    /// Keeper left the guild (or it was deleted): nothing about it stays in memory.
+    /// Keeper left the guild (or it was deleted): what the gateway said of it goes.
+    /// Its settings stay, as in the store: they are its settings if it comes back.
     pub fn forget(&self, guild: Id<GuildMarker>) {
         self.info.write().expect("guilds lock").remove(&guild);
-        self.settings.write().expect("settings lock").remove(&guild);
         self.rewards.write().expect("rewards lock").remove(&guild);
     }
-}
-
-/// `cache[guild]`, or what `read` returns, cached unless a change landed while
-/// it was read (it may then be older than what the store holds).
-async fn cached<V, F>(
-    cache: &RwLock<HashMap<Id<GuildMarker>, V>>,
-    changes: &AtomicU64,
-    guild: Id<GuildMarker>,
-    read: impl FnOnce() -> F,
-) -> StoreResult<V>
-where
-    V: Clone,
-    F: Future<Output = StoreResult<V>>,
-{
-    if let Some(value) = cache.read().expect("guild cache lock").get(&guild) {
-        return Ok(value.clone());
-    }
-    let seen = changes.load(Ordering::Acquire);
-    let value = read().await?;
-    let mut cache = cache.write().expect("guild cache lock");
-    if changes.load(Ordering::Acquire) == seen {
-        cache.insert(guild, value.clone());
-    }
-    Ok(value)
 }

@@ -15,5 +15,6 @@ pub mod error;
 pub mod events;
 pub mod guilds;
 pub mod shards;
+pub mod snowflake;
 pub mod template;
 pub mod xp;

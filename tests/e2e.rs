@@ -290,6 +290,7 @@ macro_rules! on_both_backends_custom {
 }
 
 on_both_backends_custom!(
+    a_silent_database_never_stalls_the_gateway,
     a_late_interaction_is_deferred_at_once,
     level_ups_in_the_last_write_are_rewarded,
     database_outage_keeps_the_bot_up_and_loses_nothing,
@@ -1076,7 +1077,6 @@ async fn config_show_and_refusals(w: World) {
 /// the server stops); SQLite is held by another process's exclusive lock, the way
 /// it is unavailable in practice.
 async fn database_outage_keeps_the_bot_up_and_loses_nothing(postgres: bool) {
-    use sqlx::Connection;
     let w = World::with_proxy(postgres).await;
     w.fixed_xp(10).await;
     let alice = w.guild.member("alice");
@@ -1087,18 +1087,7 @@ async fn database_outage_keeps_the_bot_up_and_loses_nothing(postgres: bool) {
     w.await_xp(alice.id(), 50).await;
 
     let started = tokio::time::Instant::now();
-    let mut lock = None;
-    match &w.proxy {
-        Some(proxy) => proxy.down(),
-        None => {
-            let mut conn = sqlx::SqliteConnection::connect(&w.url).await.unwrap();
-            sqlx::raw_sql("BEGIN EXCLUSIVE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            lock = Some(conn);
-        }
-    }
+    let outage = common::Outage::Down.begin(w.proxy.as_ref(), &w.url).await;
     for _ in 0..10 {
         alice.says(&w.general, "during").await;
     }
@@ -1130,14 +1119,7 @@ async fn database_outage_keeps_the_bot_up_and_loses_nothing(postgres: bool) {
     tokio::time::sleep_until(started + Duration::from_secs(20)).await;
     assert!(!bot.task.is_finished(), "the bot stopped during the outage");
 
-    match &w.proxy {
-        Some(proxy) => proxy.up(),
-        None => {
-            let mut conn = lock.take().unwrap();
-            sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
-            conn.close().await.unwrap();
-        }
-    }
+    outage.end(w.proxy.as_ref()).await;
     w.await_xp(alice.id(), 150).await;
     w.await_xp(bob.id(), 50).await;
     assert_eq!(w.stored(alice.id()).await, (150, 15), "counted once");
@@ -1152,25 +1134,55 @@ async fn database_outage_keeps_the_bot_up_and_loses_nothing(postgres: bool) {
     w.finish().await;
 }
 
+/// The database goes silent (PostgreSQL behind a black hole: connections stay
+/// open, nothing answers; SQLite write-locked by another process) before a guild
+/// has said anything, then members chat for longer than the gateway's heartbeat
+/// timeout. The shard loop never waits on the database (the guild's rules are in
+/// memory), so it keeps heartbeating and the session is never dropped; once the
+/// database answers, every message is counted.
+async fn a_silent_database_never_stalls_the_gateway(postgres: bool) {
+    let w = World::with_proxy(postgres).await;
+    let outage = common::Outage::Silent.begin(w.proxy.as_ref(), &w.url).await;
+    let alice = w.guild.member("alice");
+    for i in 0..20 {
+        alice.says(&w.general, format!("hello {i}")).await;
+    }
+    // Behind the 20 messages: a loop that waited on the database for each
+    // would take minutes to get here.
+    alice.says(&w.general, "!help").await;
+    let help = next_post(&w.general).await;
+    assert!(help.content.contains("rank"), "{}", help.content);
+    // Beyond the simulator's 15 s heartbeat timeout (SimConfig::fast).
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    let sessions = w.sim.sessions();
+    assert_eq!(sessions.len(), 1, "the session was replaced: {sessions:?}");
+    assert!(
+        sessions[0].connected && sessions[0].attachments == 1,
+        "the connection was lost while the database was silent: {sessions:?}"
+    );
+    outage.end(w.proxy.as_ref()).await;
+    // The default rules: the first message earns 15 to 25 XP, the rest fall in
+    // its 60 s cooldown; all 21 count.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let (xp, messages) = loop {
+        let stored = w.stored(alice.id()).await;
+        if stored.1 >= 21 || tokio::time::Instant::now() > deadline {
+            break stored;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(messages, 21);
+    assert!((15..=25).contains(&xp), "{xp}");
+    w.finish().await;
+}
+
 /// The 3 s answer window counts from when the member ran the command (by the
 /// interaction's ID), not from when Keeper got to it: a command delivered 2.5 s
 /// late that will take long (its database is away) is deferred at once, and
 /// answered by the deferral's edit, instead of failing in the member's client.
 async fn a_late_interaction_is_deferred_at_once(postgres: bool) {
-    use sqlx::Connection;
     let w = World::with_proxy(postgres).await;
-    let mut lock = None;
-    match &w.proxy {
-        Some(proxy) => proxy.down(),
-        None => {
-            let mut conn = sqlx::SqliteConnection::connect(&w.url).await.unwrap();
-            sqlx::raw_sql("BEGIN EXCLUSIVE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            lock = Some(conn);
-        }
-    }
+    let outage = common::Outage::Down.begin(w.proxy.as_ref(), &w.url).await;
     let user = ("user", OptionValue::User(w.admin.id()));
     let late = w
         .admin
@@ -1187,14 +1199,7 @@ async fn a_late_interaction_is_deferred_at_once(postgres: bool) {
         .expect("answered, not failed");
     assert_eq!(answer.content, keeper::error::DATABASE_DOWN);
     assert!(answer.ephemeral);
-    match &w.proxy {
-        Some(proxy) => proxy.up(),
-        None => {
-            let mut conn = lock.take().unwrap();
-            sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
-            conn.close().await.unwrap();
-        }
-    }
+    outage.end(w.proxy.as_ref()).await;
     w.finish().await;
 }
 

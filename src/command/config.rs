@@ -110,7 +110,7 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     if sub == "show" {
         return Ok(Reply {
             ephemeral: true,
-            ..Reply::embed(show(&ctx.guilds.settings(inv.guild_id).await?))
+            ..Reply::embed(show(&ctx.guilds.settings(inv.guild_id)))
         });
     }
     let (patch, done) = patch_for(sub, opts)?;

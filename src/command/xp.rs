@@ -71,17 +71,12 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     // Pending awards are written first, so a correction applies to the true total
     // (their level-ups get their effects as from any flush).
     ctx.xp.flush().await?;
+    // The store moves the member's last award to now; the cooldown follows it,
+    // as a restart would read it back.
+    let now = Utc::now();
     let outcome = match sub {
-        "set" => {
-            ctx.store
-                .set_xp(inv.guild_id, user, amount()?, Utc::now())
-                .await?
-        }
-        "add" => {
-            ctx.store
-                .add_xp(inv.guild_id, user, amount()?, Utc::now())
-                .await?
-        }
+        "set" => ctx.store.set_xp(inv.guild_id, user, amount()?, now).await?,
+        "add" => ctx.store.add_xp(inv.guild_id, user, amount()?, now).await?,
         "reset" => {
             let had = ctx.store.reset_xp(inv.guild_id, user).await?;
             ctx.xp.forget_cooldown(inv.guild_id, user);
@@ -97,6 +92,7 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
             )));
         }
     };
+    ctx.xp.corrected(inv.guild_id, user, now);
     Ok(Reply::ephemeral(format!(
         "<@{user}> now has {} XP (level {}).",
         outcome.xp, outcome.new_level

@@ -24,14 +24,7 @@ async fn welcome(ctx: Arc<Context>, member: Box<MemberAdd>) {
     if member.user.bot {
         return;
     }
-    let settings = match ctx.guilds.settings(member.guild_id).await {
-        Ok(settings) => settings,
-        Err(err) => {
-            tracing::error!(guild = %member.guild_id, user = %member.user.id, error = %err,
-                "no welcome message: settings unavailable");
-            return;
-        }
-    };
+    let settings = ctx.guilds.settings(member.guild_id);
     let Some(channel) = settings.welcome_channel else {
         return;
     };

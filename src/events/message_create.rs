@@ -1,22 +1,17 @@
-//! MESSAGE_CREATE: XP for the author, and the text commands (`!rank`).
+//! MESSAGE_CREATE: XP for the author, and the text commands (`!rank`). Runs in
+//! the shard loop and never waits: the guild's settings are in memory, the award
+//! goes into the XP buffer, and a command runs as a task.
 
 use std::sync::Arc;
 
-use futures_util::{FutureExt as _, future::BoxFuture};
-use keeper_store::GuildSettings;
 use twilight_gateway::Event;
-use twilight_model::gateway::payload::incoming::MessageCreate;
 
 use crate::{command, context::Context};
 
-pub fn handle(ctx: &Arc<Context>, event: Event) -> BoxFuture<'_, ()> {
-    match event {
-        Event::MessageCreate(message) => on_message(ctx, *message).boxed(),
-        _ => std::future::ready(()).boxed(),
-    }
-}
-
-async fn on_message(ctx: &Arc<Context>, message: MessageCreate) {
+pub fn handle(ctx: &Arc<Context>, event: Event) {
+    let Event::MessageCreate(message) = event else {
+        return;
+    };
     let message = message.message;
     let Some(guild) = message.guild_id else {
         return;
@@ -24,22 +19,13 @@ async fn on_message(ctx: &Arc<Context>, message: MessageCreate) {
     if message.author.bot || message.webhook_id.is_some() {
         return;
     }
-    let settings = match ctx.guilds.settings(guild).await {
-        Ok(settings) => settings,
-        Err(err) => {
-            // The database is down: award by the default rules rather than drop the
-            // message; the award waits in the buffer until the database is back.
-            tracing::debug!(%guild, error = %err, "settings unavailable; default XP rules");
-            GuildSettings::defaults(guild)
-        }
-    };
+    let settings = ctx.guilds.settings(guild);
     ctx.xp.on_message(&settings, &message);
     if let Some(text) = command::text::parse(&message.content, &settings.prefix, ctx.bot_id) {
         let (name, args) = (text.name, text.args.to_owned());
-        let prefix = settings.prefix;
         let ctx2 = Arc::clone(ctx);
         ctx.tasks.spawn(async move {
-            command::text::handle(&ctx2, &message, &name, &args, &prefix).await
+            command::text::handle(&ctx2, &message, &name, &args, &settings.prefix).await
         });
     }
 }

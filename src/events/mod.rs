@@ -38,7 +38,7 @@ pub const EVENTS: &[Route] = &[
     Route::new(
         EventType::MessageCreate,
         Intents::GUILD_MESSAGES,
-        Run::Ordered(message_create::handle),
+        Run::Inline(message_create::handle),
     )
     // Without it Discord sends a message's text only when it mentions the bot:
     // `@Keeper rank` still works, `!rank` does not.
@@ -75,15 +75,15 @@ pub struct Route {
     pub run: Run,
 }
 
-/// How a handler runs. Inline and ordered handlers run in the shard loop, before
-/// the next event is read, so their effects follow gateway order (the XP
-/// checkpoint taken after an event covers what its handler recorded); anything
-/// that talks to Discord or may wait long runs as a task.
+/// How a handler runs. Inline handlers run in the shard loop, before the next
+/// event is read, so their effects follow gateway order (the XP checkpoint taken
+/// after an event covers what its handler recorded); they never wait, on the
+/// database or anything else: a shard loop that waits stops heartbeating, and
+/// Discord drops the connection. Anything that talks to Discord or the database
+/// runs as a task.
 pub enum Run {
-    /// Synchronous and cheap: memory only.
-    Inline(fn(&Context, Event)),
-    /// Awaited in the shard loop.
-    Ordered(for<'a> fn(&'a Arc<Context>, Event) -> BoxFuture<'a, ()>),
+    /// Synchronous and cheap: memory only (it may spawn tasks of its own).
+    Inline(fn(&Arc<Context>, Event)),
     /// A task of [`Context::tasks`], which the shutdown waits for.
     Spawned(fn(Arc<Context>, Event) -> BoxFuture<'static, ()>),
 }
@@ -164,14 +164,13 @@ pub fn filter(discord: &DiscordConfig) -> EventTypeFlags {
 }
 
 /// Route one event to its handler.
-pub async fn handle(ctx: &Arc<Context>, event: Event) {
+pub fn handle(ctx: &Arc<Context>, event: Event) {
     let kind = event.kind();
     let Some(route) = EVENTS.iter().find(|r| r.event == kind) else {
         return;
     };
     match route.run {
         Run::Inline(handle) => handle(ctx, event),
-        Run::Ordered(handle) => handle(ctx, event).await,
         Run::Spawned(handle) => {
             ctx.tasks.spawn(handle(Arc::clone(ctx), event));
         }

@@ -7,9 +7,10 @@
 //! crashes is the pipeline's contract, stated in [`crate::xp`].
 
 use std::{
-    collections::{HashMap, hash_map::Entry},
+    collections::{BTreeMap, HashMap, VecDeque, hash_map::Entry},
     mem,
     sync::Mutex,
+    time::Duration,
 };
 
 use chrono::{DateTime, Utc};
@@ -30,9 +31,11 @@ pub struct Pending {
 struct PendingAward {
     xp: i64,
     messages: i64,
+    /// When the member last earned XP (see [`XpAward::at`]).
     at: DateTime<Utc>,
     /// Where the member last spoke: level-ups set to "here" are announced there.
     channel: Id<ChannelMarker>,
+    spoke_at: DateTime<Utc>,
 }
 
 impl PendingAward {
@@ -40,8 +43,9 @@ impl PendingAward {
     fn absorb(&mut self, later: PendingAward) {
         self.xp += later.xp;
         self.messages += later.messages;
-        if later.at >= self.at {
-            self.at = later.at;
+        self.at = self.at.max(later.at);
+        if later.spoke_at >= self.spoke_at {
+            self.spoke_at = later.spoke_at;
             self.channel = later.channel;
         }
     }
@@ -56,12 +60,13 @@ impl Pending {
         self.awards.len()
     }
 
-    fn record(&mut self, award: &XpAward, channel: Id<ChannelMarker>) {
+    fn record(&mut self, award: &XpAward, channel: Id<ChannelMarker>, spoke_at: DateTime<Utc>) {
         let new = PendingAward {
             xp: award.xp,
             messages: award.messages,
             at: award.at,
             channel,
+            spoke_at,
         };
         match self.awards.entry((award.guild_id, award.user_id)) {
             Entry::Occupied(mut e) => e.get_mut().absorb(new),
@@ -89,39 +94,6 @@ impl Pending {
         }
     }
 
-    /// Put back a batch that failed to flush, under what was recorded since: awards
-    /// add up, and each shard keeps its newest checkpoint: the one recorded since
-    /// when there is one (the further of the two within one session; the live one
-    /// when the failed batch's session has ended since).
-    fn merge_older(&mut self, older: Pending) {
-        for (key, old) in older.awards {
-            match self.awards.entry(key) {
-                Entry::Occupied(mut e) => {
-                    let newer = *e.get();
-                    let mut merged = old;
-                    merged.absorb(newer);
-                    e.insert(merged);
-                }
-                Entry::Vacant(e) => {
-                    e.insert(old);
-                }
-            }
-        }
-        for (shard, old) in older.checkpoints {
-            match self.checkpoints.entry(shard) {
-                Entry::Occupied(mut e) => {
-                    let newer = e.get();
-                    if newer.session_id == old.session_id && newer.sequence < old.sequence {
-                        e.insert(old);
-                    }
-                }
-                Entry::Vacant(e) => {
-                    e.insert(old);
-                }
-            }
-        }
-    }
-
     fn batch(&self) -> (Vec<XpAward>, Vec<GatewaySession>) {
         let awards = self
             .awards
@@ -137,15 +109,18 @@ impl Pending {
         (awards, self.checkpoints.values().cloned().collect())
     }
 
-    /// Split into at most `parts` batches that can be written independently. Each
-    /// holds whole shards: the awards of the guilds a shard carries and that
-    /// shard's checkpoint. Without checkpoints (nothing says how many shards there
-    /// are) or with `parts` below 2, everything stays in one batch.
-    fn split(self, parts: usize) -> Vec<Pending> {
+    /// Split into at most `parts` batches that can be written independently,
+    /// each with the index of its group of shards (the same shards get the same
+    /// index every time). Each holds whole shards: the awards of the guilds a
+    /// shard carries and that shard's checkpoint. Without checkpoints (nothing
+    /// says how many shards there are) or with `parts` below 2, everything stays
+    /// in one batch.
+    fn split(self, parts: usize) -> Vec<(usize, Pending)> {
         let total = self.checkpoints.values().map(|s| s.shard_total).max();
         let (parts, total) = match total {
             Some(total) if parts > 1 && total > 1 => (parts.min(total as usize), total),
-            _ => return vec![self],
+            _ if self.is_empty() => return Vec::new(),
+            _ => return vec![(0, self)],
         };
         let mut out: Vec<Pending> = (0..parts).map(|_| Pending::default()).collect();
         for (key, award) in self.awards {
@@ -158,8 +133,10 @@ impl Pending {
                 .checkpoints
                 .insert(shard, session);
         }
-        out.retain(|part| !part.is_empty());
-        out
+        out.into_iter()
+            .enumerate()
+            .filter(|(_, part)| !part.is_empty())
+            .collect()
     }
 
     /// The level-ups among a written batch's outcomes, with where to announce them.
@@ -187,9 +164,9 @@ fn shard_of(guild: Id<GuildMarker>, total: u32) -> u32 {
 pub struct Flushed {
     /// Level-ups in what was written, to announce.
     pub level_ups: Vec<LevelUp>,
-    /// Why a part could not be written (the first such error). Its awards and
-    /// checkpoints are back in the buffer for the next flush; other parts may
-    /// have been written.
+    /// Why a part could not be written (the first such error). It waits, with
+    /// everything after it of its shards, for the next flush; other groups of
+    /// shards may have been written.
     pub error: Option<StoreError>,
 }
 
@@ -200,23 +177,34 @@ pub struct LevelUp {
     pub channel: Id<ChannelMarker>,
 }
 
+/// How long one part's write may take before it is abandoned (and written
+/// again by the next flush): a connection that went silent must not hold the
+/// flush for ever. Above PostgreSQL's statement timeout, so a server that is
+/// merely slow answers first.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
+
 #[derive(Debug, Default)]
 pub struct XpBuffer {
     pending: Mutex<Pending>,
-    /// Held for a whole flush. Two flushes at once (the 250 ms loop and `/xp`,
-    /// which flushes first) could otherwise commit out of order, and a later
-    /// checkpoint would be overwritten by an earlier one whose awards came after:
-    /// a resume would then replay, and count twice, what was already stored.
+    /// Parts whose write failed, per group of shards, oldest first. Each is
+    /// written again as it was, before anything newer of its shards, and never
+    /// merged with newer awards: a write whose answer was lost may have
+    /// committed, and the store recognises the retry only by the part's own
+    /// checkpoints ([`keeper_store::XpStore::award_xp`]).
+    failed: Mutex<BTreeMap<usize, VecDeque<Pending>>>,
+    /// Held for a whole flush, so flushes (the 250 ms loop, `/xp`, the shutdown)
+    /// write in the order their awards and checkpoints were taken.
     flushing: tokio::sync::Mutex<()>,
 }
 
 impl XpBuffer {
-    /// Record an award (cheap: a map update under a lock held for microseconds).
-    pub fn record(&self, award: &XpAward, channel: Id<ChannelMarker>) {
+    /// Record an award of a message sent at `spoke_at` in `channel` (cheap: a
+    /// map update under a lock held for microseconds).
+    pub fn record(&self, award: &XpAward, channel: Id<ChannelMarker>, spoke_at: DateTime<Utc>) {
         self.pending
             .lock()
             .expect("xp buffer lock")
-            .record(award, channel);
+            .record(award, channel, spoke_at);
     }
 
     /// Record that every event of `session.shard_id` up to `session.sequence` has
@@ -228,14 +216,22 @@ impl XpBuffer {
             .checkpoint(session);
     }
 
-    /// Members with unflushed awards.
+    /// Awards not yet written (a member counts once per part waiting).
     pub fn pending_members(&self) -> usize {
-        self.pending.lock().expect("xp buffer lock").len()
+        let failed: usize = self
+            .failed
+            .lock()
+            .expect("xp buffer lock")
+            .values()
+            .flatten()
+            .map(Pending::len)
+            .sum();
+        self.pending.lock().expect("xp buffer lock").len() + failed
     }
 
     /// Write everything pending: one batch, or one per group of shards written
-    /// side by side when the store can ([`keeper_store::XpStore::parallel_writes`]). A part that
-    /// fails goes back into the buffer, to be retried by the next flush.
+    /// side by side when the store can ([`keeper_store::XpStore::parallel_writes`]),
+    /// each group after the parts of its shards that failed before.
     pub async fn flush(&self, store: &dyn Store) -> Flushed {
         self.flush_with(store.parallel_writes(), |awards, checkpoints| async move {
             store.award_xp(&awards, &checkpoints).await
@@ -251,37 +247,85 @@ impl XpBuffer {
     {
         let _one_at_a_time = self.flushing.lock().await;
         let taken = mem::take(&mut *self.pending.lock().expect("xp buffer lock"));
-        if taken.is_empty() {
-            return Flushed::default();
+        let mut queues = mem::take(&mut *self.failed.lock().expect("xp buffer lock"));
+        for (group, part) in taken.split(parallel) {
+            queues.entry(group).or_default().push_back(part);
         }
-        let written =
-            futures_util::future::join_all(taken.split(parallel).into_iter().map(|part| {
-                let (awards, checkpoints) = part.batch();
-                let write = write(awards, checkpoints);
-                async move { (part, write.await) }
-            }))
-            .await;
+        let written = futures_util::future::join_all(queues.into_iter().map(|(group, queue)| {
+            let write = &write;
+            async move { (group, write_in_order(queue, write).await) }
+        }))
+        .await;
         let mut flushed = Flushed::default();
-        for (part, result) in written {
-            match result {
-                Ok(outcomes) => flushed.level_ups.extend(part.level_ups(outcomes)),
-                Err(err) => {
-                    self.pending
-                        .lock()
-                        .expect("xp buffer lock")
-                        .merge_older(part);
-                    flushed.error.get_or_insert(err);
-                }
+        let mut failed = self.failed.lock().expect("xp buffer lock");
+        for (group, (level_ups, left, error)) in written {
+            flushed.level_ups.extend(level_ups);
+            if !left.is_empty() {
+                failed.insert(group, left);
+            }
+            if let Some(err) = error {
+                flushed.error.get_or_insert(err);
             }
         }
         flushed
     }
 }
 
+/// Write a group's parts in order until one fails (or hangs past
+/// [`WRITE_TIMEOUT`]): the level-ups written, the parts left (the failed one
+/// first), and the failure.
+async fn write_in_order<W, F>(
+    mut queue: VecDeque<Pending>,
+    write: &W,
+) -> (Vec<LevelUp>, VecDeque<Pending>, Option<StoreError>)
+where
+    W: Fn(Vec<XpAward>, Vec<GatewaySession>) -> F,
+    F: Future<Output = StoreResult<Vec<AwardOutcome>>>,
+{
+    let mut level_ups = Vec::new();
+    while let Some(part) = queue.pop_front() {
+        let (awards, checkpoints) = part.batch();
+        let error = match tokio::time::timeout(WRITE_TIMEOUT, write(awards, checkpoints)).await {
+            Ok(Ok(outcomes)) => {
+                level_ups.extend(part.level_ups(outcomes));
+                continue;
+            }
+            Ok(Err(err)) => err,
+            Err(_) => StoreError::Unavailable(
+                format!(
+                    "writing XP took over {} s; the connection is abandoned",
+                    WRITE_TIMEOUT.as_secs()
+                )
+                .into(),
+            ),
+        };
+        queue.push_front(part);
+        return (level_ups, queue, Some(error));
+    }
+    (level_ups, queue, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// A message's award, spoken in channel `channel` when it earned.
+    trait Put {
+        fn put(&self, award: &XpAward, channel: u64);
+    }
+
+    impl Put for XpBuffer {
+        fn put(&self, award: &XpAward, channel: u64) {
+            self.record(award, Id::new(channel), award.at);
+        }
+    }
+
+    impl Pending {
+        fn put(&mut self, award: &XpAward, channel: u64) {
+            self.record(award, Id::new(channel), award.at);
+        }
+    }
 
     fn at(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
@@ -315,9 +359,9 @@ mod tests {
     #[test]
     fn coalesces_per_member() {
         let mut p = Pending::default();
-        p.record(&award(2, 20, 1), Id::new(10));
-        p.record(&award(2, 0, 3), Id::new(11));
-        p.record(&award(3, 15, 2), Id::new(10));
+        p.put(&award(2, 20, 1), 10);
+        p.put(&award(2, 0, 3), 11);
+        p.put(&award(3, 15, 2), 10);
         let (mut awards, _) = p.batch();
         awards.sort_by_key(|a| a.user_id);
         assert_eq!(awards.len(), 2);
@@ -366,47 +410,6 @@ mod tests {
         );
     }
 
-    /// A flush of the dead session's last events fails after the new session
-    /// began: merged back, it must not put the dead session over the live one
-    /// (a crash would then resume a dead session and lose the live one's events).
-    #[test]
-    fn a_failed_batch_of_a_dead_session_does_not_replace_the_live_one() {
-        let mut older = Pending::default();
-        older.record(&award(2, 20, 1), Id::new(10));
-        older.checkpoint(in_session("old", 0, 900));
-        older.checkpoint(in_session("same", 1, 70));
-        let mut newer = Pending::default();
-        newer.checkpoint(in_session("new", 0, 3));
-        newer.checkpoint(in_session("same", 1, 60));
-        newer.merge_older(older);
-        let zero = &newer.checkpoints[&0];
-        assert_eq!((zero.session_id.as_str(), zero.sequence), ("new", 3));
-        assert_eq!(
-            newer.checkpoints[&1].sequence, 70,
-            "within one session the further checkpoint stays"
-        );
-        assert_eq!(newer.awards.len(), 1, "the awards come back all the same");
-    }
-
-    #[test]
-    fn failed_batch_merges_back_without_loss() {
-        let mut older = Pending::default();
-        older.record(&award(2, 20, 1), Id::new(10));
-        older.checkpoint(session(0, 5));
-        let mut newer = Pending::default();
-        newer.record(&award(2, 15, 9), Id::new(12));
-        newer.record(&award(4, 25, 9), Id::new(12));
-        newer.checkpoint(session(0, 8));
-        newer.merge_older(older);
-        let two = newer.awards[&(Id::new(1), Id::new(2))];
-        assert_eq!(
-            (two.xp, two.messages, two.at, two.channel),
-            (35, 2, at(9), Id::new(12))
-        );
-        assert_eq!(newer.awards.len(), 2);
-        assert_eq!(newer.checkpoints[&0].sequence, 8);
-    }
-
     /// A guild id whose events shard `shard` of `total` carries.
     fn guild_on(shard: u64, total: u64, n: u64) -> Id<GuildMarker> {
         Id::new(((n * total + shard) << 22) | 7)
@@ -431,14 +434,20 @@ mod tests {
         let mut p = Pending::default();
         for shard in 0..4 {
             for n in 0..3 {
-                p.record(&award_in(guild_on(shard, 4, n), 100 + n, 10), Id::new(9));
+                p.put(&award_in(guild_on(shard, 4, n), 100 + n, 10), 9);
             }
             p.checkpoint(session_of(shard as u32, 4, 50 + shard));
         }
         let parts = p.split(2);
         assert_eq!(parts.len(), 2);
         let mut awards = 0;
-        for part in &parts {
+        for (group, part) in &parts {
+            assert!(
+                part.checkpoints
+                    .keys()
+                    .all(|shard| *shard as usize % 2 == *group),
+                "group {group} is the same shards every time"
+            );
             let shards: std::collections::BTreeSet<u32> =
                 part.checkpoints.keys().copied().collect();
             assert_eq!(shards.len(), 2, "{shards:?}");
@@ -457,18 +466,18 @@ mod tests {
     #[test]
     fn split_stays_whole_without_shards_to_split_by() {
         let mut p = Pending::default();
-        p.record(&award_in(guild_on(1, 4, 0), 1, 10), Id::new(9));
-        p.record(&award_in(guild_on(2, 4, 0), 1, 10), Id::new(9));
+        p.put(&award_in(guild_on(1, 4, 0), 1, 10), 9);
+        p.put(&award_in(guild_on(2, 4, 0), 1, 10), 9);
         // No checkpoint: the number of shards is unknown.
         assert_eq!(p.split(4).len(), 1);
         let mut p = Pending::default();
-        p.record(&award_in(guild_on(1, 4, 0), 1, 10), Id::new(9));
+        p.put(&award_in(guild_on(1, 4, 0), 1, 10), 9);
         p.checkpoint(session_of(1, 4, 3));
         p.checkpoint(session_of(2, 4, 3));
         // One part asked for; and shards without anything pending make no part.
         assert_eq!(p.split(1).len(), 1);
         let mut p = Pending::default();
-        p.record(&award_in(guild_on(1, 4, 0), 1, 10), Id::new(9));
+        p.put(&award_in(guild_on(1, 4, 0), 1, 10), 9);
         p.checkpoint(session_of(1, 4, 3));
         assert_eq!(p.split(4).len(), 1);
     }
@@ -479,8 +488,8 @@ mod tests {
     async fn a_failed_part_goes_back_and_the_others_count() {
         let buffer = XpBuffer::default();
         let (g0, g1) = (guild_on(0, 2, 1), guild_on(1, 2, 1));
-        buffer.record(&award_in(g0, 5, 150), Id::new(10));
-        buffer.record(&award_in(g1, 6, 150), Id::new(11));
+        buffer.put(&award_in(g0, 5, 150), 10);
+        buffer.put(&award_in(g1, 6, 150), 11);
         buffer.checkpoint(session_of(0, 2, 40));
         buffer.checkpoint(session_of(1, 2, 41));
         let writes = Mutex::new(Vec::new());
@@ -518,13 +527,106 @@ mod tests {
         assert_eq!(flushed.level_ups.len(), 1);
         assert_eq!(flushed.level_ups[0].outcome.guild_id, g0);
         assert_eq!(flushed.level_ups[0].channel, Id::new(10));
-        let pending = buffer.pending.lock().unwrap();
+        assert!(buffer.pending.lock().unwrap().is_empty());
+        let failed = buffer.failed.lock().unwrap();
         assert_eq!(
-            pending.awards.keys().collect::<Vec<_>>(),
+            failed.keys().collect::<Vec<_>>(),
+            vec![&1],
+            "shard 1's group"
+        );
+        let part = &failed[&1][0];
+        assert_eq!(
+            part.awards.keys().collect::<Vec<_>>(),
             vec![&(g1, Id::new(6))]
         );
-        assert_eq!(pending.checkpoints.keys().collect::<Vec<_>>(), vec![&1]);
-        assert_eq!(pending.checkpoints[&1].sequence, 41);
+        assert_eq!(part.checkpoints.keys().collect::<Vec<_>>(), vec![&1]);
+        assert_eq!(part.checkpoints[&1].sequence, 41);
+    }
+
+    /// Records the batches written (awards' XP, checkpoints' sequences); fails
+    /// while `down` says so.
+    #[derive(Default)]
+    struct Recorder {
+        writes: Mutex<Vec<(Vec<i64>, Vec<u64>)>>,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl Recorder {
+        async fn write(
+            &self,
+            awards: Vec<XpAward>,
+            checkpoints: Vec<GatewaySession>,
+        ) -> StoreResult<Vec<AwardOutcome>> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("down".into()));
+            }
+            let xp = awards.iter().map(|a| a.xp).collect();
+            let seqs = checkpoints.iter().map(|c| c.sequence).collect();
+            self.writes.lock().unwrap().push((xp, seqs));
+            Ok(Vec::new())
+        }
+    }
+
+    /// A part that failed is written again as it was, before what came after it
+    /// and not merged into it: had its answer only been lost, the store tells the
+    /// retry by its checkpoint, which a merged part would no longer carry.
+    #[tokio::test]
+    async fn a_failed_part_is_written_again_as_it_was_before_newer_ones() {
+        let buffer = XpBuffer::default();
+        let store = Recorder::default();
+        let write = |a, c| store.write(a, c);
+        store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        buffer.put(&award(2, 20, 1), 9);
+        buffer.checkpoint(session(0, 5));
+        assert!(buffer.flush_with(1, write).await.error.is_some());
+        buffer.put(&award(2, 15, 2), 9);
+        buffer.checkpoint(session(0, 8));
+        assert!(buffer.flush_with(1, write).await.error.is_some());
+        assert_eq!(
+            buffer.pending_members(),
+            2,
+            "one member in each of two parts"
+        );
+        store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        buffer.put(&award(2, 25, 3), 9);
+        buffer.checkpoint(session(0, 9));
+        assert!(buffer.flush_with(1, write).await.error.is_none());
+        assert_eq!(
+            *store.writes.lock().unwrap(),
+            vec![
+                (vec![20], vec![5]),
+                (vec![15], vec![8]),
+                (vec![25], vec![9])
+            ]
+        );
+        assert_eq!(buffer.pending_members(), 0);
+    }
+
+    /// A write that never answers (a connection gone silent) is abandoned after
+    /// [`WRITE_TIMEOUT`], so the flush ends, and its part is written by the next.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_that_hangs_is_abandoned_and_written_again() {
+        let buffer = XpBuffer::default();
+        let store = Recorder::default();
+        let hung = std::sync::atomic::AtomicBool::new(true);
+        let write = |a, c| {
+            let hang = hung.swap(false, std::sync::atomic::Ordering::SeqCst);
+            let written = store.write(a, c);
+            async move {
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+                written.await
+            }
+        };
+        buffer.put(&award(2, 20, 1), 9);
+        buffer.checkpoint(session(0, 5));
+        let started = tokio::time::Instant::now();
+        let flushed = buffer.flush_with(1, write).await;
+        assert!(flushed.error.is_some_and(|e| e.is_unavailable()));
+        assert_eq!(started.elapsed(), WRITE_TIMEOUT);
+        assert!(buffer.flush_with(1, write).await.error.is_none());
+        assert_eq!(*store.writes.lock().unwrap(), vec![(vec![20], vec![5])]);
     }
 
     /// A flush that starts while another is writing waits for it, so their
@@ -533,7 +635,7 @@ mod tests {
     async fn flushes_take_turns() {
         use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
         let buffer = XpBuffer::default();
-        buffer.record(&award(1, 10, 1), Id::new(9));
+        buffer.put(&award(1, 10, 1), 9);
         let (in_flight, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let write = |_: Vec<XpAward>, _: Vec<GatewaySession>| {
             let (in_flight, most) = (&in_flight, &most);
@@ -546,7 +648,7 @@ mod tests {
         };
         let second = async {
             tokio::task::yield_now().await;
-            buffer.record(&award(2, 10, 2), Id::new(9));
+            buffer.put(&award(2, 10, 2), 9);
             buffer.flush_with(1, write).await
         };
         tokio::join!(buffer.flush_with(1, write), second);

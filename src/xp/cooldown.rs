@@ -1,14 +1,19 @@
-//! Who earns XP for a message: a member earns a random amount in [min, max] at
-//! most once per cooldown per guild, as MEE6 taught people to expect. Kept in
-//! memory: each guild lives on one shard of one process, so one map sees every
-//! message of the guild. After a restart the map is empty and a member may earn
-//! once early, which is the harmless direction. The map prunes itself, so it
-//! holds only members active within the longest cooldown.
+//! Who earns XP for a message: a member earns an amount in [min, max] at most
+//! once per cooldown per guild, as MEE6 taught people to expect. Kept in memory:
+//! each guild lives on one shard of one process, so one map sees every message
+//! of the guild. The map prunes itself, so it holds only members active within
+//! the longest cooldown.
+//!
+//! Decisions replay identically: after a restart, the map is seeded from the
+//! store with every member still cooling down ([`Cooldowns::seed`]; the store
+//! keeps when each last earned XP), and a message's amount is drawn from its own
+//! ID ([`roll_xp`]), so a message Discord replays after a crash earns exactly
+//! what it earned (or would have) in the run that crashed.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
+use keeper_store::LastAward;
 use twilight_model::id::{
     Id,
     marker::{GuildMarker, UserMarker},
@@ -57,18 +62,51 @@ impl Cooldowns {
         self.last_award.retain(|_, last| *last > horizon);
     }
 
+    /// When the member last earned XP, as far as the map knows.
+    pub fn last(&self, guild: Id<GuildMarker>, user: Id<UserMarker>) -> Option<DateTime<Utc>> {
+        self.last_award.get(&(guild, user)).copied()
+    }
+
     /// Forget one member (their XP was reset by a moderator).
     pub fn forget(&mut self, guild: Id<GuildMarker>, user: Id<UserMarker>) {
         self.last_award.remove(&(guild, user));
     }
+
+    /// The member's last award moved to `at` if later, as the store moves it when
+    /// a moderator corrects their XP.
+    pub fn corrected(&mut self, guild: Id<GuildMarker>, user: Id<UserMarker>, at: DateTime<Utc>) {
+        let last = self.last_award.entry((guild, user)).or_insert(at);
+        *last = (*last).max(at);
+    }
+
+    /// Take in what the store knows of members still cooling down.
+    pub fn seed(&mut self, awards: impl IntoIterator<Item = LastAward>) {
+        for award in awards {
+            self.corrected(award.guild_id, award.user_id, award.at);
+        }
+    }
 }
 
-/// A random XP amount in `[min, max]` (both inclusive); `min` when the range is empty.
-pub fn roll_xp(rng: &mut impl Rng, min: i32, max: i32) -> i64 {
+/// The XP a message earns: an amount in `[min, max]` (both inclusive; `min` when
+/// the range is empty) drawn from the message's ID, evenly over the range, and
+/// the same every time the message is seen.
+pub fn roll_xp(message_id: u64, min: i32, max: i32) -> i64 {
+    let min = i64::from(min.max(0));
+    let max = i64::from(max);
     if max <= min {
-        return i64::from(min.max(0));
+        return min;
     }
-    i64::from(rng.random_range(min..=max))
+    let span = (max - min + 1) as u64;
+    min + (mix(message_id) % span) as i64
+}
+
+/// SplitMix64's finaliser: consecutive IDs (one millisecond apart, or one apart
+/// within a millisecond) spread over all 64 bits.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 #[cfg(test)]
@@ -138,16 +176,46 @@ mod tests {
     }
 
     #[test]
-    fn rolls_stay_in_range_and_cover_it() {
-        let mut rng = rand::rng();
-        let mut seen = [false; 11];
-        for _ in 0..2_000 {
-            let xp = roll_xp(&mut rng, 15, 25);
+    fn rolls_stay_in_range_cover_it_evenly_and_repeat() {
+        let mut seen = [0u32; 11];
+        // Consecutive snowflakes, as a busy channel makes them.
+        let first = 1_300_000_000_000_000_000u64;
+        for id in first..first + 11_000 {
+            let xp = roll_xp(id, 15, 25);
             assert!((15..=25).contains(&xp));
-            seen[(xp - 15) as usize] = true;
+            seen[(xp - 15) as usize] += 1;
+            assert_eq!(roll_xp(id, 15, 25), xp, "the same message, the same XP");
         }
-        assert!(seen.iter().all(|s| *s));
-        assert_eq!(roll_xp(&mut rng, 10, 10), 10);
-        assert_eq!(roll_xp(&mut rng, 0, 0), 0);
+        assert!(seen.iter().all(|&n| (800..1_200).contains(&n)), "{seen:?}");
+        assert_eq!(roll_xp(first, 10, 10), 10);
+        assert_eq!(roll_xp(first, 0, 0), 0);
+        assert_eq!(roll_xp(first, 7, 3), 7, "an empty range gives min");
+    }
+
+    #[test]
+    fn a_seeded_map_decides_as_the_live_one_did() {
+        let (g, u) = (Id::new(1), Id::new(2));
+        let mut live = Cooldowns::default();
+        assert!(live.try_award(g, u, at(0), 60));
+        // Restarted: the store knows the award at 0 s.
+        let mut seeded = Cooldowns::default();
+        seeded.seed([LastAward {
+            guild_id: g,
+            user_id: u,
+            at: at(0),
+        }]);
+        for secs in [30, 59, 60, 61, 130] {
+            assert_eq!(
+                seeded.try_award(g, u, at(secs), 60),
+                live.try_award(g, u, at(secs), 60),
+                "at {secs} s"
+            );
+        }
+        assert_eq!(seeded.last(g, u), Some(at(130)));
+        // A correction moves the last award forward only.
+        seeded.corrected(g, u, at(100));
+        assert_eq!(seeded.last(g, u), Some(at(130)));
+        seeded.corrected(g, u, at(200));
+        assert!(!seeded.try_award(g, u, at(230), 60));
     }
 }

@@ -62,7 +62,7 @@ impl LevelUps {
     pub async fn apply(&self, level_up: LevelUp) -> BotResult<()> {
         self.grant_rewards(level_up).await?;
         let LevelUp { outcome, channel } = level_up;
-        let settings = self.guilds.settings(outcome.guild_id).await?;
+        let settings = self.guilds.settings(outcome.guild_id);
         let target: Option<Id<ChannelMarker>> = match settings.levelup {
             LevelUpTarget::Off => None,
             LevelUpTarget::Here => Some(channel),
@@ -134,10 +134,7 @@ impl LevelUps {
 
     /// Tell the guild's moderators, once, that a reward can't be granted.
     async fn report_role_failure(&self, guild: Id<GuildMarker>, role: Id<RoleMarker>, level: i32) {
-        let Ok(settings) = self.guilds.settings(guild).await else {
-            return;
-        };
-        let Some(modlog) = settings.modlog_channel else {
+        let Some(modlog) = self.guilds.settings(guild).modlog_channel else {
             return;
         };
         let text = format!(

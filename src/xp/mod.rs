@@ -1,10 +1,11 @@
 //! The XP pipeline: what happens to a message's XP, from the shard loop to a
 //! committed row and its effects. Everything that touches an award lives here.
 //!
-//! 1. [`Xp::on_message`], in the shard loop, in gateway order: the cooldown
-//!    ([`cooldown`]) decides whether the message earns XP, and the award goes
-//!    into the write-behind buffer ([`buffer`]), coalesced per member (ten
-//!    messages are one row).
+//! 1. [`Xp::on_message`], in the shard loop, in gateway order, never waiting:
+//!    the cooldown ([`cooldown`]) decides whether the message earns XP, by
+//!    Discord's clock (the message's ID), and the award goes into the
+//!    write-behind buffer ([`buffer`]), coalesced per member (ten messages are
+//!    one row).
 //! 2. After every event, the dispatcher records how far its shard got
 //!    ([`Xp::checkpoint`]: session id and sequence number) in the same buffer.
 //! 3. Every 250 ms ([`flush`]) the buffer is written as batch statements: one per
@@ -24,7 +25,9 @@
 //! *and* does not move the stored sequence past them, so on restart the shard
 //! resumes from the stored sequence and Discord replays those messages: they are
 //! awarded again, once. A flush that fails (database down) puts its batch back
-//! and is retried; nothing is dropped while the process lives. A split flush
+//! and is retried; nothing is dropped while the process lives. Replayed
+//! messages earn what they earned live: the cooldown map is seeded from the
+//! store at start-up and amounts are drawn from message IDs ([`cooldown`]). A split flush
 //! keeps each shard whole (its awards with its checkpoint), so a part that fails
 //! while another commits leaves every stored sequence true for its own shard.
 //! Flushes take turns, so checkpoints are stored in the order they were taken.
@@ -54,7 +57,7 @@ use twilight_model::{
     },
 };
 
-use crate::guilds::Guilds;
+use crate::{guilds::Guilds, snowflake};
 use buffer::{LevelUp, XpBuffer};
 use cooldown::Cooldowns;
 use level_up::LevelUps;
@@ -62,6 +65,11 @@ use level_up::LevelUps;
 /// How long a shutdown waits for level-up effects held back by rate limits: the
 /// XP they follow from is stored, so they are not worth the whole budget.
 const EFFECTS_GRACE: Duration = Duration::from_secs(2);
+
+/// How far back, beyond each guild's cooldown, the start-up reads last awards:
+/// Discord replays a resumed session's events from before the restart, and no
+/// session stays resumable for an hour.
+const REPLAY_MARGIN_SECS: i64 = 3_600;
 
 pub struct Xp {
     store: Arc<dyn Store>,
@@ -88,33 +96,44 @@ impl Xp {
         }
     }
 
+    /// Read what the store knows of members still cooling down, so decisions
+    /// after a restart are the ones the run before it made (see
+    /// [`cooldown`]); how many there were.
+    pub async fn load_cooldowns(&self) -> StoreResult<usize> {
+        let awards = self
+            .store
+            .cooling_down(Utc::now(), REPLAY_MARGIN_SECS)
+            .await?;
+        let count = awards.len();
+        self.cooldowns.lock().expect("cooldowns lock").seed(awards);
+        Ok(count)
+    }
+
     /// A guild message by a member: its XP (0 inside the cooldown, but the
-    /// message still counts) goes into the buffer. Cheap: two short locks.
+    /// message still counts) goes into the buffer. Never waits: two short locks.
     pub fn on_message(&self, settings: &GuildSettings, message: &Message) {
-        // Discord's timestamp, not our clock: a message replayed after a restart
-        // gets the same cooldown decision it would have had live.
-        let at = DateTime::<Utc>::from_timestamp_micros(message.timestamp.as_micros())
-            .unwrap_or_else(Utc::now);
-        let guild = settings.guild_id;
-        let earns = self.cooldowns.lock().expect("cooldowns lock").try_award(
-            guild,
-            message.author.id,
-            at,
-            settings.xp_cooldown_secs,
-        );
-        let xp = if earns {
-            cooldown::roll_xp(&mut rand::rng(), settings.xp_min, settings.xp_max)
-        } else {
-            0
+        // Discord's moment for the message (its ID), not our clock: a message
+        // replayed after a restart gets the decision it had live.
+        let at = snowflake::created_at(message.id.get());
+        let (guild, user) = (settings.guild_id, message.author.id);
+        let (xp, awarded_at) = {
+            let mut cooldowns = self.cooldowns.lock().expect("cooldowns lock");
+            if cooldowns.try_award(guild, user, at, settings.xp_cooldown_secs) {
+                let xp = cooldown::roll_xp(message.id.get(), settings.xp_min, settings.xp_max);
+                (xp, at)
+            } else {
+                // Inside the cooldown there is a last award to keep.
+                (0, cooldowns.last(guild, user).unwrap_or(at))
+            }
         };
         let award = XpAward {
             guild_id: guild,
-            user_id: message.author.id,
+            user_id: user,
             xp,
             messages: 1,
-            at,
+            at: awarded_at,
         };
-        self.buffer.record(&award, message.channel_id);
+        self.buffer.record(&award, message.channel_id, at);
     }
 
     /// Every event of the session's shard up to its sequence has been handed
@@ -145,13 +164,22 @@ impl Xp {
             .forget(guild, user);
     }
 
+    /// A moderator set or changed the member's XP at `at`: the store moved their
+    /// last award there (when later), and so does the cooldown.
+    pub fn corrected(&self, guild: Id<GuildMarker>, user: Id<UserMarker>, at: DateTime<Utc>) {
+        self.cooldowns
+            .lock()
+            .expect("cooldowns lock")
+            .corrected(guild, user, at);
+    }
+
     /// At shutdown, once nothing records any more: the last write (with the
     /// final checkpoints), then a short grace for the effects still waiting on
     /// Discord, all by `deadline`.
     pub async fn finish(&self, deadline: tokio::time::Instant) {
         let pending = self.pending_members();
         let written =
-            tokio::time::timeout_at(deadline + Duration::from_secs(1), self.flush()).await;
+            tokio::time::timeout_at(deadline + Duration::from_millis(500), self.flush()).await;
         match written {
             Ok(Ok(())) => tracing::info!(members = pending, "final XP written; sessions saved"),
             Ok(Err(err)) => {

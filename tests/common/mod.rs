@@ -310,16 +310,60 @@ pub async fn await_expected_xp(
     }
 }
 
-/// A TCP proxy in front of PostgreSQL that the test can switch off: while down
-/// it drops every open connection and refuses new ones, which is what the bot
-/// sees when the database server stops (without stopping the server the other
-/// tests share).
+/// A TCP proxy (in front of PostgreSQL, or Discord's API) that the test can
+/// switch off: while down it drops every open connection and refuses new ones,
+/// which is what the bot sees when the server stops (without stopping the server
+/// the other tests share). Frozen, it is a black hole: connections stay open and
+/// new ones are accepted, but no byte goes through either way, as when a network
+/// drops packets silently.
 pub struct DbProxy {
     pub addr: std::net::SocketAddr,
     up: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Cancelled on `down()` to cut the open connections; replaced on `up()`.
     cut: std::sync::Arc<std::sync::Mutex<tokio_util::sync::CancellationToken>>,
+    frozen: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    /// Freeze right after forwarding a client write of at least this many bytes
+    /// (0: not armed), so a statement is caught in flight.
+    freeze_after: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     accept: tokio::task::JoinHandle<()>,
+}
+
+/// What makes the client-to-server pump freeze the proxy after a large write.
+#[derive(Clone)]
+struct FreezeTrigger {
+    after: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    frozen: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// Copy `from` to `to` until either closes, holding every byte while `frozen`;
+/// with a `trigger`, freeze after forwarding a write as large as it asks.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: tokio::sync::watch::Receiver<bool>,
+    trigger: Option<FreezeTrigger>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if frozen.wait_for(|f| !f).await.is_err() {
+            return;
+        }
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if frozen.wait_for(|f| !f).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+        if let Some(trigger) = &trigger {
+            let after = trigger.after.load(std::sync::atomic::Ordering::SeqCst);
+            if after > 0 && n >= after {
+                trigger.after.store(0, std::sync::atomic::Ordering::SeqCst);
+                trigger.frozen.send_replace(true);
+            }
+        }
+    }
 }
 
 impl DbProxy {
@@ -331,22 +375,34 @@ impl DbProxy {
         let cut = std::sync::Arc::new(std::sync::Mutex::new(
             tokio_util::sync::CancellationToken::new(),
         ));
+        let (frozen, frozen_rx) = tokio::sync::watch::channel(false);
+        let frozen = std::sync::Arc::new(frozen);
+        let freeze_after = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let trigger = FreezeTrigger {
+            after: freeze_after.clone(),
+            frozen: frozen.clone(),
+        };
         let accept = {
             let (up, cut) = (up.clone(), cut.clone());
             tokio::spawn(async move {
-                while let Ok((mut client, _)) = listener.accept().await {
+                while let Ok((client, _)) = listener.accept().await {
                     if !up.load(Ordering::SeqCst) {
                         drop(client); // refused: the client reads EOF at once
                         continue;
                     }
                     let token = cut.lock().unwrap().clone();
                     let upstream = upstream.clone();
+                    let frozen = frozen_rx.clone();
+                    let trigger = trigger.clone();
                     tokio::spawn(async move {
-                        let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
                             return;
                         };
+                        let (client_read, client_write) = client.into_split();
+                        let (server_read, server_write) = server.into_split();
                         tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            () = pump(client_read, server_write, frozen.clone(), Some(trigger)) => {}
+                            () = pump(server_read, client_write, frozen, None) => {}
                             () = token.cancelled() => {}
                         }
                     });
@@ -357,6 +413,8 @@ impl DbProxy {
             addr,
             up,
             cut,
+            frozen,
+            freeze_after,
             accept,
         }
     }
@@ -385,6 +443,24 @@ impl DbProxy {
     pub fn up(&self) {
         self.up.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+
+    /// A black hole: nothing goes through, nothing is closed.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    /// Freeze as soon as the client has sent a write of `bytes` or more (a
+    /// statement, not a ping): that statement reaches the server, its answer and
+    /// everything after it are held.
+    pub fn freeze_after_write_of(&self, bytes: usize) {
+        self.freeze_after
+            .store(bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// What was held goes through, and the connections live on.
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+    }
 }
 
 impl Drop for DbProxy {
@@ -402,4 +478,63 @@ pub fn pg_host_port(url: &str) -> String {
         .rsplit_once('@')
         .map_or(authority, |(_, h)| h)
         .to_owned()
+}
+
+/// How a test takes the database away from Keeper: on PostgreSQL through its
+/// [`DbProxy`]; on SQLite (a file, no network) by holding the write lock from
+/// another connection, which is how it is unavailable in practice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outage {
+    /// Connections cut, new ones refused (the server stopped).
+    Down,
+    /// Nothing answers, nothing is closed (the network dropped packets).
+    Silent,
+    /// Like `Silent`, but from the moment a statement is in flight.
+    SilentMidWrite,
+}
+
+/// An outage under way; [`OutageGuard::end`] gives the database back.
+pub struct OutageGuard {
+    lock: Option<sqlx::SqliteConnection>,
+}
+
+impl Outage {
+    /// Begin the outage for Keeper's database at `url` (SQLite) or behind `proxy`.
+    pub async fn begin(self, proxy: Option<&DbProxy>, url: &str) -> OutageGuard {
+        use sqlx::Connection;
+        match proxy {
+            Some(proxy) => {
+                match self {
+                    Outage::Down => proxy.down(),
+                    Outage::Silent => proxy.freeze(),
+                    // A statement, not a ping: larger than any of sqlx's.
+                    Outage::SilentMidWrite => proxy.freeze_after_write_of(300),
+                }
+                OutageGuard { lock: None }
+            }
+            None => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::raw_sql("BEGIN EXCLUSIVE")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                OutageGuard { lock: Some(conn) }
+            }
+        }
+    }
+}
+
+impl OutageGuard {
+    /// The database is back: the proxy passes everything again, the lock is gone.
+    pub async fn end(mut self, proxy: Option<&DbProxy>) {
+        use sqlx::Connection;
+        if let Some(proxy) = proxy {
+            proxy.thaw();
+            proxy.up();
+        }
+        if let Some(mut conn) = self.lock.take() {
+            sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        }
+    }
 }

@@ -32,6 +32,13 @@ pub struct Snowflakes {
     backdated: AtomicU64,
 }
 
+/// When `id` was made, as Discord's API tells it (a message's `timestamp` is
+/// its ID's moment: milliseconds, the microseconds zero).
+pub fn created_at(id: u64) -> chrono::DateTime<chrono::Utc> {
+    let ms = (id >> 22) + DISCORD_EPOCH_MS;
+    chrono::DateTime::from_timestamp_millis(ms as i64).unwrap_or_default()
+}
+
 fn now_ms() -> u64 {
     let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
     now.saturating_sub(DISCORD_EPOCH_MS)
@@ -116,6 +123,14 @@ mod tests {
         assert_eq!(shards.len(), 4, "consecutive guilds cover every shard");
         let others: Vec<u64> = (0..10_000).map(|_| ids.next()).collect();
         assert!(guilds.iter().all(|g| !others.contains(g)));
+    }
+
+    #[test]
+    fn an_ids_moment_is_when_it_was_made() {
+        let before = chrono::Utc::now().timestamp_millis();
+        let made = created_at(Snowflakes::default().next()).timestamp_millis();
+        let after = chrono::Utc::now().timestamp_millis();
+        assert!((before..=after).contains(&made), "{before} {made} {after}");
     }
 
     #[test]

@@ -57,7 +57,8 @@ impl PgStore {
     /// migration and the others wait, then find it applied.
     pub async fn connect(config: &PgConfig) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(&config.url)
-            .map_err(|e| StoreError::Config(format!("the PostgreSQL URL is not valid: {e}")))?;
+            .map_err(|e| StoreError::Config(format!("the PostgreSQL URL is not valid: {e}")))?
+            .options(SESSION_LIMITS);
         if config.pool_size == 0 {
             return Err(StoreError::Config(
                 "the PostgreSQL pool size must be at least 1".into(),
@@ -75,6 +76,21 @@ impl PgStore {
         Ok(Self { pool })
     }
 }
+
+/// Set on every connection, so that nothing Keeper starts holds the server
+/// for ever: a statement that runs 10 s is cancelled (Keeper's own writes take
+/// milliseconds; its flush gives up on a write after 15 s); a transaction left
+/// open and idle (its client gone quiet) is ended after 30 s, releasing its
+/// locks; and the server probes an idle connection after 30 s, so one whose
+/// client vanished without a word is closed within about a minute. The client
+/// side of a silent connection is the flush's timeout and the pool's.
+const SESSION_LIMITS: [(&str, &str); 5] = [
+    ("statement_timeout", "10s"),
+    ("idle_in_transaction_session_timeout", "30s"),
+    ("tcp_keepalives_idle", "30"),
+    ("tcp_keepalives_interval", "10"),
+    ("tcp_keepalives_count", "3"),
+];
 
 /// Try to open one connection, `attempts` times with backoff, so that a bot started
 /// together with its database waits for it instead of failing at once.

@@ -41,6 +41,39 @@ fn shard_to_db(shard_id: u32) -> StoreResult<i32> {
     i32::try_from(shard_id).map_err(|_| out_of_range("The shard id"))
 }
 
+/// One shard's stored session, on a connection (the pool's, or a write
+/// transaction that must see its own state).
+async fn load(conn: &mut PgConnection, shard_id: u32) -> StoreResult<Option<GatewaySession>> {
+    let Ok(shard_id) = i32::try_from(shard_id) else {
+        // No such shard can have been stored.
+        return Ok(None);
+    };
+    sqlx::query_as!(
+        SessionRow,
+        "SELECT shard_id, shard_total, session_id, resume_url, sequence, updated_at
+         FROM gateway_sessions WHERE shard_id = $1",
+        shard_id,
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error)?
+    .map(GatewaySession::try_from)
+    .transpose()
+}
+
+/// The stored sessions of the shards `checkpoints` name: what an award's
+/// transaction compares its checkpoints with (see [`keeper_store::already_written`]).
+pub(crate) async fn load_all(
+    conn: &mut PgConnection,
+    checkpoints: &[GatewaySession],
+) -> StoreResult<Vec<GatewaySession>> {
+    let mut stored = Vec::with_capacity(checkpoints.len());
+    for checkpoint in checkpoints {
+        stored.extend(load(conn, checkpoint.shard_id).await?);
+    }
+    Ok(stored)
+}
+
 /// Upsert sessions in one statement; also the checkpoints of an XP award, on the
 /// award's transaction. Should a shard appear twice, its last entry wins (one
 /// statement can't update a row twice).
@@ -105,21 +138,8 @@ impl SessionStore for PgStore {
     }
 
     async fn session(&self, shard_id: u32) -> StoreResult<Option<GatewaySession>> {
-        let Ok(shard_id) = i32::try_from(shard_id) else {
-            // No such shard can have been stored.
-            return Ok(None);
-        };
-        sqlx::query_as!(
-            SessionRow,
-            "SELECT shard_id, shard_total, session_id, resume_url, sequence, updated_at
-         FROM gateway_sessions WHERE shard_id = $1",
-            shard_id,
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .map(GatewaySession::try_from)
-        .transpose()
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        load(&mut conn, shard_id).await
     }
 
     async fn delete_session(&self, shard_id: u32) -> StoreResult<()> {

@@ -9,7 +9,7 @@ use keeper_store::{
 };
 use twilight_model::id::{Id, marker::GuildMarker};
 
-use crate::{PgStore, error::db_error};
+use crate::{PgStore, convert::from_rows, error::db_error};
 
 /// A `guild_settings` row as stored.
 struct SettingsRow {
@@ -82,6 +82,20 @@ impl SettingsStore for PgStore {
             Some(row) => row.try_into(),
             None => Ok(GuildSettings::defaults(guild)),
         }
+    }
+
+    async fn all_settings(&self) -> StoreResult<Vec<GuildSettings>> {
+        let rows = sqlx::query_as!(
+            SettingsRow,
+            "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
+                levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
+                xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+         FROM guild_settings ORDER BY guild_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        from_rows(rows)
     }
 
     /// Read (or create) the row under a lock, apply the patch in Rust with

@@ -10,8 +10,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    AwardOutcome, GatewaySession, MemberRank, MemberXp, StoreError, StoreResult, XpAward, XpStore,
-    id_from_db, id_to_db,
+    AwardOutcome, DEFAULT_XP_COOLDOWN_SECS, GatewaySession, LastAward, MemberRank, MemberXp,
+    StoreError, StoreResult, XpAward, XpStore, already_written, id_from_db, id_to_db,
     levels::{level_for_xp, xp_bucket},
 };
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -106,6 +106,25 @@ impl Upserted {
     }
 }
 
+/// When a member last earned XP, as stored.
+struct LastAwardRow {
+    guild_id: i64,
+    user_id: i64,
+    last_award_at: DateTime<Utc>,
+}
+
+impl TryFrom<LastAwardRow> for LastAward {
+    type Error = StoreError;
+
+    fn try_from(r: LastAwardRow) -> StoreResult<Self> {
+        Ok(LastAward {
+            guild_id: id_from_db(r.guild_id)?,
+            user_id: id_from_db(r.user_id)?,
+            at: r.last_award_at,
+        })
+    }
+}
+
 #[async_trait]
 impl XpStore for PgStore {
     /// Award a batch: one upsert for every row (duplicates summed by `GROUP BY`, rows
@@ -134,6 +153,12 @@ impl XpStore for PgStore {
         }
 
         let mut tx = self.begin_write().await?;
+        if already_written(
+            checkpoints,
+            &sessions::load_all(&mut tx, checkpoints).await?,
+        ) {
+            return Ok(Vec::new());
+        }
         let written = if batch.is_empty() {
             Vec::new()
         } else {
@@ -275,6 +300,29 @@ impl XpStore for PgStore {
             id_to_db(guild),
             i64::from(limit),
             offset,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        from_rows(rows)
+    }
+
+    /// A scan of the whole table (no index on `last_award_at`: every award would
+    /// write it), once at start-up.
+    async fn cooling_down(
+        &self,
+        now: DateTime<Utc>,
+        margin_secs: i64,
+    ) -> StoreResult<Vec<LastAward>> {
+        let rows = sqlx::query_as!(
+            LastAwardRow,
+            r#"SELECT m.guild_id, m.user_id, m.last_award_at AS "last_award_at!"
+           FROM member_xp m LEFT JOIN guild_settings s ON s.guild_id = m.guild_id
+           WHERE m.last_award_at > $1::timestamptz
+               - make_interval(secs => (coalesce(s.xp_cooldown_secs, $2::int4) + $3::int8)::float8)"#,
+            now,
+            DEFAULT_XP_COOLDOWN_SECS,
+            margin_secs,
         )
         .fetch_all(&self.pool)
         .await

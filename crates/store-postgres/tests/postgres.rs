@@ -250,3 +250,29 @@ async fn default_config() {
     assert_eq!(config.pool_size, 10);
     assert!(config.connect_attempts > 1);
 }
+
+/// Every connection of the pool carries the limits that keep a silent client
+/// from holding the server: statement and idle-transaction timeouts, keepalives.
+#[tokio::test]
+async fn connections_carry_the_session_limits() {
+    let db = ScratchDb::create().await;
+    let store = PgStore::connect(&db.config()).await.expect("boot");
+    let mut conn = store.pool().acquire().await.unwrap();
+    for (setting, expected) in [
+        ("statement_timeout", "10s"),
+        ("idle_in_transaction_session_timeout", "30s"),
+        ("tcp_keepalives_idle", "30"),
+        ("tcp_keepalives_interval", "10"),
+        ("tcp_keepalives_count", "3"),
+    ] {
+        let value: String = sqlx::query_scalar("SELECT current_setting($1)")
+            .bind(setting)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(value, expected, "{setting}");
+    }
+    drop(conn);
+    store.close().await;
+    db.drop_db().await;
+}

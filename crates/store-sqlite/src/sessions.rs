@@ -35,6 +35,38 @@ impl TryFrom<SessionRow> for GatewaySession {
     }
 }
 
+/// One shard's stored session, on a connection (a reader, or a write transaction
+/// that must see its own state).
+async fn load(conn: &mut SqliteConnection, shard_id: u32) -> StoreResult<Option<GatewaySession>> {
+    let shard = i64::from(shard_id);
+    let rows = sqlx::query_as!(
+        SessionRow,
+        r#"SELECT shard_id, shard_total, session_id, resume_url, sequence, updated_at
+           FROM gateway_sessions WHERE shard_id = ?1"#,
+        shard
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    rows.into_iter()
+        .next()
+        .map(GatewaySession::try_from)
+        .transpose()
+}
+
+/// The stored sessions of the shards `checkpoints` name: what an award's
+/// transaction compares its checkpoints with (see [`keeper_store::already_written`]).
+pub(crate) async fn load_all(
+    conn: &mut SqliteConnection,
+    checkpoints: &[GatewaySession],
+) -> StoreResult<Vec<GatewaySession>> {
+    let mut stored = Vec::with_capacity(checkpoints.len());
+    for checkpoint in checkpoints {
+        stored.extend(load(conn, checkpoint.shard_id).await?);
+    }
+    Ok(stored)
+}
+
 /// Insert or replace sessions on a connection, one statement each; also the
 /// checkpoints of an XP award, on the award's write transaction (so they are
 /// stored beside the awards they cover).
@@ -79,20 +111,8 @@ impl SessionStore for SqliteStore {
     }
 
     async fn session(&self, shard_id: u32) -> StoreResult<Option<GatewaySession>> {
-        let shard = i64::from(shard_id);
-        let rows = sqlx::query_as!(
-            SessionRow,
-            r#"SELECT shard_id, shard_total, session_id, resume_url, sequence, updated_at
-           FROM gateway_sessions WHERE shard_id = ?1"#,
-            shard
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_error)?;
-        rows.into_iter()
-            .next()
-            .map(GatewaySession::try_from)
-            .transpose()
+        let mut conn = self.reader.acquire().await.map_err(db_error)?;
+        load(&mut conn, shard_id).await
     }
 
     async fn delete_session(&self, shard_id: u32) -> StoreResult<()> {

@@ -11,7 +11,7 @@ use twilight_model::id::{Id, marker::GuildMarker};
 
 use crate::{
     SqliteStore,
-    convert::{from_ms, narrow, to_ms},
+    convert::{from_ms, from_rows, narrow, to_ms},
     error::db_error,
 };
 
@@ -91,6 +91,20 @@ impl SettingsStore for SqliteStore {
     async fn settings(&self, guild: Id<GuildMarker>) -> StoreResult<GuildSettings> {
         let mut conn = self.reader.acquire().await.map_err(db_error)?;
         load(&mut conn, guild).await
+    }
+
+    async fn all_settings(&self) -> StoreResult<Vec<GuildSettings>> {
+        let rows = sqlx::query_as!(
+            SettingsRow,
+            r#"SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
+                  levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
+                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+           FROM guild_settings ORDER BY guild_id"#
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        from_rows(rows)
     }
 
     /// Read, patch and write back the whole row in one `BEGIN IMMEDIATE` transaction:

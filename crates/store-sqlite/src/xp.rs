@@ -9,8 +9,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    AwardOutcome, GatewaySession, MemberRank, MemberXp, StoreError, StoreResult, XpAward, XpStore,
-    id_from_db, id_to_db,
+    AwardOutcome, DEFAULT_XP_COOLDOWN_SECS, GatewaySession, LastAward, MemberRank, MemberXp,
+    StoreError, StoreResult, XpAward, XpStore, already_written, id_from_db, id_to_db,
     levels::{level_for_xp, xp_bucket},
 };
 use sqlx::{Sqlite, Transaction};
@@ -21,7 +21,7 @@ use twilight_model::id::{
 
 use crate::{
     SqliteStore,
-    convert::{from_ms_opt, from_rows, narrow, to_ms},
+    convert::{from_ms, from_ms_opt, from_rows, narrow, to_ms},
     error::{db_error, is_overflow, out_of_range},
     sessions,
 };
@@ -72,6 +72,25 @@ impl Upserted {
     }
 }
 
+/// When a member last earned XP, as stored.
+struct LastAwardRow {
+    guild_id: i64,
+    user_id: i64,
+    last_award_at: i64,
+}
+
+impl TryFrom<LastAwardRow> for LastAward {
+    type Error = StoreError;
+
+    fn try_from(r: LastAwardRow) -> StoreResult<Self> {
+        Ok(LastAward {
+            guild_id: id_from_db(r.guild_id)?,
+            user_id: id_from_db(r.user_id)?,
+            at: from_ms(r.last_award_at)?,
+        })
+    }
+}
+
 #[async_trait]
 impl XpStore for SqliteStore {
     /// Add a whole batch in one statement over `json_each`.
@@ -92,6 +111,12 @@ impl XpStore for SqliteStore {
         }
         let json = awards_json(batch);
         let mut tx = self.begin_write().await?;
+        if already_written(
+            checkpoints,
+            &sessions::load_all(&mut tx, checkpoints).await?,
+        ) {
+            return Ok(Vec::new());
+        }
         let mut outcomes = Vec::new();
         if !batch.is_empty() {
             let rows = sqlx::query_as!(
@@ -245,6 +270,29 @@ impl XpStore for SqliteStore {
             guild_id,
             limit,
             offset
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        from_rows(rows)
+    }
+
+    /// A scan of the whole table (no index on `last_award_at`: every award would
+    /// write it), once at start-up.
+    async fn cooling_down(
+        &self,
+        now: DateTime<Utc>,
+        margin_secs: i64,
+    ) -> StoreResult<Vec<LastAward>> {
+        let (now_ms, default_secs) = (to_ms(now), i64::from(DEFAULT_XP_COOLDOWN_SECS));
+        let rows = sqlx::query_as!(
+            LastAwardRow,
+            r#"SELECT m.guild_id, m.user_id, m.last_award_at AS "last_award_at!: i64"
+           FROM member_xp m LEFT JOIN guild_settings s ON s.guild_id = m.guild_id
+           WHERE m.last_award_at > ?1 - (coalesce(s.xp_cooldown_secs, ?2) + ?3) * 1000"#,
+            now_ms,
+            default_secs,
+            margin_secs,
         )
         .fetch_all(&self.reader)
         .await

@@ -30,8 +30,8 @@ pub mod conformance;
 
 pub use error::{StoreError, StoreResult};
 pub use settings::{
-    DEFAULT_LEVELUP_MESSAGE, DEFAULT_PREFIX, DEFAULT_WELCOME_MESSAGE, GuildSettings, LevelUpTarget,
-    SettingsPatch,
+    DEFAULT_LEVELUP_MESSAGE, DEFAULT_PREFIX, DEFAULT_WELCOME_MESSAGE, DEFAULT_XP_COOLDOWN_SECS,
+    GuildSettings, LevelUpTarget, SettingsPatch,
 };
 pub use traits::{
     AdminStore, CaseStore, EscalationStore, RewardStore, SessionStore, SettingsStore, Store,

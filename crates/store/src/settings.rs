@@ -9,6 +9,9 @@ use crate::{StoreError, StoreResult};
 
 /// The prefix a guild starts with.
 pub const DEFAULT_PREFIX: &str = "!";
+
+/// Seconds between two awards of one member, for a guild that never set it.
+pub const DEFAULT_XP_COOLDOWN_SECS: i32 = 60;
 /// The welcome message used when a welcome channel is set without a message.
 pub const DEFAULT_WELCOME_MESSAGE: &str =
     "Welcome to {server}, {user}! You are member #{member_count}.";
@@ -64,7 +67,7 @@ impl GuildSettings {
             levelup_message: None,
             xp_min: 15,
             xp_max: 25,
-            xp_cooldown_secs: 60,
+            xp_cooldown_secs: DEFAULT_XP_COOLDOWN_SECS,
             warn_expiry_secs: None,
             dm_on_warn: true,
             created_at: None,

@@ -59,7 +59,18 @@ pub struct XpAward {
     pub xp: i64,
     /// Messages to add to the member's count.
     pub messages: i64,
-    /// When the (last) award happened; the stored time only ever moves forward.
+    /// When the member last earned XP (the latest XP-earning message so far,
+    /// which is earlier than this batch's messages when they all fell inside the
+    /// cooldown); the stored time only ever moves forward. The cooldown counts
+    /// from it, after a restart too.
+    pub at: DateTime<Utc>,
+}
+
+/// When a member last earned XP in a guild.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastAward {
+    pub guild_id: Id<GuildMarker>,
+    pub user_id: Id<UserMarker>,
     pub at: DateTime<Utc>,
 }
 
@@ -243,9 +254,57 @@ pub struct GatewaySession {
     pub updated_at: DateTime<Utc>,
 }
 
+impl GatewaySession {
+    /// Whether this stored checkpoint is `other`'s or a later one of the same
+    /// session: what `other` covers is then already written.
+    pub fn covers(&self, other: &GatewaySession) -> bool {
+        self.shard_id == other.shard_id
+            && self.session_id == other.session_id
+            && self.sequence >= other.sequence
+    }
+}
+
+/// Whether a batch whose checkpoints are `batch` was written already, given what
+/// is `stored` for its shards: it was when it has checkpoints and every one is
+/// covered (a checkpoint is stored only with its batch, in one transaction, and
+/// every batch after it carries a later one). A retry after a lost answer is
+/// recognised so; a batch without checkpoints can't be.
+pub fn already_written(batch: &[GatewaySession], stored: &[GatewaySession]) -> bool {
+    !batch.is_empty() && batch.iter().all(|c| stored.iter().any(|s| s.covers(c)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(shard: u32, session: &str, sequence: u64) -> GatewaySession {
+        GatewaySession {
+            shard_id: shard,
+            shard_total: 2,
+            session_id: session.into(),
+            resume_url: "wss://x".into(),
+            sequence,
+            updated_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_written_when_every_checkpoint_is_stored_or_passed() {
+        let stored = [at(0, "a", 10), at(1, "b", 7)];
+        assert!(already_written(&[at(0, "a", 10)], &stored));
+        assert!(already_written(&[at(0, "a", 9), at(1, "b", 7)], &stored));
+        assert!(
+            !already_written(&[at(0, "a", 11)], &stored),
+            "a later batch"
+        );
+        assert!(!already_written(&[at(0, "c", 1)], &stored), "a new session");
+        assert!(!already_written(&[at(0, "a", 10), at(1, "b", 8)], &stored));
+        assert!(
+            !already_written(&[at(2, "a", 1)], &stored),
+            "a shard never stored"
+        );
+        assert!(!already_written(&[], &stored), "nothing tells");
+    }
 
     #[test]
     fn stored_words_round_trip_and_unknown_ones_are_corrupt_data() {

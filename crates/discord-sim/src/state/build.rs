@@ -10,8 +10,9 @@ use crate::permissions;
 impl World {
     /// A new message ID and timestamp for a message in `channel_id`.
     pub fn new_message(&self, channel_id: u64, author_id: u64, content: String) -> MessageRec {
+        let id = self.ids.next();
         MessageRec {
-            id: self.ids.next(),
+            id,
             channel_id,
             guild_id: self.channels.get(&channel_id).and_then(|c| c.guild_id),
             author_id,
@@ -22,7 +23,9 @@ impl World {
             mentions: Vec::new(),
             mention_roles: Vec::new(),
             mention_everyone: false,
-            timestamp: now_iso(),
+            // As on Discord: the message's time is its ID's.
+            timestamp: crate::ids::created_at(id)
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
             edited_timestamp: None,
             flags: 0,
             interaction_id: None,

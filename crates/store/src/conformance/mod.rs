@@ -60,15 +60,18 @@ macro_rules! conformance_tests {
             settings_default_when_never_set,
             settings_patch_is_partial_and_validated,
             settings_concurrent_patches_keep_every_field,
+            all_settings_lists_every_stored_guild,
             // xp.rs
             award_batch_returns_totals_and_level_ups,
             award_batch_sums_duplicate_keys,
             award_batch_writes_checkpoints_atomically,
+            a_batch_written_already_is_not_counted_twice,
             concurrent_awards_are_exact,
             set_add_reset_xp,
             leaderboard_order_ties_and_pages,
             member_rank_positions,
             leaderboard_and_rank_exact_across_xp_buckets,
+            cooling_down_follows_each_guilds_cooldown,
             // rewards.rs
             level_rewards_crud,
             // cases.rs

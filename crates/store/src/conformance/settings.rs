@@ -135,3 +135,30 @@ pub async fn settings_concurrent_patches_keep_every_field<F: Fixture>(fixture: &
     assert!(!s.dm_on_warn);
     assert_eq!(s.warn_expiry_secs, Some(60));
 }
+
+/// Every stored guild, with what was stored; guilds without a row are absent
+/// (they use the defaults).
+pub async fn all_settings_lists_every_stored_guild<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    assert!(store.all_settings().await.unwrap().is_empty());
+    let prefix = |p: &str| SettingsPatch {
+        prefix: Some(p.into()),
+        ..SettingsPatch::default()
+    };
+    let a = store
+        .update_settings(guild(3), &prefix("?"), t(1))
+        .await
+        .unwrap();
+    let cooldown = SettingsPatch {
+        xp_cooldown_secs: Some(5),
+        ..SettingsPatch::default()
+    };
+    let b = store
+        .update_settings(guild(u64::MAX >> 1), &cooldown, t(2))
+        .await
+        .unwrap();
+    let _ = store.settings(guild(9)).await.unwrap(); // read, never stored
+    let mut all = store.all_settings().await.unwrap();
+    all.sort_by_key(|s| s.guild_id);
+    assert_eq!(all, vec![a, b]);
+}

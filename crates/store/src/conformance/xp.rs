@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use super::{Fixture, award, guild, session, t, user};
-use crate::{AwardOutcome, Store, XpAward, levels::level_for_xp};
+use chrono::{DateTime, Utc};
+
+use crate::{AwardOutcome, SettingsPatch, Store, XpAward, levels::level_for_xp};
 
 fn by_member(outcomes: &[AwardOutcome]) -> HashMap<(u64, u64), AwardOutcome> {
     outcomes
@@ -387,4 +389,97 @@ async fn expect_board_and_ranks(store: &dyn Store, expected: &[(u64, i64)]) {
         );
         assert_eq!(rank.member.level, crate::levels::level_for_xp(xp));
     }
+}
+
+/// Members still inside their guild's cooldown (plus the margin) at `now`, by
+/// each guild's own cooldown (the default where it set none); nobody else.
+pub async fn cooling_down_follows_each_guilds_cooldown<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    // Guild 1: the default cooldown (60 s). Guild 2: 600 s. Guild 3: none (0 s).
+    for (g, secs) in [(2, 600), (3, 0)] {
+        let patch = SettingsPatch {
+            xp_cooldown_secs: Some(secs),
+            ..SettingsPatch::default()
+        };
+        store.update_settings(guild(g), &patch, t(0)).await.unwrap();
+    }
+    let now = 10_000;
+    let batch = [
+        award(1, 10, 20, now - 30),  // 30 s ago: inside 60 s
+        award(1, 11, 20, now - 90),  // 90 s ago: outside 60 s
+        award(2, 10, 20, now - 500), // inside 600 s
+        award(2, 12, 20, now - 700), // outside 600 s
+        award(3, 10, 20, now - 1),   // no cooldown at all
+    ];
+    store.award_xp(&batch, &[]).await.unwrap();
+    let found = |margin| {
+        let store = store.clone();
+        async move {
+            let mut found: Vec<(u64, u64, DateTime<Utc>)> = store
+                .cooling_down(t(now), margin)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| (a.guild_id.get(), a.user_id.get(), a.at))
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    assert_eq!(
+        found(0).await,
+        vec![(1, 10, t(now - 30)), (2, 10, t(now - 500))]
+    );
+    // A margin of 120 s takes in the member 90 s away in the 60 s guild, and the
+    // one 1 s away in the guild without a cooldown.
+    assert_eq!(
+        found(120).await,
+        vec![
+            (1, 10, t(now - 30)),
+            (1, 11, t(now - 90)),
+            (2, 10, t(now - 500)),
+            (2, 12, t(now - 700)),
+            (3, 10, t(now - 1)),
+        ]
+    );
+}
+
+/// A batch retried after its answer was lost (its checkpoints already stored)
+/// changes nothing; a later batch of the same session, or one of a new session,
+/// is written.
+pub async fn a_batch_written_already_is_not_counted_twice<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let batch = [award(1, 10, 50, 1), award(1, 11, 20, 1)];
+    let first = store.award_xp(&batch, &[session(0, 40)]).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let again = store.award_xp(&batch, &[session(0, 40)]).await.unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    let older = store.award_xp(&batch, &[session(0, 39)]).await.unwrap();
+    assert!(older.is_empty(), "a batch before the stored checkpoint");
+    let rank = store
+        .member_rank(guild(1), user(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((rank.member.xp, rank.member.messages), (50, 1));
+
+    store
+        .award_xp(&[award(1, 10, 5, 2)], &[session(0, 41)])
+        .await
+        .unwrap();
+    let mut new_session = session(0, 1);
+    new_session.session_id = "another".into();
+    store
+        .award_xp(&[award(1, 10, 5, 3)], &[new_session])
+        .await
+        .unwrap();
+    // Without checkpoints nothing tells a retry from a new batch.
+    store.award_xp(&[award(1, 10, 5, 4)], &[]).await.unwrap();
+    store.award_xp(&[award(1, 10, 5, 4)], &[]).await.unwrap();
+    let rank = store
+        .member_rank(guild(1), user(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((rank.member.xp, rank.member.messages), (70, 5));
 }

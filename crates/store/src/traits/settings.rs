@@ -10,6 +10,11 @@ pub trait SettingsStore: Send + Sync {
     /// The guild's settings; the defaults when the guild has never changed any.
     async fn settings(&self, guild: Id<GuildMarker>) -> StoreResult<GuildSettings>;
 
+    /// Every guild's stored settings (a guild without a row uses the defaults).
+    /// Keeper reads them once at start-up, so that handling a message never waits
+    /// on the database to know a guild's rules.
+    async fn all_settings(&self) -> StoreResult<Vec<GuildSettings>>;
+
     /// Apply `patch` atomically (fields left `None` keep their value) and return the
     /// settings as stored afterwards. Invalid combinations (min XP above max XP...)
     /// are refused with [`StoreError::Invalid`](crate::StoreError::Invalid) and

@@ -5,7 +5,7 @@ use twilight_model::id::{
     marker::{GuildMarker, UserMarker},
 };
 
-use crate::{AwardOutcome, GatewaySession, MemberRank, MemberXp, StoreResult, XpAward};
+use crate::{AwardOutcome, GatewaySession, LastAward, MemberRank, MemberXp, StoreResult, XpAward};
 
 /// Member XP and levels.
 ///
@@ -19,6 +19,10 @@ pub trait XpStore: Send + Sync {
     /// written in the same transaction: a gateway sequence number is only stored
     /// together with the awards of the events it covers, so a crash can never
     /// record a sequence whose awards were lost (Discord replays after it on resume).
+    ///
+    /// A batch whose checkpoints are all stored already ([`crate::already_written`])
+    /// is not written again and returns no outcomes: a retry after an answer was
+    /// lost (a connection gone silent during the commit) counts nothing twice.
     async fn award_xp(
         &self,
         batch: &[XpAward],
@@ -33,6 +37,17 @@ pub trait XpStore: Send + Sync {
     fn parallel_writes(&self) -> usize {
         1
     }
+
+    /// Members whose last award (`last_award_at`) is within their guild's XP
+    /// cooldown of `now`, widened by `margin_secs`: everyone whose next message
+    /// might still be refused XP. Keeper reads them at start-up, so that the
+    /// messages Discord replays after a restart get the decisions the live run
+    /// gave them.
+    async fn cooling_down(
+        &self,
+        now: DateTime<Utc>,
+        margin_secs: i64,
+    ) -> StoreResult<Vec<LastAward>>;
 
     /// Set a member's total XP (clamped at 0), returning the level change.
     async fn set_xp(
