@@ -22,7 +22,9 @@ use crate::{
     discord::{self, startup_request},
     dispatch::{self, ShardEnd},
     error::Fatal,
-    events, shards, xp,
+    events, shards,
+    snowflake::DiscordClock,
+    xp,
 };
 
 /// Everything must be stopped within 10 s of a signal: 8 s for the shards, the
@@ -51,6 +53,14 @@ pub async fn run(
     let guilds = ctx.guilds.load().await.map_err(Fatal::database)?;
     let cooling = ctx.xp.load_cooldowns().await.map_err(Fatal::database)?;
     tracing::info!(guilds, cooling, "settings and cooldowns read");
+    // No session replays a day back: older records of applied interactions only
+    // take room.
+    if let Err(err) = store
+        .prune_applied(chrono::Utc::now() - chrono::Duration::days(1))
+        .await
+    {
+        tracing::warn!(error = %err, "could not prune the applied interactions");
+    }
     if let Err(err) = command::register(&ctx, discord.dev_guild.map(Id::from)).await {
         tracing::error!(error = %err, "could not register the slash commands; they may be out of date");
     }
@@ -136,10 +146,21 @@ async fn log_in(config: &Config, token: &str, store: Arc<dyn Store>) -> Result<C
     let app = startup_request("fetching the application", discord, || {
         http.current_user_application()
     })
-    .await?;
+    .await?
+    .value;
+    let clock = me.clock.unwrap_or_default();
+    if clock != DiscordClock::default() {
+        tracing::warn!(
+            ahead_ms = clock.ahead().num_milliseconds(),
+            "this machine's clock is off Discord's; Keeper corrects for it, but keep it synced (NTP)"
+        );
+    }
+    let me = me.value;
     tracing::info!(user = %me.name, id = %me.id, "logged in");
     let interactions = Arc::new(discord::interaction_client(&config.discord, token));
-    Ok(Context::new(http, interactions, store, app.id, me.id))
+    let mut ctx = Context::new(http, interactions, store, app.id, me.id);
+    ctx.clock = clock;
+    Ok(ctx)
 }
 
 /// Stop the shards, let running work finish, and write what is pending, within

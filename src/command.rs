@@ -39,6 +39,7 @@ pub use text::TextInvocation;
 use crate::{
     context::Context,
     error::{BotError, BotResult},
+    snowflake,
 };
 
 /// Every command Keeper has, in the order `!help` lists them.
@@ -206,15 +207,21 @@ pub async fn register(ctx: &Context, dev_guild: Option<Id<GuildMarker>>) -> BotR
 /// answer edited in when ready.
 const DEFER_AFTER: Duration = Duration::from_millis(2_000);
 
-/// How long Keeper may work on an interaction before deferring it: the 3 s
-/// window counts from when the member ran the command (the interaction's ID
-/// says, by Discord's clock), not from when Keeper got to it, which may be
-/// later (gateway lag, a busy shard). A clock behind Discord's (a negative
-/// age) is read as no age at all.
+/// How long Keeper may work on an interaction before deferring it, at `now` by
+/// Discord's clock: the 3 s window counts from when the member ran the command
+/// (the interaction's ID says), not from when Keeper got to it, which may be
+/// later (gateway lag, a busy shard).
 pub fn defer_after(interaction: Id<InteractionMarker>, now: DateTime<Utc>) -> Duration {
-    let made = crate::snowflake::created_at(interaction.get());
-    let age_ms = (now - made).num_milliseconds().max(0);
-    DEFER_AFTER.saturating_sub(Duration::from_millis(age_ms as u64))
+    // Whole milliseconds: an ID's moment is no finer.
+    let age_ms = snowflake::age(interaction.get(), now).num_milliseconds();
+    DEFER_AFTER.saturating_sub(Duration::from_millis(age_ms.max(0) as u64))
+}
+
+/// Whether the interaction's 3 s window has passed at `now` (Discord's clock):
+/// the member has already seen it fail, and running it now (it was delivered
+/// late, or replayed after a restart) would do what they think was not done.
+pub fn window_passed(interaction: Id<InteractionMarker>, now: DateTime<Utc>) -> bool {
+    snowflake::age(interaction.get(), now) >= snowflake::ANSWER_WINDOW
 }
 
 /// Answer one interaction. Never fails: errors are logged with their context and
@@ -232,11 +239,18 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
         .await;
         return;
     };
+    let now = ctx.clock.now();
+    if window_passed(interaction.id, now) {
+        tracing::warn!(guild = %inv.guild_id, user = %inv.user.id, command = %data.name,
+            age_ms = snowflake::age(interaction.id.get(), now).num_milliseconds(),
+            "not run: past its 3 s answer window (delivered late, or replayed after a restart); the member saw it fail");
+        return;
+    }
     let found = slash(&data.name);
     let private = found.is_some_and(|(spec, _)| spec.private);
     let started = std::time::Instant::now();
     let mut work = pin!(run(&ctx, &inv, found));
-    let defer_in = defer_after(interaction.id, Utc::now());
+    let defer_in = defer_after(interaction.id, now);
     let (result, deferred) = match tokio::time::timeout(defer_in, &mut work).await {
         Ok(result) => (result, false),
         Err(_) => {
@@ -352,6 +366,18 @@ mod tests {
         assert_eq!(defer_after(made(now, 2_500), now), Duration::ZERO);
         // Keeper's clock behind Discord's: no age, the full 2 s.
         assert_eq!(defer_after(made(now, -4_000), now), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_window_closes_three_seconds_after_the_command_was_run() {
+        let now = Utc::now();
+        assert!(!window_passed(made(now, 0), now));
+        assert!(!window_passed(made(now, 2_999), now));
+        assert!(window_passed(made(now, 3_000), now));
+        assert!(
+            window_passed(made(now, 60_000), now),
+            "a replay after a restart"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use twilight_model::id::{
     marker::{ApplicationMarker, UserMarker},
 };
 
-use crate::{guilds::Guilds, xp::Xp};
+use crate::{guilds::Guilds, snowflake::DiscordClock, xp::Xp};
 
 pub struct Context {
     pub http: Arc<Client>,
@@ -27,6 +27,8 @@ pub struct Context {
     /// Handlers that talk to Discord or may wait on the database run as tasks of
     /// this tracker (and so do level-up effects): the shutdown waits for them.
     pub tasks: TaskTracker,
+    /// Discord's clock, for the answer window of interactions.
+    pub clock: DiscordClock,
 }
 
 impl Context {
@@ -54,6 +56,7 @@ impl Context {
             guilds,
             xp: Arc::new(xp),
             tasks,
+            clock: DiscordClock::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use twilight_http::Client;
 use twilight_model::{
     channel::message::AllowedMentions,
@@ -11,6 +12,7 @@ use twilight_model::{
 use crate::{
     config::DiscordConfig,
     error::{BotError, BotResult, Fatal},
+    snowflake::DiscordClock,
 };
 
 /// The client for everything but interaction answers, behind twilight's rate
@@ -54,6 +56,12 @@ pub async fn post(
         .map(drop)
 }
 
+/// A start-up request's answer, and Discord's clock as its `Date` told it.
+pub struct Answer<T> {
+    pub value: T,
+    pub clock: Option<DiscordClock>,
+}
+
 /// Start-up requests are tried this many times while Discord can't be reached...
 const STARTUP_ATTEMPTS: u32 = 5;
 /// ...pausing this long after the first failure, twice as long after each next
@@ -68,7 +76,7 @@ pub async fn startup_request<T, R>(
     what: &str,
     discord: &DiscordConfig,
     request: impl Fn() -> R,
-) -> Result<T, Fatal>
+) -> Result<Answer<T>, Fatal>
 where
     R: std::future::IntoFuture<Output = Result<twilight_http::Response<T>, twilight_http::Error>>,
     T: serde::de::DeserializeOwned + Unpin + Send,
@@ -76,9 +84,23 @@ where
     let mut pause = STARTUP_FIRST_PAUSE;
     let mut attempt = 1;
     loop {
-        let result: BotResult<T> = async { Ok(request().await?.model().await?) }.await;
+        let result: BotResult<Answer<T>> = async {
+            let response = request().await?;
+            let received = Utc::now();
+            let dated = response
+                .headers()
+                .find(|(name, _)| name.eq_ignore_ascii_case("date"))
+                .and_then(|(_, value)| std::str::from_utf8(value).ok())
+                .and_then(|value| DateTime::parse_from_rfc2822(value).ok());
+            let clock = dated.map(|d| DiscordClock::from_date(received, d.to_utc()));
+            Ok(Answer {
+                value: response.model().await?,
+                clock,
+            })
+        }
+        .await;
         let err = match result {
-            Ok(value) => return Ok(value),
+            Ok(answer) => return Ok(answer),
             Err(err) => err,
         };
         match startup_failure(&err) {

@@ -25,7 +25,8 @@ pub async fn build(
     let info = startup_request("asking for the gateway", discord, || {
         http.gateway().authed()
     })
-    .await?;
+    .await?
+    .value;
     let total = discord.total_shards.unwrap_or(info.shards.max(1));
     let range = match discord.shards {
         Some(range) => range.within(total).map_err(Fatal::Config)?,

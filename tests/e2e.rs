@@ -299,6 +299,9 @@ on_both_backends_custom!(
 );
 
 on_both_backends!(
+    an_interaction_past_its_window_is_not_run,
+    a_replayed_interaction_is_applied_once,
+    a_replayed_join_is_welcomed_once,
     xp_commands_correct_totals,
     level_rewards_are_granted_and_failures_reported_once,
     level_up_announcements_follow_the_setting,
@@ -439,6 +442,93 @@ async fn settings_need_manage_server(w: World) {
         .await
         .unwrap();
     assert!(bad.content.contains("spaces"), "{}", bad.content);
+    w.finish().await;
+}
+
+/// A command delivered past its 3 s answer window (gateway lag, or a replay
+/// after a restart) is not run: the member already saw it fail, and would not
+/// expect the change. (Later commands run as usual.)
+async fn an_interaction_past_its_window_is_not_run(w: World) {
+    let alice = w.guild.member("alice");
+    let add = [
+        ("user", OptionValue::User(alice.id())),
+        ("amount", OptionValue::Integer(100)),
+    ];
+    let late = w
+        .admin
+        .runs_delivered_late(
+            &w.general,
+            "xp add",
+            add.clone(),
+            Duration::from_millis(3_500),
+        )
+        .await;
+    // Processed in order with what follows: a command after it is answered...
+    let rank = w.ask(&w.admin, "rank", []).await;
+    assert!(rank.content.contains("hasn't earned"), "{}", rank.content);
+    // ...and the late one never was, nor applied.
+    assert!(late.response(Duration::from_secs(1)).await.is_err());
+    assert_eq!(w.stored(alice.id()).await, (0, 0));
+    let added = w.ask(&w.admin, "xp add", add).await;
+    assert!(added.content.contains("100 XP"), "{}", added.content);
+    w.finish().await;
+}
+
+/// The same interaction delivered twice (a resumed session replays it after a
+/// crash) changes XP once.
+async fn a_replayed_interaction_is_applied_once(w: World) {
+    let alice = w.guild.member("alice");
+    let add = [
+        ("user", OptionValue::User(alice.id())),
+        ("amount", OptionValue::Integer(100)),
+    ];
+    let first = w.admin.runs(&w.general, "xp add", add).await;
+    let answer = first.message(WAIT).await.unwrap();
+    assert!(answer.content.contains("100 XP"), "{}", answer.content);
+    first.delivered_again();
+    // Keeper handles the replay (its answer is refused: the interaction was
+    // answered already) before a later command of the same member is answered.
+    let callbacks = |sim: &Sim| {
+        sim.requests()
+            .iter()
+            .filter(|r| {
+                r.method == "POST" && r.path.contains(&format!("/interactions/{}/", first.id()))
+            })
+            .count()
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while callbacks(&w.sim) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replay was never handled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(w.stored(alice.id()).await.0, 100, "applied once");
+    w.finish().await;
+}
+
+/// A join delivered twice (a resumed session replays it) is welcomed once; the
+/// next newcomer still is.
+async fn a_replayed_join_is_welcomed_once(w: World) {
+    let welcome = w.guild.text_channel("welcome");
+    let channel = ("channel", OptionValue::Channel(welcome.id()));
+    w.ask(&w.admin, "config welcome set", [channel]).await;
+    let carol = w.sim.user("carol").joins(&w.guild).await;
+    next_post(&welcome).await;
+    carol.join_delivered_again();
+    w.sim.user("dave").joins(&w.guild).await;
+    let dave = next_post(&welcome).await;
+    assert!(
+        dave.content.contains("dave") || !dave.mentions.is_empty(),
+        "{}",
+        dave.content
+    );
+    assert!(
+        welcome.next_message(Duration::from_secs(2)).await.is_err(),
+        "carol was welcomed twice: {:?}",
+        welcome.bot_messages()
+    );
     w.finish().await;
 }
 

@@ -8,7 +8,7 @@ use twilight_model::{
     guild::Permissions,
     id::{
         Id,
-        marker::{ChannelMarker, GuildMarker, RoleMarker, UserMarker},
+        marker::{ChannelMarker, GuildMarker, InteractionMarker, RoleMarker, UserMarker},
     },
     user::User,
 };
@@ -17,6 +17,9 @@ use crate::error::{BotError, BotResult};
 
 /// One run of a slash command, with what the handler needs to know about it.
 pub struct Invocation<'a> {
+    /// Discord's ID of this run: a write made for it is applied once, however
+    /// often Discord delivers it.
+    pub interaction_id: Id<InteractionMarker>,
     pub guild_id: Id<GuildMarker>,
     pub channel_id: Id<ChannelMarker>,
     pub user: &'a User,
@@ -30,6 +33,7 @@ impl<'a> Invocation<'a> {
     pub fn new(interaction: &'a Interaction, data: &'a CommandData) -> Option<Self> {
         let member = interaction.member.as_ref()?;
         Some(Self {
+            interaction_id: interaction.id,
             guild_id: interaction.guild_id?,
             channel_id: interaction.channel.as_ref()?.id,
             user: member.user.as_ref().or(interaction.user.as_ref())?,

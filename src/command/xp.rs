@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use futures_util::FutureExt as _;
+use keeper_store::Applied;
 use twilight_model::application::{
     command::{Command, CommandType},
     interaction::InteractionContextType,
@@ -72,14 +73,17 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     // (their level-ups get their effects as from any flush).
     ctx.xp.flush().await?;
     // The store moves the member's last award to now; the cooldown follows it,
-    // as a restart would read it back.
-    let now = Utc::now();
-    let outcome = match sub {
-        "set" => ctx.store.set_xp(inv.guild_id, user, amount()?, now).await?,
-        "add" => ctx.store.add_xp(inv.guild_id, user, amount()?, now).await?,
+    // as a restart would read it back. Each write is applied once for this
+    // interaction, should Discord deliver it again.
+    let (now, once, guild) = (Utc::now(), Some(inv.interaction_id), inv.guild_id);
+    let applied = match sub {
+        "set" => ctx.store.set_xp(guild, user, amount()?, now, once).await?,
+        "add" => ctx.store.add_xp(guild, user, amount()?, now, once).await?,
         "reset" => {
-            let had = ctx.store.reset_xp(inv.guild_id, user).await?;
-            ctx.xp.forget_cooldown(inv.guild_id, user);
+            let Applied::Now(had) = ctx.store.reset_xp(guild, user, now, once).await? else {
+                return Ok(Reply::ephemeral(ALREADY_DONE));
+            };
+            ctx.xp.forget_cooldown(guild, user);
             return Ok(Reply::ephemeral(if had {
                 format!("<@{user}>'s XP and level are reset.")
             } else {
@@ -92,9 +96,17 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
             )));
         }
     };
-    ctx.xp.corrected(inv.guild_id, user, now);
+    let Applied::Now(outcome) = applied else {
+        return Ok(Reply::ephemeral(ALREADY_DONE));
+    };
+    ctx.xp.corrected(guild, user, now);
     Ok(Reply::ephemeral(format!(
         "<@{user}> now has {} XP (level {}).",
         outcome.xp, outcome.new_level
     )))
 }
+
+/// The answer to a command Discord delivered twice (a session replayed after a
+/// restart): its change was made the first time, not again.
+const ALREADY_DONE: &str =
+    "Done already: Discord delivered this command twice, and it was applied once.";

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use futures_util::{FutureExt as _, future::BoxFuture};
 use twilight_gateway::Event;
 use twilight_model::{channel::message::AllowedMentions, gateway::payload::incoming::MemberAdd};
@@ -28,6 +30,9 @@ async fn welcome(ctx: Arc<Context>, member: Box<MemberAdd>) {
     let Some(channel) = settings.welcome_channel else {
         return;
     };
+    if !first_welcome(&ctx, &member).await {
+        return;
+    }
     let info = ctx.guilds.info(member.guild_id);
     let mention = format!("<@{}>", member.user.id);
     let text = template::render(
@@ -48,5 +53,31 @@ async fn welcome(ctx: Arc<Context>, member: Box<MemberAdd>) {
     if let Err(err) = discord::post(&ctx.http, channel, &text, &mentions).await {
         tracing::warn!(guild = %member.guild_id, %channel, user = %member.user.id, error = %err,
             "could not send the welcome message");
+    }
+}
+
+/// Whether this join is new (and now remembered): a resumed session replays
+/// GUILD_MEMBER_ADD after a crash, and a member is welcomed once per join. At
+/// most once: a crash between remembering and posting loses that welcome, which
+/// beats greeting someone twice. Without its join time (or its database) a join
+/// can't be told from its replay, and is welcomed.
+async fn first_welcome(ctx: &Context, member: &MemberAdd) -> bool {
+    let Some(joined_at) = member
+        .joined_at
+        .and_then(|t| DateTime::<Utc>::from_timestamp_micros(t.as_micros()))
+    else {
+        return true;
+    };
+    match ctx
+        .store
+        .welcome_once(member.guild_id, member.user.id, joined_at)
+        .await
+    {
+        Ok(first) => first,
+        Err(err) => {
+            tracing::warn!(guild = %member.guild_id, user = %member.user.id, error = %err,
+                "could not check the welcome against a replay; welcoming");
+            true
+        }
     }
 }

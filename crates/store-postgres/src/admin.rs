@@ -40,7 +40,9 @@ impl AdminStore for PgStore {
             (SELECT COUNT(*) FROM case_counters) AS "case_counters!",
             (SELECT COUNT(*) FROM level_rewards) AS "level_rewards!",
             (SELECT COUNT(*) FROM escalation_rules) AS "escalation_rules!",
-            (SELECT COUNT(*) FROM gateway_sessions) AS "gateway_sessions!""#
+            (SELECT COUNT(*) FROM gateway_sessions) AS "gateway_sessions!",
+            (SELECT COUNT(*) FROM applied_interactions) AS "applied_interactions!",
+            (SELECT COUNT(*) FROM welcomed_members) AS "welcomed_members!""#
         )
         .fetch_one(&self.pool)
         .await
@@ -53,6 +55,8 @@ impl AdminStore for PgStore {
             ("level_rewards", row.level_rewards),
             ("escalation_rules", row.escalation_rules),
             ("gateway_sessions", row.gateway_sessions),
+            ("applied_interactions", row.applied_interactions),
+            ("welcomed_members", row.welcomed_members),
         ])
     }
 

@@ -65,6 +65,12 @@ impl UserDataStore for PgStore {
             .await
             .map_err(db_error)?
             .rows_affected();
+        // When they last joined each guild (kept so a replayed join isn't welcomed
+        // twice) is theirs too.
+        sqlx::query!("DELETE FROM welcomed_members WHERE user_id = $1", user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(DeletedCounts { xp_rows, cases })
     }

@@ -10,21 +10,21 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    AwardOutcome, DEFAULT_XP_COOLDOWN_SECS, GatewaySession, LastAward, MemberRank, MemberXp,
-    StoreError, StoreResult, XpAward, XpStore, already_written, id_from_db, id_to_db,
+    Applied, AwardOutcome, DEFAULT_XP_COOLDOWN_SECS, GatewaySession, LastAward, MemberRank,
+    MemberXp, StoreError, StoreResult, XpAward, XpStore, already_written, id_from_db, id_to_db,
     levels::{level_for_xp, xp_bucket},
 };
 use sqlx::{PgConnection, Postgres, Transaction};
 use twilight_model::id::{
     Id,
-    marker::{GuildMarker, UserMarker},
+    marker::{GuildMarker, InteractionMarker, UserMarker},
 };
 
 use crate::{
     PgStore,
     convert::{from_rows, narrow},
     error::{db_error, is_overflow, out_of_range},
-    sessions,
+    replays, sessions,
 };
 
 /// A `member_xp` row as stored.
@@ -207,8 +207,12 @@ impl XpStore for PgStore {
         user: Id<UserMarker>,
         xp: i64,
         at: DateTime<Utc>,
-    ) -> StoreResult<AwardOutcome> {
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<AwardOutcome>> {
         let mut tx = self.begin_write().await?;
+        if !replays::record_applied(&mut tx, once, guild, at).await? {
+            return Ok(Applied::Before);
+        }
         let written = sqlx::query_as!(
             Upserted,
             r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, last_award_at)
@@ -225,7 +229,7 @@ impl XpStore for PgStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-        finish_one(tx, written).await
+        finish_one(tx, written).await.map(Applied::Now)
     }
 
     async fn add_xp(
@@ -234,8 +238,12 @@ impl XpStore for PgStore {
         user: Id<UserMarker>,
         delta: i64,
         at: DateTime<Utc>,
-    ) -> StoreResult<AwardOutcome> {
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<AwardOutcome>> {
         let mut tx = self.begin_write().await?;
+        if !replays::record_applied(&mut tx, once, guild, at).await? {
+            return Ok(Applied::Before);
+        }
         // `excluded.xp` is already clamped, so the delta is added from `$3` itself.
         let written = sqlx::query_as!(
             Upserted,
@@ -259,19 +267,30 @@ impl XpStore for PgStore {
                 db_error(e)
             }
         })?;
-        finish_one(tx, written).await
+        finish_one(tx, written).await.map(Applied::Now)
     }
 
-    async fn reset_xp(&self, guild: Id<GuildMarker>, user: Id<UserMarker>) -> StoreResult<bool> {
+    async fn reset_xp(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        at: DateTime<Utc>,
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<bool>> {
+        let mut tx = self.begin_write().await?;
+        if !replays::record_applied(&mut tx, once, guild, at).await? {
+            return Ok(Applied::Before);
+        }
         let done = sqlx::query!(
             "DELETE FROM member_xp WHERE guild_id = $1 AND user_id = $2",
             id_to_db(guild),
             id_to_db(user),
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        Ok(done.rows_affected() > 0)
+        tx.commit().await.map_err(db_error)?;
+        Ok(Applied::Now(done.rows_affected() > 0))
     }
 
     async fn reset_guild_xp(&self, guild: Id<GuildMarker>) -> StoreResult<u64> {

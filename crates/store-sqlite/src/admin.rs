@@ -40,7 +40,9 @@ impl AdminStore for SqliteStore {
              (SELECT COUNT(*) FROM case_counters) AS "case_counters!: i64",
              (SELECT COUNT(*) FROM level_rewards) AS "level_rewards!: i64",
              (SELECT COUNT(*) FROM escalation_rules) AS "escalation_rules!: i64",
-             (SELECT COUNT(*) FROM gateway_sessions) AS "gateway_sessions!: i64""#
+             (SELECT COUNT(*) FROM gateway_sessions) AS "gateway_sessions!: i64",
+             (SELECT COUNT(*) FROM applied_interactions) AS "applied_interactions!: i64",
+             (SELECT COUNT(*) FROM welcomed_members) AS "welcomed_members!: i64""#
         )
         .fetch_all(&self.reader)
         .await
@@ -56,6 +58,8 @@ impl AdminStore for SqliteStore {
             ("level_rewards", r.level_rewards),
             ("escalation_rules", r.escalation_rules),
             ("gateway_sessions", r.gateway_sessions),
+            ("applied_interactions", r.applied_interactions),
+            ("welcomed_members", r.welcomed_members),
         ])
     }
 

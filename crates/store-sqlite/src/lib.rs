@@ -47,6 +47,7 @@ mod convert;
 mod error;
 mod escalations;
 mod migrate;
+mod replays;
 mod rewards;
 mod sessions;
 mod settings;

@@ -9,21 +9,21 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    AwardOutcome, DEFAULT_XP_COOLDOWN_SECS, GatewaySession, LastAward, MemberRank, MemberXp,
-    StoreError, StoreResult, XpAward, XpStore, already_written, id_from_db, id_to_db,
+    Applied, AwardOutcome, DEFAULT_XP_COOLDOWN_SECS, GatewaySession, LastAward, MemberRank,
+    MemberXp, StoreError, StoreResult, XpAward, XpStore, already_written, id_from_db, id_to_db,
     levels::{level_for_xp, xp_bucket},
 };
 use sqlx::{Sqlite, Transaction};
 use twilight_model::id::{
     Id,
-    marker::{GuildMarker, UserMarker},
+    marker::{GuildMarker, InteractionMarker, UserMarker},
 };
 
 use crate::{
     SqliteStore,
     convert::{from_ms, from_ms_opt, from_rows, narrow, to_ms},
     error::{db_error, is_overflow, out_of_range},
-    sessions,
+    replays, sessions,
 };
 
 /// A `member_xp` row as stored.
@@ -160,10 +160,14 @@ impl XpStore for SqliteStore {
         user: Id<UserMarker>,
         xp: i64,
         at: DateTime<Utc>,
-    ) -> StoreResult<AwardOutcome> {
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<AwardOutcome>> {
         let (guild_id, user_id, xp, at_ms) =
             (id_to_db(guild), id_to_db(user), xp.max(0), to_ms(at));
         let mut tx = self.begin_write().await?;
+        if !replays::record_applied(&mut tx, once, guild, at).await? {
+            return Ok(Applied::Before);
+        }
         let rows = sqlx::query_as!(
             Upserted,
             r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
@@ -183,7 +187,7 @@ impl XpStore for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-        finish_one(tx, rows).await
+        finish_one(tx, rows).await.map(Applied::Now)
     }
 
     /// Add (or take away) XP; the total never goes below 0.
@@ -193,9 +197,13 @@ impl XpStore for SqliteStore {
         user: Id<UserMarker>,
         delta: i64,
         at: DateTime<Utc>,
-    ) -> StoreResult<AwardOutcome> {
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<AwardOutcome>> {
         let (guild_id, user_id, at_ms) = (id_to_db(guild), id_to_db(user), to_ms(at));
         let mut tx = self.begin_write().await?;
+        if !replays::record_applied(&mut tx, once, guild, at).await? {
+            return Ok(Applied::Before);
+        }
         let rows = sqlx::query_as!(
             Upserted,
             r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
@@ -221,20 +229,31 @@ impl XpStore for SqliteStore {
                 db_error(e)
             }
         })?;
-        finish_one(tx, rows).await
+        finish_one(tx, rows).await.map(Applied::Now)
     }
 
-    async fn reset_xp(&self, guild: Id<GuildMarker>, user: Id<UserMarker>) -> StoreResult<bool> {
+    async fn reset_xp(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        at: DateTime<Utc>,
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<bool>> {
         let (guild_id, user_id) = (id_to_db(guild), id_to_db(user));
+        let mut tx = self.begin_write().await?;
+        if !replays::record_applied(&mut tx, once, guild, at).await? {
+            return Ok(Applied::Before);
+        }
         let done = sqlx::query!(
             "DELETE FROM member_xp WHERE guild_id = ?1 AND user_id = ?2",
             guild_id,
             user_id
         )
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        Ok(done.rows_affected() > 0)
+        tx.commit().await.map_err(db_error)?;
+        Ok(Applied::Now(done.rows_affected() > 0))
     }
 
     async fn reset_guild_xp(&self, guild: Id<GuildMarker>) -> StoreResult<u64> {

@@ -344,10 +344,10 @@ async fn an_xp_total_past_i64_is_refused_and_changes_nothing() {
     let store = open(&dir.url("overflow.db")).await;
     let (guild, user) = (Id::new(1), Id::new(2));
     store
-        .set_xp(guild, user, i64::MAX - 5, at(0))
+        .set_xp(guild, user, i64::MAX - 5, at(0), None)
         .await
         .unwrap();
-    match store.add_xp(guild, user, 10, at(1)).await {
+    match store.add_xp(guild, user, 10, at(1), None).await {
         Err(StoreError::Invalid(message)) => assert!(message.contains("out of range"), "{message}"),
         other => panic!("expected an out-of-range refusal, got {other:?}"),
     }

@@ -34,8 +34,8 @@ pub use settings::{
     GuildSettings, LevelUpTarget, SettingsPatch,
 };
 pub use traits::{
-    AdminStore, CaseStore, EscalationStore, RewardStore, SessionStore, SettingsStore, Store,
-    UserDataStore, XpStore,
+    AdminStore, CaseStore, EscalationStore, ReplayStore, RewardStore, SessionStore, SettingsStore,
+    Store, UserDataStore, XpStore,
 };
 pub use types::*;
 
@@ -43,7 +43,7 @@ pub use types::*;
 /// `use keeper_store::prelude::*;`.
 pub mod prelude {
     pub use crate::traits::{
-        AdminStore, CaseStore, EscalationStore, RewardStore, SessionStore, SettingsStore, Store,
-        UserDataStore, XpStore,
+        AdminStore, CaseStore, EscalationStore, ReplayStore, RewardStore, SessionStore,
+        SettingsStore, Store, UserDataStore, XpStore,
     };
 }

@@ -66,6 +66,27 @@ pub struct XpAward {
     pub at: DateTime<Utc>,
 }
 
+/// What a write made on behalf of an interaction did. Discord may deliver an
+/// interaction twice (a resumed session replays it after a crash); its write is
+/// applied at most once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied<T> {
+    /// Applied now.
+    Now(T),
+    /// Applied before, for the same interaction: nothing was written this time.
+    Before,
+}
+
+impl<T> Applied<T> {
+    /// What the write did, if it was applied now.
+    pub fn now(self) -> Option<T> {
+        match self {
+            Applied::Now(value) => Some(value),
+            Applied::Before => None,
+        }
+    }
+}
+
 /// When a member last earned XP in a guild.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LastAward {

@@ -188,6 +188,7 @@ pub(super) fn create_interaction(
             responded_after: None,
             deferred_flags: 0,
             original_deleted: false,
+            payload: d.clone(),
         },
     );
     w.interaction_tokens.insert(token, id);

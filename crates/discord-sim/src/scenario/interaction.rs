@@ -60,6 +60,20 @@ impl Interaction {
         self.id
     }
 
+    /// INTERACTION_CREATE delivered again, unchanged (same ID and token), as a
+    /// resumed session replays it after a crash.
+    pub fn delivered_again(&self) {
+        let id = self.id;
+        self.sim.with_world(|w| {
+            if let Some(rec) = w.interactions.get(&id) {
+                let (guild, payload) = (rec.guild_id, rec.payload.clone());
+                if let Some(guild) = guild {
+                    w.dispatch_guild(guild, "INTERACTION_CREATE", 0, &payload, None);
+                }
+            }
+        });
+    }
+
     /// The first callback (type 4/5/...). Fails with
     /// [`SimError::InteractionFailed`] when the deadline passed without one.
     pub async fn response(&self, timeout: Duration) -> Result<InteractionResponse, SimError> {

@@ -112,6 +112,14 @@ impl Member {
         self
     }
 
+    /// GUILD_MEMBER_ADD for this member's join delivered again, unchanged (its
+    /// `joined_at` included), as a resumed session replays it after a crash.
+    pub fn join_delivered_again(&self) {
+        let (gid, uid) = (self.guild_id, self.user_id);
+        self.sim
+            .with_world(|w| w.dispatch_member_event(gid, uid, "GUILD_MEMBER_ADD"));
+    }
+
     /// Post a message: MESSAGE_CREATE to the guild's shard (with intent
     /// gating). Mentions in `content` (`<@id>`, `<@&id>`) ping. Returns the
     /// message ID.

@@ -89,4 +89,7 @@ pub struct InteractionRec {
     pub deferred_flags: u64,
     /// The bot deleted `@original` (possibly before it was ever edited in).
     pub original_deleted: bool,
+    /// The INTERACTION_CREATE as dispatched, to deliver again unchanged (a
+    /// resumed session replays it after a crash).
+    pub payload: serde_json::Value,
 }

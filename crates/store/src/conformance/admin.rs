@@ -111,7 +111,7 @@ pub async fn snowflakes_round_trip_exactly<F: Fixture>(fixture: &F) {
     for (i, &id) in ids.iter().enumerate() {
         let g = guild(id);
         store
-            .add_xp(g, user(id), 10 + i as i64, t(0))
+            .add_xp(g, user(id), 10 + i as i64, t(0), None)
             .await
             .unwrap();
         let board = store.leaderboard(g, 0, 10).await.unwrap();

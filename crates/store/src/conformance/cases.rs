@@ -216,7 +216,10 @@ pub async fn reasons_stored_verbatim<F: Fixture>(fixture: &F) {
         reasons.len()
     );
     // The tables the injections name are still there and working.
-    store.add_xp(guild(1), user(10), 5, t(0)).await.unwrap();
+    store
+        .add_xp(guild(1), user(10), 5, t(0), None)
+        .await
+        .unwrap();
     let patch = SettingsPatch {
         welcome_message: Some(Some("'; DROP TABLE guild_settings; -- {user}".into())),
         ..Default::default()

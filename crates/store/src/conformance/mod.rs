@@ -12,6 +12,7 @@
 mod admin;
 mod cases;
 mod escalations;
+mod replays;
 mod rewards;
 mod sessions;
 mod settings;
@@ -20,7 +21,8 @@ mod xp;
 
 // Flat, so the macro (and backend tests) name every test `conformance::<name>`.
 pub use self::{
-    admin::*, cases::*, escalations::*, rewards::*, sessions::*, settings::*, users::*, xp::*,
+    admin::*, cases::*, escalations::*, replays::*, rewards::*, sessions::*, settings::*, users::*,
+    xp::*,
 };
 
 use std::sync::Arc;
@@ -72,6 +74,7 @@ macro_rules! conformance_tests {
             member_rank_positions,
             leaderboard_and_rank_exact_across_xp_buckets,
             cooling_down_follows_each_guilds_cooldown,
+            a_write_for_an_interaction_is_applied_once,
             // rewards.rs
             level_rewards_crud,
             // cases.rs
@@ -86,6 +89,8 @@ macro_rules! conformance_tests {
             export_and_delete_user,
             // sessions.rs
             sessions_save_load_delete,
+            // replays.rs
+            a_join_is_welcomed_once,
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {

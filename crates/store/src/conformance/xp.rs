@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use super::{Fixture, award, guild, session, t, user};
 use chrono::{DateTime, Utc};
+use twilight_model::id::Id;
 
-use crate::{AwardOutcome, SettingsPatch, Store, XpAward, levels::level_for_xp};
+use crate::{Applied, AwardOutcome, SettingsPatch, Store, XpAward, levels::level_for_xp};
 
 fn by_member(outcomes: &[AwardOutcome]) -> HashMap<(u64, u64), AwardOutcome> {
     outcomes
@@ -192,26 +193,65 @@ pub async fn concurrent_awards_are_exact<F: Fixture>(fixture: &F) {
 pub async fn set_add_reset_xp<F: Fixture>(fixture: &F) {
     let store = fixture.store();
     let (g, u) = (guild(1), user(2));
-    let out = store.set_xp(g, u, 300, t(0)).await.unwrap();
+    let out = store
+        .set_xp(g, u, 300, t(0), None)
+        .await
+        .unwrap()
+        .now()
+        .unwrap();
     assert_eq!((out.xp, out.old_level, out.new_level), (300, 0, 2));
-    let out = store.add_xp(g, u, 200, t(1)).await.unwrap();
+    let out = store
+        .add_xp(g, u, 200, t(1), None)
+        .await
+        .unwrap()
+        .now()
+        .unwrap();
     assert_eq!((out.xp, out.old_level, out.new_level), (500, 2, 3));
-    let out = store.add_xp(g, u, -450, t(2)).await.unwrap();
+    let out = store
+        .add_xp(g, u, -450, t(2), None)
+        .await
+        .unwrap()
+        .now()
+        .unwrap();
     assert_eq!((out.xp, out.new_level), (50, 0));
-    let out = store.add_xp(g, u, -1_000, t(3)).await.unwrap();
+    let out = store
+        .add_xp(g, u, -1_000, t(3), None)
+        .await
+        .unwrap()
+        .now()
+        .unwrap();
     assert_eq!(out.xp, 0, "XP never goes below zero");
-    let out = store.set_xp(g, u, -5, t(4)).await.unwrap();
+    let out = store
+        .set_xp(g, u, -5, t(4), None)
+        .await
+        .unwrap()
+        .now()
+        .unwrap();
     assert_eq!(out.xp, 0);
-    let out = store.add_xp(g, user(3), 120, t(4)).await.unwrap();
+    let out = store
+        .add_xp(g, user(3), 120, t(4), None)
+        .await
+        .unwrap()
+        .now()
+        .unwrap();
     assert_eq!(
         (out.old_level, out.new_level),
         (0, 1),
         "adding creates the member"
     );
-    assert!(store.reset_xp(g, u).await.unwrap());
-    assert!(!store.reset_xp(g, u).await.unwrap());
+    assert_eq!(
+        store.reset_xp(g, u, t(9), None).await.unwrap(),
+        Applied::Now(true)
+    );
+    assert_eq!(
+        store.reset_xp(g, u, t(9), None).await.unwrap(),
+        Applied::Now(false)
+    );
     assert_eq!(store.member_rank(g, u).await.unwrap(), None);
-    store.add_xp(guild(5), user(3), 10, t(0)).await.unwrap();
+    store
+        .add_xp(guild(5), user(3), 10, t(0), None)
+        .await
+        .unwrap();
     assert_eq!(store.reset_guild_xp(g).await.unwrap(), 1);
     assert_eq!(store.leaderboard_len(g).await.unwrap(), 0);
     assert_eq!(
@@ -309,14 +349,24 @@ pub async fn leaderboard_and_rank_exact_across_xp_buckets<F: Fixture>(fixture: &
         // One member set just below or on an edge, one pushed up, one pulled down.
         let u = 1 + next(40);
         let xp = (1 + next(4) as i64) * XP_BUCKET_WIDTH - next(2) as i64;
-        store.set_xp(g, user(u), xp, t(round)).await.unwrap();
+        store.set_xp(g, user(u), xp, t(round), None).await.unwrap();
         model.insert(u, xp);
         let u = 1 + next(40);
-        let out = store.add_xp(g, user(u), 950, t(round)).await.unwrap();
+        let out = store
+            .add_xp(g, user(u), 950, t(round), None)
+            .await
+            .unwrap()
+            .now()
+            .unwrap();
         *model.entry(u).or_default() += 950;
         assert_eq!(out.xp, model[&u]);
         let u = 1 + next(40);
-        let out = store.add_xp(g, user(u), -1_200, t(round)).await.unwrap();
+        let out = store
+            .add_xp(g, user(u), -1_200, t(round), None)
+            .await
+            .unwrap()
+            .now()
+            .unwrap();
         let total = model.entry(u).or_default();
         *total = (*total - 1_200).max(0);
         assert_eq!(out.xp, *total);
@@ -482,4 +532,49 @@ pub async fn a_batch_written_already_is_not_counted_twice<F: Fixture>(fixture: &
         .unwrap()
         .unwrap();
     assert_eq!((rank.member.xp, rank.member.messages), (70, 5));
+}
+
+/// A write made for an interaction happens once, however often Discord
+/// delivers the interaction; other interactions, and writes made for none,
+/// apply as usual. Pruned records are forgotten.
+pub async fn a_write_for_an_interaction_is_applied_once<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let (g, u) = (guild(1), user(10));
+    let (first, second) = (Some(Id::new(9_001)), Some(Id::new(9_002)));
+    let added = store.add_xp(g, u, 100, t(1), first).await.unwrap();
+    assert_eq!(added.now().map(|o| o.xp), Some(100));
+    assert_eq!(
+        store.add_xp(g, u, 100, t(2), first).await.unwrap(),
+        Applied::Before
+    );
+    assert_eq!(
+        store.set_xp(g, u, 5, t(2), first).await.unwrap(),
+        Applied::Before
+    );
+    assert_eq!(
+        store.reset_xp(g, u, t(2), first).await.unwrap(),
+        Applied::Before
+    );
+    let rank = store.member_rank(g, u).await.unwrap().unwrap();
+    assert_eq!(rank.member.xp, 100, "the replays wrote nothing");
+    let set = store.set_xp(g, u, 40, t(3), second).await.unwrap();
+    assert_eq!(set.now().map(|o| o.xp), Some(40));
+    store.add_xp(g, u, 1, t(3), None).await.unwrap();
+    store.add_xp(g, u, 1, t(3), None).await.unwrap();
+    assert_eq!(
+        store.member_rank(g, u).await.unwrap().unwrap().member.xp,
+        42
+    );
+    // Pruned, an interaction is no longer known (no session replays a day back).
+    assert_eq!(
+        store.prune_applied(t(3)).await.unwrap(),
+        1,
+        "the one from t(1)"
+    );
+    let again = store.add_xp(g, u, 8, t(4), first).await.unwrap();
+    assert_eq!(again.now().map(|o| o.xp), Some(50));
+    assert_eq!(
+        store.add_xp(g, u, 8, t(4), second).await.unwrap(),
+        Applied::Before
+    );
 }

@@ -6,6 +6,7 @@
 mod admin;
 mod cases;
 mod escalations;
+mod replays;
 mod rewards;
 mod sessions;
 mod settings;
@@ -15,6 +16,7 @@ mod xp;
 pub use admin::AdminStore;
 pub use cases::CaseStore;
 pub use escalations::EscalationStore;
+pub use replays::ReplayStore;
 pub use rewards::RewardStore;
 pub use sessions::SessionStore;
 pub use settings::SettingsStore;
@@ -42,6 +44,7 @@ pub trait Store:
     + EscalationStore
     + UserDataStore
     + SessionStore
+    + ReplayStore
     + Send
     + Sync
     + 'static
@@ -57,6 +60,7 @@ impl<T> Store for T where
         + EscalationStore
         + UserDataStore
         + SessionStore
+        + ReplayStore
         + Send
         + Sync
         + 'static

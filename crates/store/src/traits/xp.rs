@@ -2,10 +2,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use twilight_model::id::{
     Id,
-    marker::{GuildMarker, UserMarker},
+    marker::{GuildMarker, InteractionMarker, UserMarker},
 };
 
-use crate::{AwardOutcome, GatewaySession, LastAward, MemberRank, MemberXp, StoreResult, XpAward};
+use crate::{
+    Applied, AwardOutcome, GatewaySession, LastAward, MemberRank, MemberXp, StoreResult, XpAward,
+};
 
 /// Member XP and levels.
 ///
@@ -50,26 +52,40 @@ pub trait XpStore: Send + Sync {
     ) -> StoreResult<Vec<LastAward>>;
 
     /// Set a member's total XP (clamped at 0), returning the level change.
+    ///
+    /// Made for an interaction (`once`), the write happens at most once per
+    /// interaction: the interaction is recorded in the write's transaction, and a
+    /// second call for it writes nothing and says so ([`Applied::Before`]).
     async fn set_xp(
         &self,
         guild: Id<GuildMarker>,
         user: Id<UserMarker>,
         xp: i64,
         at: DateTime<Utc>,
-    ) -> StoreResult<AwardOutcome>;
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<AwardOutcome>>;
 
-    /// Add (or, when negative, take away) XP; the total never goes below 0.
+    /// Add (or, when negative, take away) XP; the total never goes below 0. Once
+    /// per interaction, as [`XpStore::set_xp`].
     async fn add_xp(
         &self,
         guild: Id<GuildMarker>,
         user: Id<UserMarker>,
         delta: i64,
         at: DateTime<Utc>,
-    ) -> StoreResult<AwardOutcome>;
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<AwardOutcome>>;
 
-    /// Forget one member's XP, level and message count in one guild. Returns whether
-    /// there was anything to forget.
-    async fn reset_xp(&self, guild: Id<GuildMarker>, user: Id<UserMarker>) -> StoreResult<bool>;
+    /// Forget one member's XP, level and message count in one guild: whether
+    /// there was anything to forget. Once per interaction, as
+    /// [`XpStore::set_xp`].
+    async fn reset_xp(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        at: DateTime<Utc>,
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<bool>>;
 
     /// Forget every member's XP in one guild; returns how many members were reset.
     async fn reset_guild_xp(&self, guild: Id<GuildMarker>) -> StoreResult<u64>;
