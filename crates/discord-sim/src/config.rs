@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::ratelimit::RateLimits;
+
 /// Gateway intents, as Discord numbers them.
 pub mod intents {
     pub const GUILDS: u64 = 1 << 0;
@@ -51,6 +53,9 @@ pub struct SimConfig {
     /// Keep messages members send (for `GET` routes and edits). Benchmarks
     /// turn it off so memory stays flat.
     pub store_messages: bool,
+    /// REST rate limits (Discord-like by default, in [`SimConfig::fast`] too:
+    /// a bot tested here meets them as it would on Discord).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for SimConfig {
@@ -70,6 +75,7 @@ impl Default for SimConfig {
             privileged_intents: intents::PRIVILEGED,
             interaction_deadline: Duration::from_secs(3),
             store_messages: true,
+            rate_limits: RateLimits::default(),
         }
     }
 }

@@ -14,12 +14,15 @@ use tokio::sync::watch;
 use crate::config::SimConfig;
 use crate::faults::Faults;
 use crate::ids::Snowflakes;
+use crate::ratelimit::Limiter;
 use crate::state::World;
 
 /// State shared by the server, the connections and the scenario API.
 pub struct Core {
     pub world: Mutex<World>,
     pub faults: Mutex<Faults>,
+    /// REST rate-limit windows and the count of invalid requests.
+    pub limiter: Mutex<Limiter>,
     /// Bumped after every change observers may wait for.
     pub changed: watch::Sender<u64>,
     /// Bumped to make every gateway connection vanish (stop/restart).
@@ -38,6 +41,7 @@ impl Core {
         Self {
             world: Mutex::new(World::new(config.clone(), ids)),
             faults: Mutex::new(Faults::default()),
+            limiter: Mutex::new(Limiter::new(config.rate_limits.clone())),
             changed: watch::channel(0).0,
             epoch: watch::channel(0).0,
             ack_delay_ms: AtomicU64::new(0),

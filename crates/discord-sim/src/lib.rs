@@ -20,8 +20,8 @@
 //!
 //! Each module uses only those listed before it:
 //!
-//! 1. [`config`], [`ids`], [`model`], [`permissions`], [`compression`],
-//!    [`frame`], [`faults`]: plain data and encodings;
+//! 1. [`ratelimit`], [`config`], [`ids`], [`model`], [`permissions`],
+//!    [`compression`], [`frame`], [`faults`]: plain data and encodings;
 //! 2. [`session`]: gateway sessions and their replay logs;
 //! 3. [`state`]: the world, which owns the sessions and dispatches into them;
 //! 4. [`core`](mod@crate::core): the world plus the shared knobs of a running simulator;
@@ -41,6 +41,7 @@ pub mod ids;
 pub mod load;
 pub mod model;
 pub mod permissions;
+pub mod ratelimit;
 pub mod rest;
 pub mod scenario;
 pub mod server;

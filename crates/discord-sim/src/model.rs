@@ -109,6 +109,8 @@ pub struct ChannelRec {
     pub position: i64,
     /// For DMs, the user on the other side.
     pub recipient: Option<u64>,
+    /// Guild channels: overwrites of the guild's permissions, in order.
+    pub permission_overwrites: Vec<crate::permissions::Overwrite>,
 }
 
 impl ChannelRec {
@@ -124,7 +126,11 @@ impl ChannelRec {
                 "nsfw": false,
                 "topic": null,
                 "rate_limit_per_user": 0,
-                "permission_overwrites": [],
+                "permission_overwrites": self
+                    .permission_overwrites
+                    .iter()
+                    .map(crate::permissions::Overwrite::json)
+                    .collect::<Vec<_>>(),
                 "parent_id": null,
                 "last_message_id": null,
             }),

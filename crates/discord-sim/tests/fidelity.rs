@@ -333,3 +333,82 @@ async fn twilight_request_bodies_match_the_openapi_schemas() {
     }
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
+
+/// Rate limits as Discord describes them: a limited route's answers carry the
+/// `X-RateLimit-*` headers its OpenAPI description lists (each of the type it
+/// gives), and a 429, for a bucket or for the global limit, has the documented
+/// `RatelimitedResponse` body.
+#[tokio::test]
+async fn rate_limit_answers_match_the_openapi_description() {
+    let Some(dir) = discord_sim::spec::spec_dir("rate_limit_answers_match_the_openapi_description")
+    else {
+        return;
+    };
+    let root = discord_sim::spec::load_json(&dir, "openapi.json");
+    let spec = Spec::new(&root);
+    let route = "/channels/{channel_id}/messages";
+    let limits = discord_sim::ratelimit::RateLimits {
+        global_per_second: Some(3),
+        ..Default::default()
+    }
+    .route("POST", route, 1, std::time::Duration::from_secs(60));
+    let sim = Sim::with_config(discord_sim::SimConfig {
+        rate_limits: limits,
+        ..discord_sim::SimConfig::fast()
+    })
+    .await;
+    let general = sim.guild("Test").await.text_channel("general");
+    let (addr, t) = (sim.http_addr(), sim.token());
+    let path = format!("/channels/{}/messages", general.id());
+    let body = json!({"content": "hi"});
+    let served = call(&addr, "POST", &path, Some(&t), Some(&body)).await;
+    let bucket = call(&addr, "POST", &path, Some(&t), Some(&body)).await;
+    call(&addr, "GET", "/users/@me", Some(&t), None).await;
+    call(&addr, "GET", "/users/@me", Some(&t), None).await;
+    let global = call(&addr, "GET", "/users/@me", Some(&t), None).await;
+    assert_eq!(
+        (served.status, bucket.status, global.status),
+        (200, 429, 429)
+    );
+
+    let op = spec.operation("POST", route).expect("create message");
+    let mut errors = Vec::new();
+    for (reply, status) in [(&served, "200"), (&bucket, "429")] {
+        let response = deref(&root, &op["responses"][status]);
+        let headers = response["headers"].as_object().expect("documented headers");
+        assert!(!headers.is_empty());
+        for (name, h) in headers {
+            let kind = deref(&root, h)["schema"]["type"]
+                .as_str()
+                .unwrap_or("string");
+            match reply.header(name) {
+                None => errors.push(format!("{status}: no {name}")),
+                Some(value) => {
+                    let ok = match kind {
+                        "integer" => value.parse::<u64>().is_ok(),
+                        "number" => value.parse::<f64>().is_ok(),
+                        _ => !value.is_empty(),
+                    };
+                    if !ok {
+                        errors.push(format!("{status}: {name} = {value:?} is not a {kind}"));
+                    }
+                }
+            }
+        }
+    }
+    let schema = spec.response_schema(op, 429).expect("a 429 schema");
+    for reply in [&bucket, &global] {
+        spec.validate(schema, &reply.json(), "$", &mut errors);
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert_eq!(bucket.json()["global"], false);
+    assert_eq!(global.json()["global"], true);
+}
+
+/// `v`, or what its `$ref` points at in `root`.
+fn deref<'a>(root: &'a serde_json::Value, v: &'a serde_json::Value) -> &'a serde_json::Value {
+    match v.get("$ref").and_then(serde_json::Value::as_str) {
+        Some(r) => root.pointer(r.trim_start_matches('#')).expect("a $ref"),
+        None => v,
+    }
+}

@@ -273,9 +273,25 @@ fn apply_attachments(
     }
 }
 
+/// The bot's permissions in guild channel `channel_id` (its overwrites
+/// applied); `None` for DMs and unknown channels.
+pub fn bot_permissions_in(world: &World, channel_id: u64) -> Option<u64> {
+    let channel = world.channels.get(&channel_id)?;
+    let g = world.guilds.get(&channel.guild_id?)?;
+    Some(g.permissions_in(channel, world.bot.id))
+}
+
+/// A guild channel the bot can't see is Discord's 403 50001 Missing Access.
+fn check_can_view(world: &World, channel_id: u64) -> ApiResult<()> {
+    match bot_permissions_in(world, channel_id) {
+        Some(p) if p & bits::VIEW_CHANNEL == 0 => Err(ApiError::missing_access()),
+        _ => Ok(()),
+    }
+}
+
 /// Can the bot post in `channel_id`? Guild channels need VIEW_CHANNEL and
-/// SEND_MESSAGES (and ATTACH_FILES for files); DMs need a user who accepts
-/// them.
+/// SEND_MESSAGES (and ATTACH_FILES for files) in that channel, its permission
+/// overwrites applied; DMs need a user who accepts them.
 pub fn check_can_send(world: &World, channel_id: u64, with_files: bool) -> ApiResult<()> {
     let channel = world
         .channels
@@ -283,11 +299,7 @@ pub fn check_can_send(world: &World, channel_id: u64, with_files: bool) -> ApiRe
         .ok_or_else(ApiError::unknown_channel)?;
     match channel.kind {
         ChannelKind::GuildText => {
-            let g = channel
-                .guild_id
-                .and_then(|g| world.guilds.get(&g))
-                .ok_or_else(ApiError::unknown_channel)?;
-            let p = g.permissions_of(world.bot.id);
+            let p = bot_permissions_in(world, channel_id).ok_or_else(ApiError::unknown_channel)?;
             if p & bits::VIEW_CHANNEL == 0 {
                 return Err(ApiError::missing_access());
             }
@@ -314,6 +326,7 @@ pub async fn get_channel(
 ) -> ApiResult {
     let id = snowflake("channel_id", &channel_id)?;
     let world = core.world.lock();
+    check_can_view(&world, id)?;
     world
         .channel_json(id)
         .map(ok)
@@ -347,6 +360,7 @@ pub async fn list_messages(
     if !world.channels.contains_key(&channel_id) {
         return Err(ApiError::unknown_channel());
     }
+    check_can_view(&world, channel_id)?;
     let ids = world
         .channel_messages
         .get(&channel_id)
@@ -369,6 +383,7 @@ fn find_message(world: &World, channel_id: &str, message_id: &str) -> ApiResult<
     if !world.channels.contains_key(&channel_id) {
         return Err(ApiError::unknown_channel());
     }
+    check_can_view(world, channel_id)?;
     match world.messages.get(&message_id) {
         Some(m) if m.channel_id == channel_id => Ok(message_id),
         _ => Err(ApiError::unknown_message()),
@@ -429,10 +444,7 @@ pub async fn delete_message(
     let id = find_message(&world, &channel_id, &message_id)?;
     let m = world.messages[&id].clone();
     if m.author_id != world.bot.id {
-        let p = m
-            .guild_id
-            .and_then(|g| world.guilds.get(&g))
-            .map_or(0, |g| g.permissions_of(world.bot.id));
+        let p = bot_permissions_in(&world, m.channel_id).unwrap_or(0);
         if p & bits::MANAGE_MESSAGES == 0 {
             return Err(ApiError::missing_permissions());
         }

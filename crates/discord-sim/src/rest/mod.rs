@@ -1,5 +1,6 @@
-//! REST API (`/api/v10`): routing, auth, rate-limit headers, scripted
-//! faults, Discord-style errors, and a record of every request.
+//! REST API (`/api/v10`): routing, auth, rate limits (`ratelimit.rs`: buckets,
+//! the global limit, 429s and their headers), scripted faults, Discord-style
+//! errors, and a record of every request.
 //!
 //! The routes' handlers are one file per resource (`applications.rs`,
 //! `channels.rs`, `gateway.rs`, `guilds.rs`, `interactions.rs`, `users.rs`);
@@ -14,6 +15,7 @@ pub mod interactions;
 pub mod users;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -26,6 +28,7 @@ use serde_json::{Value, json};
 
 use crate::core::Core;
 use crate::faults::FaultRule;
+use crate::ratelimit::{BucketState, Decision};
 use crate::state::{Action, RequestRec};
 
 pub use error::{ApiError, ApiResult, ErrorCode};
@@ -202,16 +205,43 @@ async fn around(State(core): State<Arc<Core>>, req: Request, next: Next) -> Resp
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v == format!("Bot {}", core.config().token));
 
-    let mut response = if !authorized {
-        ApiError::new(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized").into_response()
-    } else if let Some(fault) = core.faults.lock().take(&method, &short) {
-        fault_response(&fault)
-    } else {
-        let req = Request::from_parts(parts, Body::from(bytes));
-        next.run(req).await
+    let short_route = route.strip_prefix("/api/v10").unwrap_or(&route).to_owned();
+    // Discord's order: who is asking, then their rate limits, then the route.
+    let decision = authorized.then(|| {
+        core.limiter
+            .lock()
+            .check(&method, &short_route, &short, Instant::now())
+    });
+    let mut response = match &decision {
+        None => ApiError::new(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized").into_response(),
+        Some(Decision::Global { retry_after }) => rate_limited(*retry_after, None),
+        Some(Decision::Bucket { bucket }) => rate_limited(bucket.reset_after, Some(bucket)),
+        Some(Decision::Allow { .. }) => {
+            let fault = core.faults.lock().take(&method, &short);
+            match fault {
+                Some(fault) => fault_response(&fault),
+                None => {
+                    let req = Request::from_parts(parts, Body::from(bytes));
+                    next.run(req).await
+                }
+            }
+        }
     };
+    if let Some(Decision::Allow {
+        bucket: Some(bucket),
+    }) = &decision
+    {
+        add_rate_limit_headers(response.headers_mut(), bucket);
+    }
+    let scope = response
+        .headers()
+        .get("x-ratelimit-scope")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    core.limiter
+        .lock()
+        .answered(response.status().as_u16(), scope.as_deref());
 
-    add_rate_limit_headers(response.headers_mut(), &route);
     let status = response.status().as_u16();
     {
         let mut world = core.world.lock();
@@ -273,26 +303,60 @@ fn fault_response(fault: &FaultRule) -> Response {
     }
 }
 
-/// Rate-limit headers as Discord sends them. The simulator never limits by
-/// itself (scripted 429s aside), so the bucket always has room.
-fn add_rate_limit_headers(h: &mut HeaderMap, route: &str) {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    route.hash(&mut hasher);
-    let bucket = format!("{:016x}", hasher.finish());
-    let reset = chrono::Utc::now().timestamp_millis() as f64 / 1000.0 + 1.0;
+/// A 429 as Discord sends it: for a bucket (`bucket`, scope `user`, with the
+/// bucket's headers) or for the global limit (scope `global`). `retry_after`
+/// in the body is in seconds with decimals; `Retry-After` is whole seconds.
+fn rate_limited(retry_after: Duration, bucket: Option<&BucketState>) -> Response {
+    let secs = (retry_after.as_secs_f64() * 1000.0).ceil() / 1000.0;
+    let body = json!({
+        "message": "You are being rate limited.",
+        "retry_after": secs,
+        "global": bucket.is_none(),
+        "code": 0,
+    });
+    let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    let h = r.headers_mut();
+    set(
+        h,
+        "retry-after",
+        &format!("{}", secs.ceil().max(1.0) as u64),
+    );
+    match bucket {
+        Some(b) => {
+            add_rate_limit_headers(h, b);
+            set(h, "x-ratelimit-scope", "user");
+        }
+        None => {
+            set(h, "x-ratelimit-global", "true");
+            set(h, "x-ratelimit-scope", "global");
+        }
+    }
+    r.extensions_mut().insert(ErrorCode(0));
+    r
+}
+
+fn set(h: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
+}
+
+/// A bucket's headers, as Discord sends them with every answer on a limited
+/// route (a scripted fault's own headers win). No `X-RateLimit-Scope`: Discord
+/// sends that with a 429 only.
+fn add_rate_limit_headers(h: &mut HeaderMap, bucket: &BucketState) {
+    let after = bucket.reset_after.as_secs_f64();
+    let reset = chrono::Utc::now().timestamp_millis() as f64 / 1000.0 + after;
     let pairs = [
-        ("x-ratelimit-limit", "50".to_owned()),
-        ("x-ratelimit-remaining", "49".to_owned()),
+        ("x-ratelimit-limit", bucket.limit.to_string()),
+        ("x-ratelimit-remaining", bucket.remaining.to_string()),
         ("x-ratelimit-reset", format!("{reset:.3}")),
-        ("x-ratelimit-reset-after", "1.000".to_owned()),
-        ("x-ratelimit-bucket", bucket),
+        ("x-ratelimit-reset-after", format!("{after:.3}")),
+        ("x-ratelimit-bucket", bucket.hash.clone()),
     ];
     for (k, v) in pairs {
-        if !h.contains_key(k)
-            && let Ok(v) = HeaderValue::from_str(&v)
-        {
-            h.insert(k, v);
+        if !h.contains_key(k) {
+            set(h, k, &v);
         }
     }
 }

@@ -160,8 +160,12 @@ pub(super) fn create_interaction(
     };
     let token = format!("sim-interaction-{id}-{:016x}", rand::random::<u64>());
     let g = guild.ok_or_else(|| SimError::Setup("unknown guild".into()))?;
-    let member = member_with_permissions(w, g, user_id)
+    let mut member = member_with_permissions(w, g, user_id)
         .ok_or_else(|| SimError::Setup("the user is not a member".into()))?;
+    // The invoker's permissions are those in the channel, overwrites applied.
+    if let Some(c) = w.channels.get(&channel_id) {
+        member["permissions"] = json!(g.permissions_in(c, user_id).to_string());
+    }
     let mut data = json!({
         "id": cmd.get("id").cloned().unwrap_or(json!("0")),
         "name": name,
@@ -301,7 +305,11 @@ fn interaction_json(
         "channel": w.channel_json(channel_id),
         "member": member,
         "data": data,
-        "app_permissions": g.permissions_of(w.bot.id).to_string(),
+        "app_permissions": w
+            .channels
+            .get(&channel_id)
+            .map_or_else(|| g.permissions_of(w.bot.id), |c| g.permissions_in(c, w.bot.id))
+            .to_string(),
         "locale": "en-US",
         "guild_locale": "en-US",
         "entitlements": [],

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{AsUser, Member, Sim, SimError};
 use crate::config::intents;
-use crate::permissions::bits;
+use crate::permissions::{Overwrite, OverwriteKind, bits};
 use crate::state::{Action, SentMessage};
 
 /// Permissions the bot's role gets in guilds made by [`Sim::guild`]: what a
@@ -207,6 +207,44 @@ impl Channel {
                 },
             )
             .await
+    }
+
+    /// Overwrite `role`'s permissions here (`guild.everyone()` for
+    /// @everyone): `allow` and `deny` bits, replacing its previous overwrite.
+    /// Connected sessions get CHANNEL_UPDATE.
+    pub fn overwrite_role(&self, role: &Role, allow: u64, deny: u64) {
+        self.overwrite(role.id(), OverwriteKind::Role, allow, deny);
+    }
+
+    /// Overwrite one member's permissions here (the bot's included:
+    /// `sim.bot_id()` is a user too, see [`Channel::overwrite_user`]).
+    pub fn overwrite_member(&self, member: &impl AsUser, allow: u64, deny: u64) {
+        self.overwrite(member.user_id(), OverwriteKind::Member, allow, deny);
+    }
+
+    /// Overwrite the permissions of user `user_id` here (e.g. the bot's).
+    pub fn overwrite_user(&self, user_id: u64, allow: u64, deny: u64) {
+        self.overwrite(user_id, OverwriteKind::Member, allow, deny);
+    }
+
+    fn overwrite(&self, id: u64, kind: OverwriteKind, allow: u64, deny: u64) {
+        let channel = self.id;
+        self.sim.with_world(|w| {
+            let Some(c) = w.channels.get_mut(&channel) else {
+                return;
+            };
+            c.permission_overwrites
+                .retain(|o| !(o.id == id && o.kind == kind));
+            c.permission_overwrites.push(Overwrite {
+                id,
+                kind,
+                allow,
+                deny,
+            });
+            if let (Some(gid), Some(d)) = (c.guild_id, w.channel_json(channel)) {
+                w.dispatch_guild(gid, "CHANNEL_UPDATE", intents::GUILDS, &d, None);
+            }
+        });
     }
 
     /// Every message the bot posted here so far.

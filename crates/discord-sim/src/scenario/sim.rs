@@ -12,6 +12,7 @@ use super::command::find_command;
 use super::{AsUser, DEFAULT_BOT_PERMISSIONS, Guild, Inbox, SimError, User};
 use crate::config::{SimConfig, intents};
 use crate::core::Core;
+use crate::ratelimit::RateLimits;
 use crate::server::SimServer;
 use crate::state::{Action, RequestRec, World};
 
@@ -125,6 +126,17 @@ impl Sim {
     /// Every REST request the bot made so far.
     pub fn requests(&self) -> Vec<RequestRec> {
         self.core().world.lock().requests.clone()
+    }
+
+    /// Invalid requests so far, as Discord counts them toward its ban of
+    /// 10,000 per 10 minutes: 401, 403, and 429 but for `shared` ones.
+    pub fn invalid_requests(&self) -> u64 {
+        self.core().limiter.lock().invalid
+    }
+
+    /// Replace the REST rate limits (windows already open start afresh).
+    pub fn set_rate_limits(&self, limits: RateLimits) {
+        self.core().limiter.lock().set_limits(limits);
     }
 
     /// Gateway sessions.

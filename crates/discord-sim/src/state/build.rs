@@ -105,6 +105,7 @@ impl World {
                 name: name.into(),
                 position,
                 recipient: None,
+                permission_overwrites: Vec::new(),
             },
         );
         if let Some(g) = self.guilds.get_mut(&guild_id) {
@@ -166,6 +167,7 @@ impl World {
                 name: String::new(),
                 position: 0,
                 recipient: Some(user_id),
+                permission_overwrites: Vec::new(),
             },
         );
         self.dm_channels.insert(user_id, id);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::model::{MemberRec, RoleRec};
+use crate::model::{ChannelRec, MemberRec, RoleRec};
 use crate::permissions;
 
 /// A guild and what belongs to it.
@@ -40,6 +40,22 @@ impl GuildRec {
                 .iter()
                 .filter_map(|r| self.role(*r))
                 .map(|r| r.permissions),
+        )
+    }
+
+    /// Permissions of `user_id` in `channel` (one of this guild's): the
+    /// guild's, then the channel's overwrites, as Discord computes them.
+    pub fn permissions_in(&self, channel: &ChannelRec, user_id: u64) -> u64 {
+        let roles = self
+            .members
+            .get(&user_id)
+            .map_or(&[][..], |m| m.roles.as_slice());
+        permissions::in_channel(
+            self.permissions_of(user_id),
+            self.id,
+            user_id,
+            roles,
+            &channel.permission_overwrites,
         )
     }
 
