@@ -269,6 +269,13 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
             }
         };
 
+    // Discord bans a bot at 10,000 invalid requests (401, 403, 429) in 10
+    // minutes; the simulator enforces Discord's rate limits and counts them.
+    eprintln!(
+        "[{name}] invalid requests (401/403/429): {}",
+        sim.invalid_requests()
+    );
+
     let stopping = Instant::now();
     let (status, log) = keeper.terminate(Duration::from_secs(30)).await;
     let sigterm = stopping.elapsed();

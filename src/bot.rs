@@ -22,7 +22,9 @@ use crate::{
     discord::{self, startup_request},
     dispatch::{self, ShardEnd},
     error::Fatal,
-    events, shards,
+    events,
+    outbox::OutboxStats,
+    shards,
     snowflake::DiscordClock,
     xp,
 };
@@ -39,6 +41,17 @@ pub async fn run(
     store: Arc<dyn Store>,
     stop: CancellationToken,
 ) -> Result<(), Fatal> {
+    run_with_stats(config, store, stop, Arc::default()).await
+}
+
+/// [`run`], counting what the outbox drops or may not post in `stats` (which
+/// tests read).
+pub async fn run_with_stats(
+    config: &Config,
+    store: Arc<dyn Store>,
+    stop: CancellationToken,
+    stats: Arc<OutboxStats>,
+) -> Result<(), Fatal> {
     let discord = &config.discord;
     let token = discord
         .token
@@ -47,7 +60,7 @@ pub async fn run(
     // twilight's TLS needs a process-wide crypto provider; a second install (tests
     // starting several bots) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let ctx = Arc::new(log_in(config, &token.0, Arc::clone(&store)).await?);
+    let ctx = Arc::new(log_in(config, &token.0, Arc::clone(&store), stats).await?);
     // Before any shard connects: handling a message must never wait on the
     // database, and a replayed message must be decided as it was live.
     let guilds = ctx.guilds.load().await.map_err(Fatal::database)?;
@@ -139,7 +152,12 @@ fn task_failure(err: Option<JoinError>) -> String {
 }
 
 /// Who Keeper is on Discord, and the context every handler shares.
-async fn log_in(config: &Config, token: &str, store: Arc<dyn Store>) -> Result<Context, Fatal> {
+async fn log_in(
+    config: &Config,
+    token: &str,
+    store: Arc<dyn Store>,
+    stats: Arc<OutboxStats>,
+) -> Result<Context, Fatal> {
     let http = Arc::new(discord::http_client(&config.discord, token));
     let discord = &config.discord;
     let me = startup_request("fetching the bot's user", discord, || http.current_user()).await?;
@@ -158,7 +176,7 @@ async fn log_in(config: &Config, token: &str, store: Arc<dyn Store>) -> Result<C
     let me = me.value;
     tracing::info!(user = %me.name, id = %me.id, "logged in");
     let interactions = Arc::new(discord::interaction_client(&config.discord, token));
-    let mut ctx = Context::new(http, interactions, store, app.id, me.id);
+    let mut ctx = Context::new(http, interactions, store, app.id, me.id, stats);
     ctx.clock = clock;
     Ok(ctx)
 }

@@ -4,10 +4,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use twilight_http::Client;
-use twilight_model::{
-    channel::message::AllowedMentions,
-    id::{Id, marker::ChannelMarker},
-};
 
 use crate::{
     config::DiscordConfig,
@@ -39,21 +35,6 @@ fn http_builder(discord: &DiscordConfig, token: &str) -> twilight_http::client::
         builder = builder.proxy(api.host.clone(), api.use_http);
     }
     builder
-}
-
-/// Post `text` in `channel`, pinging no more than `mentions` allows (whatever
-/// the text says: templates are written by server admins).
-pub async fn post(
-    http: &Client,
-    channel: Id<ChannelMarker>,
-    text: &str,
-    mentions: &AllowedMentions,
-) -> Result<(), twilight_http::Error> {
-    http.create_message(channel)
-        .content(text)
-        .allowed_mentions(Some(mentions))
-        .await
-        .map(drop)
 }
 
 /// A start-up request's answer, and Discord's clock as its `Date` told it.

@@ -1,11 +1,14 @@
 //! End to end: the real bot (`keeper::bot::run`) against the Discord simulator, on
 //! SQLite and on PostgreSQL. Each test is written once and run on both backends.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use clap::Parser;
 use discord_sim::{Channel, Guild, Member, OptionValue, Sim, permissions::bits};
-use keeper::{bot, config::Config, db, error::Fatal};
+use keeper::{bot, config::Config, db, error::Fatal, outbox::OutboxStats};
 use keeper_store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +33,8 @@ struct World {
     /// PostgreSQL reached through a proxy the test can switch off.
     proxy: Option<common::DbProxy>,
     bot: Option<RunningBot>,
+    /// What the bot's outbox dropped, was refused and reported.
+    stats: Arc<OutboxStats>,
 }
 
 struct RunningBot {
@@ -79,6 +84,7 @@ impl World {
             args: Vec::new(),
             proxy,
             bot: None,
+            stats: Arc::default(),
         };
         world.args = args(&world.guild);
         world.start_bot().await;
@@ -106,8 +112,8 @@ impl World {
         let store = db::open(&config.database).await.expect("open the store");
         let stop = CancellationToken::new();
         let task = {
-            let stop = stop.clone();
-            tokio::spawn(async move { bot::run(&config, store, stop).await })
+            let (stop, stats) = (stop.clone(), Arc::clone(&self.stats));
+            tokio::spawn(async move { bot::run_with_stats(&config, store, stop, stats).await })
         };
         self.sim
             .wait_for_command("rank", WAIT)
@@ -313,7 +319,110 @@ on_both_backends!(
     welcome_pings_only_the_newcomer,
     prefix_commands_follow_the_prefix,
     restart_resumes_and_loses_nothing,
+    a_text_command_spammer_gets_one_answer_per_cooldown,
+    a_crowd_of_text_commands_waits_in_a_bounded_queue,
+    an_unwritable_welcome_channel_is_reported_once,
 );
+
+/// One member typing `!rank` 100 times: commands within 3 s (by the messages'
+/// own time) of the last one that ran are ignored, silently.
+async fn a_text_command_spammer_gets_one_answer_per_cooldown(w: World) {
+    let spammer = w.guild.member("spammer");
+    let started = std::time::Instant::now();
+    for _ in 0..100 {
+        spammer.says(&w.general, "!rank").await;
+    }
+    // One command runs per started 3 s of the burst.
+    let bound = started.elapsed().as_secs() as usize / 3 + 1;
+    next_post(&w.general).await;
+    // Whatever else was let through is answered within a couple of seconds
+    // (five answers per five seconds fit in the channel's bucket).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let answers = w.general.bot_messages().len();
+    assert!(
+        answers <= bound,
+        "{answers} answers to one member's 100 commands (at most {bound})"
+    );
+    assert_eq!(w.stats.dropped.load(Ordering::Relaxed), 0);
+    w.finish().await;
+}
+
+/// A hundred members each typing `!rank` at once in one channel, which takes
+/// five messages per five seconds: Keeper keeps at most 32 answers waiting,
+/// drops the oldest, and paces itself by Discord's headers so it is never
+/// answered 429.
+async fn a_crowd_of_text_commands_waits_in_a_bounded_queue(w: World) {
+    const CROWD: u64 = 100;
+    let members: Vec<Member> = (0..CROWD)
+        .map(|i| w.guild.member(&format!("member{i}")))
+        .collect();
+    for m in &members {
+        m.says(&w.general, "!rank").await;
+    }
+    // Every command has been answered, dropped or is waiting: at most 32 wait
+    // (and one may be on its way to Discord).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let posted = w.general.bot_messages().len() as u64;
+        let dropped = w.stats.dropped.load(Ordering::Relaxed);
+        if posted + dropped + 33 >= CROWD {
+            assert!(dropped > 0, "nothing dropped: {posted} posted");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{posted} posted and {dropped} dropped of {CROWD}: more than 33 waiting"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Paced by the headers: through two windows of the channel's bucket
+    // without a 429.
+    let posted = w.general.bot_messages().len();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while w.general.bot_messages().len() < posted + 6 {
+        assert!(tokio::time::Instant::now() < deadline, "the queue stalled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        w.sim.invalid_requests(),
+        0,
+        "Keeper was answered 401/403/429"
+    );
+    w.finish().await;
+}
+
+/// A welcome channel Keeper may not post in (a channel overwrite denies its role
+/// Send Messages): a join raid gets one report in the mod-log and one refused
+/// request, not a 403 per member.
+async fn an_unwritable_welcome_channel_is_reported_once(w: World) {
+    let modlog = w.modlog().await;
+    let welcome = w.guild.text_channel("welcome");
+    let channel = ("channel", OptionValue::Channel(welcome.id()));
+    w.ask(&w.admin, "config welcome set", [channel]).await;
+    welcome.overwrite_role(&w.guild.bot_role(), 0, bits::SEND_MESSAGES);
+    for i in 0..30 {
+        w.sim.user(&format!("raider{i}")).joins(&w.guild).await;
+    }
+    let report = next_post(&modlog).await;
+    assert!(
+        report.content.contains(&welcome.mention()) && report.content.contains("Send Messages"),
+        "{}",
+        report.content
+    );
+    // Later joins are not tried either.
+    w.sim.user("late").joins(&w.guild).await;
+    assert!(
+        modlog.next_message(Duration::from_secs(2)).await.is_err(),
+        "reported twice: {:?}",
+        modlog.bot_messages()
+    );
+    assert_eq!(w.stats.reported.load(Ordering::Relaxed), 1);
+    assert!(welcome.bot_messages().is_empty());
+    let refused = w.sim.requests().iter().filter(|r| r.status == 403).count();
+    assert_eq!(refused, 1, "one refused request for 31 joins");
+    assert_eq!(w.sim.invalid_requests(), 1);
+    w.finish().await;
+}
 
 async fn chat_earns_xp_and_announces_level_ups(w: World) {
     w.fixed_xp(25).await;
@@ -590,9 +699,11 @@ async fn prefix_commands_follow_the_prefix(w: World) {
         .message(WAIT)
         .await
         .unwrap();
-    bob.says(&w.general, "!help").await; // the old prefix: another bot's business now
-    bob.says(&w.general, "k?nonsense").await; // unknown: ignored silently
-    bob.says(&w.general, "k?help").await;
+    // Carol: bob's next command within 3 s of his `!rank` would be ignored.
+    let carol = w.guild.member("carol");
+    carol.says(&w.general, "!help").await; // the old prefix: another bot's business now
+    carol.says(&w.general, "k?nonsense").await; // unknown: ignored silently
+    carol.says(&w.general, "k?help").await;
     let help = next_post(&w.general).await;
     assert!(
         help.content.contains("k?rank"),

@@ -13,7 +13,11 @@ use twilight_model::{
 };
 
 use super::{Reply, Text};
-use crate::{context::Context, error::BotError};
+use crate::{
+    context::Context,
+    error::BotError,
+    outbox::{Kind, Post},
+};
 
 /// A member as a text command sees them: who, and the name to show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,22 +94,24 @@ pub async fn handle(ctx: &Context, message: &Message, name: &str, args: &str, pr
     post(ctx, message, &reply).await;
 }
 
-/// A text command's answer: a reply to its message that pings nobody.
+/// A text command's answer: a reply to its message that pings nobody, queued
+/// in the channel's bounded outbox (a crowd typing `!rank` can't pile up tasks
+/// waiting on Discord).
 async fn post(ctx: &Context, message: &Message, reply: &Reply) {
-    let none = AllowedMentions::default();
-    let mut request = ctx
-        .http
-        .create_message(message.channel_id)
-        .embeds(&reply.embeds)
-        .allowed_mentions(Some(&none))
-        .reply(message.id);
-    if let Some(content) = &reply.content {
-        request = request.content(content);
-    }
-    if let Err(err) = request.await {
-        tracing::warn!(guild = ?message.guild_id, channel = %message.channel_id, error = %err,
-            "could not answer a text command");
-    }
+    let post = Post {
+        kind: Kind::CommandAnswer,
+        content: reply.content.clone(),
+        embeds: reply.embeds.clone(),
+        mentions: AllowedMentions::default(),
+        reply_to: Some(message.id),
+    };
+    ctx.outbox.post(message.guild_id, message.channel_id, post);
+}
+
+/// Whether `name` is one of Keeper's text commands (other bots share prefixes:
+/// their commands are none of Keeper's business, nor count toward its cooldown).
+pub fn is_known(name: &str) -> bool {
+    super::text_command(name).is_some()
 }
 
 /// A text command as typed: its name (lower-cased) and the rest of the line.

@@ -10,7 +10,7 @@ use twilight_model::{channel::message::AllowedMentions, gateway::payload::incomi
 
 use crate::{
     context::Context,
-    discord,
+    outbox::{Kind, Post},
     template::{self, Vars},
 };
 
@@ -50,10 +50,9 @@ async fn welcome(ctx: Arc<Context>, member: Box<MemberAdd>) {
         users: vec![member.user.id],
         ..Default::default()
     };
-    if let Err(err) = discord::post(&ctx.http, channel, &text, &mentions).await {
-        tracing::warn!(guild = %member.guild_id, %channel, user = %member.user.id, error = %err,
-            "could not send the welcome message");
-    }
+    // Queued: a join raid waits in a bounded queue, not in a task per member.
+    let post = Post::text(Kind::Welcome, text, mentions);
+    ctx.outbox.post(Some(member.guild_id), channel, post);
 }
 
 /// Whether this join is new (and now remembered): a resumed session replays

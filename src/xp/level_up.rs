@@ -16,31 +16,29 @@ use twilight_model::{
     },
 };
 
-use super::{
-    announce::{Announcement, Announcer},
-    buffer::LevelUp,
-};
+use super::buffer::LevelUp;
 use crate::{
-    discord,
     error::BotResult,
     guilds::Guilds,
+    outbox::{Announcement, Kind, Outbox, Post},
     template::{self, Vars},
 };
 
 pub struct LevelUps {
     http: Arc<Client>,
     guilds: Arc<Guilds>,
-    /// Level-up announcements, combined per channel when Discord holds them back.
-    announcer: Announcer,
+    /// Where announcements and mod-log notes queue, per channel (level-ups
+    /// waiting together share a message).
+    outbox: Arc<Outbox>,
     /// Role rewards Keeper could not grant, already reported in the mod-log: a
     /// missing permission is said once, not on every level-up.
     reported_roles: Mutex<HashSet<(Id<GuildMarker>, Id<RoleMarker>)>>,
 }
 
 impl LevelUps {
-    pub fn new(http: Arc<Client>, guilds: Arc<Guilds>) -> Self {
+    pub fn new(http: Arc<Client>, guilds: Arc<Guilds>, outbox: Arc<Outbox>) -> Self {
         Self {
-            announcer: Announcer::new(Arc::clone(&http)),
+            outbox,
             http,
             guilds,
             reported_roles: Mutex::default(),
@@ -81,7 +79,8 @@ impl LevelUps {
                     member_count: Some(info.member_count),
                 },
             );
-            self.announcer.announce(
+            self.outbox.announce(
+                outcome.guild_id,
                 target,
                 Announcement {
                     text,
@@ -92,9 +91,10 @@ impl LevelUps {
         Ok(())
     }
 
-    /// At shutdown: announcements still waiting get until `deadline`.
+    /// At shutdown: announcements (and whatever else waits in the outbox, which
+    /// is drained last) get until `deadline`.
     pub async fn finish(&self, deadline: tokio::time::Instant) {
-        self.announcer.finish(deadline).await;
+        self.outbox.finish(deadline).await;
     }
 
     async fn grant_rewards(&self, level_up: LevelUp) -> BotResult<()> {
@@ -141,9 +141,7 @@ impl LevelUps {
             "I couldn't give the level {level} reward role <@&{role}>: I need the **Manage Roles** \
              permission and a role above it. I won't repeat this until it works again."
         );
-        let none = AllowedMentions::default();
-        if let Err(err) = discord::post(&self.http, modlog, &text, &none).await {
-            tracing::warn!(%guild, error = %err, "could not write to the mod-log");
-        }
+        let note = Post::text(Kind::ModLog, text, AllowedMentions::default());
+        self.outbox.post(Some(guild), modlog, note);
     }
 }

@@ -15,7 +15,7 @@
 //!    all go through it.
 //! 4. Level-ups among what was written get their effects ([`level_up`]): reward
 //!    roles first, then the announcement, queued per channel and combined when
-//!    Discord holds messages back ([`announce`]).
+//!    Discord holds messages back ([`crate::outbox`]).
 //!
 //! # The crash contract: every message's XP is stored exactly once
 //!
@@ -34,7 +34,6 @@
 //! The effects of a level-up are not part of the contract: they follow a
 //! committed write, at most once, and a shutdown gives them a short grace.
 
-pub mod announce;
 pub mod buffer;
 pub mod cooldown;
 pub mod flush;
@@ -57,7 +56,7 @@ use twilight_model::{
     },
 };
 
-use crate::{guilds::Guilds, snowflake};
+use crate::{guilds::Guilds, outbox::Outbox, snowflake};
 use buffer::{LevelUp, XpBuffer};
 use cooldown::Cooldowns;
 use level_up::LevelUps;
@@ -85,13 +84,14 @@ impl Xp {
         store: Arc<dyn Store>,
         http: Arc<Client>,
         guilds: Arc<Guilds>,
+        outbox: Arc<Outbox>,
         tasks: TaskTracker,
     ) -> Self {
         Self {
             store,
             buffer: XpBuffer::default(),
             cooldowns: Mutex::default(),
-            effects: Arc::new(LevelUps::new(http, guilds)),
+            effects: Arc::new(LevelUps::new(http, guilds, outbox)),
             tasks,
         }
     }
