@@ -322,6 +322,7 @@ on_both_backends!(
     a_text_command_spammer_gets_one_answer_per_cooldown,
     a_crowd_of_text_commands_waits_in_a_bounded_queue,
     an_unwritable_welcome_channel_is_reported_once,
+    a_timed_out_session_is_started_again_and_loses_nothing,
 );
 
 /// One member typing `!rank` 100 times: commands within 3 s (by the messages'
@@ -739,6 +740,49 @@ async fn restart_resumes_and_loses_nothing(mut w: World) {
         rank.member.messages, 60,
         "every message counted exactly once"
     );
+    store.close().await;
+    // The stored session is resumed where Discord said to: READY's
+    // resume_gateway_url, saved with the checkpoint, not the gateway URL.
+    let counts = w.sim.gateway_counts();
+    assert_eq!(counts.identifies, 1, "resumed, not identified: {counts:?}");
+    assert_eq!(counts.resumes_at_resume_url, 1, "{counts:?}");
+    assert_eq!(counts.resumes_elsewhere, 0, "{counts:?}");
+    w.finish().await;
+}
+
+/// Discord times the session out (close 4009) right after a burst of chat that
+/// Keeper has not written yet: the session is gone, so Keeper's RESUME is
+/// refused and it identifies again (paced: within the identify window it is
+/// refused and waits its turn). Every message of the burst and after counts
+/// once: the old session's awards are written, the new session's checkpoint
+/// replaces the old one.
+async fn a_timed_out_session_is_started_again_and_loses_nothing(w: World) {
+    w.fixed_xp(10).await;
+    let alice = w.guild.member("alice");
+    let old = w.sim.sessions()[0].id.clone();
+    for _ in 0..20 {
+        alice.says(&w.general, "before").await;
+    }
+    w.sim.time_out_sessions();
+    w.sim
+        .wait_sessions(Duration::from_secs(30), |s| {
+            s.len() == 1 && s[0].connected && s[0].id != old
+        })
+        .await
+        .expect("a new session after 4009");
+    for _ in 0..20 {
+        alice.says(&w.general, "after").await;
+    }
+    w.await_xp(alice.id(), 400).await;
+    assert_eq!(w.stored(alice.id()).await, (400, 40), "each counted once");
+    let counts = w.sim.gateway_counts();
+    assert_eq!(counts.identifies, 2, "{counts:?}");
+    assert!(counts.resumes_at_resume_url >= 1, "{counts:?}");
+    // The checkpoint stored is the new session's.
+    let store = w.store().await;
+    let saved = store.session(0).await.unwrap().expect("a checkpoint");
+    assert_eq!(saved.session_id, w.sim.sessions()[0].id);
+    assert_eq!(saved.resume_url, w.sim.resume_url());
     store.close().await;
     w.finish().await;
 }

@@ -214,6 +214,26 @@ async fn chat_under_load_is_never_answered_429(postgres: bool) {
     stage.finish().await;
 }
 
+/// Two shards in one process against a simulator that paces identifies as
+/// Discord does (`max_concurrency` 1): Keeper's identify queue sends them one
+/// window apart, so Discord never has to refuse one. SQLite only: no storage is
+/// involved, and each run waits out an identify window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_paces_its_identifies() {
+    let stage = Stage::new(false, 2, 2).await;
+    let keeper = stage.start(2, &[]).await;
+    let counts = stage.sim.gateway_counts();
+    assert_eq!(
+        (counts.identifies, counts.identifies_too_fast),
+        (2, 0),
+        "{counts:?}; log:\n{}",
+        keeper.output()
+    );
+    let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{log}");
+    stage.finish().await;
+}
+
 /// SIGTERM while members chat: exit 0 within 10 s with the session saved; the
 /// messages sent while it was down are replayed at the next start.
 async fn sigterm_mid_traffic_flushes_and_exits_within_10_s(postgres: bool) {
@@ -265,6 +285,13 @@ async fn kill_9_mid_traffic_loses_nothing(postgres: bool) {
 
     let keeper = stage.start(1, &[]).await;
     assert_eq!(stage.sim.sessions()[0].id, session_before, "resumed");
+    // At the resume_gateway_url stored with the checkpoint.
+    let counts = stage.sim.gateway_counts();
+    assert_eq!(
+        (counts.resumes_at_resume_url, counts.resumes_elsewhere),
+        (1, 0),
+        "{counts:?}"
+    );
     stage
         .check_xp(&[&report, &while_down], &keeper.output())
         .await;
@@ -342,6 +369,10 @@ async fn two_processes_share_the_shards(postgres: bool) {
     let mut shards: Vec<[u32; 2]> = stage.sim.sessions().iter().map(|s| s.shard).collect();
     shards.sort_unstable();
     assert_eq!(shards, [[0, 4], [1, 4], [2, 4], [3, 4]]);
+    // Identifies are paced across both processes (max_concurrency 1): one that
+    // came in the same window as the other process's was refused, and the
+    // shard identified again later; each shard has one session.
+    assert_eq!(stage.sim.gateway_counts().identifies, 4);
     stage
         .sim
         .wait_for_command("rank", WAIT)

@@ -20,7 +20,8 @@ pub mod intents {
 }
 
 /// How the simulator behaves. `SimConfig::default()` is Discord-like; tests
-/// usually shorten the timings with [`SimConfig::fast`].
+/// usually shorten the timings with [`SimConfig::fast`], which still paces
+/// identifies as Discord does (only the window is shorter).
 #[derive(Clone, Debug)]
 pub struct SimConfig {
     /// The bot token clients must present (`Bot <token>` on REST).
@@ -37,10 +38,13 @@ pub struct SimConfig {
     /// `session_start_limit.max_concurrency` in `GET /gateway/bot`.
     pub max_concurrency: u32,
     /// The identify rate-limit window (Discord: 5 s per concurrency bucket).
+    /// An IDENTIFY in the same bucket within the window is refused with
+    /// INVALID_SESSION (op 9, `d: false`), as Discord refuses it.
     pub identify_interval: Duration,
     /// Heartbeat interval announced in HELLO.
     pub heartbeat_interval: Duration,
-    /// A connection that sends no heartbeat for this long is closed (4009).
+    /// A connection that sends no heartbeat for this long is closed (4009),
+    /// which ends its session.
     pub heartbeat_timeout: Duration,
     /// How long a disconnected session can still be resumed.
     pub session_ttl: Duration,
@@ -81,15 +85,32 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
-    /// Timings suited to tests: identifies are never rate-limited (so many
-    /// shards connect at once), heartbeats every second.
+    /// Timings suited to tests: heartbeats every second, and identifies paced
+    /// as on Discord (`max_concurrency` 1, one IDENTIFY per window) but with a
+    /// 1 s window instead of 5 s, so a bot that identifies too fast is refused
+    /// without making every test wait Discord's 5 s.
     pub fn fast() -> Self {
         Self {
-            max_concurrency: 16,
-            identify_interval: Duration::ZERO,
+            max_concurrency: 1,
+            identify_interval: FAST_IDENTIFY_INTERVAL,
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_timeout: Duration::from_secs(15),
             ..Self::default()
         }
     }
+
+    /// The same, with identifies never paced: 16 may identify at once and
+    /// again at once. Only for clients with no shared identify queue (a test
+    /// that starts several raw sessions side by side); each use says why.
+    pub fn unpaced(self) -> Self {
+        Self {
+            max_concurrency: 16,
+            identify_interval: Duration::ZERO,
+            ..self
+        }
+    }
 }
+
+/// The identify window of [`SimConfig::fast`]: shorter than Discord's 5 s to
+/// keep tests quick, long enough that identifies sent together collide.
+pub const FAST_IDENTIFY_INTERVAL: Duration = Duration::from_secs(1);

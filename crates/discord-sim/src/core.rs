@@ -17,6 +17,9 @@ use crate::ids::Snowflakes;
 use crate::ratelimit::Limiter;
 use crate::state::World;
 
+/// The path of READY's `resume_gateway_url` (see [`Core::resume_url`]).
+pub const RESUME_PATH: &str = "/resume";
+
 /// State shared by the server, the connections and the scenario API.
 pub struct Core {
     pub world: Mutex<World>,
@@ -60,8 +63,15 @@ impl Core {
         self.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    /// `ws://127.0.0.1:PORT`, the gateway and resume URL.
+    /// `ws://127.0.0.1:PORT`, the gateway URL (`GET /gateway/bot`'s `url`).
     pub fn gateway_url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.port.load(Ordering::Relaxed))
+    }
+
+    /// `ws://127.0.0.1:PORT/resume`, READY's `resume_gateway_url`. Discord's
+    /// is another host than the gateway's; a path of its own on the same
+    /// port is enough to tell which one a client resumes on.
+    pub fn resume_url(&self) -> String {
+        format!("{}{RESUME_PATH}", self.gateway_url())
     }
 }

@@ -3,13 +3,13 @@
 //! Discord's gateway (WebSocket) and REST API (`/api/v10`) on 127.0.0.1, so
 //! an unchanged bot — any twilight 0.18 bot — runs against it end to end.
 //!
-//! * [`SimServer`] is the server: one port for both the gateway (`/`) and
-//!   REST, all state in memory.
+//! * [`SimServer`] is the server: one port for both the gateway (`/`, and
+//!   `/resume` for READY's `resume_gateway_url`) and REST, all state in memory.
 //! * [`Sim`] is the scenario API for tests: build guilds, channels, roles and
 //!   members, make members talk and run slash commands, then await what the
 //!   bot did (messages, embeds, mentions, DMs, role changes, timeouts, kicks,
-//!   bans), and inject faults (disconnects, op 7, op 9, delayed ACKs, 429s,
-//!   5xx, restarts).
+//!   bans), and inject faults (disconnects, op 7, op 9, 4009 time-outs,
+//!   delayed ACKs, 429s, 5xx, restarts).
 //! * [`load`] plays many guilds and members at a target rate and measures.
 //!
 //! Point a twilight bot at it with
@@ -56,4 +56,5 @@ pub use scenario::{
     Member, OptionValue, Role, SessionInfo, Sim, SimError, User,
 };
 pub use server::SimServer;
+pub use session::GatewayCounts;
 pub use state::{Action, InteractionState, RequestRec, SentMessage};

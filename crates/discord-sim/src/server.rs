@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::SimConfig;
+use crate::core::RESUME_PATH;
 use crate::{gateway, rest};
 
 /// Re-exported from [`crate::core`], where it moved, so `server::Core` keeps working.
@@ -25,7 +26,8 @@ pub struct SimServer {
 }
 
 impl SimServer {
-    /// Bind `127.0.0.1:0` and serve the gateway (`/`) and REST (`/api/v10`).
+    /// Bind `127.0.0.1:0` and serve the gateway (`/`, and `/resume` for
+    /// READY's `resume_gateway_url`) and REST (`/api/v10`).
     pub async fn start(config: SimConfig) -> std::io::Result<Self> {
         Self::start_on(config, 0).await
     }
@@ -85,6 +87,11 @@ impl SimServer {
         self.core.gateway_url()
     }
 
+    /// `ws://127.0.0.1:PORT/resume`, READY's `resume_gateway_url`.
+    pub fn resume_url(&self) -> String {
+        self.core.resume_url()
+    }
+
     /// Stop listening and drop every gateway connection without a close
     /// frame, as a crashed server would. State and sessions are kept.
     pub fn stop(&self) {
@@ -113,6 +120,9 @@ impl Drop for SimServer {
 fn router(core: Arc<Core>) -> Router {
     Router::new()
         .route("/", get(gateway::handler))
+        // READY's resume_gateway_url; clients append `/?v=10...` to it.
+        .route(RESUME_PATH, get(gateway::resume_handler))
+        .route(&format!("{RESUME_PATH}/"), get(gateway::resume_handler))
         .nest("/api/v10", rest::router(core.clone()))
         .fallback(rest::not_found)
         .with_state(core)

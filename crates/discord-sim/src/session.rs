@@ -119,4 +119,31 @@ pub struct Sessions {
     pub by_id: HashMap<String, Session>,
     /// Last identify per concurrency bucket (`shard_id % max_concurrency`).
     pub last_identify: HashMap<u32, Instant>,
+    /// What clients asked of the gateway, for tests to assert on.
+    pub counts: GatewayCounts,
+}
+
+/// How clients started and resumed sessions since the simulator started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GatewayCounts {
+    /// IDENTIFYs that started a session.
+    pub identifies: u64,
+    /// IDENTIFYs refused with INVALID_SESSION for coming too fast (within
+    /// the identify window of their concurrency bucket).
+    pub identifies_too_fast: u64,
+    /// RESUMEs sent on a connection to READY's `resume_gateway_url`.
+    pub resumes_at_resume_url: u64,
+    /// RESUMEs sent on a connection to the gateway URL itself: Discord asks
+    /// for `resume_gateway_url`, and a bot that ignores it is disconnected
+    /// more often there.
+    pub resumes_elsewhere: u64,
+}
+
+/// Which URL a gateway connection came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// The URL of `GET /gateway/bot` (what a bot is configured with).
+    Gateway,
+    /// READY's `resume_gateway_url`.
+    ResumeUrl,
 }

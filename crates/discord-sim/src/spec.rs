@@ -4,8 +4,9 @@
 //! `type` (with type arrays for nullability), `properties`, `required`,
 //! `items`, `additionalProperties`, `oneOf`/`anyOf`/`allOf`, `$ref`, `enum`,
 //! `const`, `minimum`/`maximum`, `minLength`/`maxLength`, `maxItems`, and the
-//! snowflake `pattern`. `oneOf` is checked as "at least one": Discord's spec
-//! uses it for alternatives that overlap (e.g. partial and full objects).
+//! snowflake `pattern`. `oneOf` means what JSON Schema says, exactly one
+//! alternative: a payload that fits two (say, a partial and a full object) is
+//! ambiguous, and is reported rather than accepted.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -152,8 +153,9 @@ impl<'a> Spec<'a> {
         }
     }
 
-    /// `allOf` (each must hold), `oneOf` and `anyOf` (one must; without a
-    /// match, the errors of the closest alternative are reported).
+    /// `allOf` (each must hold), `anyOf` (at least one must) and `oneOf`
+    /// (exactly one must). Without a match, the errors of the closest
+    /// alternative are reported; with two `oneOf` matches, which ones.
     fn validate_combinations(
         &self,
         schema: &Value,
@@ -165,24 +167,36 @@ impl<'a> Spec<'a> {
             self.validate(all, v, path, errors);
         }
         for key in ["oneOf", "anyOf"] {
-            if let Some(alts) = schema.get(key).and_then(Value::as_array) {
-                let mut best: Option<Vec<String>> = None;
-                let mut matched = false;
-                for alt in alts {
-                    let mut e = Vec::new();
-                    self.validate(alt, v, path, &mut e);
-                    if e.is_empty() {
-                        matched = true;
+            let Some(alts) = schema.get(key).and_then(Value::as_array) else {
+                continue;
+            };
+            let mut best: Option<Vec<String>> = None;
+            let mut matched = Vec::new();
+            for (i, alt) in alts.iter().enumerate() {
+                let mut e = Vec::new();
+                self.validate(alt, v, path, &mut e);
+                if e.is_empty() {
+                    matched.push(alternative_name(alt, i));
+                    // One is enough for anyOf; oneOf must rule out the rest.
+                    if key == "anyOf" {
                         break;
                     }
-                    if best.as_ref().is_none_or(|b| e.len() < b.len()) {
-                        best = Some(e);
-                    }
+                } else if best.as_ref().is_none_or(|b| e.len() < b.len()) {
+                    best = Some(e);
                 }
-                if !matched {
+            }
+            match matched.len() {
+                0 => {
                     errors.push(format!("{path}: matches no {key} alternative"));
                     errors.extend(best.unwrap_or_default());
                 }
+                1 => {}
+                _ if key == "anyOf" => {}
+                _ => errors.push(format!(
+                    "{path}: matches {} oneOf alternatives ({}), exactly one allowed",
+                    matched.len(),
+                    matched.join(", ")
+                )),
             }
         }
     }
@@ -296,6 +310,15 @@ fn validate_number(schema: &Value, n: &Number, path: &str, errors: &mut Vec<Stri
     }
 }
 
+/// How an error names a `oneOf` alternative: its `$ref`'s last segment, or
+/// its position.
+fn alternative_name(alt: &Value, index: usize) -> String {
+    alt.get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.rsplit('/').next())
+        .map_or_else(|| format!("#{index}"), str::to_owned)
+}
+
 /// The entries of an array keyword (none when absent).
 fn list<'a>(schema: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
     schema
@@ -347,6 +370,45 @@ fn is_snowflake(s: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn errors(root: &Value, schema: &Value, v: Value) -> Vec<String> {
+        let mut errors = Vec::new();
+        Spec::new(root).validate(schema, &v, "x", &mut errors);
+        errors
+    }
+
+    #[test]
+    fn one_of_means_exactly_one_alternative() {
+        let root = json!({"components": {"schemas": {
+            "Partial": {"type": "object", "properties": {"id": {"type": "string"}}},
+            "Full": {"type": "object", "required": ["id", "name"]},
+        }}});
+        let schema = json!({"oneOf": [
+            {"$ref": "#/components/schemas/Partial"},
+            {"$ref": "#/components/schemas/Full"},
+        ]});
+        // Only the partial shape: id is required by Full.
+        assert_eq!(
+            errors(&root, &schema, json!({"id": "1"})),
+            Vec::<String>::new()
+        );
+        // Both: ambiguous, and named.
+        let both = errors(&root, &schema, json!({"id": "1", "name": "n"}));
+        assert_eq!(both.len(), 1, "{both:?}");
+        assert!(
+            both[0].contains("2 oneOf alternatives (Partial, Full)"),
+            "{both:?}"
+        );
+        // Neither.
+        assert!(!errors(&root, &schema, json!({"id": 1})).is_empty());
+        // Numbers: 5 is an integer and a number, 5.5 only a number.
+        let numbers = json!({"oneOf": [{"type": "integer"}, {"type": "number"}]});
+        assert!(!errors(&root, &numbers, json!(5)).is_empty());
+        assert!(errors(&root, &numbers, json!(5.5)).is_empty());
+        // anyOf is still "at least one".
+        let any = json!({"anyOf": [{"type": "integer"}, {"type": "number"}]});
+        assert!(errors(&root, &any, json!(5)).is_empty());
+    }
 
     #[test]
     fn permission_strings_pass_only_where_the_spec_means_a_bitfield() {

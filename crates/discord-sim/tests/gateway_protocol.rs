@@ -24,7 +24,12 @@ async fn hello_identify_ready_guild_create_and_heartbeat() {
     assert_eq!(ready["s"], 1);
     let d = &ready["d"];
     assert_eq!(d["v"], 10);
-    assert_eq!(d["resume_gateway_url"], sim.gateway_url());
+    assert_eq!(d["resume_gateway_url"], sim.resume_url());
+    assert_ne!(
+        sim.resume_url(),
+        sim.gateway_url(),
+        "a client that ignores resume_gateway_url must be told apart"
+    );
     assert_eq!(d["application"]["id"], sim.application_id().to_string());
     assert_eq!(d["guilds"][0]["unavailable"], true);
     let gc = gw.next_dispatch("GUILD_CREATE").await;
@@ -107,9 +112,9 @@ async fn resume_replays_missed_events_in_order_then_resumed() {
     for i in 0..3 {
         alice.says(&general, format!("missed {i}")).await;
     }
-    let (mut gw, _) = RawGateway::connect(&sim.gateway_url(), "").await;
-    gw.send(&json!({"op": 6, "d": {"token": sim.token(), "session_id": session_id, "seq": seq}}))
-        .await;
+    let resume_url = ready["d"]["resume_gateway_url"].as_str().expect("url");
+    let (mut gw, _) = RawGateway::connect(resume_url, "").await;
+    gw.resume(&sim.token(), &session_id, seq).await;
     for i in 0..3 {
         let m = gw.next_dispatch("MESSAGE_CREATE").await;
         assert_eq!(m["d"]["content"], format!("missed {i}"));
@@ -117,6 +122,41 @@ async fn resume_replays_missed_events_in_order_then_resumed() {
     }
     let resumed = gw.next_dispatch("RESUMED").await;
     assert_eq!(resumed["s"].as_u64(), Some(seq + 4));
+    let counts = sim.gateway_counts();
+    assert_eq!(counts.resumes_at_resume_url, 1, "{counts:?}");
+    assert_eq!(counts.resumes_elsewhere, 0, "{counts:?}");
+}
+
+/// A RESUME at the gateway URL instead of READY's `resume_gateway_url` still
+/// resumes (Discord does not refuse it outright), but it is counted apart, so a
+/// test can tell that a bot ignored `resume_gateway_url`.
+#[tokio::test]
+async fn resumes_are_counted_by_the_url_they_use() {
+    let sim = Sim::start().await;
+    let (gw, sid) = new_session(&sim).await;
+    gw.close(4000).await;
+
+    let (mut gw, _) = RawGateway::connect(&sim.gateway_url(), "").await;
+    gw.resume(&sim.token(), &sid, 1).await;
+    gw.next_dispatch("RESUMED").await;
+    let counts = sim.gateway_counts();
+    assert_eq!(
+        (counts.resumes_elsewhere, counts.resumes_at_resume_url),
+        (1, 0),
+        "{counts:?}"
+    );
+    gw.close(4000).await;
+
+    let (mut gw, _) = RawGateway::connect(&sim.resume_url(), "").await;
+    gw.resume(&sim.token(), &sid, 1).await;
+    gw.next_dispatch("RESUMED").await;
+    let counts = sim.gateway_counts();
+    assert_eq!(
+        (counts.resumes_elsewhere, counts.resumes_at_resume_url),
+        (1, 1),
+        "{counts:?}"
+    );
+    assert_eq!(counts.identifies, 1, "{counts:?}");
 }
 
 #[tokio::test]
@@ -169,11 +209,16 @@ fn identify(token: &str, intents: u64, shard: Value) -> String {
 
 #[tokio::test]
 async fn bad_input_gets_discords_close_codes() {
-    let sim = Sim::with_config(SimConfig {
-        shards: 2,
-        privileged_intents: intents::GUILD_MEMBERS,
-        ..SimConfig::fast()
-    })
+    // Unpaced: the good identifies below come one right after the other on
+    // purpose (pacing has its own test, identifies_too_fast_get_invalid_session).
+    let sim = Sim::with_config(
+        SimConfig {
+            shards: 2,
+            privileged_intents: intents::GUILD_MEMBERS,
+            ..SimConfig::fast()
+        }
+        .unpaced(),
+    )
     .await;
     let t = sim.token();
     expect_close(&sim, &["{not json".into()], 4002).await;
@@ -241,40 +286,124 @@ async fn sharding_required_when_one_shard_holds_too_many_guilds() {
     expect_close(&sim, &[identify(&sim.token(), 1, json!([0, 1]))], 4011).await;
 }
 
+/// The tests' default paces identifies as Discord does: one per window for
+/// `max_concurrency` 1, as `GET /gateway/bot` says.
 #[tokio::test]
-async fn identify_concurrency_is_enforced() {
+async fn tests_pace_identifies_by_default() {
+    let sim = Sim::start().await;
+    let token = sim.token();
+    let gateway_bot =
+        common::http::json(&sim.http_addr(), "GET", "/gateway/bot", Some(&token), None).await;
+    assert_eq!(gateway_bot.status, 200);
+    assert_eq!(
+        gateway_bot.json()["session_start_limit"]["max_concurrency"],
+        1
+    );
+    let (mut a, _) = RawGateway::connect(&sim.gateway_url(), "").await;
+    a.identify(&sim.token(), 1, [0, 1]).await;
+    a.next_dispatch("READY").await;
+    let (mut b, _) = RawGateway::connect(&sim.gateway_url(), "").await;
+    b.identify(&sim.token(), 1, [0, 1]).await;
+    assert_eq!(b.next_op(9).await["d"], false);
+}
+
+/// An IDENTIFY within the window of the last one in its concurrency bucket is
+/// refused as Discord refuses it: INVALID_SESSION (op 9, not resumable) on an
+/// open connection, no session. After the window the same IDENTIFY works.
+#[tokio::test]
+async fn identifies_too_fast_get_invalid_session() {
+    let window = Duration::from_millis(300);
     let sim = Sim::with_config(SimConfig {
         shards: 2,
         max_concurrency: 1,
-        identify_interval: Duration::from_secs(60),
+        identify_interval: window,
         ..SimConfig::fast()
     })
     .await;
     let (mut a, _) = RawGateway::connect(&sim.gateway_url(), "").await;
     a.identify(&sim.token(), 1, [0, 2]).await;
     a.next_dispatch("READY").await;
-    // Same bucket (1 % 1 == 0) within the window.
-    expect_close(&sim, &[identify(&sim.token(), 1, json!([1, 2]))], 4008).await;
+    // Same bucket (1 % 1 == 0), sent at once: well within the window.
+    let (mut b, _) = RawGateway::connect(&sim.gateway_url(), "").await;
+    b.identify(&sim.token(), 1, [1, 2]).await;
+    let refused = b.next_op(9).await;
+    assert_eq!(refused["d"], false, "not resumable: identify again");
+    assert_eq!(sim.sessions().len(), 1, "no session for the refused shard");
+    let counts = sim.gateway_counts();
+    assert_eq!((counts.identifies, counts.identifies_too_fast), (1, 1));
+
+    // Past the window, on the same connection (still open).
+    tokio::time::sleep(window + Duration::from_millis(100)).await;
+    b.identify(&sim.token(), 1, [1, 2]).await;
+    b.next_dispatch("READY").await;
+    assert_eq!(sim.sessions().len(), 2);
 }
 
+/// A connection that stops heartbeating is closed with 4009, and as on Discord
+/// ("reconnect and start a new session") the session is over: RESUME gets
+/// INVALID_SESSION, not a replay.
 #[tokio::test]
-async fn a_silent_connection_is_closed() {
+async fn a_silent_connection_is_closed_and_its_session_ends() {
     let sim = Sim::with_config(SimConfig {
         heartbeat_timeout: Duration::from_millis(300),
         ..SimConfig::fast()
     })
     .await;
-    let (mut gw, _) = RawGateway::connect(&sim.gateway_url(), "").await;
-    gw.identify(&sim.token(), 1, [0, 1]).await;
-    gw.next_dispatch("READY").await;
+    let (mut gw, sid) = new_session(&sim).await;
     assert_eq!(gw.expect_close().await, Some(4009));
-    // The session stays resumable.
-    assert_eq!(sim.sessions().len(), 1);
+    assert_eq!(sim.sessions(), [], "the session timed out");
+    expect_resume_refused(&sim, &sid).await;
+}
+
+/// A session for shard [0, 1] (GUILDS only): the connection and its ID.
+async fn new_session(sim: &Sim) -> (RawGateway, String) {
+    let (mut gw, _) = RawGateway::connect(&sim.gateway_url(), "").await;
+    gw.identify(&sim.token(), intents::GUILDS, [0, 1]).await;
+    let ready = gw.next_dispatch("READY").await;
+    let sid = ready["d"]["session_id"].as_str().expect("sid").to_owned();
+    (gw, sid)
+}
+
+/// RESUME of `sid` at the resume URL gets INVALID_SESSION, not resumable.
+async fn expect_resume_refused(sim: &Sim, sid: &str) {
+    let (mut gw, _) = RawGateway::connect(&sim.resume_url(), "").await;
+    gw.resume(&sim.token(), sid, 1).await;
+    let invalid = gw.next_op(9).await;
+    assert_eq!(invalid["d"], false, "{invalid}");
+}
+
+/// The scenario faults that time sessions out (`time_out_sessions`, and
+/// `close_all(4009)`) close with 4009 and end the session; `close_all(4000)`
+/// keeps it resumable.
+#[tokio::test]
+async fn closing_with_4009_ends_the_session() {
+    let sim = Sim::start().await;
+    let (mut gw, sid) = new_session(&sim).await;
+
+    sim.close_all(4000);
+    assert_eq!(gw.expect_close().await, Some(4000));
+    let (mut gw, _) = RawGateway::connect(&sim.resume_url(), "").await;
+    gw.resume(&sim.token(), &sid, 1).await;
+    gw.next_dispatch("RESUMED").await;
+
+    sim.close_all(4009);
+    assert_eq!(gw.expect_close().await, Some(4009));
+    assert_eq!(sim.sessions(), [], "4009 ends the session");
+    expect_resume_refused(&sim, &sid).await;
+
+    // Again through time_out_sessions, past the identify window.
+    tokio::time::sleep(discord_sim::config::FAST_IDENTIFY_INTERVAL).await;
+    let (mut gw, sid) = new_session(&sim).await;
+    sim.time_out_sessions();
+    assert_eq!(sim.sessions(), [], "gone at once");
+    assert_eq!(gw.expect_close().await, Some(4009));
+    expect_resume_refused(&sim, &sid).await;
 }
 
 #[tokio::test]
 async fn intents_are_enforced() {
-    let sim = Sim::start().await;
+    // Unpaced: two sessions side by side, identified one right after the other.
+    let sim = Sim::with_config(SimConfig::fast().unpaced()).await;
     let guild = sim.guild("Test").await;
     let general = guild.text_channel("general");
     let alice = guild.member("alice");

@@ -66,10 +66,15 @@ async fn one_shard_receives_ready_guild_and_messages() {
 
 #[tokio::test]
 async fn four_shards_each_get_their_guilds() {
-    let sim = Sim::with_config(SimConfig {
-        shards: 4,
-        ..SimConfig::fast()
-    })
+    // Unpaced: each shard of this minimal client has a queue of its own, so
+    // the four identify at once (Keeper's process tests run paced).
+    let sim = Sim::with_config(
+        SimConfig {
+            shards: 4,
+            ..SimConfig::fast()
+        }
+        .unpaced(),
+    )
     .await;
     let mut guilds = Vec::new();
     for i in 0..8 {
@@ -184,6 +189,40 @@ async fn survives_reconnect_invalid_session_drop_and_restart_without_loss() {
     assert_eq!(contents, expected, "every event exactly once, in order");
     assert_eq!(readies, 0, "the session was resumed, never re-identified");
     assert!(resumed >= 4, "RESUMED after each fault, got {resumed}");
+    let counts = sim.gateway_counts();
+    assert_eq!(
+        counts.resumes_elsewhere, 0,
+        "twilight resumes at READY's resume_gateway_url: {counts:?}"
+    );
+    assert!(counts.resumes_at_resume_url >= 4, "{counts:?}");
+}
+
+/// Close 4009 ends the session: twilight RESUMEs (it keeps the session on a
+/// close from the gateway), gets INVALID_SESSION and identifies afresh.
+#[tokio::test]
+async fn a_timed_out_session_makes_the_client_identify_again() {
+    let sim = Sim::start().await;
+    sim.guild("Test").await;
+    let (mut rx, _tasks) = start_shards(&sim, 1, intents());
+    until(&mut rx, "READY", |_, e| {
+        matches!(e, Event::Ready(_)).then_some(())
+    })
+    .await;
+    let first = sim.sessions()[0].id.clone();
+    sim.time_out_sessions();
+    until(&mut rx, "second READY", |_, e| {
+        matches!(e, Event::Ready(_)).then_some(())
+    })
+    .await;
+    let sessions = sim.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_ne!(sessions[0].id, first);
+    let counts = sim.gateway_counts();
+    assert_eq!(counts.identifies, 2, "{counts:?}");
+    assert_eq!(
+        counts.resumes_at_resume_url, 1,
+        "it tried to resume first: {counts:?}"
+    );
 }
 
 #[tokio::test]

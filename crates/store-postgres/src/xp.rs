@@ -24,7 +24,7 @@ use crate::{
     PgStore,
     convert::{from_rows, narrow},
     error::{db_error, is_overflow, out_of_range},
-    replays, sessions,
+    sessions,
 };
 
 /// A `member_xp` row as stored.
@@ -209,10 +209,9 @@ impl XpStore for PgStore {
         at: DateTime<Utc>,
         once: Option<Id<InteractionMarker>>,
     ) -> StoreResult<Applied<AwardOutcome>> {
-        let mut tx = self.begin_write().await?;
-        if !replays::record_applied(&mut tx, once, guild, at).await? {
+        let Some(mut tx) = self.begin_once(once, guild, at).await? else {
             return Ok(Applied::Before);
-        }
+        };
         let written = sqlx::query_as!(
             Upserted,
             r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, last_award_at)
@@ -240,10 +239,9 @@ impl XpStore for PgStore {
         at: DateTime<Utc>,
         once: Option<Id<InteractionMarker>>,
     ) -> StoreResult<Applied<AwardOutcome>> {
-        let mut tx = self.begin_write().await?;
-        if !replays::record_applied(&mut tx, once, guild, at).await? {
+        let Some(mut tx) = self.begin_once(once, guild, at).await? else {
             return Ok(Applied::Before);
-        }
+        };
         // `excluded.xp` is already clamped, so the delta is added from `$3` itself.
         let written = sqlx::query_as!(
             Upserted,
@@ -277,10 +275,9 @@ impl XpStore for PgStore {
         at: DateTime<Utc>,
         once: Option<Id<InteractionMarker>>,
     ) -> StoreResult<Applied<bool>> {
-        let mut tx = self.begin_write().await?;
-        if !replays::record_applied(&mut tx, once, guild, at).await? {
+        let Some(mut tx) = self.begin_once(once, guild, at).await? else {
             return Ok(Applied::Before);
-        }
+        };
         let done = sqlx::query!(
             "DELETE FROM member_xp WHERE guild_id = $1 AND user_id = $2",
             id_to_db(guild),

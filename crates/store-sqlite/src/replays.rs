@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{ReplayStore, StoreResult, id_to_db};
-use sqlx::SqliteConnection;
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 use twilight_model::id::{
     Id,
     marker::{GuildMarker, InteractionMarker, UserMarker},
@@ -12,10 +12,25 @@ use twilight_model::id::{
 
 use crate::{SqliteStore, convert::to_ms, error::db_error};
 
-/// Record, in the caller's write transaction, that `once`'s write is applied:
-/// false when it was already (a replay: the caller writes nothing). Without an
-/// interaction there is nothing to record, and the write goes ahead.
-pub(crate) async fn record_applied(
+impl SqliteStore {
+    /// A write transaction for a write made for `once`'s interaction, with the
+    /// interaction recorded in it; `None` when it was applied before (a replay:
+    /// the caller writes nothing). Without an interaction, a plain write.
+    pub(crate) async fn begin_once(
+        &self,
+        once: Option<Id<InteractionMarker>>,
+        guild: Id<GuildMarker>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Transaction<'static, Sqlite>>> {
+        let mut tx = self.begin_write().await?;
+        Ok(record_applied(&mut tx, once, guild, at)
+            .await?
+            .then_some(tx))
+    }
+}
+
+/// Record in `tx` that `once`'s write is applied: false when it was already.
+async fn record_applied(
     tx: &mut SqliteConnection,
     once: Option<Id<InteractionMarker>>,
     guild: Id<GuildMarker>,

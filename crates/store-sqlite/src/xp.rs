@@ -23,7 +23,7 @@ use crate::{
     SqliteStore,
     convert::{from_ms, from_ms_opt, from_rows, narrow, to_ms},
     error::{db_error, is_overflow, out_of_range},
-    replays, sessions,
+    sessions,
 };
 
 /// A `member_xp` row as stored.
@@ -164,10 +164,9 @@ impl XpStore for SqliteStore {
     ) -> StoreResult<Applied<AwardOutcome>> {
         let (guild_id, user_id, xp, at_ms) =
             (id_to_db(guild), id_to_db(user), xp.max(0), to_ms(at));
-        let mut tx = self.begin_write().await?;
-        if !replays::record_applied(&mut tx, once, guild, at).await? {
+        let Some(mut tx) = self.begin_once(once, guild, at).await? else {
             return Ok(Applied::Before);
-        }
+        };
         let rows = sqlx::query_as!(
             Upserted,
             r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
@@ -200,10 +199,9 @@ impl XpStore for SqliteStore {
         once: Option<Id<InteractionMarker>>,
     ) -> StoreResult<Applied<AwardOutcome>> {
         let (guild_id, user_id, at_ms) = (id_to_db(guild), id_to_db(user), to_ms(at));
-        let mut tx = self.begin_write().await?;
-        if !replays::record_applied(&mut tx, once, guild, at).await? {
+        let Some(mut tx) = self.begin_once(once, guild, at).await? else {
             return Ok(Applied::Before);
-        }
+        };
         let rows = sqlx::query_as!(
             Upserted,
             r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
@@ -240,10 +238,9 @@ impl XpStore for SqliteStore {
         once: Option<Id<InteractionMarker>>,
     ) -> StoreResult<Applied<bool>> {
         let (guild_id, user_id) = (id_to_db(guild), id_to_db(user));
-        let mut tx = self.begin_write().await?;
-        if !replays::record_applied(&mut tx, once, guild, at).await? {
+        let Some(mut tx) = self.begin_once(once, guild, at).await? else {
             return Ok(Applied::Before);
-        }
+        };
         let done = sqlx::query!(
             "DELETE FROM member_xp WHERE guild_id = ?1 AND user_id = ?2",
             guild_id,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{Closing, Connection, DECODE_FAILED, close};
 use crate::config::{SimConfig, intents};
 use crate::frame;
-use crate::session::{Conn, Out, Session};
+use crate::session::{Conn, Entry, Out, Session};
 use crate::state::World;
 
 /// Gateway commands a connection may send per minute before 4008.
@@ -116,14 +116,23 @@ impl Connection {
             return ControlFlow::Break((close::SHARDING_REQUIRED, "Sharding required."));
         }
         // At most one identify per bucket per window (max_concurrency buckets).
+        // Discord answers one too many with INVALID_SESSION, not a close: the
+        // client is to wait, reconnect and identify again.
         let bucket = who.shard_id % config.max_concurrency.max(1);
         let now = Instant::now();
         if let Some(last) = world.sessions.last_identify.get(&bucket)
             && now.duration_since(*last) < config.identify_interval
         {
-            return ControlFlow::Break(RATE_LIMITED);
+            world.sessions.counts.identifies_too_fast += 1;
+            drop(world);
+            if let Some(tx) = &self.tx {
+                let _ = tx.send(Out::Frame(frame::invalid_session(false).into()));
+            }
+            core.notify();
+            return ControlFlow::Continue(());
         }
         world.sessions.last_identify.insert(bucket, now);
+        world.sessions.counts.identifies += 1;
 
         let session_id = format!("{:032x}", rand::random::<u128>());
         let mut session = Session {
@@ -140,7 +149,7 @@ impl Connection {
             detached_at: None,
             attachments: 1,
         };
-        let ready = ready_json(&world, &session, &on_shard, core.gateway_url());
+        let ready = ready_json(&world, &session, &on_shard, core.resume_url());
         let limit = config.replay_limit;
         session.push("READY", &ready.to_string(), limit);
         // GUILD_CREATE needs the GUILDS intent.
@@ -210,6 +219,11 @@ impl Connection {
         let ttl = core.config().session_ttl;
         let limit = core.config().replay_limit;
         let mut world = core.world.lock();
+        let counts = &mut world.sessions.counts;
+        match self.entry {
+            Entry::ResumeUrl => counts.resumes_at_resume_url += 1,
+            Entry::Gateway => counts.resumes_elsewhere += 1,
+        }
         let expired = world.sessions.by_id.get(sid).is_none_or(|s| {
             s.detached_at
                 .is_some_and(|t| s.conn.is_none() && t.elapsed() > ttl)
@@ -290,13 +304,13 @@ impl Connection {
 
 /// READY for a new `session`: the bot as the current user, and the guilds
 /// on its shard, unavailable until their GUILD_CREATE.
-fn ready_json(world: &World, session: &Session, on_shard: &[u64], gateway_url: String) -> Value {
+fn ready_json(world: &World, session: &Session, on_shard: &[u64], resume_url: String) -> Value {
     json!({
         "v": 10,
         "user": world.current_user_json(),
         "session_id": session.id,
         "session_type": "normal",
-        "resume_gateway_url": gateway_url,
+        "resume_gateway_url": resume_url,
         "guilds": on_shard.iter().map(|g| json!({"id": g.to_string(), "unavailable": true})).collect::<Vec<_>>(),
         "shard": [session.shard_id, session.shard_total],
         "application": {"id": world.app_id.to_string(), "flags": 0},

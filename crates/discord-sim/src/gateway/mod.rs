@@ -32,7 +32,7 @@ use tokio::sync::watch;
 
 use crate::compression::{Compressor, Mode};
 use crate::core::Core;
-use crate::session::Out;
+use crate::session::{Entry, Out};
 
 /// Gateway close codes, as Discord uses them.
 pub mod close {
@@ -42,6 +42,7 @@ pub mod close {
     pub const NOT_AUTHENTICATED: u16 = 4003;
     pub const AUTHENTICATION_FAILED: u16 = 4004;
     pub const ALREADY_AUTHENTICATED: u16 = 4005;
+    pub const INVALID_SEQ: u16 = 4007;
     pub const RATE_LIMITED: u16 = 4008;
     pub const SESSION_TIMED_OUT: u16 = 4009;
     pub const INVALID_SHARD: u16 = 4010;
@@ -67,13 +68,40 @@ pub async fn handler(
     Query(query): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    upgrade(core, query, ws, Entry::Gateway)
+}
+
+/// The same at READY's `resume_gateway_url` (`/resume/?v=10...`): the same
+/// gateway, but RESUMEs here are counted apart from those at the gateway URL.
+pub async fn resume_handler(
+    State(core): State<Arc<Core>>,
+    Query(query): Query<HashMap<String, String>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    upgrade(core, query, ws, Entry::ResumeUrl)
+}
+
+fn upgrade(
+    core: Arc<Core>,
+    query: HashMap<String, String>,
+    ws: WebSocketUpgrade,
+    entry: Entry,
+) -> Response {
     ws.max_message_size(1 << 20)
-        .on_upgrade(move |socket| async move { Connection::run(core, socket, query).await })
+        .on_upgrade(move |socket| async move { Connection::run(core, socket, query, entry).await })
+}
+
+/// Whether closing with `code` ends the session, so that a RESUME of it gets
+/// INVALID_SESSION: Discord's "reconnect and start a new session" codes.
+pub fn close_ends_session(code: u16) -> bool {
+    matches!(code, close::INVALID_SEQ | close::SESSION_TIMED_OUT)
 }
 
 struct Connection {
     core: Arc<Core>,
     id: u64,
+    /// The URL the client connected to.
+    entry: Entry,
     /// Not split: one task reads and writes, and splitting would add a
     /// lock to every frame written.
     ws: WebSocket,
@@ -103,9 +131,9 @@ enum Next {
 }
 
 impl Connection {
-    async fn run(core: Arc<Core>, socket: WebSocket, query: HashMap<String, String>) {
+    async fn run(core: Arc<Core>, socket: WebSocket, query: HashMap<String, String>, entry: Entry) {
         let mode = Mode::parse(query.get("compress").map(String::as_str));
-        let mut conn = Connection::new(core, socket, mode.unwrap_or_default());
+        let mut conn = Connection::new(core, socket, mode.unwrap_or_default(), entry);
         let mut epoch = conn.core.epoch.subscribe();
         epoch.borrow_and_update();
 
@@ -125,12 +153,13 @@ impl Connection {
         conn.serve(epoch).await;
     }
 
-    fn new(core: Arc<Core>, ws: WebSocket, mode: Mode) -> Self {
+    fn new(core: Arc<Core>, ws: WebSocket, mode: Mode, entry: Entry) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let timeout = core.config().heartbeat_timeout;
         Self {
             id: core.next_conn.fetch_add(1, Ordering::Relaxed),
             core,
+            entry,
             ws,
             compressor: Compressor::new(mode),
             rx,
@@ -157,8 +186,7 @@ impl Connection {
                     Next::Vanish
                 }
                 _ = tokio::time::sleep_until(self.heartbeat_deadline) => {
-                    self.detach();
-                    Next::Close((close::SESSION_TIMED_OUT, "Session timed out."))
+                    self.closing((close::SESSION_TIMED_OUT, "Session timed out."))
                 }
                 out = async { match deferred { Some(d) => Some(d), None => rx.recv().await } } => {
                     self.deliver(out).await
@@ -185,10 +213,7 @@ impl Connection {
                 }
                 Next::Continue
             }
-            Some(Out::Close(code, reason)) => {
-                self.detach();
-                Next::Close((code, reason))
-            }
+            Some(Out::Close(code, reason)) => self.closing((code, reason)),
             // Dropped on purpose, or the session moved to another
             // connection (RESUME elsewhere) or was invalidated.
             Some(Out::Drop) | None => {
@@ -217,10 +242,7 @@ impl Connection {
         };
         match self.handle(&text) {
             ControlFlow::Continue(()) => Next::Continue,
-            ControlFlow::Break(closing) => {
-                self.detach();
-                Next::Close(closing)
-            }
+            ControlFlow::Break(closing) => self.closing(closing),
         }
     }
 
@@ -291,6 +313,33 @@ impl Connection {
             while let Some(Ok(_)) = self.ws.recv().await {}
         })
         .await;
+    }
+
+    /// Close with `closing`: the session ends with the connection when the
+    /// code says to start a new one (4007, 4009), otherwise it stays
+    /// resumable.
+    fn closing(&mut self, closing: Closing) -> Next {
+        if close_ends_session(closing.0) {
+            self.end_session();
+        } else {
+            self.detach();
+        }
+        Next::Close(closing)
+    }
+
+    /// Forget the session this connection serves (if it still does).
+    fn end_session(&mut self) {
+        if let Some(sid) = self.session_id.take() {
+            let mut world = self.core.world.lock();
+            let ours = world
+                .sessions
+                .by_id
+                .get(&sid)
+                .is_some_and(|s| s.conn.as_ref().is_some_and(|c| c.id == self.id));
+            if ours {
+                world.sessions.by_id.remove(&sid);
+            }
+        }
     }
 
     /// Leave the session resumable without a connection.

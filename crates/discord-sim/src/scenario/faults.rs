@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::Sim;
 use crate::faults::FaultRule;
 use crate::frame;
+use crate::gateway::close;
 use crate::session::Out;
 
 impl Sim {
@@ -44,8 +45,22 @@ impl Sim {
     }
 
     /// Close every connection with `code` (e.g. 4000 to force a resume).
+    /// Codes that end the session on Discord (4007, 4009) end it here too:
+    /// a RESUME of it gets INVALID_SESSION.
     pub fn close_all(&self, code: u16) {
         self.each_connection(|| Out::Close(code, "Closed by the simulator."));
+    }
+
+    /// Time every session out as Discord does (close 4009, "Session timed
+    /// out"): each connection is closed with 4009 and every session, connected
+    /// or not, is gone at once, so the clients must identify again (a RESUME
+    /// gets INVALID_SESSION). What happens in the guilds until they have
+    /// identified again reaches no one, as on Discord.
+    pub fn time_out_sessions(&self) {
+        let mut w = self.core().world.lock();
+        for (_, mut s) in w.sessions.by_id.drain() {
+            s.send(Out::Close(close::SESSION_TIMED_OUT, "Session timed out."));
+        }
     }
 
     /// Delay HEARTBEAT_ACKs by `delay` (zero restores prompt ACKs).

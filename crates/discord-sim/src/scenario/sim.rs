@@ -14,6 +14,7 @@ use crate::config::{SimConfig, intents};
 use crate::core::Core;
 use crate::ratelimit::RateLimits;
 use crate::server::SimServer;
+use crate::session::GatewayCounts;
 use crate::state::{Action, RequestRec, World};
 
 /// A running simulator with a scenario API. Cheap to clone.
@@ -79,6 +80,19 @@ impl Sim {
     /// `ws://127.0.0.1:PORT`, for `ConfigBuilder::proxy_url`.
     pub fn gateway_url(&self) -> String {
         self.server.gateway_url()
+    }
+
+    /// `ws://127.0.0.1:PORT/resume`: READY's `resume_gateway_url`, where a
+    /// well-behaved client RESUMEs (see [`Sim::gateway_counts`]).
+    pub fn resume_url(&self) -> String {
+        self.server.resume_url()
+    }
+
+    /// How clients identified and resumed so far: identifies accepted and
+    /// refused for coming too fast, RESUMEs at `resume_gateway_url` and
+    /// elsewhere.
+    pub fn gateway_counts(&self) -> GatewayCounts {
+        self.core().world.lock().sessions.counts
     }
 
     pub fn token(&self) -> String {

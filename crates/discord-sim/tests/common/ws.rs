@@ -118,6 +118,23 @@ impl RawGateway {
         }
     }
 
+    /// The next frame with opcode `op`, skipping others; panics on a close.
+    pub async fn next_op(&mut self, op: u64) -> Value {
+        loop {
+            match self.recv().await {
+                Recv::Frame(v) if v["op"] == op => return v,
+                Recv::Frame(_) => {}
+                other => panic!("waiting for op {op}, got {other:?}"),
+            }
+        }
+    }
+
+    /// Send RESUME for `session_id` after `seq`.
+    pub async fn resume(&mut self, token: &str, session_id: &str, seq: u64) {
+        self.send(&json!({"op": 6, "d": {"token": token, "session_id": session_id, "seq": seq}}))
+            .await;
+    }
+
     /// Read until a close frame or the end; the close code if any.
     pub async fn expect_close(&mut self) -> Option<u16> {
         loop {
