@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod guilds;
+pub mod rewards;
 pub mod shards;
 pub mod snowflake;
 pub mod template;
