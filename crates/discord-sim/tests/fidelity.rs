@@ -388,8 +388,9 @@ async fn guild_and_role_events_match_the_openapi_schemas() {
         );
     }
     // Making Twitch's role moved the bot's and Mods up: Discord says so.
+    let mods_id = mods.id().to_string();
     let mut moved = gw.next_dispatch("GUILD_ROLE_UPDATE").await["d"].clone();
-    while moved["role"]["id"] != mods.id().to_string() {
+    while moved["role"]["id"] != mods_id.as_str() {
         moved = gw.next_dispatch("GUILD_ROLE_UPDATE").await["d"].clone();
     }
     assert_eq!(moved["role"]["position"], 2);
