@@ -63,9 +63,13 @@ pub async fn run_with_stats(
     let ctx = Arc::new(log_in(config, &token.0, Arc::clone(&store), stats).await?);
     // Before any shard connects: handling a message must never wait on the
     // database, and a replayed message must be decided as it was live.
+    // The guild facts too: a resumed session gets no GUILD_CREATE.
     let guilds = ctx.guilds.load().await.map_err(Fatal::database)?;
     let cooling = ctx.xp.load_cooldowns().await.map_err(Fatal::database)?;
-    tracing::info!(guilds, cooling, "settings and cooldowns read");
+    tracing::info!(guilds, cooling, "guilds and cooldowns read");
+    if let Some(writer) = ctx.guilds.writer() {
+        tokio::spawn(writer);
+    }
     // No session replays a day back: older records of applied interactions only
     // take room.
     if let Err(err) = store
@@ -212,6 +216,7 @@ async fn shut_down(
     ctx.tasks.close();
     let _ = tokio::time::timeout_at(deadline, ctx.tasks.wait()).await;
     ctx.xp.finish(deadline).await;
+    ctx.guilds.finish(deadline).await;
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM (docker stop, systemd).

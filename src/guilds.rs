@@ -1,6 +1,7 @@
 //! What Keeper keeps in memory per guild: its settings and level rewards (read on
 //! every message and every level-up, so held in front of the store) and what the
-//! gateway told about it (name, member count, for templates).
+//! gateway told about it (its facts: name, owner, member count, roles and the
+//! roles Keeper holds; for templates and the role rewards' checks).
 //!
 //! Settings are held whole: every stored guild's are read at start-up
 //! ([`Guilds::load`]), and a guild without a row has the defaults, so a message
@@ -14,6 +15,14 @@
 //! changes racing could otherwise leave the older one cached), and a read that
 //! raced a change does not put what it read back: every change bumps a counter
 //! under the cache's write lock, and a read caches only if it did not move.
+//!
+//! Facts are held whole too: every stored guild's are read at start-up (Discord
+//! sends no GUILD_CREATE after a RESUME, so a restarted process knows its guilds
+//! only from the store) and changed by the guild, role and member events in the
+//! shard loop, in memory at once and in the store through one ordered queue
+//! ([`writer`]), so an event never waits on the database.
+
+mod writer;
 
 use std::{
     collections::HashMap,
@@ -23,11 +32,31 @@ use std::{
     },
 };
 
-use keeper_store::{GuildSettings, LevelReward, SettingsPatch, Store, StoreResult};
-use twilight_model::id::{
-    Id,
-    marker::{GuildMarker, RoleMarker},
+use keeper_store::{
+    GuildFacts, GuildRole, GuildSettings, LevelReward, SettingsPatch, Store, StoreResult,
 };
+use tokio::sync::mpsc;
+use twilight_model::{
+    guild::Role,
+    id::{
+        Id,
+        marker::{GuildMarker, RoleMarker, UserMarker},
+    },
+};
+
+use writer::{Write, Writes};
+
+/// A role as Keeper keeps it (from GUILD_CREATE, the role events, and an
+/// interaction's resolved role).
+pub fn guild_role(role: &Role) -> GuildRole {
+    GuildRole {
+        role_id: role.id,
+        name: role.name.clone(),
+        position: role.position,
+        permissions: role.permissions,
+        managed: role.managed,
+    }
+}
 
 /// What the gateway told us about a guild, for templates.
 #[derive(Clone, Debug, Default)]
@@ -47,28 +76,61 @@ pub struct Guilds {
     rewards: RwLock<HashMap<Id<GuildMarker>, Arc<[LevelReward]>>>,
     /// Bumped by every rewards change (see the module docs).
     changes: AtomicU64,
-    info: RwLock<HashMap<Id<GuildMarker>, GuildInfo>>,
+    /// What the gateway told of each guild Keeper is in.
+    facts: RwLock<HashMap<Id<GuildMarker>, GuildFacts>>,
+    /// Changes to the facts, on their way to the store.
+    writes: Writes,
+    /// The queue's other end, until [`Guilds::writer`] takes it.
+    queue: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Write>>>,
 }
 
 impl Guilds {
     pub fn new(store: Arc<dyn Store>) -> Self {
+        let (writes, queue) = Writes::new();
         Self {
             store,
             settings: RwLock::default(),
             changing: tokio::sync::Mutex::new(()),
             rewards: RwLock::default(),
             changes: AtomicU64::new(0),
-            info: RwLock::default(),
+            facts: RwLock::default(),
+            writes,
+            queue: std::sync::Mutex::new(Some(queue)),
         }
     }
 
-    /// Read every stored guild's settings; how many there were.
+    /// Read every stored guild's settings and facts (those of guilds Keeper
+    /// left stay in the store only); how many guilds had either.
     pub async fn load(&self) -> StoreResult<usize> {
         let stored = self.store.all_settings().await?;
-        let count = stored.len();
-        let mut settings = self.settings.write().expect("settings lock");
-        settings.extend(stored.into_iter().map(|s| (s.guild_id, s)));
-        Ok(count)
+        let known = self.store.all_guilds().await?;
+        let mut guilds: std::collections::HashSet<_> = stored.iter().map(|s| s.guild_id).collect();
+        self.settings
+            .write()
+            .expect("settings lock")
+            .extend(stored.into_iter().map(|s| (s.guild_id, s)));
+        let mut facts = self.facts.write().expect("facts lock");
+        for f in known.into_iter().filter(|f| f.left_at.is_none()) {
+            guilds.insert(f.guild_id);
+            facts.insert(f.guild_id, f);
+        }
+        Ok(guilds.len())
+    }
+
+    /// The task that writes the facts' changes to the store, in order; `None`
+    /// when taken already. Spawned at start-up, it ends with the process.
+    pub fn writer(&self) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let queue = self.queue.lock().expect("queue lock").take()?;
+        Some(writer::run(Arc::clone(&self.store), queue))
+    }
+
+    /// At shutdown: wait (until `deadline`) for the facts' changes to be stored.
+    pub async fn finish(&self, deadline: tokio::time::Instant) {
+        if !self.writes.flushed(deadline).await {
+            tracing::warn!(
+                "some guild facts were not stored in time; the next GUILD_CREATE stores them"
+            );
+        }
     }
 
     /// A guild's settings, from memory: never waits.
@@ -153,31 +215,118 @@ impl Guilds {
         cache.remove(&guild);
     }
 
+    /// The name and member count, for templates (empty and 0 for a guild
+    /// Keeper knows nothing of).
     pub fn info(&self, guild: Id<GuildMarker>) -> GuildInfo {
-        self.info
-            .read()
-            .expect("guilds lock")
-            .get(&guild)
-            .cloned()
-            .unwrap_or_default()
+        self.read_facts(guild, |f| GuildInfo {
+            name: f.name.clone(),
+            member_count: f.member_count,
+        })
+        .unwrap_or_default()
     }
 
-    pub fn set_info(&self, guild: Id<GuildMarker>, info: GuildInfo) {
-        self.info.write().expect("guilds lock").insert(guild, info);
+    /// Everything known of a guild (its roles, Keeper's roles...).
+    pub fn facts(&self, guild: Id<GuildMarker>) -> Option<GuildFacts> {
+        self.read_facts(guild, GuildFacts::clone)
+    }
+
+    fn read_facts<T>(
+        &self,
+        guild: Id<GuildMarker>,
+        read: impl FnOnce(&GuildFacts) -> T,
+    ) -> Option<T> {
+        self.facts.read().expect("facts lock").get(&guild).map(read)
+    }
+
+    /// Change a guild's facts in memory (a guild not known yet starts empty) and
+    /// queue what to store.
+    fn change(
+        &self,
+        guild: Id<GuildMarker>,
+        change: impl FnOnce(&mut GuildFacts) -> Option<Write>,
+    ) {
+        let write = {
+            let mut facts = self.facts.write().expect("facts lock");
+            change(
+                facts
+                    .entry(guild)
+                    .or_insert_with(|| GuildFacts::unknown(guild)),
+            )
+        };
+        if let Some(write) = write {
+            self.writes.send(write);
+        }
+    }
+
+    /// GUILD_CREATE: everything about the guild, replacing what was known.
+    pub fn created(&self, facts: GuildFacts) {
+        let guild = facts.guild_id;
+        self.change(guild, |known| {
+            *known = facts.clone();
+            Some(Write::Save(Box::new(facts)))
+        });
+    }
+
+    /// GUILD_UPDATE: the guild's name and owner.
+    pub fn updated(&self, guild: Id<GuildMarker>, name: String, owner: Option<Id<UserMarker>>) {
+        self.change(guild, |known| {
+            known.name.clone_from(&name);
+            known.owner_id = owner.or(known.owner_id);
+            Some(Write::Update { guild, name, owner })
+        });
+    }
+
+    /// GUILD_ROLE_CREATE/UPDATE: a role made or changed.
+    pub fn role_saved(&self, guild: Id<GuildMarker>, role: GuildRole) {
+        self.change(guild, |known| {
+            match known.roles.iter_mut().find(|r| r.role_id == role.role_id) {
+                Some(old) => *old = role.clone(),
+                None => known.roles.push(role.clone()),
+            }
+            Some(Write::SaveRole(guild, role))
+        });
+    }
+
+    /// GUILD_ROLE_DELETE: a role gone (Keeper no longer holds it either).
+    pub fn role_deleted(&self, guild: Id<GuildMarker>, role: Id<RoleMarker>) {
+        self.change(guild, |known| {
+            known.roles.retain(|r| r.role_id != role);
+            known.bot_roles.retain(|r| *r != role);
+            Some(Write::DeleteRole(guild, role))
+        });
+    }
+
+    /// Keeper's own member changed: the roles it holds. Written only when they
+    /// did change (GUILD_MEMBER_UPDATE also comes for nicknames and the like).
+    pub fn bot_roles(&self, guild: Id<GuildMarker>, mut roles: Vec<Id<RoleMarker>>) {
+        roles.sort_unstable();
+        self.change(guild, |known| {
+            let mut held = known.bot_roles.clone();
+            held.sort_unstable();
+            (held != roles).then(|| {
+                known.bot_roles.clone_from(&roles);
+                Write::BotRoles(guild, roles)
+            })
+        });
     }
 
     /// Adjust a guild's member count by `delta`, returning the new count.
     pub fn add_members(&self, guild: Id<GuildMarker>, delta: i64) -> u64 {
-        let mut guilds = self.info.write().expect("guilds lock");
-        let info = guilds.entry(guild).or_default();
-        info.member_count = info.member_count.saturating_add_signed(delta);
-        info.member_count
+        let mut count = 0;
+        self.change(guild, |known| {
+            known.member_count = known.member_count.saturating_add_signed(delta);
+            count = known.member_count;
+            Some(Write::MemberCount(guild, count))
+        });
+        count
     }
 
-    /// Keeper left the guild (or it was deleted): what the gateway said of it goes.
-    /// Its settings stay, as in the store: they are its settings if it comes back.
-    pub fn forget(&self, guild: Id<GuildMarker>) {
-        self.info.write().expect("guilds lock").remove(&guild);
+    /// Keeper left the guild (or it was deleted): what the gateway said of it
+    /// goes from memory, and the store records when. Its settings stay, as in
+    /// the store: they are its settings if it comes back.
+    pub fn left(&self, guild: Id<GuildMarker>) {
+        self.facts.write().expect("facts lock").remove(&guild);
         self.rewards.write().expect("rewards lock").remove(&guild);
+        self.writes.send(Write::Left(guild));
     }
 }

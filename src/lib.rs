@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod guilds;
 pub mod outbox;
+pub mod rewards;
 pub mod shards;
 pub mod snowflake;
 pub mod template;

@@ -65,7 +65,8 @@ impl World {
         let sim = Sim::start().await;
         let guild = sim.guild("Test Guild").await;
         let general = guild.text_channel("general");
-        let admins = guild.role("Admins", bits::MANAGE_GUILD);
+        // What a server's managers usually have: settings, and giving roles.
+        let admins = guild.role("Admins", bits::MANAGE_GUILD | bits::MANAGE_ROLES);
         let admin = guild.member("admin").with_role(&admins);
         let (backend, mut url) = Backend::create(postgres).await;
         let mut proxy = None;
@@ -197,6 +198,15 @@ impl World {
             .unwrap_or_else(|err| panic!("/{command}: {err}"))
     }
 
+    /// Make `role` the reward at `level` (as the admin, who may).
+    async fn reward(&self, level: i64, role: &discord_sim::Role) -> discord_sim::SentMessage {
+        let options = [
+            ("level", OptionValue::Integer(level)),
+            ("role", OptionValue::Role(role.id())),
+        ];
+        self.ask(&self.admin, "levels reward add", options).await
+    }
+
     /// A #mod-log channel, set as the guild's mod-log.
     async fn modlog(&self) -> Channel {
         let modlog = self.guild.text_channel("mod-log");
@@ -233,6 +243,20 @@ async fn await_role(member: &Member, role: &discord_sim::Role) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "{} never got role {}",
+            member.id(),
+            role.id()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Wait until `member` no longer holds `role` (taken through REST by the bot).
+async fn await_no_role(member: &Member, role: &discord_sim::Role) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while member.has_role(role) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} kept role {}",
             member.id(),
             role.id()
         );
@@ -323,6 +347,12 @@ on_both_backends!(
     a_crowd_of_text_commands_waits_in_a_bounded_queue,
     an_unwritable_welcome_channel_is_reported_once,
     a_timed_out_session_is_started_again_and_loses_nothing,
+    reward_roles_need_what_discord_would_ask,
+    a_reward_role_made_dangerous_is_not_granted,
+    a_deleted_reward_role_is_not_granted,
+    xp_corrections_move_reward_roles,
+    guild_facts_survive_a_resumed_restart,
+    a_replayed_join_is_counted_once,
 );
 
 /// One member typing `!rank` 100 times: commands within 3 s (by the messages'
@@ -627,6 +657,8 @@ async fn a_replayed_join_is_welcomed_once(w: World) {
     let carol = w.sim.user("carol").joins(&w.guild).await;
     next_post(&welcome).await;
     carol.join_delivered_again();
+    // A command answered after it: the replay has been handled by then.
+    w.ask(&w.admin, "rank", []).await;
     w.sim.user("dave").joins(&w.guild).await;
     let dave = next_post(&welcome).await;
     assert!(
@@ -784,6 +816,251 @@ async fn a_timed_out_session_is_started_again_and_loses_nothing(w: World) {
     assert_eq!(saved.session_id, w.sim.sessions()[0].id);
     assert_eq!(saved.resume_url, w.sim.resume_url());
     store.close().await;
+    w.finish().await;
+}
+
+/// `/levels reward add` with a role the member could not give by hand, or one
+/// Keeper must not give, is refused with the reason, and nothing is stored.
+async fn reward_roles_need_what_discord_would_ask(w: World) {
+    let level = ("level", OptionValue::Integer(1));
+    let add = |who: &Member, role: u64| {
+        let (who, general) = (who.clone(), w.general.clone());
+        let options = [level.clone(), ("role", OptionValue::Role(role))];
+        async move {
+            who.runs(&general, "levels reward add", options)
+                .await
+                .message(WAIT)
+                .await
+                .unwrap()
+        }
+    };
+    let refused = |answer: discord_sim::SentMessage, why: &str| {
+        assert!(answer.ephemeral, "a refusal is private");
+        assert!(
+            answer.content.contains("can't be a level reward") && answer.content.contains(why),
+            "expected {why:?}: {}",
+            answer.content
+        );
+    };
+    let regular = w.guild.role("Regular", 0);
+    // Manage Server without Manage Roles.
+    let managers = w.guild.role("Managers", bits::MANAGE_GUILD);
+    let manager = w.guild.member("manager").with_role(&managers);
+    refused(add(&manager, regular.id()).await, "Manage Roles");
+    // A role at or above the member's highest role.
+    let admins_peer = w.guild.role_above_bot("High", 0);
+    refused(add(&w.admin, admins_peer.id()).await, "your highest role");
+    // The owner outranks every role, but not Keeper's: Discord would refuse Keeper.
+    refused(
+        add(&w.guild.owner(), admins_peer.id()).await,
+        "my highest role",
+    );
+    refused(add(&w.admin, w.guild.id()).await, "@everyone");
+    let twitch = w.guild.integration_role("Twitch Subscriber", 0);
+    refused(add(&w.admin, twitch.id()).await, "integration");
+    for (bit, name) in [
+        (bits::ADMINISTRATOR, "Administrator"),
+        (bits::BAN_MEMBERS, "Ban Members"),
+        (bits::MANAGE_ROLES, "Manage Roles"),
+        (bits::MENTION_EVERYONE, "Mention @everyone"),
+    ] {
+        let role = w.guild.role(name, bit);
+        refused(add(&w.admin, role.id()).await, &format!("**{name}"));
+    }
+    let store = w.store().await;
+    let stored = store.level_rewards(Id::new(w.guild.id())).await.unwrap();
+    store.close().await;
+    assert!(stored.is_empty(), "a refused reward was stored: {stored:?}");
+    // What the member could give by hand is taken.
+    let added = add(&w.admin, regular.id()).await;
+    assert!(added.content.contains("will get"), "{}", added.content);
+    w.finish().await;
+}
+
+/// A reward role edited to carry Administrator after it was added is not
+/// granted, and the mod-log says why once.
+async fn a_reward_role_made_dangerous_is_not_granted(w: World) {
+    let modlog = w.modlog().await;
+    let regular = w.guild.role("Regular", 0);
+    w.reward(1, &regular).await;
+    w.guild.set_role_permissions(&regular, bits::ADMINISTRATOR);
+    w.fixed_xp(100).await;
+    let alice = w.guild.member("alice");
+    alice.says(&w.general, "hi").await;
+    let report = modlog.next_message(WAIT).await.expect("a mod-log report");
+    assert!(
+        report.content.contains(&regular.mention()),
+        "{}",
+        report.content
+    );
+    assert!(
+        report.content.contains("Administrator"),
+        "{}",
+        report.content
+    );
+    let bob = w.guild.member("bob");
+    bob.says(&w.general, "hi").await;
+    // Bob's level-up announced: his rewards were decided before.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !w
+        .general
+        .bot_messages()
+        .iter()
+        .any(|m| m.mentions.contains(&bob.id()))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "bob's level-up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        modlog.next_message(Duration::from_secs(2)).await.is_err(),
+        "reported twice: {:?}",
+        modlog.bot_messages()
+    );
+    assert!(!alice.has_role(&regular) && !bob.has_role(&regular));
+    w.finish().await;
+}
+
+/// A reward role deleted after it was added is not granted (nor asked of
+/// Discord), and the mod-log says so; the other rewards still are.
+async fn a_deleted_reward_role_is_not_granted(w: World) {
+    let modlog = w.modlog().await;
+    let gone = w.guild.role("Gone", 0);
+    let regular = w.guild.role("Regular", 0);
+    w.reward(1, &gone).await;
+    w.reward(2, &regular).await;
+    w.guild.delete_role(&gone);
+    w.fixed_xp(300).await;
+    let alice = w.guild.member("alice");
+    alice.says(&w.general, "hi").await;
+    await_role(&alice, &regular).await;
+    let report = modlog.next_message(WAIT).await.expect("a mod-log report");
+    assert!(report.content.contains("level 1"), "{}", report.content);
+    assert!(
+        report.content.contains("not a role of this server"),
+        "{}",
+        report.content
+    );
+    let asked = w
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains(&format!("/roles/{}", gone.id())))
+        .count();
+    assert_eq!(asked, 0, "Discord was asked for a deleted role");
+    w.finish().await;
+}
+
+/// `/xp set` and `/xp reset` move the member's reward roles with their level,
+/// up and down, and leave their other roles alone.
+async fn xp_corrections_move_reward_roles(w: World) {
+    let regular = w.guild.role("Regular", 0);
+    let veteran = w.guild.role("Veteran", 0);
+    let artist = w.guild.role("Artist", 0);
+    w.reward(1, &regular).await;
+    w.reward(3, &veteran).await;
+    let alice = w.guild.member("alice").with_role(&artist);
+    let set = |xp: i64| {
+        [
+            ("user", OptionValue::User(alice.id())),
+            ("amount", OptionValue::Integer(xp)),
+        ]
+    };
+    let answer = w.ask(&w.admin, "xp set", set(500)).await; // level 3
+    assert!(answer.content.contains("level 3"), "{}", answer.content);
+    await_role(&alice, &regular).await;
+    await_role(&alice, &veteran).await;
+    let answer = w.ask(&w.admin, "xp set", set(150)).await; // level 1
+    assert!(answer.content.contains("level 1"), "{}", answer.content);
+    await_no_role(&alice, &veteran).await;
+    assert!(alice.has_role(&regular), "a reward below the level stays");
+    assert!(alice.has_role(&artist), "a role that is no reward stays");
+    w.ask(
+        &w.admin,
+        "xp reset",
+        [("user", OptionValue::User(alice.id()))],
+    )
+    .await;
+    await_no_role(&alice, &regular).await;
+    assert!(!alice.has_role(&veteran));
+    assert!(alice.has_role(&artist), "a role that is no reward stays");
+    w.finish().await;
+}
+
+/// What Keeper knows of a guild survives a restart that resumes (Discord sends no
+/// GUILD_CREATE then): the name it was renamed to and the member count moved by
+/// joins render in the welcome and level-up templates afterwards.
+async fn guild_facts_survive_a_resumed_restart(mut w: World) {
+    let welcome = w.guild.text_channel("welcome");
+    w.ask(
+        &w.admin,
+        "config welcome set",
+        [
+            ("channel", OptionValue::Channel(welcome.id())),
+            (
+                "message",
+                OptionValue::String("{server} #{member_count}".into()),
+            ),
+        ],
+    )
+    .await;
+    w.ask(
+        &w.admin,
+        "config levelup set",
+        [(
+            "message",
+            OptionValue::String("{server} has {member_count}".into()),
+        )],
+    )
+    .await;
+    w.guild.rename("Renamed Guild");
+    w.sim.user("carol").joins(&w.guild).await;
+    let hello = next_post(&welcome).await;
+    let expected = |w: &World| format!("Renamed Guild #{}", w.guild.member_count());
+    assert_eq!(hello.content, expected(&w));
+
+    w.stop_bot().await;
+    w.start_bot().await;
+    let sessions = w.sim.sessions();
+    assert!(
+        sessions.iter().any(|s| s.attachments > 1),
+        "the restart resumed: {sessions:?}"
+    );
+    w.sim.user("dave").joins(&w.guild).await;
+    let hello = next_post(&welcome).await;
+    assert_eq!(hello.content, expected(&w), "after the restart");
+    w.fixed_xp(100).await;
+    let alice = w.guild.member("alice");
+    alice.says(&w.general, "hi").await;
+    let announced = next_post(&w.general).await;
+    assert_eq!(
+        announced.content,
+        format!("Renamed Guild has {}", w.guild.member_count() - 1),
+        "alice came without a join event"
+    );
+    w.finish().await;
+}
+
+/// A join delivered twice (a resumed session replays it) counts once in
+/// `{member_count}`.
+async fn a_replayed_join_is_counted_once(w: World) {
+    let welcome = w.guild.text_channel("welcome");
+    w.ask(
+        &w.admin,
+        "config welcome set",
+        [
+            ("channel", OptionValue::Channel(welcome.id())),
+            ("message", OptionValue::String("#{member_count}".into())),
+        ],
+    )
+    .await;
+    let carol = w.sim.user("carol").joins(&w.guild).await;
+    next_post(&welcome).await;
+    carol.join_delivered_again();
+    // A command answered after it: the replay has been handled by then.
+    w.ask(&w.admin, "rank", []).await;
+    w.sim.user("dave").joins(&w.guild).await;
+    let dave = next_post(&welcome).await;
+    assert_eq!(dave.content, format!("#{}", w.guild.member_count()));
     w.finish().await;
 }
 
@@ -1002,7 +1279,7 @@ async fn xp_commands_correct_totals(w: World) {
 async fn level_rewards_are_granted_and_failures_reported_once(w: World) {
     let modlog = w.modlog().await;
     let regular = w.guild.role("Regular", 0);
-    let staff = w.guild.role_above_bot("Staff", 0);
+    let staff = w.guild.role("Staff", 0);
     let level = |n| ("level", OptionValue::Integer(n));
     let added = w
         .ask(
@@ -1050,16 +1327,18 @@ async fn level_rewards_are_granted_and_failures_reported_once(w: World) {
         "listing rewards pings no role"
     );
 
+    // Staff is moved above the bot's role after it became a reward: Discord
+    // would refuse it (50013), so Keeper does not ask; the mod-log hears it once.
+    w.guild.set_role_position(&staff, 1_000);
     // 300 XP in one message: level 0 -> 2, so both rewards are due.
     w.fixed_xp(300).await;
     let alice = w.guild.member("alice");
     alice.says(&w.general, "hello").await;
     await_role(&alice, &regular).await;
-    // Staff is above the bot's role: Discord says 50013; the mod-log hears it once.
     let report = modlog.next_message(WAIT).await.expect("a mod-log report");
     assert!(report.content.contains("level 2"), "{}", report.content);
     assert!(
-        report.content.contains("Manage Roles"),
+        report.content.contains("not below my highest role"),
         "{}",
         report.content
     );

@@ -5,7 +5,7 @@ use twilight_model::{
         Interaction,
         application_command::{CommandData, CommandDataOption, CommandOptionValue},
     },
-    guild::Permissions,
+    guild::{Permissions, Role},
     id::{
         Id,
         marker::{ChannelMarker, GuildMarker, InteractionMarker, RoleMarker, UserMarker},
@@ -25,6 +25,8 @@ pub struct Invocation<'a> {
     pub user: &'a User,
     /// The member's permissions in the channel as Discord computed them.
     pub permissions: Permissions,
+    /// The roles the member holds.
+    pub roles: &'a [Id<RoleMarker>],
     pub data: &'a CommandData,
 }
 
@@ -38,6 +40,7 @@ impl<'a> Invocation<'a> {
             channel_id: interaction.channel.as_ref()?.id,
             user: member.user.as_ref().or(interaction.user.as_ref())?,
             permissions: member.permissions.unwrap_or_else(Permissions::empty),
+            roles: &member.roles,
             data,
         })
     }
@@ -57,6 +60,19 @@ impl<'a> Invocation<'a> {
     /// resolved data.
     pub fn resolved_user(&self, id: Id<UserMarker>) -> Option<&User> {
         self.data.resolved.as_ref()?.users.get(&id)
+    }
+
+    /// The roles of a member given as an option, as Discord resolved them
+    /// (`None` when the user is not a member here).
+    pub fn resolved_member_roles(&self, id: Id<UserMarker>) -> Option<&[Id<RoleMarker>]> {
+        let member = self.data.resolved.as_ref()?.members.get(&id)?;
+        Some(&member.roles)
+    }
+
+    /// A role given as an option, as Discord resolved it (fresher than what the
+    /// gateway said of it, when it was just made or edited).
+    pub fn resolved_role(&self, id: Id<RoleMarker>) -> Option<&Role> {
+        self.data.resolved.as_ref()?.roles.get(&id)
     }
 }
 

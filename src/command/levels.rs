@@ -1,10 +1,14 @@
 //! `/levels reward add|remove` and `/levels rewards`: roles granted at levels
-//! (Manage Server).
+//! (Manage Server; adding one also needs what Discord would ask to give the role
+//! by hand, see [`crate::rewards`]).
 
 use futures_util::FutureExt as _;
-use twilight_model::application::{
-    command::{Command, CommandType},
-    interaction::InteractionContextType,
+use twilight_model::{
+    application::{
+        command::{Command, CommandType},
+        interaction::InteractionContextType,
+    },
+    id::{Id, marker::RoleMarker},
 };
 use twilight_util::builder::command::{
     CommandBuilder, IntegerBuilder, RoleBuilder, SubCommandBuilder, SubCommandGroupBuilder,
@@ -14,6 +18,8 @@ use super::{Invocation, Reply, Spec, missing};
 use crate::{
     context::Context,
     error::{BotError, BotResult},
+    guilds::guild_role,
+    rewards::{self, Manager, Refusal},
 };
 
 pub const NAME: &str = "levels";
@@ -73,17 +79,12 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
                 })?;
             if action == "add" {
                 let role = opts.role("role").ok_or_else(|| missing("role"))?;
-                if role.get() == inv.guild_id.get() {
-                    return Err(BotError::user(
-                        "Everyone already has @everyone; pick another role.",
-                    ));
-                }
+                check_reward(ctx, inv, role)?;
                 ctx.guilds
                     .set_level_reward(inv.guild_id, level, role)
                     .await?;
                 Ok(Reply::ephemeral(format!(
-                    "Members reaching level {level} will get <@&{role}>. Make sure my role is above it and I have \
-                     **Manage Roles**."
+                    "Members reaching level {level} will get <@&{role}>. Make sure I have **Manage Roles**."
                 )))
             } else if ctx.guilds.remove_level_reward(inv.guild_id, level).await? {
                 Ok(Reply::ephemeral(format!(
@@ -97,4 +98,32 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
         }
         _ => Err(missing("subcommand")),
     }
+}
+
+/// Refuse a reward role the member could not give by hand, or that Keeper must
+/// not give (see [`rewards::may_reward`]); nothing is stored then.
+fn check_reward(ctx: &Context, inv: &Invocation<'_>, role: Id<RoleMarker>) -> BotResult<()> {
+    let Some(facts) = ctx.guilds.facts(inv.guild_id) else {
+        return Err(BotError::user(
+            "I don't know this server's roles yet (Discord hasn't sent them); try again in a minute.",
+        ));
+    };
+    let checked = inv
+        .resolved_role(role)
+        .map(guild_role)
+        .or_else(|| facts.role(role).cloned())
+        .ok_or(Refusal::Unknown);
+    let manager = Manager {
+        user: inv.user.id,
+        roles: inv.roles,
+        permissions: inv.permissions,
+    };
+    checked
+        .and_then(|checked| rewards::may_reward(&facts, &checked, &manager))
+        .map_err(|refusal| {
+            BotError::user(format!(
+                "<@&{role}> can't be a level reward: {}.",
+                refusal.reason()
+            ))
+        })
 }

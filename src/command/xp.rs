@@ -1,11 +1,15 @@
 //! `/xp set|add|reset user [amount]`: moderators correct XP (Manage Server).
+//! The member's reward roles follow their new level, up or down.
 
 use chrono::Utc;
 use futures_util::FutureExt as _;
 use keeper_store::Applied;
-use twilight_model::application::{
-    command::{Command, CommandType},
-    interaction::InteractionContextType,
+use twilight_model::{
+    application::{
+        command::{Command, CommandType},
+        interaction::InteractionContextType,
+    },
+    id::{Id, marker::UserMarker},
 };
 use twilight_util::builder::command::{
     CommandBuilder, IntegerBuilder, SubCommandBuilder, UserBuilder,
@@ -15,6 +19,7 @@ use super::{Invocation, Reply, Spec, missing};
 use crate::{
     context::Context,
     error::{BotError, BotResult},
+    rewards::Held,
 };
 
 pub const NAME: &str = "xp";
@@ -84,6 +89,9 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
                 return Ok(Reply::ephemeral(ALREADY_DONE));
             };
             ctx.xp.forget_cooldown(guild, user);
+            // Level 0: every reward goes (any the member may hold, when Discord
+            // did not say which they do).
+            follow_level(ctx, inv, user, 0, i32::MAX).await;
             return Ok(Reply::ephemeral(if had {
                 format!("<@{user}>'s XP and level are reset.")
             } else {
@@ -100,10 +108,31 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
         return Ok(Reply::ephemeral(ALREADY_DONE));
     };
     ctx.xp.corrected(guild, user, now);
+    follow_level(ctx, inv, user, outcome.new_level, outcome.old_level).await;
     Ok(Reply::ephemeral(format!(
         "<@{user}> now has {} XP (level {}).",
         outcome.xp, outcome.new_level
     )))
+}
+
+/// Give and take reward roles for the member's new `level`: by the roles
+/// Discord says they hold, or (not a member now, or not said) as if they held
+/// what `old_level` gave. A failure is logged: the XP change stands.
+async fn follow_level(
+    ctx: &Context,
+    inv: &Invocation<'_>,
+    user: Id<UserMarker>,
+    level: i32,
+    old_level: i32,
+) {
+    let held = match inv.resolved_member_roles(user) {
+        Some(roles) => Held::Known(roles.to_vec()),
+        None => Held::AtLevel(old_level),
+    };
+    if let Err(err) = ctx.xp.sync_rewards(inv.guild_id, user, level, &held).await {
+        tracing::warn!(guild = %inv.guild_id, %user, error = %err,
+            "could not bring the reward roles in line with a corrected level");
+    }
 }
 
 /// The answer to a command Discord delivered twice (a session replayed after a

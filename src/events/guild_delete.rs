@@ -1,5 +1,5 @@
-//! GUILD_DELETE: Keeper left the guild (or it was deleted). An outage (the guild
-//! merely unavailable) keeps everything.
+//! GUILD_DELETE: Keeper left the guild (or it was deleted); the store records
+//! when. An outage (the guild merely unavailable) keeps everything.
 
 use std::sync::Arc;
 
@@ -11,6 +11,6 @@ pub fn handle(ctx: &Arc<Context>, event: Event) {
     if let Event::GuildDelete(guild) = event
         && !guild.unavailable.unwrap_or(false)
     {
-        ctx.guilds.forget(guild.id);
+        ctx.guilds.left(guild.id);
     }
 }

@@ -1,4 +1,6 @@
-//! GUILD_MEMBER_ADD: the welcome message, when the guild set a welcome channel.
+//! GUILD_MEMBER_ADD: one member more for `{member_count}`, and the welcome
+//! message when the guild set a welcome channel; both once per join, whatever
+//! Discord replays.
 
 use std::sync::Arc;
 
@@ -16,12 +18,16 @@ use crate::{
 
 pub fn handle(ctx: Arc<Context>, event: Event) -> BoxFuture<'static, ()> {
     match event {
-        Event::MemberAdd(member) => welcome(ctx, member).boxed(),
+        Event::MemberAdd(member) => joined(ctx, member).boxed(),
         _ => std::future::ready(()).boxed(),
     }
 }
 
-async fn welcome(ctx: Arc<Context>, member: Box<MemberAdd>) {
+async fn joined(ctx: Arc<Context>, member: Box<MemberAdd>) {
+    // A replayed join was counted (and welcomed) the first time.
+    if !first_join(&ctx, &member).await {
+        return;
+    }
     let member_count = ctx.guilds.add_members(member.guild_id, 1);
     if member.user.bot {
         return;
@@ -30,9 +36,6 @@ async fn welcome(ctx: Arc<Context>, member: Box<MemberAdd>) {
     let Some(channel) = settings.welcome_channel else {
         return;
     };
-    if !first_welcome(&ctx, &member).await {
-        return;
-    }
     let info = ctx.guilds.info(member.guild_id);
     let mention = format!("<@{}>", member.user.id);
     let text = template::render(
@@ -56,11 +59,12 @@ async fn welcome(ctx: Arc<Context>, member: Box<MemberAdd>) {
 }
 
 /// Whether this join is new (and now remembered): a resumed session replays
-/// GUILD_MEMBER_ADD after a crash, and a member is welcomed once per join. At
-/// most once: a crash between remembering and posting loses that welcome, which
-/// beats greeting someone twice. Without its join time (or its database) a join
-/// can't be told from its replay, and is welcomed.
-async fn first_welcome(ctx: &Context, member: &MemberAdd) -> bool {
+/// GUILD_MEMBER_ADD after a crash, and a join is counted and welcomed once. At
+/// most once: a crash between remembering and posting loses that welcome (or
+/// that count, until the next GUILD_CREATE), which beats greeting someone
+/// twice. Without its join time (or its database) a join can't be told from its
+/// replay, and is taken as new.
+async fn first_join(ctx: &Context, member: &MemberAdd) -> bool {
     let Some(joined_at) = member
         .joined_at
         .and_then(|t| DateTime::<Utc>::from_timestamp_micros(t.as_micros()))

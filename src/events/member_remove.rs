@@ -1,4 +1,4 @@
-//! GUILD_MEMBER_REMOVE: one member fewer for `{member_count}`.
+//! GUILD_MEMBER_REMOVE: one member fewer for `{member_count}` (stored).
 
 use std::sync::Arc;
 

@@ -5,11 +5,16 @@
 
 pub mod guild_create;
 pub mod guild_delete;
+pub mod guild_update;
 pub mod interaction_create;
 pub mod member_add;
 pub mod member_remove;
+pub mod member_update;
 pub mod message_create;
 pub mod ready;
+pub mod role_create;
+pub mod role_delete;
+pub mod role_update;
 
 use std::sync::Arc;
 
@@ -31,9 +36,29 @@ pub const EVENTS: &[Route] = &[
         Run::Inline(guild_create::handle),
     ),
     Route::new(
+        EventType::GuildUpdate,
+        Intents::GUILDS,
+        Run::Inline(guild_update::handle),
+    ),
+    Route::new(
         EventType::GuildDelete,
         Intents::GUILDS,
         Run::Inline(guild_delete::handle),
+    ),
+    Route::new(
+        EventType::RoleCreate,
+        Intents::GUILDS,
+        Run::Inline(role_create::handle),
+    ),
+    Route::new(
+        EventType::RoleUpdate,
+        Intents::GUILDS,
+        Run::Inline(role_update::handle),
+    ),
+    Route::new(
+        EventType::RoleDelete,
+        Intents::GUILDS,
+        Run::Inline(role_delete::handle),
     ),
     Route::new(
         EventType::MessageCreate,
@@ -53,6 +78,13 @@ pub const EVENTS: &[Route] = &[
         EventType::MemberRemove,
         Intents::GUILD_MEMBERS,
         Run::Inline(member_remove::handle),
+    )
+    .only_with(Feature::MemberEvents),
+    // Keeper's own roles; without the intent they are known from GUILD_CREATE.
+    Route::new(
+        EventType::MemberUpdate,
+        Intents::GUILD_MEMBERS,
+        Run::Inline(member_update::handle),
     )
     .only_with(Feature::MemberEvents),
     Route::new(

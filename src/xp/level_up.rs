@@ -1,5 +1,8 @@
 //! What a level-up does: the role rewards up to the new level, then the
-//! announcement where the guild wants it.
+//! announcement where the guild wants it. The rewards follow any change of
+//! level ([`LevelUps::sync_rewards`], also after `/xp`): the member ends up with
+//! exactly the rewards at or below their level, each grant checked again on the
+//! guild's roles as they are then ([`crate::rewards`]).
 
 use std::{
     collections::HashSet,
@@ -12,7 +15,7 @@ use twilight_model::{
     channel::message::AllowedMentions,
     id::{
         Id,
-        marker::{ChannelMarker, GuildMarker, RoleMarker},
+        marker::{ChannelMarker, GuildMarker, RoleMarker, UserMarker},
     },
 };
 
@@ -21,6 +24,7 @@ use crate::{
     error::BotResult,
     guilds::Guilds,
     outbox::{Announcement, Kind, Outbox, Post},
+    rewards::{self, Held, Refusal},
     template::{self, Vars},
 };
 
@@ -30,8 +34,9 @@ pub struct LevelUps {
     /// Where announcements and mod-log notes queue, per channel (level-ups
     /// waiting together share a message).
     outbox: Arc<Outbox>,
-    /// Role rewards Keeper could not grant, already reported in the mod-log: a
-    /// missing permission is said once, not on every level-up.
+    /// Role rewards Keeper could not or would not grant, already reported in
+    /// the mod-log: a missing permission or a role that became dangerous is said
+    /// once, not on every level-up.
     reported_roles: Mutex<HashSet<(Id<GuildMarker>, Id<RoleMarker>)>>,
 }
 
@@ -58,8 +63,11 @@ impl LevelUps {
     /// when Discord's rate limits hold requests back (and a shutdown cuts the wait
     /// short), the role matters more than the message.
     pub async fn apply(&self, level_up: LevelUp) -> BotResult<()> {
-        self.grant_rewards(level_up).await?;
         let LevelUp { outcome, channel } = level_up;
+        // What the old level gave is what the member holds, as far as Keeper knows.
+        let held = Held::AtLevel(outcome.old_level);
+        self.sync_rewards(outcome.guild_id, outcome.user_id, outcome.new_level, &held)
+            .await?;
         let settings = self.guilds.settings(outcome.guild_id);
         let target: Option<Id<ChannelMarker>> = match settings.levelup {
             LevelUpTarget::Off => None,
@@ -97,32 +105,54 @@ impl LevelUps {
         self.outbox.finish(deadline).await;
     }
 
-    async fn grant_rewards(&self, level_up: LevelUp) -> BotResult<()> {
-        let outcome = level_up.outcome;
-        let rewards = self.guilds.level_rewards(outcome.guild_id).await?;
-        for reward in rewards
-            .iter()
-            .filter(|r| r.level > outcome.old_level && r.level <= outcome.new_level)
-        {
-            let (guild, role) = (outcome.guild_id, reward.role_id);
-            let result = self
-                .http
-                .add_guild_member_role(guild, outcome.user_id, role)
-                .await;
-            match result {
+    /// Give and take reward roles so that the member holds exactly the guild's
+    /// rewards at or below `level` ([`rewards::reconcile`]); roles that are no
+    /// reward are never touched. A grant Keeper must not make (the role is now
+    /// dangerous, at or above Keeper's, or gone) or that Discord refuses is
+    /// reported in the mod-log once.
+    pub async fn sync_rewards(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        level: i32,
+        held: &Held,
+    ) -> BotResult<()> {
+        let configured = self.guilds.level_rewards(guild).await?;
+        let changes = rewards::reconcile(level, &configured, held);
+        if changes.add.is_empty() && changes.remove.is_empty() {
+            return Ok(());
+        }
+        let facts = self.guilds.facts(guild);
+        for (reward_level, role) in changes.add {
+            let allowed = facts
+                .as_ref()
+                .ok_or(Refusal::Unknown)
+                .and_then(|facts| rewards::grantable(facts, role).map(|_| ()));
+            if let Err(refusal) = allowed {
+                tracing::warn!(%guild, %user, %role, reason = %refusal.reason(),
+                    "not granting a level reward");
+                self.report_once(guild, role, reward_level, Problem::Refused(refusal))
+                    .await;
+                continue;
+            }
+            match self.http.add_guild_member_role(guild, user, role).await {
                 // Granted (again, perhaps, after an admin fixed the permissions):
                 // the next failure is reported afresh.
                 Ok(_) => {
                     self.reported().remove(&(guild, role));
                 }
                 Err(err) => {
-                    tracing::warn!(%guild, user = %outcome.user_id, %role, error = %err,
+                    tracing::warn!(%guild, %user, %role, error = %err,
                         "could not grant a level reward");
-                    let first = self.reported().insert((guild, role));
-                    if first {
-                        self.report_role_failure(guild, role, reward.level).await;
-                    }
+                    self.report_once(guild, role, reward_level, Problem::Failed)
+                        .await;
                 }
+            }
+        }
+        for role in changes.remove {
+            if let Err(err) = self.http.remove_guild_member_role(guild, user, role).await {
+                tracing::warn!(%guild, %user, %role, error = %err,
+                    "could not take back a level reward above the member's level");
             }
         }
         Ok(())
@@ -132,16 +162,41 @@ impl LevelUps {
         self.reported_roles.lock().expect("reported roles lock")
     }
 
-    /// Tell the guild's moderators, once, that a reward can't be granted.
-    async fn report_role_failure(&self, guild: Id<GuildMarker>, role: Id<RoleMarker>, level: i32) {
+    /// Tell the guild's moderators that a reward can't be granted, once until
+    /// it is granted again.
+    async fn report_once(
+        &self,
+        guild: Id<GuildMarker>,
+        role: Id<RoleMarker>,
+        level: i32,
+        problem: Problem,
+    ) {
+        if !self.reported().insert((guild, role)) {
+            return;
+        }
         let Some(modlog) = self.guilds.settings(guild).modlog_channel else {
             return;
         };
-        let text = format!(
-            "I couldn't give the level {level} reward role <@&{role}>: I need the **Manage Roles** \
-             permission and a role above it. I won't repeat this until it works again."
-        );
+        let text = match problem {
+            Problem::Failed => format!(
+                "I couldn't give the level {level} reward role <@&{role}>: I need the **Manage Roles** \
+                 permission and a role above it. I won't repeat this until it works again."
+            ),
+            Problem::Refused(refusal) => format!(
+                "I didn't give the level {level} reward role <@&{role}>: {}. Fix the role or remove the \
+                 reward (`/levels reward remove`). I won't repeat this until it works again.",
+                refusal.reason()
+            ),
+        };
         let note = Post::text(Kind::ModLog, text, AllowedMentions::default());
         self.outbox.post(Some(guild), modlog, note);
     }
+}
+
+/// Why a reward was not granted.
+enum Problem {
+    /// Keeper must not grant it (checked before asking Discord).
+    Refused(Refusal),
+    /// Discord refused the grant.
+    Failed,
 }

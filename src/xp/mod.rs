@@ -173,6 +173,18 @@ impl Xp {
             .corrected(guild, user, at);
     }
 
+    /// The member's XP was changed by hand (`/xp`, an import): their reward
+    /// roles follow their level now (see [`LevelUps::sync_rewards`]).
+    pub async fn sync_rewards(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        level: i32,
+        held: &crate::rewards::Held,
+    ) -> crate::error::BotResult<()> {
+        self.effects.sync_rewards(guild, user, level, held).await
+    }
+
     /// At shutdown, once nothing records any more: the last write (with the
     /// final checkpoints), then a short grace for the effects still waiting on
     /// Discord, all by `deadline`.

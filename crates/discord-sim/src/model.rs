@@ -41,11 +41,22 @@ pub struct RoleRec {
     pub permissions: u64,
     pub position: i64,
     pub color: u32,
+    /// What manages the role, if anything: nobody can give it by hand.
+    pub managed_by: Option<ManagedBy>,
+}
+
+/// Who manages a managed role, as its `tags` say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagedBy {
+    /// A bot's own role, made when it joined.
+    Bot(u64),
+    /// An integration's role (Twitch, YouTube, an app's subscription...).
+    Integration(u64),
 }
 
 impl RoleRec {
     pub fn json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "id": self.id.to_string(),
             "name": self.name,
             "permissions": self.permissions.to_string(),
@@ -53,12 +64,20 @@ impl RoleRec {
             "color": self.color,
             "colors": {"primary_color": self.color, "secondary_color": null, "tertiary_color": null},
             "hoist": false,
-            "managed": false,
+            "managed": self.managed_by.is_some(),
             "mentionable": true,
             "icon": null,
             "unicode_emoji": null,
             "flags": 0,
-        })
+        });
+        match self.managed_by {
+            Some(ManagedBy::Bot(id)) => v["tags"] = json!({"bot_id": id.to_string()}),
+            Some(ManagedBy::Integration(id)) => {
+                v["tags"] = json!({"integration_id": id.to_string()})
+            }
+            None => {}
+        }
+        v
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use common::WAIT;
 use common::http::{Reply, json as call};
+use common::ws::RawGateway;
 use discord_sim::rest::ROUTES;
 use discord_sim::spec::Spec;
 use discord_sim::{Sim, permissions::bits};
@@ -411,4 +412,89 @@ fn deref<'a>(root: &'a serde_json::Value, v: &'a serde_json::Value) -> &'a serde
         Some(r) => root.pointer(r.trim_start_matches('#')).expect("a $ref"),
         None => v,
     }
+}
+
+/// The guild and role events the simulator sends have Discord's shapes: GUILD_UPDATE
+/// is the guild object `GET /guilds/{id}` documents, GUILD_ROLE_CREATE/UPDATE carry
+/// `{guild_id, role}` with a documented role (a managed one with its `tags`), and
+/// GUILD_ROLE_DELETE `{guild_id, role_id}`; each follows the change that caused it.
+#[tokio::test]
+async fn guild_and_role_events_match_the_openapi_schemas() {
+    let Some(dir) = discord_sim::spec::spec_dir("guild_and_role_events_match_the_openapi_schemas")
+    else {
+        return;
+    };
+    let root = discord_sim::spec::load_json(&dir, "openapi.json");
+    let spec = Spec::new(&root);
+    let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let sim = Sim::start().await;
+    let guild = sim.guild("Test").await;
+    let (mut gw, _) = RawGateway::connect(&sim.gateway_url(), "").await;
+    gw.identify(&sim.token(), discord_sim::intents::GUILDS, [0, 1])
+        .await;
+    let created = gw.next_dispatch("GUILD_CREATE").await;
+    let bot_role = &created["d"]["roles"][1];
+    assert_eq!(bot_role["managed"], true, "a bot's own role is managed");
+    assert_eq!(bot_role["tags"]["bot_id"], sim.bot_id().to_string());
+
+    let mut errors = Vec::new();
+    guild.rename("Renamed");
+    let update = gw.next_dispatch("GUILD_UPDATE").await;
+    assert_eq!(update["d"]["name"], "Renamed");
+    spec.validate(
+        &schema("GuildResponse"),
+        &update["d"],
+        "GUILD_UPDATE",
+        &mut errors,
+    );
+
+    let mods = guild.role("Mods", bits::KICK_MEMBERS);
+    let twitch = guild.integration_role("Twitch Subscriber", 0);
+    for role in [mods, twitch] {
+        let d = gw.next_dispatch("GUILD_ROLE_CREATE").await["d"].clone();
+        assert_eq!(d["guild_id"], guild.id().to_string());
+        assert_eq!(d["role"]["id"], role.id().to_string());
+        assert_eq!(d["role"]["managed"], role == twitch);
+        assert_eq!(
+            d["role"]["tags"]["integration_id"].is_string(),
+            role == twitch
+        );
+        spec.validate(
+            &schema("GuildRoleResponse"),
+            &d["role"],
+            "GUILD_ROLE_CREATE",
+            &mut errors,
+        );
+    }
+    // Making Twitch's role moved the bot's and Mods up: Discord says so.
+    let mods_id = mods.id().to_string();
+    let mut moved = gw.next_dispatch("GUILD_ROLE_UPDATE").await["d"].clone();
+    while moved["role"]["id"] != mods_id.as_str() {
+        moved = gw.next_dispatch("GUILD_ROLE_UPDATE").await["d"].clone();
+    }
+    assert_eq!(moved["role"]["position"], 2);
+    guild.set_role_permissions(&mods, bits::ADMINISTRATOR);
+    let d = gw.next_dispatch("GUILD_ROLE_UPDATE").await["d"].clone();
+    assert_eq!(d["role"]["id"], mods.id().to_string());
+    assert_eq!(d["role"]["permissions"], bits::ADMINISTRATOR.to_string());
+    spec.validate(
+        &schema("GuildRoleResponse"),
+        &d["role"],
+        "GUILD_ROLE_UPDATE",
+        &mut errors,
+    );
+    guild.set_role_position(&mods, 7);
+    let d = gw.next_dispatch("GUILD_ROLE_UPDATE").await["d"].clone();
+    assert_eq!(d["role"]["position"], 7);
+    guild.delete_role(&mods);
+    let d = gw.next_dispatch("GUILD_ROLE_DELETE").await["d"].clone();
+    assert_eq!(
+        d,
+        json!({"guild_id": guild.id().to_string(), "role_id": mods.id().to_string()})
+    );
+    assert!(
+        errors.is_empty(),
+        "schema violations:\n{}",
+        errors.join("\n")
+    );
 }

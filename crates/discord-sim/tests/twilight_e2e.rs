@@ -401,3 +401,50 @@ async fn parse_errors_are_reported_as_failures() {
     .await;
     assert!(joined.is_err());
 }
+
+/// GUILD_UPDATE and the role events parse with twilight and say what changed.
+#[tokio::test]
+async fn guild_and_role_events_parse() {
+    let sim = Sim::start().await;
+    let guild = sim.guild("Test").await;
+    let (mut rx, _tasks) = start_shards(&sim, 1, intents());
+    until(&mut rx, "GUILD_CREATE", |_, e| match e {
+        Event::GuildCreate(g) => Some(g.id()),
+        _ => None,
+    })
+    .await;
+    guild.rename("Renamed");
+    let name = until(&mut rx, "GUILD_UPDATE", |_, e| match e {
+        Event::GuildUpdate(g) => Some(g.0.name.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(name, "Renamed");
+    let bots = guild.integration_role("Bots", bits::KICK_MEMBERS);
+    let created = until(&mut rx, "GUILD_ROLE_CREATE", |_, e| match e {
+        Event::RoleCreate(r) => Some(r.role.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(created.id.get(), bots.id());
+    assert!(created.managed);
+    assert_eq!(
+        created.permissions,
+        twilight_model::guild::Permissions::KICK_MEMBERS
+    );
+    guild.set_role_permissions(&bots, bits::ADMINISTRATOR);
+    // Roles the new one moved up come first (the bot's): wait for this one's.
+    let updated = until(&mut rx, "GUILD_ROLE_UPDATE", |_, e| match e {
+        Event::RoleUpdate(r) if r.role.id.get() == bots.id() => Some(r.role.permissions),
+        _ => None,
+    })
+    .await;
+    assert_eq!(updated, twilight_model::guild::Permissions::ADMINISTRATOR);
+    guild.delete_role(&bots);
+    let deleted = until(&mut rx, "GUILD_ROLE_DELETE", |_, e| match e {
+        Event::RoleDelete(r) => Some(r.role_id.get()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(deleted, bots.id());
+}

@@ -42,7 +42,9 @@ impl AdminStore for PgStore {
             (SELECT COUNT(*) FROM escalation_rules) AS "escalation_rules!",
             (SELECT COUNT(*) FROM gateway_sessions) AS "gateway_sessions!",
             (SELECT COUNT(*) FROM applied_interactions) AS "applied_interactions!",
-            (SELECT COUNT(*) FROM welcomed_members) AS "welcomed_members!""#
+            (SELECT COUNT(*) FROM welcomed_members) AS "welcomed_members!",
+            (SELECT COUNT(*) FROM guilds) AS "guilds!",
+            (SELECT COUNT(*) FROM guild_roles) AS "guild_roles!""#
         )
         .fetch_one(&self.pool)
         .await
@@ -57,6 +59,8 @@ impl AdminStore for PgStore {
             ("gateway_sessions", row.gateway_sessions),
             ("applied_interactions", row.applied_interactions),
             ("welcomed_members", row.welcomed_members),
+            ("guilds", row.guilds),
+            ("guild_roles", row.guild_roles),
         ])
     }
 

@@ -42,7 +42,9 @@ impl AdminStore for SqliteStore {
              (SELECT COUNT(*) FROM escalation_rules) AS "escalation_rules!: i64",
              (SELECT COUNT(*) FROM gateway_sessions) AS "gateway_sessions!: i64",
              (SELECT COUNT(*) FROM applied_interactions) AS "applied_interactions!: i64",
-             (SELECT COUNT(*) FROM welcomed_members) AS "welcomed_members!: i64""#
+             (SELECT COUNT(*) FROM welcomed_members) AS "welcomed_members!: i64",
+             (SELECT COUNT(*) FROM guilds) AS "guilds!: i64",
+             (SELECT COUNT(*) FROM guild_roles) AS "guild_roles!: i64""#
         )
         .fetch_all(&self.reader)
         .await
@@ -60,6 +62,8 @@ impl AdminStore for SqliteStore {
             ("gateway_sessions", r.gateway_sessions),
             ("applied_interactions", r.applied_interactions),
             ("welcomed_members", r.welcomed_members),
+            ("guilds", r.guilds),
+            ("guild_roles", r.guild_roles),
         ])
     }
 

@@ -46,6 +46,7 @@ mod connect;
 mod convert;
 mod error;
 mod escalations;
+mod guilds;
 mod migrate;
 mod replays;
 mod rewards;

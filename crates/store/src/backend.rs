@@ -7,7 +7,11 @@ use std::borrow::Cow;
 
 use sqlx::migrate::{Migration, Migrator};
 
-use crate::{StoreError, StoreResult};
+use std::collections::HashMap;
+
+use twilight_model::id::{Id, marker::GuildMarker};
+
+use crate::{GuildFacts, GuildRole, StoreError, StoreResult};
 
 /// A stored 64-bit integer that must fit a narrower Rust type (levels, counts).
 pub fn narrow<T: TryFrom<i64>>(value: i64, what: &str) -> StoreResult<T> {
@@ -21,6 +25,29 @@ where
     T: TryFrom<R, Error = StoreError>,
 {
     rows.into_iter().map(T::try_from).collect()
+}
+
+/// Each guild read with its roles (`(guild, held by Keeper, role)`, in the order
+/// they should be listed); roles of a guild without a row are left out.
+pub fn attach_roles(
+    mut guilds: Vec<GuildFacts>,
+    roles: impl IntoIterator<Item = (Id<GuildMarker>, bool, GuildRole)>,
+) -> Vec<GuildFacts> {
+    let index: HashMap<Id<GuildMarker>, usize> = guilds
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.guild_id, i))
+        .collect();
+    for (guild, held, role) in roles {
+        let Some(&i) = index.get(&guild) else {
+            continue;
+        };
+        if held {
+            guilds[i].bot_roles.push(role.role_id);
+        }
+        guilds[i].roles.push(role);
+    }
+    guilds
 }
 
 /// The highest version among `migrator`'s migrations: the schema version a

@@ -6,7 +6,8 @@
 //!
 //! There is one trait per entity, each in its own file of `traits/`:
 //! [`AdminStore`], [`SettingsStore`], [`XpStore`], [`RewardStore`], [`CaseStore`],
-//! [`EscalationStore`], [`UserDataStore`] and [`SessionStore`]. A backend
+//! [`EscalationStore`], [`UserDataStore`], [`SessionStore`], [`ReplayStore`] and
+//! [`GuildStore`]. A backend
 //! implements each in its module of the same entity (`xp.rs` holds
 //! `impl XpStore for ...`), and [`Store`], the sum of them all, follows by a blanket
 //! implementation. The bot only ever holds an `Arc<dyn Store>`, so the backend is a
@@ -34,8 +35,8 @@ pub use settings::{
     GuildSettings, LevelUpTarget, SettingsPatch,
 };
 pub use traits::{
-    AdminStore, CaseStore, EscalationStore, ReplayStore, RewardStore, SessionStore, SettingsStore,
-    Store, UserDataStore, XpStore,
+    AdminStore, CaseStore, EscalationStore, GuildStore, ReplayStore, RewardStore, SessionStore,
+    SettingsStore, Store, UserDataStore, XpStore,
 };
 pub use types::*;
 
@@ -43,7 +44,7 @@ pub use types::*;
 /// `use keeper_store::prelude::*;`.
 pub mod prelude {
     pub use crate::traits::{
-        AdminStore, CaseStore, EscalationStore, ReplayStore, RewardStore, SessionStore,
+        AdminStore, CaseStore, EscalationStore, GuildStore, ReplayStore, RewardStore, SessionStore,
         SettingsStore, Store, UserDataStore, XpStore,
     };
 }

@@ -2,9 +2,12 @@ use std::{fmt, str::FromStr};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use twilight_model::id::{
-    Id,
-    marker::{GuildMarker, RoleMarker, UserMarker},
+use twilight_model::{
+    guild::Permissions,
+    id::{
+        Id,
+        marker::{GuildMarker, RoleMarker, UserMarker},
+    },
 };
 
 /// `Display` and `FromStr` of an enum stored as a word (`as_str`, `ALL`). A word
@@ -47,6 +50,17 @@ pub fn id_from_db<T>(value: i64) -> Result<Id<T>, crate::StoreError> {
     Id::new_checked(value as u64).ok_or_else(|| {
         crate::StoreError::Internal("a stored Discord id is 0, which no Discord id can be".into())
     })
+}
+
+/// Permission bits are stored as ids are: the u64 bit for bit in a signed 64-bit
+/// integer, so every bit Discord may add round-trips.
+pub fn permissions_to_db(permissions: Permissions) -> i64 {
+    permissions.bits() as i64
+}
+
+/// The inverse of [`permissions_to_db`]; bits twilight does not name yet are kept.
+pub fn permissions_from_db(value: i64) -> Permissions {
+    Permissions::from_bits_retain(value as u64)
 }
 
 /// XP earned by one member: what the write-behind buffer hands to
@@ -349,5 +363,59 @@ mod tests {
             err.to_string(),
             r#"database error: unknown escalation action "warn""#
         );
+    }
+}
+
+/// One of a guild's roles, as the gateway described it (GUILD_CREATE, the
+/// GUILD_ROLE_* events): what role rewards are checked against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuildRole {
+    pub role_id: Id<RoleMarker>,
+    pub name: String,
+    /// Discord's position: higher outranks lower; equal positions are ordered by
+    /// id, the lower id above.
+    pub position: i64,
+    /// Discord's permission bits.
+    pub permissions: Permissions,
+    /// Managed by an integration (a bot's own role, the booster role): Discord
+    /// lets nobody give it by hand.
+    pub managed: bool,
+}
+
+/// What Keeper knows of a guild from the gateway, kept so that a restart that
+/// resumes (no GUILD_CREATE after a RESUME) still knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuildFacts {
+    pub guild_id: Id<GuildMarker>,
+    pub name: String,
+    pub owner_id: Option<Id<UserMarker>>,
+    pub member_count: u64,
+    /// Every role, @everyone included (its id is the guild's), in no order.
+    pub roles: Vec<GuildRole>,
+    /// The roles Keeper itself holds (each one of `roles`).
+    pub bot_roles: Vec<Id<RoleMarker>>,
+    /// When Keeper joined the guild, when Discord said.
+    pub joined_at: Option<DateTime<Utc>>,
+    /// When Keeper left it (or it was deleted); `None` while Keeper is in it.
+    pub left_at: Option<DateTime<Utc>>,
+}
+
+impl GuildFacts {
+    /// A guild Keeper knows nothing of yet but its id.
+    pub fn unknown(guild_id: Id<GuildMarker>) -> Self {
+        Self {
+            guild_id,
+            name: String::new(),
+            owner_id: None,
+            member_count: 0,
+            roles: Vec::new(),
+            bot_roles: Vec::new(),
+            joined_at: None,
+            left_at: None,
+        }
+    }
+
+    pub fn role(&self, role: Id<RoleMarker>) -> Option<&GuildRole> {
+        self.roles.iter().find(|r| r.role_id == role)
     }
 }

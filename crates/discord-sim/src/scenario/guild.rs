@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{AsUser, Member, Sim, SimError};
 use crate::config::intents;
+use crate::model::ManagedBy;
 use crate::permissions::{Overwrite, OverwriteKind, bits};
 use crate::state::{Action, SentMessage};
 
@@ -71,22 +72,79 @@ impl Guild {
         self.make_role(name, permissions, Some(1_000))
     }
 
-    fn make_role(&self, name: &str, permissions: u64, position: Option<i64>) -> Role {
+    /// A new role managed by an integration (`tags.integration_id`), below the
+    /// bot's role: nobody can give it by hand.
+    pub fn integration_role(&self, name: &str, permissions: u64) -> Role {
         let gid = self.id;
         let id = self.sim.with_world(|w| {
-            let id = w.add_role(gid, name, permissions, position);
-            let role = w
-                .guilds
-                .get(&gid)
-                .and_then(|g| g.role(id))
-                .map(|r| r.json());
-            if let Some(role) = role {
-                let d = json!({"guild_id": gid.to_string(), "role": role});
-                w.dispatch_guild(gid, "GUILD_ROLE_CREATE", intents::GUILDS, &d, None);
-            }
-            id
+            let integration = Some(ManagedBy::Integration(w.ids.next()));
+            w.add_role_dispatched(gid, name, permissions, None, integration)
         });
         Role { id, guild_id: gid }
+    }
+
+    fn make_role(&self, name: &str, permissions: u64, position: Option<i64>) -> Role {
+        let gid = self.id;
+        let id = self
+            .sim
+            .with_world(|w| w.add_role_dispatched(gid, name, permissions, position, None));
+        Role { id, guild_id: gid }
+    }
+
+    /// Edit a role (GUILD_ROLE_UPDATE to connected sessions).
+    fn edit_role(&self, role: &Role, edit: impl FnOnce(&mut crate::model::RoleRec)) {
+        let (gid, rid) = (self.id, role.id);
+        self.sim.with_world(|w| {
+            let Some(r) = w.guilds.get_mut(&gid).and_then(|g| g.role_mut(rid)) else {
+                return;
+            };
+            edit(r);
+            w.dispatch_role(gid, rid, "GUILD_ROLE_UPDATE");
+        });
+    }
+
+    /// Move a role to `position` (GUILD_ROLE_UPDATE). Other roles keep theirs:
+    /// a test that wants a tie or an order sets it.
+    pub fn set_role_position(&self, role: &Role, position: i64) {
+        self.edit_role(role, |r| r.position = position);
+    }
+
+    /// Delete a role (GUILD_ROLE_DELETE; members holding it lose it, as on
+    /// Discord, without a GUILD_MEMBER_UPDATE each).
+    pub fn delete_role(&self, role: &Role) {
+        let (gid, rid) = (self.id, role.id);
+        self.sim.with_world(|w| {
+            let Some(g) = w.guilds.get_mut(&gid) else {
+                return;
+            };
+            g.roles.retain(|r| r.id != rid);
+            for m in g.members.values_mut() {
+                m.roles.retain(|r| *r != rid);
+            }
+            let d = json!({"guild_id": gid.to_string(), "role_id": rid.to_string()});
+            w.dispatch_guild(gid, "GUILD_ROLE_DELETE", intents::GUILDS, &d, None);
+        });
+    }
+
+    /// Rename the guild (GUILD_UPDATE to connected sessions).
+    pub fn rename(&self, name: &str) {
+        let gid = self.id;
+        self.sim.with_world(|w| {
+            if let Some(g) = w.guilds.get_mut(&gid) {
+                g.name = name.to_owned();
+                w.dispatch_guild_update(gid);
+            }
+        });
+    }
+
+    /// The guild's name now.
+    pub fn name(&self) -> String {
+        self.sim.core().world.lock().guilds[&self.id].name.clone()
+    }
+
+    /// How many members the guild has now.
+    pub fn member_count(&self) -> usize {
+        self.sim.core().world.lock().guilds[&self.id].members.len()
     }
 
     /// The @everyone role.
@@ -97,18 +155,9 @@ impl Guild {
         }
     }
 
-    /// Set a role's permissions (e.g. @everyone's).
+    /// Set a role's permissions (e.g. @everyone's): GUILD_ROLE_UPDATE.
     pub fn set_role_permissions(&self, role: &Role, permissions: u64) {
-        let gid = self.id;
-        self.sim.with_world(|w| {
-            if let Some(r) = w
-                .guilds
-                .get_mut(&gid)
-                .and_then(|g| g.roles.iter_mut().find(|r| r.id == role.id))
-            {
-                r.permissions = permissions;
-            }
-        });
+        self.edit_role(role, |r| r.permissions = permissions);
     }
 
     /// An existing member (no event: they were there before the bot looked).

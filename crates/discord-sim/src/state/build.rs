@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::{GuildRec, World};
-use crate::model::{ChannelKind, ChannelRec, MemberRec, MessageRec, RoleRec, UserRec, now_iso};
+use crate::model::{
+    ChannelKind, ChannelRec, ManagedBy, MemberRec, MessageRec, RoleRec, UserRec, now_iso,
+};
 use crate::permissions;
 
 impl World {
@@ -73,6 +75,7 @@ impl World {
                         permissions: permissions::bits::DEFAULT_EVERYONE,
                         position: 0,
                         color: 0,
+                        managed_by: None,
                     },
                     RoleRec {
                         id: bot_role,
@@ -80,6 +83,8 @@ impl World {
                         permissions: bot_permissions,
                         position: 1,
                         color: 0,
+                        // Discord makes a bot's role when it joins, managed.
+                        managed_by: Some(ManagedBy::Bot(self.bot.id)),
                     },
                 ],
                 channels: Vec::new(),
@@ -139,6 +144,7 @@ impl World {
                 permissions: perms,
                 position,
                 color: 0,
+                managed_by: None,
             });
         }
         id

@@ -122,6 +122,59 @@ impl World {
     }
 
     /// GUILD_MEMBER_UPDATE for `user_id` (needs GUILD_MEMBERS).
+    /// GUILD_ROLE_CREATE or GUILD_ROLE_UPDATE (`t`): `{guild_id, role}`,
+    /// under GUILDS.
+    pub fn dispatch_role(&mut self, guild_id: u64, role_id: u64, t: &str) {
+        let role = self
+            .guilds
+            .get(&guild_id)
+            .and_then(|g| g.role(role_id))
+            .map(crate::model::RoleRec::json);
+        if let Some(role) = role {
+            let d = json!({"guild_id": guild_id.to_string(), "role": role});
+            self.dispatch_guild(guild_id, t, intents::GUILDS, &d, None);
+        }
+    }
+
+    /// Make a role (see [`World::add_role`]) and tell connected sessions as
+    /// Discord does: GUILD_ROLE_CREATE for it, then GUILD_ROLE_UPDATE for every
+    /// role its arrival moved up.
+    pub fn add_role_dispatched(
+        &mut self,
+        guild_id: u64,
+        name: &str,
+        perms: u64,
+        position: Option<i64>,
+        managed_by: Option<crate::model::ManagedBy>,
+    ) -> u64 {
+        let positions = |w: &World| -> Vec<(u64, i64)> {
+            w.guilds
+                .get(&guild_id)
+                .map(|g| g.roles.iter().map(|r| (r.id, r.position)).collect())
+                .unwrap_or_default()
+        };
+        let before = positions(self);
+        let id = self.add_role(guild_id, name, perms, position);
+        if let Some(r) = self.guilds.get_mut(&guild_id).and_then(|g| g.role_mut(id)) {
+            r.managed_by = managed_by;
+        }
+        self.dispatch_role(guild_id, id, "GUILD_ROLE_CREATE");
+        for (role, position) in positions(self) {
+            if before.iter().any(|(r, p)| *r == role && *p != position) {
+                self.dispatch_role(guild_id, role, "GUILD_ROLE_UPDATE");
+            }
+        }
+        id
+    }
+
+    /// GUILD_UPDATE: the guild object as `GET /guilds/{id}` returns it (without
+    /// GUILD_CREATE's extra fields), under GUILDS.
+    pub fn dispatch_guild_update(&mut self, guild_id: u64) {
+        if let Some(d) = self.guild_json(guild_id) {
+            self.dispatch_guild(guild_id, "GUILD_UPDATE", intents::GUILDS, &d, None);
+        }
+    }
+
     pub fn dispatch_member_update(&mut self, guild_id: u64, user_id: u64) {
         self.dispatch_member_event(guild_id, user_id, "GUILD_MEMBER_UPDATE");
     }

@@ -26,6 +26,10 @@ impl GuildRec {
         self.roles.iter().find(|r| r.id == id)
     }
 
+    pub fn role_mut(&mut self, id: u64) -> Option<&mut RoleRec> {
+        self.roles.iter_mut().find(|r| r.id == id)
+    }
+
     /// Guild-level permissions of `user_id` (0 for non-members).
     pub fn permissions_of(&self, user_id: u64) -> u64 {
         let Some(member) = self.members.get(&user_id) else {

@@ -20,6 +20,8 @@ pub async fn health_version_and_counts<F: Fixture>(fixture: &F) {
         "level_rewards",
         "escalation_rules",
         "gateway_sessions",
+        "guilds",
+        "guild_roles",
     ] {
         assert_eq!(counts.get(table), Some(&0), "{table} in {counts:?}");
     }

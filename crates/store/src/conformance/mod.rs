@@ -5,13 +5,15 @@
 //! integration tests; every test of this folder then runs against that backend.
 //!
 //! One file per storage trait, named as the backend modules are (`settings`, `xp`,
-//! `rewards`, `cases`, `escalations`, `users`, `sessions`, `admin`); this file
+//! `rewards`, `cases`, `escalations`, `users`, `sessions`, `replays`, `guilds`,
+//! `admin`); this file
 //! holds the fixture, the helpers they share and the macro. Tests that span
 //! entities sit with the trait they mostly exercise, and say so.
 
 mod admin;
 mod cases;
 mod escalations;
+mod guilds;
 mod replays;
 mod rewards;
 mod sessions;
@@ -21,8 +23,8 @@ mod xp;
 
 // Flat, so the macro (and backend tests) name every test `conformance::<name>`.
 pub use self::{
-    admin::*, cases::*, escalations::*, replays::*, rewards::*, sessions::*, settings::*, users::*,
-    xp::*,
+    admin::*, cases::*, escalations::*, guilds::*, replays::*, rewards::*, sessions::*,
+    settings::*, users::*, xp::*,
 };
 
 use std::sync::Arc;
@@ -91,6 +93,10 @@ macro_rules! conformance_tests {
             sessions_save_load_delete,
             // replays.rs
             a_join_is_welcomed_once,
+            // guilds.rs
+            guild_facts_are_saved_whole_and_read_back,
+            guild_events_change_one_fact_each,
+            a_left_guild_keeps_when_it_was_left,
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {

@@ -6,6 +6,7 @@
 mod admin;
 mod cases;
 mod escalations;
+mod guilds;
 mod replays;
 mod rewards;
 mod sessions;
@@ -16,6 +17,7 @@ mod xp;
 pub use admin::AdminStore;
 pub use cases::CaseStore;
 pub use escalations::EscalationStore;
+pub use guilds::GuildStore;
 pub use replays::ReplayStore;
 pub use rewards::RewardStore;
 pub use sessions::SessionStore;
@@ -45,6 +47,7 @@ pub trait Store:
     + UserDataStore
     + SessionStore
     + ReplayStore
+    + GuildStore
     + Send
     + Sync
     + 'static
@@ -61,6 +64,7 @@ impl<T> Store for T where
         + UserDataStore
         + SessionStore
         + ReplayStore
+        + GuildStore
         + Send
         + Sync
         + 'static

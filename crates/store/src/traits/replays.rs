@@ -13,9 +13,10 @@ use crate::StoreResult;
 /// [`XpStore::set_xp`](crate::XpStore::set_xp).)
 #[async_trait]
 pub trait ReplayStore: Send + Sync {
-    /// Whether to welcome `user` for the join at `joined_at`: true, and
-    /// remembered, the first time; false for the same join delivered again. A
-    /// later join (they left and came back) is welcomed again.
+    /// Whether the join of `user` at `joined_at` is new: true, and remembered,
+    /// the first time; false for the same join delivered again. A later join
+    /// (they left and came back) is new again. Keeper counts and welcomes a join
+    /// only when it is new.
     async fn welcome_once(
         &self,
         guild: Id<GuildMarker>,

@@ -1,0 +1,75 @@
+//! [`GuildStore`]: what the gateway told Keeper of each guild.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, RoleMarker, UserMarker},
+};
+
+use crate::{GuildFacts, GuildRole, StoreResult};
+
+/// What Keeper knows of each guild from the gateway: name, owner, member count,
+/// roles and the roles Keeper holds, and when it joined and left. Discord sends
+/// GUILD_CREATE after an IDENTIFY but not after a RESUME, so a restart that
+/// resumes knows its guilds only from here ([`GuildStore::all_guilds`], read at
+/// start-up). Each method is one atomic change; a change to a guild without a
+/// row (its GUILD_CREATE was never written) changes nothing but its roles.
+#[async_trait]
+pub trait GuildStore: Send + Sync {
+    /// GUILD_CREATE: the guild's facts whole, its roles replaced (a role gone
+    /// while Keeper was away goes), and it is no longer left. `facts.left_at` is
+    /// ignored; `facts.joined_at` replaces the stored one only when known.
+    async fn save_guild(&self, facts: &GuildFacts, at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// GUILD_UPDATE: the guild's name and owner.
+    async fn update_guild(
+        &self,
+        guild: Id<GuildMarker>,
+        name: &str,
+        owner: Option<Id<UserMarker>>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// GUILD_ROLE_CREATE/UPDATE: one role, added or replaced (whether Keeper
+    /// holds it is kept).
+    async fn save_role(
+        &self,
+        guild: Id<GuildMarker>,
+        role: &GuildRole,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// GUILD_ROLE_DELETE: one role gone.
+    async fn delete_role(
+        &self,
+        guild: Id<GuildMarker>,
+        role: Id<RoleMarker>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Keeper's own member changed (GUILD_MEMBER_UPDATE): the roles it holds,
+    /// all others not.
+    async fn set_bot_roles(
+        &self,
+        guild: Id<GuildMarker>,
+        roles: &[Id<RoleMarker>],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// The guild's member count (joins and leaves move it).
+    async fn set_member_count(
+        &self,
+        guild: Id<GuildMarker>,
+        count: u64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Keeper left the guild, or it was deleted (GUILD_DELETE without
+    /// `unavailable`), at `at`. The row stays: it says when, for a retention
+    /// policy; a later GUILD_CREATE clears it.
+    async fn mark_left(&self, guild: Id<GuildMarker>, at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Every stored guild, left ones included (with `left_at`), with its roles.
+    async fn all_guilds(&self) -> StoreResult<Vec<GuildFacts>>;
+}
