@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use common::{Backend, EXACT_RULES, KeeperProcess};
 use discord_sim::{
-    Sim, SimConfig,
+    Channel, Guild, Member, OptionValue, Sim, SimConfig,
     load::{self, ExpectedXp, LoadConfig, LoadReport, LoadWorld, XpRules},
     ratelimit::RateLimits,
 };
@@ -179,6 +179,7 @@ on_both_backends!(
     sigterm_with_a_silent_database_still_exits_within_10_s,
     two_processes_share_the_shards,
     chat_under_load_is_never_answered_429,
+    faults_then_kill_9_repeat_and_lose_nothing,
 );
 
 /// Members chatting at 200 messages a second level up faster than Discord lets
@@ -403,4 +404,217 @@ async fn two_processes_share_the_shards(postgres: bool) {
         assert!(saved.is_some(), "shard {shard}'s session was saved");
     }
     stage.finish().await;
+}
+
+/// Everything a flaky Discord and database do to a shard, in one run, then
+/// `kill -9` and a restart. While members chat, Discord asks for a resume (op 9,
+/// resumable), drops the connection and sends op 7, and the database refuses
+/// a flush; between bursts of chat it closes with 4009 and sends a
+/// non-resumable op 9 (events sent while no session exists never reach a bot,
+/// on Discord as here, so chat pauses until the new session is up). Members
+/// join and an admin runs `/xp add` after each fault. Then `kill -9`, chat while
+/// Keeper is down, a restart that resumes (Discord sends no GUILD_CREATE then):
+/// every member's XP is exact, every `/xp add` applied once, every newcomer
+/// welcomed once, and the welcome after the restart names the guild and counts
+/// its members right.
+async fn faults_then_kill_9_repeat_and_lose_nothing(postgres: bool) {
+    let stage = Stage::new(postgres, 1, 2).await;
+    // Joins and commands in a guild of their own: the chat guilds' members
+    // must hold exactly what they said.
+    let guild = &stage.sim.guild("chaos").await;
+    let general = &guild.text_channel("general");
+    let welcome = guild.text_channel("welcome");
+    let patch = keeper_store::SettingsPatch {
+        welcome_channel: Some(Some(twilight_model::id::Id::new(welcome.id()))),
+        welcome_message: Some(Some("{user} is member #{member_count} of {server}".into())),
+        ..Default::default()
+    };
+    let guild_id = twilight_model::id::Id::new(guild.id());
+    stage
+        .store
+        .update_settings(guild_id, &patch, chrono::Utc::now())
+        .await
+        .unwrap();
+    let chaos = Chaos {
+        sim: &stage.sim,
+        guild,
+        general,
+        welcome: &welcome,
+        admin: guild.owner(),
+        target: guild.member("quiet"),
+    };
+    let keeper = stage.start(1, &[]).await;
+    let burst = traffic(2, 1_500);
+    let mut reports = Vec::new();
+    let mut newcomers = Vec::new();
+
+    // During chat: op 9 (resumable) and a dropped connection.
+    let (report, ()) = tokio::join!(load::run(&stage.sim, &stage.world, &burst), async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        stage.sim.send_invalid_session(true);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stage.sim.disconnect_all();
+    });
+    reports.push(report);
+    newcomers.push(chaos.newcomer_and_add(0).await);
+
+    // Between bursts: 4009, the session gone.
+    chaos.new_session_after(|sim| sim.close_all(4009)).await;
+    newcomers.push(chaos.newcomer_and_add(1).await);
+
+    // During chat: the database refuses for a while, then op 7.
+    let (report, ()) = tokio::join!(load::run(&stage.sim, &stage.world, &burst), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let outage = common::Outage::Down
+            .begin(stage.proxy.as_ref(), &stage.url)
+            .await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        outage.end(stage.proxy.as_ref()).await;
+        stage.sim.send_reconnect();
+    });
+    reports.push(report);
+    newcomers.push(chaos.newcomer_and_add(2).await);
+
+    // Between bursts: op 9, not resumable.
+    chaos
+        .new_session_after(|sim| sim.send_invalid_session(false))
+        .await;
+    newcomers.push(chaos.newcomer_and_add(3).await);
+
+    // A new name, told by GUILD_UPDATE before the crash: after it, Keeper
+    // must still know it.
+    guild.rename("Chaos, renamed");
+    // During chat: kill -9, then chat while Keeper is down.
+    let (report, ()) = tokio::join!(load::run(&stage.sim, &stage.world, &burst), async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        keeper.kill9().await;
+    });
+    reports.push(report);
+    reports.push(load::run(&stage.sim, &stage.world, &traffic(2, 500)).await);
+
+    let keeper = stage.start(1, &[]).await;
+    let logs = keeper.output();
+    stage
+        .check_xp(&reports.iter().collect::<Vec<_>>(), &logs)
+        .await;
+    newcomers.push(chaos.newcomer(4).await);
+    chaos.check(&newcomers, &stage.store, &logs).await;
+    let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{log}");
+    stage.finish().await;
+}
+
+/// The people and channels of the faults test, and what it does between faults.
+struct Chaos<'a> {
+    sim: &'a Sim,
+    guild: &'a Guild,
+    general: &'a Channel,
+    welcome: &'a Channel,
+    admin: Member,
+    /// The member every `/xp add` is for.
+    target: Member,
+}
+
+/// What each `/xp add` gives.
+const ADD: i64 = 10;
+
+impl Chaos<'_> {
+    /// Cause a fault that ends the session, and wait for its successor.
+    async fn new_session_after(&self, fault: impl FnOnce(&Sim)) {
+        let old = self.sim.sessions()[0].id.clone();
+        fault(self.sim);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let sessions = self.sim.sessions();
+            if sessions.len() == 1 && sessions[0].id != old && sessions[0].connected {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no new session after the fault: {sessions:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A member joins (and is welcomed), then an admin runs `/xp add`.
+    async fn newcomer_and_add(&self, n: usize) -> (u64, u64) {
+        let newcomer = self.newcomer(n).await;
+        let add = [
+            ("user", OptionValue::User(self.target.id())),
+            ("amount", OptionValue::Integer(ADD)),
+        ];
+        let ran = self.admin.runs(self.general, "xp add", add).await;
+        let answer = ran.message(WAIT).await.expect("/xp add answered");
+        assert!(answer.content.contains("XP"), "{}", answer.content);
+        newcomer
+    }
+
+    /// A member joins; the welcome posted for them, and the member count it
+    /// gave.
+    async fn newcomer(&self, n: usize) -> (u64, u64) {
+        let user = self.sim.user(&format!("newcomer-{n}"));
+        let member = user.joins(self.guild).await;
+        let mention = format!("<@{}>", member.id());
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let posted = self.welcome.bot_messages();
+            if let Some(m) = posted.iter().find(|m| m.content.contains(&mention)) {
+                let count = member_count(&m.content, self.guild);
+                assert_eq!(count, self.guild.member_count() as u64, "{}", m.content);
+                return (member.id(), count);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "newcomer {n} was not welcomed; welcomes: {posted:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every newcomer welcomed once, counted one after the other, and every
+    /// `/xp add` applied once.
+    async fn check(&self, newcomers: &[(u64, u64)], store: &Arc<dyn Store>, logs: &str) {
+        let posted = self.welcome.bot_messages();
+        for (user, _) in newcomers {
+            let welcomes = posted
+                .iter()
+                .filter(|m| m.content.contains(&format!("<@{user}>")))
+                .count();
+            assert_eq!(
+                welcomes, 1,
+                "<@{user}> welcomed {welcomes} times: {posted:?}"
+            );
+        }
+        let counts: Vec<u64> = newcomers.iter().map(|(_, count)| *count).collect();
+        let first = counts[0];
+        let consecutive: Vec<u64> = (first..first + counts.len() as u64).collect();
+        assert_eq!(
+            counts, consecutive,
+            "member counts in the welcomes: {posted:?}"
+        );
+        let adds = newcomers.len() as i64 - 1;
+        let rank = store
+            .member_rank(
+                twilight_model::id::Id::new(self.guild.id()),
+                twilight_model::id::Id::new(self.target.id()),
+            )
+            .await
+            .unwrap();
+        let xp = rank.map_or(0, |r| r.member.xp);
+        assert_eq!(xp, adds * ADD, "/xp add applied once each; logs:\n{logs}");
+    }
+}
+
+/// The member count a welcome gives, checking it names the guild as it is
+/// named now.
+fn member_count(welcome: &str, guild: &Guild) -> u64 {
+    let name = guild.name();
+    assert!(welcome.ends_with(&format!(" of {name}")), "{welcome}");
+    let count = welcome
+        .split("member #")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok());
+    count.unwrap_or_else(|| panic!("no member count in {welcome:?}"))
 }
