@@ -73,7 +73,7 @@ pub async fn run(
             tracing::info!(shard = %id, code = ?frame.as_ref().map(|f| f.code), "gateway closed; reconnecting");
             continue;
         }
-        events::handle(&ctx, event);
+        events::handle(&ctx, event, shard.session());
         if let (Some(session), Some(resume_url)) = (shard.session(), shard.resume_url()) {
             ctx.xp.checkpoint(GatewaySession {
                 shard_id: id.number(),

@@ -32,10 +32,11 @@ use std::{
     },
 };
 
+use chrono::{DateTime, Utc};
 use keeper_store::{
-    GuildFacts, GuildRole, GuildSettings, LevelReward, SettingsPatch, Store, StoreResult,
+    Delivery, GuildFacts, GuildRole, GuildSettings, LevelReward, SettingsPatch, Store, StoreResult,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use twilight_model::{
     guild::Role,
     id::{
@@ -45,6 +46,9 @@ use twilight_model::{
 };
 
 use writer::{Write, Writes};
+
+/// Every known guild's facts, by id.
+type Facts = Arc<RwLock<HashMap<Id<GuildMarker>, GuildFacts>>>;
 
 /// A role as Keeper keeps it (from GUILD_CREATE, the role events, and an
 /// interaction's resolved role).
@@ -76,8 +80,9 @@ pub struct Guilds {
     rewards: RwLock<HashMap<Id<GuildMarker>, Arc<[LevelReward]>>>,
     /// Bumped by every rewards change (see the module docs).
     changes: AtomicU64,
-    /// What the gateway told of each guild Keeper is in.
-    facts: RwLock<HashMap<Id<GuildMarker>, GuildFacts>>,
+    /// What the gateway told of each guild Keeper is in. Shared with the
+    /// writer, which alone moves member counts (see [`Guilds::member_joined`]).
+    facts: Facts,
     /// Changes to the facts, on their way to the store.
     writes: Writes,
     /// The queue's other end, until [`Guilds::writer`] takes it.
@@ -93,7 +98,7 @@ impl Guilds {
             changing: tokio::sync::Mutex::new(()),
             rewards: RwLock::default(),
             changes: AtomicU64::new(0),
-            facts: RwLock::default(),
+            facts: Facts::default(),
             writes,
             queue: std::sync::Mutex::new(Some(queue)),
         }
@@ -121,7 +126,11 @@ impl Guilds {
     /// when taken already. Spawned at start-up, it ends with the process.
     pub fn writer(&self) -> Option<impl Future<Output = ()> + Send + 'static> {
         let queue = self.queue.lock().expect("queue lock").take()?;
-        Some(writer::run(Arc::clone(&self.store), queue))
+        Some(writer::run(
+            Arc::clone(&self.store),
+            Arc::clone(&self.facts),
+            queue,
+        ))
     }
 
     /// At shutdown: wait (until `deadline`) for the facts' changes to be stored.
@@ -258,11 +267,17 @@ impl Guilds {
         }
     }
 
-    /// GUILD_CREATE: everything about the guild, replacing what was known.
+    /// GUILD_CREATE: everything about the guild, replacing what was known;
+    /// the member count when the writer gets to it, after the joins and
+    /// departures queued before it (see [`Guilds::member_joined`]).
     pub fn created(&self, facts: GuildFacts) {
         let guild = facts.guild_id;
         self.change(guild, |known| {
-            *known = facts.clone();
+            let count = known.member_count;
+            *known = GuildFacts {
+                member_count: count,
+                ..facts.clone()
+            };
             Some(Write::Save(Box::new(facts)))
         });
     }
@@ -310,15 +325,35 @@ impl Guilds {
         });
     }
 
-    /// Adjust a guild's member count by `delta`, returning the new count.
-    pub fn add_members(&self, guild: Id<GuildMarker>, delta: i64) -> u64 {
-        let mut count = 0;
-        self.change(guild, |known| {
-            known.member_count = known.member_count.saturating_add_signed(delta);
-            count = known.member_count;
-            Some(Write::MemberCount(guild, count))
+    /// GUILD_MEMBER_ADD: the join counted, once. Answers the new member count,
+    /// or `None` when the join was counted before (Discord delivered it again).
+    ///
+    /// Member counts move in the writer's queue, in gateway order, store and
+    /// memory alike: a GUILD_CREATE's count (absolute) and the joins and
+    /// departures around it then apply in the order Discord sent them, and
+    /// each join is remembered in the transaction that counts it. Without its
+    /// database a join can't be told from its replay, and counts.
+    pub fn member_joined(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        joined_at: DateTime<Utc>,
+        seen: Delivery,
+    ) -> oneshot::Receiver<Option<u64>> {
+        let (reply, counted) = oneshot::channel();
+        self.writes.send(Write::Join {
+            guild,
+            user,
+            joined_at,
+            seen,
+            reply,
         });
-        count
+        counted
+    }
+
+    /// GUILD_MEMBER_REMOVE: the departure counted, once (as a join is).
+    pub fn member_left(&self, guild: Id<GuildMarker>, user: Id<UserMarker>, seen: Delivery) {
+        self.writes.send(Write::Leave { guild, user, seen });
     }
 
     /// Keeper left the guild (or it was deleted): what the gateway said of it

@@ -334,6 +334,7 @@ on_both_backends!(
     a_replayed_join_is_welcomed_once,
     xp_commands_correct_totals,
     level_rewards_are_granted_and_failures_reported_once,
+    a_grant_discord_refuses_is_reported_once,
     level_up_announcements_follow_the_setting,
     a_burst_of_level_ups_shares_messages,
     config_show_and_refusals,
@@ -1273,6 +1274,69 @@ async fn xp_commands_correct_totals(w: World) {
     assert_eq!(w.stored(alice.id()).await, (0, 0));
     let again = w.ask(&w.admin, "xp reset", [user()]).await;
     assert!(again.content.contains("had no XP"), "{}", again.content);
+    w.finish().await;
+}
+
+/// An admin took Manage Roles from Keeper's role: Keeper still asks (nothing
+/// it knows says no), Discord refuses the grant (403, 50013), the mod-log hears
+/// it once however many level-ups fail, and once the permission is back the
+/// next level-up is granted.
+async fn a_grant_discord_refuses_is_reported_once(w: World) {
+    let modlog = w.modlog().await;
+    let regular = w.guild.role("Regular", 0);
+    w.ask(
+        &w.admin,
+        "levels reward add",
+        [
+            ("level", OptionValue::Integer(1)),
+            ("role", OptionValue::Role(regular.id())),
+        ],
+    )
+    .await;
+    let keeper = w.guild.bot_role();
+    w.guild.set_role_permissions(
+        &keeper,
+        discord_sim::DEFAULT_BOT_PERMISSIONS & !bits::MANAGE_ROLES,
+    );
+    w.fixed_xp(300).await;
+    let alice = w.guild.member("alice");
+    alice.says(&w.general, "hello").await;
+    let report = modlog.next_message(WAIT).await.expect("a mod-log report");
+    assert!(
+        report.content.contains("couldn't give the level 1 reward")
+            && report.content.contains("Manage Roles"),
+        "{}",
+        report.content
+    );
+    let refused = |sim: &Sim| {
+        sim.requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.route.contains("/roles/") && r.status == 403)
+            .count()
+    };
+    assert_eq!(refused(&w.sim), 1, "Discord was asked, and refused");
+    let bob = w.guild.member("bob");
+    bob.says(&w.general, "hello").await;
+    w.await_xp(bob.id(), 300).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while refused(&w.sim) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob's grant was never tried"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        modlog.next_message(Duration::from_secs(2)).await.is_err(),
+        "the refusal was reported twice"
+    );
+    assert!(!alice.has_role(&regular) && !bob.has_role(&regular));
+
+    w.guild
+        .set_role_permissions(&keeper, discord_sim::DEFAULT_BOT_PERMISSIONS);
+    let carol = w.guild.member("carol");
+    carol.says(&w.general, "hello").await;
+    await_role(&carol, &regular).await;
     w.finish().await;
 }
 

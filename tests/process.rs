@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use common::{Backend, EXACT_RULES, KeeperProcess};
 use discord_sim::{
-    Channel, Guild, Member, OptionValue, Sim, SimConfig,
+    Channel, Guild, Member, OptionValue, Sim, SimConfig, User,
     load::{self, ExpectedXp, LoadConfig, LoadReport, LoadWorld, XpRules},
     ratelimit::RateLimits,
 };
@@ -180,6 +180,7 @@ on_both_backends!(
     two_processes_share_the_shards,
     chat_under_load_is_never_answered_429,
     faults_then_kill_9_repeat_and_lose_nothing,
+    kill_9_replays_joins_and_departures_once,
 );
 
 /// Members chatting at 200 messages a second level up faster than Discord lets
@@ -502,6 +503,108 @@ async fn faults_then_kill_9_repeat_and_lose_nothing(postgres: bool) {
     let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
     assert!(status.success(), "{log}");
     stage.finish().await;
+}
+
+/// Joins and departures replayed after a crash move the member count once.
+/// Keeper runs with its checkpoint frozen (no XP flush: the stored checkpoint
+/// is the one the previous run closed with), members join, leave, and one
+/// leaves and comes back; then `kill -9`, and a restart that resumes from the
+/// frozen checkpoint, so Discord delivers every one of those events again.
+/// The member count stored and the one the next welcome gives are the guild's.
+async fn kill_9_replays_joins_and_departures_once(postgres: bool) {
+    let stage = Stage::new(postgres, 1, 1).await;
+    let guild = &stage.sim.guild("comings").await;
+    let welcome = &guild.text_channel("welcome");
+    let patch = keeper_store::SettingsPatch {
+        welcome_channel: Some(Some(twilight_model::id::Id::new(welcome.id()))),
+        welcome_message: Some(Some("{user} is member #{member_count} of {server}".into())),
+        ..Default::default()
+    };
+    let guild_id = twilight_model::id::Id::new(guild.id());
+    stage
+        .store
+        .update_settings(guild_id, &patch, chrono::Utc::now())
+        .await
+        .unwrap();
+    // A first run stores its checkpoint as it closes (resumable).
+    let keeper = stage.start(1, &[]).await;
+    let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{log}");
+
+    let frozen = [("KEEPER_XP_FLUSH_MS", "3600000")];
+    let keeper = stage.start(1, &frozen).await;
+    let join = |user: User| async move {
+        let member = user.joins(guild).await;
+        welcomed(welcome, &member, guild).await;
+        member
+    };
+    let ann = stage.sim.user("ann");
+    join(ann.clone()).await.leaves();
+    let bob = join(stage.sim.user("bob")).await;
+    join(stage.sim.user("cid")).await;
+    bob.leaves();
+    let ann = join(ann).await;
+    // The count is stored by the time a later join is welcomed (one queue).
+    join(stage.sim.user("dee")).await;
+    assert_eq!(
+        stored_members(&stage.store, guild_id).await,
+        guild.member_count() as u64
+    );
+    keeper.kill9().await;
+
+    let keeper = stage.start(1, &[]).await;
+    let logs = keeper.output();
+    let eve = join(stage.sim.user("eve")).await;
+    assert_eq!(
+        stored_members(&stage.store, guild_id).await,
+        guild.member_count() as u64,
+        "logs:\n{logs}"
+    );
+    let posted = welcome.bot_messages();
+    for (member, times) in [(&ann, 2), (&eve, 1)] {
+        let welcomes = posted
+            .iter()
+            .filter(|m| m.content.contains(&member.mention()))
+            .count();
+        assert_eq!(welcomes, times, "{}: {posted:?}", member.mention());
+    }
+    assert_eq!(posted.len(), 6, "{posted:?}");
+    let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{log}");
+    stage.finish().await;
+}
+
+/// Wait for the newest welcome of `member`, and check it gives the guild's
+/// member count.
+async fn welcomed(welcome: &Channel, member: &Member, guild: &Guild) {
+    let expected = guild.member_count() as u64;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let posted = welcome.bot_messages();
+        let counts: Vec<u64> = posted
+            .iter()
+            .filter(|m| m.content.contains(&member.mention()))
+            .map(|m| member_count(&m.content, guild))
+            .collect();
+        if counts.contains(&expected) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} not welcomed as member #{expected}; welcomes: {posted:?}",
+            member.mention()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn stored_members(
+    store: &Arc<dyn Store>,
+    guild: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>,
+) -> u64 {
+    let all = store.all_guilds().await.unwrap();
+    let facts = all.iter().find(|f| f.guild_id == guild);
+    facts.expect("the guild is stored").member_count
 }
 
 /// The people and channels of the faults test, and what it does between faults.

@@ -1,12 +1,15 @@
 //! GUILD_MEMBER_ADD: one member more for `{member_count}`, and the welcome
 //! message when the guild set a welcome channel; both once per join, whatever
-//! Discord replays.
+//! Discord replays. At most once: the join is remembered in the transaction
+//! that counts it, before the welcome is queued, so a crash between the two
+//! loses that welcome, which beats greeting someone twice.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use futures_util::{FutureExt as _, future::BoxFuture};
+use keeper_store::Delivery;
+use tokio::sync::oneshot;
 use twilight_gateway::Event;
 use twilight_model::{channel::message::AllowedMentions, gateway::payload::incoming::MemberAdd};
 
@@ -16,19 +19,40 @@ use crate::{
     template::{self, Vars},
 };
 
-pub fn handle(ctx: Arc<Context>, event: Event) -> BoxFuture<'static, ()> {
-    match event {
-        Event::MemberAdd(member) => joined(ctx, member).boxed(),
-        _ => std::future::ready(()).boxed(),
-    }
+pub fn handle(ctx: &Arc<Context>, event: Event, seen: Option<Delivery>) {
+    let Event::MemberAdd(member) = event else {
+        return;
+    };
+    let Some(seen) = seen else {
+        // Before READY there is no session, and Discord sends no member events.
+        tracing::debug!(guild = %member.guild_id, "a join outside any session; not counted");
+        return;
+    };
+    // Without its join time (Discord may leave it out), the delivery alone
+    // tells a replay: it comes in the same session at or below this number.
+    let joined_at = member
+        .joined_at
+        .and_then(|t| DateTime::<Utc>::from_timestamp_micros(t.as_micros()))
+        .unwrap_or_else(Utc::now);
+    // Queued here, in the shard loop, so the join is counted in gateway order
+    // (a GUILD_CREATE just before or after it included).
+    let counted = ctx
+        .guilds
+        .member_joined(member.guild_id, member.user.id, joined_at, seen);
+    ctx.tasks.spawn(joined(Arc::clone(ctx), member, counted));
 }
 
-async fn joined(ctx: Arc<Context>, member: Box<MemberAdd>) {
-    // A replayed join was counted (and welcomed) the first time.
-    if !first_join(&ctx, &member).await {
+/// Welcome the member, once: `counted` answers the member count with them, or
+/// `None` for a join counted (and welcomed) the first time it came.
+async fn joined(
+    ctx: Arc<Context>,
+    member: Box<MemberAdd>,
+    counted: oneshot::Receiver<Option<u64>>,
+) {
+    // An error: the writer is gone, the process is ending.
+    let Ok(Some(member_count)) = counted.await else {
         return;
-    }
-    let member_count = ctx.guilds.add_members(member.guild_id, 1);
+    };
     if member.user.bot {
         return;
     }
@@ -56,31 +80,4 @@ async fn joined(ctx: Arc<Context>, member: Box<MemberAdd>) {
     // Queued: a join raid waits in a bounded queue, not in a task per member.
     let post = Post::text(Kind::Welcome, text, mentions);
     ctx.outbox.post(Some(member.guild_id), channel, post);
-}
-
-/// Whether this join is new (and now remembered): a resumed session replays
-/// GUILD_MEMBER_ADD after a crash, and a join is counted and welcomed once. At
-/// most once: a crash between remembering and posting loses that welcome (or
-/// that count, until the next GUILD_CREATE), which beats greeting someone
-/// twice. Without its join time (or its database) a join can't be told from its
-/// replay, and is taken as new.
-async fn first_join(ctx: &Context, member: &MemberAdd) -> bool {
-    let Some(joined_at) = member
-        .joined_at
-        .and_then(|t| DateTime::<Utc>::from_timestamp_micros(t.as_micros()))
-    else {
-        return true;
-    };
-    match ctx
-        .store
-        .welcome_once(member.guild_id, member.user.id, joined_at)
-        .await
-    {
-        Ok(first) => first,
-        Err(err) => {
-            tracing::warn!(guild = %member.guild_id, user = %member.user.id, error = %err,
-                "could not check the welcome against a replay; welcoming");
-            true
-        }
-    }
 }

@@ -19,7 +19,8 @@ pub mod role_update;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use twilight_gateway::{Event, EventType, EventTypeFlags, Intents};
+use keeper_store::Delivery;
+use twilight_gateway::{Event, EventType, EventTypeFlags, Intents, Session};
 
 use crate::{config::DiscordConfig, context::Context};
 
@@ -71,13 +72,13 @@ pub const EVENTS: &[Route] = &[
     Route::new(
         EventType::MemberAdd,
         Intents::GUILD_MEMBERS,
-        Run::Spawned(member_add::handle),
+        Run::Sequenced(member_add::handle),
     )
     .only_with(Feature::MemberEvents),
     Route::new(
         EventType::MemberRemove,
         Intents::GUILD_MEMBERS,
-        Run::Inline(member_remove::handle),
+        Run::Sequenced(member_remove::handle),
     )
     .only_with(Feature::MemberEvents),
     // Keeper's own roles; without the intent they are known from GUILD_CREATE.
@@ -118,6 +119,10 @@ pub enum Run {
     Inline(fn(&Arc<Context>, Event)),
     /// A task of [`Context::tasks`], which the shutdown waits for.
     Spawned(fn(Arc<Context>, Event) -> BoxFuture<'static, ()>),
+    /// Inline, and told where the event was delivered (its session and sequence
+    /// number): what a resumed session replays comes again with the same, so
+    /// an effect that must happen once per event is told from its replay.
+    Sequenced(fn(&Arc<Context>, Event, Option<Delivery>)),
 }
 
 /// A part of Keeper an operator can switch off, with the privileged intent it needs.
@@ -195,8 +200,9 @@ pub fn filter(discord: &DiscordConfig) -> EventTypeFlags {
         })
 }
 
-/// Route one event to its handler.
-pub fn handle(ctx: &Arc<Context>, event: Event) {
+/// Route one event to its handler; `session` is the shard's, as it stands
+/// after receiving the event.
+pub fn handle(ctx: &Arc<Context>, event: Event, session: Option<&Session>) {
     let kind = event.kind();
     let Some(route) = EVENTS.iter().find(|r| r.event == kind) else {
         return;
@@ -205,6 +211,13 @@ pub fn handle(ctx: &Arc<Context>, event: Event) {
         Run::Inline(handle) => handle(ctx, event),
         Run::Spawned(handle) => {
             ctx.tasks.spawn(handle(Arc::clone(ctx), event));
+        }
+        Run::Sequenced(handle) => {
+            let seen = session.map(|s| Delivery {
+                session_id: s.id().to_owned(),
+                sequence: s.sequence(),
+            });
+            handle(ctx, event, seen);
         }
     }
 }

@@ -225,24 +225,6 @@ impl GuildStore for PgStore {
         tx.commit().await.map_err(db_error)
     }
 
-    async fn set_member_count(
-        &self,
-        guild: Id<GuildMarker>,
-        count: u64,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query!(
-            "UPDATE guilds SET member_count = $2, updated_at = $3 WHERE guild_id = $1",
-            id_to_db(guild),
-            i64::try_from(count).unwrap_or(i64::MAX),
-            at,
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
-    }
-
     async fn mark_left(&self, guild: Id<GuildMarker>, at: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query!(
             "UPDATE guilds SET left_at = $2, updated_at = $2 WHERE guild_id = $1",
@@ -284,6 +266,28 @@ async fn touch(tx: &mut sqlx::PgConnection, guild_id: i64, at: DateTime<Utc>) ->
     sqlx::query!(
         "UPDATE guilds SET updated_at = $2 WHERE guild_id = $1",
         guild_id,
+        at,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Move the guild's member count by `delta` (never below 0), in `tx`: a join
+/// or departure counted once ([`ReplayStore`](keeper_store::ReplayStore)) moves
+/// it in the transaction that remembers it. A guild without a row is left so.
+pub(crate) async fn move_member_count(
+    tx: &mut sqlx::PgConnection,
+    guild_id: i64,
+    delta: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query!(
+        "UPDATE guilds SET member_count = GREATEST(member_count + $2, 0), updated_at = $3
+         WHERE guild_id = $1",
+        guild_id,
+        delta,
         at,
     )
     .execute(&mut *tx)

@@ -224,26 +224,6 @@ impl GuildStore for SqliteStore {
         tx.commit().await.map_err(db_error)
     }
 
-    async fn set_member_count(
-        &self,
-        guild: Id<GuildMarker>,
-        count: u64,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let (guild_id, at_ms) = (id_to_db(guild), to_ms(at));
-        let count = i64::try_from(count).unwrap_or(i64::MAX);
-        sqlx::query!(
-            "UPDATE guilds SET member_count = ?2, updated_at = ?3 WHERE guild_id = ?1",
-            guild_id,
-            count,
-            at_ms
-        )
-        .execute(&self.writer)
-        .await
-        .map_err(db_error)?;
-        Ok(())
-    }
-
     async fn mark_left(&self, guild: Id<GuildMarker>, at: DateTime<Utc>) -> StoreResult<()> {
         let (guild_id, at_ms) = (id_to_db(guild), to_ms(at));
         sqlx::query!(
@@ -291,6 +271,29 @@ async fn touch(
     sqlx::query!(
         "UPDATE guilds SET updated_at = ?2 WHERE guild_id = ?1",
         guild_id,
+        at_ms
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Move the guild's member count by `delta` (never below 0), in `tx`: a join
+/// or departure counted once ([`ReplayStore`](keeper_store::ReplayStore)) moves
+/// it in the transaction that remembers it. A guild without a row is left so.
+pub(crate) async fn move_member_count(
+    tx: &mut sqlx::SqliteConnection,
+    guild_id: i64,
+    delta: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let at_ms = to_ms(at);
+    sqlx::query!(
+        "UPDATE guilds SET member_count = MAX(member_count + ?2, 0), updated_at = ?3
+         WHERE guild_id = ?1",
+        guild_id,
+        delta,
         at_ms
     )
     .execute(&mut *tx)

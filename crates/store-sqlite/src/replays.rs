@@ -1,16 +1,21 @@
 //! [`ReplayStore`]: what Discord may deliver twice (applied interactions,
-//! welcomed joins), remembered so its effect happens once.
+//! members' joins and departures), remembered so its effect happens once.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keeper_store::{ReplayStore, StoreResult, id_to_db};
+use keeper_store::{Delivery, ReplayStore, StoreResult, id_to_db};
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 use twilight_model::id::{
     Id,
     marker::{GuildMarker, InteractionMarker, UserMarker},
 };
 
-use crate::{SqliteStore, convert::to_ms, error::db_error};
+use crate::{
+    SqliteStore,
+    convert::to_ms,
+    error::{db_error, out_of_range},
+    guilds::move_member_count,
+};
 
 impl SqliteStore {
     /// A write transaction for a write made for `once`'s interaction, with the
@@ -53,30 +58,92 @@ async fn record_applied(
     Ok(done.rows_affected() == 1)
 }
 
+/// A sequence number as stored.
+fn stored_sequence(seen: &Delivery) -> StoreResult<i64> {
+    i64::try_from(seen.sequence).map_err(|_| out_of_range("The sequence number"))
+}
+
+/// Finish a join's or departure's transaction: when it was `new`, the guild's
+/// member count moves by `delta` in it.
+async fn counted(
+    mut tx: Transaction<'static, Sqlite>,
+    new: bool,
+    guild_id: i64,
+    delta: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    if new {
+        move_member_count(&mut tx, guild_id, delta, at).await?;
+    }
+    tx.commit().await.map_err(db_error)?;
+    Ok(new)
+}
+
 #[async_trait]
 impl ReplayStore for SqliteStore {
-    /// One statement: the row is written (or moved to a later join) exactly when
-    /// the join is new, and SQLite counts a row the upsert's `WHERE` skipped as
-    /// unchanged.
-    async fn welcome_once(
+    /// The row is written exactly when the event is new (SQLite counts a row
+    /// the upsert's `WHERE` skipped as unchanged), and the count moves with it.
+    async fn count_join(
         &self,
         guild: Id<GuildMarker>,
         user: Id<UserMarker>,
         joined_at: DateTime<Utc>,
+        seen: &Delivery,
+        at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let (guild_id, user_id, joined_ms) = (id_to_db(guild), id_to_db(user), to_ms(joined_at));
+        let (session, sequence) = (seen.session_id.as_str(), stored_sequence(seen)?);
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query!(
-            "INSERT INTO welcomed_members (guild_id, user_id, joined_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (guild_id, user_id) DO UPDATE SET joined_at = excluded.joined_at
-             WHERE welcomed_members.joined_at < excluded.joined_at",
+            "INSERT INTO welcomed_members (guild_id, user_id, joined_at, session_id, sequence)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (guild_id, user_id) DO UPDATE
+             SET joined_at = excluded.joined_at, left_at = NULL,
+                 session_id = excluded.session_id, sequence = excluded.sequence
+             WHERE welcomed_members.joined_at < excluded.joined_at
+               AND NOT (welcomed_members.session_id IS excluded.session_id
+                        AND welcomed_members.sequence >= excluded.sequence)",
             guild_id,
             user_id,
-            joined_ms
+            joined_ms,
+            session,
+            sequence
         )
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        Ok(done.rows_affected() == 1)
+        counted(tx, done.rows_affected() == 1, guild_id, 1, at).await
+    }
+
+    async fn count_leave(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        seen: &Delivery,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (guild_id, user_id, at_ms) = (id_to_db(guild), id_to_db(user), to_ms(at));
+        let (session, sequence) = (seen.session_id.as_str(), stored_sequence(seen)?);
+        let mut tx = self.begin_write().await?;
+        // joined_at 0: a member whose join Keeper never saw.
+        let done = sqlx::query!(
+            "INSERT INTO welcomed_members (guild_id, user_id, joined_at, left_at, session_id, sequence)
+             VALUES (?1, ?2, 0, ?3, ?4, ?5)
+             ON CONFLICT (guild_id, user_id) DO UPDATE
+             SET left_at = excluded.left_at,
+                 session_id = excluded.session_id, sequence = excluded.sequence
+             WHERE NOT (welcomed_members.session_id IS excluded.session_id
+                        AND welcomed_members.sequence >= excluded.sequence)",
+            guild_id,
+            user_id,
+            at_ms,
+            session,
+            sequence
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        counted(tx, done.rows_affected() == 1, guild_id, -1, at).await
     }
 
     async fn prune_applied(&self, before: DateTime<Utc>) -> StoreResult<u64> {

@@ -289,6 +289,15 @@ pub struct GatewaySession {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Where the gateway delivered an event: its session and sequence number. A
+/// resumed session replays events with the numbers they first had, so an event
+/// of the same session at or below one already handled is a replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub session_id: String,
+    pub sequence: u64,
+}
+
 impl GatewaySession {
     /// Whether this stored checkpoint is `other`'s or a later one of the same
     /// session: what `other` covers is then already written.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::command::{OptionValue, create_interaction, find_command};
 use super::{Channel, Guild, Interaction, Role, Sim, SimError, inbox};
+use crate::config::intents;
 use crate::model::MemberRec;
 use crate::rest::channels::parse_mentions;
 use crate::state::{Action, SentMessage};
@@ -118,6 +119,18 @@ impl Member {
         let (gid, uid) = (self.guild_id, self.user_id);
         self.sim
             .with_world(|w| w.dispatch_member_event(gid, uid, "GUILD_MEMBER_ADD"));
+    }
+
+    /// Leave the guild on their own: GUILD_MEMBER_REMOVE to sessions with
+    /// GUILD_MEMBERS.
+    pub fn leaves(&self) {
+        let (gid, uid) = (self.guild_id, self.user_id);
+        self.sim.with_world(|w| {
+            if let Some(g) = w.guilds.get_mut(&gid) {
+                g.members.remove(&uid);
+            }
+            w.dispatch_guild_user(gid, uid, "GUILD_MEMBER_REMOVE", intents::GUILD_MEMBERS);
+        });
     }
 
     /// Post a message: MESSAGE_CREATE to the guild's shard (with intent

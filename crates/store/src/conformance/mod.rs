@@ -92,7 +92,8 @@ macro_rules! conformance_tests {
             // sessions.rs
             sessions_save_load_delete,
             // replays.rs
-            a_join_is_welcomed_once,
+            a_join_is_counted_once,
+            a_departure_is_counted_once,
             // guilds.rs
             guild_facts_are_saved_whole_and_read_back,
             guild_events_change_one_fact_each,

@@ -57,14 +57,6 @@ pub trait GuildStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
 
-    /// The guild's member count (joins and leaves move it).
-    async fn set_member_count(
-        &self,
-        guild: Id<GuildMarker>,
-        count: u64,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()>;
-
     /// Keeper left the guild, or it was deleted (GUILD_DELETE without
     /// `unavailable`), at `at`. The row stays: it says when, for a retention
     /// policy; a later GUILD_CREATE clears it.

@@ -5,7 +5,7 @@ use twilight_model::id::{
     marker::{GuildMarker, UserMarker},
 };
 
-use crate::StoreResult;
+use crate::{Delivery, StoreResult};
 
 /// What Discord may deliver twice, remembered so its effect happens once. After a
 /// crash, a resumed session replays every event after the stored checkpoint.
@@ -13,15 +13,32 @@ use crate::StoreResult;
 /// [`XpStore::set_xp`](crate::XpStore::set_xp).)
 #[async_trait]
 pub trait ReplayStore: Send + Sync {
-    /// Whether the join of `user` at `joined_at` is new: true, and remembered,
-    /// the first time; false for the same join delivered again. A later join
-    /// (they left and came back) is new again. Keeper counts and welcomes a join
-    /// only when it is new.
-    async fn welcome_once(
+    /// GUILD_MEMBER_ADD, counted once: true the first time, when the join is
+    /// remembered and the guild's stored member count raised by one in the same
+    /// transaction; false, and nothing changed, for the same join delivered
+    /// again. The same join carries the same `joined_at` (or an older one), or
+    /// comes in the same session at or below the last member event counted for
+    /// the user (`seen`). A later join (they left and came back) is new.
+    async fn count_join(
         &self,
         guild: Id<GuildMarker>,
         user: Id<UserMarker>,
         joined_at: DateTime<Utc>,
+        seen: &Delivery,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// GUILD_MEMBER_REMOVE, counted once: true the first time, when the
+    /// departure is remembered and the guild's stored member count lowered by
+    /// one (never below 0) in the same transaction; false, and nothing changed,
+    /// when it comes in the same session at or below the last member event
+    /// counted for the user (a replay, even if they came back since).
+    async fn count_leave(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        seen: &Delivery,
+        at: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
     /// Forget the interactions applied before `before` (no session stays
