@@ -457,7 +457,7 @@ pub async fn audit_log(
         (None, Some(_)) => picked.into_iter().take(limit).collect(),
         _ => picked.into_iter().rev().take(limit).collect(),
     };
-    entries.sort_by(|a, b| b.id.cmp(&a.id));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.id));
     let mut users: Vec<u64> = Vec::new();
     for e in &entries {
         for u in [e.user_id, e.target_id] {
