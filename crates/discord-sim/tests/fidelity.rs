@@ -449,6 +449,11 @@ async fn rate_limit_answers_match_the_openapi_description() {
     assert_eq!(global.json()["global"], true);
 }
 
+/// A reference to the schema `name` of Discord's description.
+fn schema(name: &str) -> serde_json::Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
 /// `v`, or what its `$ref` points at in `root`.
 fn deref<'a>(root: &'a serde_json::Value, v: &'a serde_json::Value) -> &'a serde_json::Value {
     match v.get("$ref").and_then(serde_json::Value::as_str) {
@@ -469,13 +474,9 @@ async fn guild_and_role_events_match_the_openapi_schemas() {
     };
     let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
-    let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
     let sim = Sim::start().await;
     let guild = sim.guild("Test").await;
-    let (mut gw, _) = RawGateway::connect(&sim.gateway_url(), "").await;
-    gw.identify(&sim.token(), discord_sim::intents::GUILDS, [0, 1])
-        .await;
-    let created = gw.next_dispatch("GUILD_CREATE").await;
+    let (mut gw, created) = RawGateway::in_a_guild(&sim, discord_sim::intents::GUILDS).await;
     let bot_role = &created["d"]["roles"][1];
     assert_eq!(bot_role["managed"], true, "a bot's own role is managed");
     assert_eq!(bot_role["tags"]["bot_id"], sim.bot_id().to_string());
@@ -556,16 +557,13 @@ async fn moderation_events_match_the_openapi_schemas() {
     };
     let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
-    let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
     let sim = Sim::start().await;
     let guild = sim.guild("Test").await;
     let bob = guild.member("bob");
-    let (mut gw, _) = RawGateway::connect(&sim.gateway_url(), "").await;
     let wanted = discord_sim::intents::GUILDS
         | discord_sim::intents::GUILD_MEMBERS
         | discord_sim::intents::GUILD_MODERATION;
-    gw.identify(&sim.token(), wanted, [0, 1]).await;
-    gw.next_dispatch("GUILD_CREATE").await;
+    let (mut gw, _) = RawGateway::in_a_guild(&sim, wanted).await;
     let (addr, t, g) = (sim.http_addr(), sim.token(), guild.id());
     let a = Some(t.as_str());
     let until = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();

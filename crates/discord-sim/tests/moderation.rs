@@ -60,11 +60,11 @@ fn form_error(r: &Reply, field: &str) -> String {
 
 /// A raw session with `intents` on the only shard, past GUILD_CREATE.
 async fn session(sim: &Sim, intents: u64) -> RawGateway {
-    let (mut gw, _) = RawGateway::connect(&sim.gateway_url(), "").await;
-    gw.identify(&sim.token(), intents, [0, 1]).await;
-    gw.next_dispatch("GUILD_CREATE").await;
-    gw
+    RawGateway::in_a_guild(sim, intents).await.0
 }
+
+/// What a moderation bot asks for: guilds, members, bans and the audit log.
+const MODERATION: u64 = intents::GUILDS | intents::GUILD_MEMBERS | intents::GUILD_MODERATION;
 
 /// Leave a marker (a new channel, CHANNEL_CREATE under GUILDS) after what a
 /// test did, so that what a session did not receive can be told.
@@ -116,11 +116,7 @@ async fn bans_remove_the_member_and_reach_only_moderation_sessions() {
     let carol = sim.user("carol");
     let api = Api::new(&sim);
     let g = guild.id();
-    let mut moderation = session(
-        &sim,
-        intents::GUILDS | intents::GUILD_MEMBERS | intents::GUILD_MODERATION,
-    )
-    .await;
+    let mut moderation = session(&sim, MODERATION).await;
     let mut members = session(&sim, intents::GUILDS | intents::GUILD_MEMBERS).await;
 
     let ban = format!("/guilds/{g}/bans/{}", bob.id());
@@ -431,11 +427,7 @@ async fn timeouts_are_told_stored_in_discords_format_and_at_most_28_days() {
     let bob = guild.member("bob");
     let api = Api::new(&sim);
     let g = guild.id();
-    let mut gw = session(
-        &sim,
-        intents::GUILDS | intents::GUILD_MEMBERS | intents::GUILD_MODERATION,
-    )
-    .await;
+    let mut gw = session(&sim, MODERATION).await;
     let path = format!("/guilds/{g}/members/{}", bob.id());
 
     // Given with a `Z`, answered and told as Discord writes times.
@@ -559,11 +551,7 @@ async fn kicks_remove_the_member_with_an_entry() {
     let guild = sim.guild("Test").await;
     let bob = guild.member("bob");
     let api = Api::new(&sim);
-    let mut gw = session(
-        &sim,
-        intents::GUILDS | intents::GUILD_MEMBERS | intents::GUILD_MODERATION,
-    )
-    .await;
+    let mut gw = session(&sim, MODERATION).await;
     let path = format!("/guilds/{}/members/{}", guild.id(), bob.id());
     let r = api.because("DELETE", &path, "bye now", None).await;
     assert_eq!(r.status, 204);
@@ -772,11 +760,7 @@ async fn moderators_act_from_discords_ui_with_the_same_events_and_entries() {
     let moderator = guild.member("moderator").with_role(&mods);
     let [bob, carol, dave, erin] = ["bob", "carol", "dave", "erin"].map(|n| guild.member(n));
     let api = Api::new(&sim);
-    let mut gw = session(
-        &sim,
-        intents::GUILDS | intents::GUILD_MEMBERS | intents::GUILD_MODERATION,
-    )
-    .await;
+    let mut gw = session(&sim, MODERATION).await;
     let m = id(moderator.id());
 
     guild.ban_by(&moderator, &bob, Some("raid"));

@@ -128,11 +128,7 @@ async fn survives_reconnect_invalid_session_drop_and_restart_without_loss() {
     let guild = sim.guild("Test").await;
     let general = guild.text_channel("general");
     let alice = guild.member("alice");
-    let (mut rx, _tasks) = start_shards(&sim, 1, intents());
-    until(&mut rx, "GUILD_CREATE", |_, e| {
-        matches!(e, Event::GuildCreate(_)).then_some(())
-    })
-    .await;
+    let (mut rx, _tasks) = bot::one_shard_in_a_guild(&sim).await;
 
     let mut next = 0;
     let faults: [(&str, Fault); 4] = [
@@ -294,11 +290,7 @@ async fn answers_a_slash_command_through_twilight_http() {
     let mods = guild.role("mods", bits::MODERATE_MEMBERS);
     let alice = guild.member("alice").with_role(&mods);
     let bob = guild.member("bob");
-    let (mut rx, _tasks) = start_shards(&sim, 1, intents());
-    until(&mut rx, "GUILD_CREATE", |_, e| {
-        matches!(e, Event::GuildCreate(_)).then_some(())
-    })
-    .await;
+    let (mut rx, _tasks) = bot::one_shard_in_a_guild(&sim).await;
 
     let http = bot::http(&sim);
     let app_id = http
@@ -463,11 +455,7 @@ async fn moderation_events_parse() {
     let mods = guild.role("mods", bits::BAN_MEMBERS);
     let moderator = guild.member("moderator").with_role(&mods);
     let bob = guild.member("bob");
-    let (mut rx, _tasks) = start_shards(&sim, 1, intents());
-    until(&mut rx, "GUILD_CREATE", |_, e| {
-        matches!(e, Event::GuildCreate(_)).then_some(())
-    })
-    .await;
+    let (mut rx, _tasks) = bot::one_shard_in_a_guild(&sim).await;
     let http = bot::http(&sim);
     let until_ts = twilight_model::util::Timestamp::from_secs(chrono::Utc::now().timestamp() + 600)
         .expect("a timestamp");
