@@ -32,6 +32,12 @@ impl Api {
         call(&self.addr, method, path, Some(&self.token), body.as_ref()).await
     }
 
+    /// `PATCH` member `path` with `communication_disabled_until: until`.
+    async fn time_out(&self, path: &str, until: impl Into<Value>) -> Reply {
+        let body = json!({"communication_disabled_until": until.into()});
+        self.call("PATCH", path, Some(body)).await
+    }
+
     /// A call with `X-Audit-Log-Reason: reason` (percent-encoded, as clients
     /// send it).
     async fn because(&self, method: &str, path: &str, reason: &str, body: Option<Value>) -> Reply {
@@ -480,13 +486,7 @@ async fn timeouts_are_told_stored_in_discords_format_and_at_most_28_days() {
         (Utc::now() + Days::days(28) + Days::minutes(1)).to_rfc3339(),
         (Utc::now() + Days::days(60)).to_rfc3339(),
     ] {
-        let r = api
-            .call(
-                "PATCH",
-                &path,
-                Some(json!({"communication_disabled_until": bad})),
-            )
-            .await;
+        let r = api.time_out(&path, bad).await;
         assert_eq!(
             form_error(&r, "communication_disabled_until"),
             "INVALID_COMMUNICATION_DISABLED_TIMESTAMP"
@@ -496,13 +496,7 @@ async fn timeouts_are_told_stored_in_discords_format_and_at_most_28_days() {
             "Invalid communication disabled timestamp"
         );
     }
-    let r = api
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"communication_disabled_until": "next week"})),
-        )
-        .await;
+    let r = api.time_out(&path, "next week").await;
     assert_eq!(
         form_error(&r, "communication_disabled_until"),
         "DATE_TIME_TYPE_PARSE"
@@ -511,24 +505,12 @@ async fn timeouts_are_told_stored_in_discords_format_and_at_most_28_days() {
     assert_eq!(guild.audit_log().len(), 1);
     // Just under 28 days is fine.
     let longest = (Utc::now() + Days::days(28) - Days::minutes(1)).to_rfc3339();
-    let r = api
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"communication_disabled_until": longest})),
-        )
-        .await;
+    let r = api.time_out(&path, longest).await;
     assert_eq!(r.status, 200);
 
     // null lifts it: the change's old value only.
     let before = bob.timed_out_until().expect("timed out");
-    let r = api
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"communication_disabled_until": null})),
-        )
-        .await;
+    let r = api.time_out(&path, Value::Null).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["communication_disabled_until"], Value::Null);
     assert_eq!(bob.timed_out_until(), None);
@@ -608,11 +590,7 @@ async fn the_audit_log_is_filtered_and_needs_view_audit_log() {
     guild.kick_by(&moderator, &b, Some("r2"));
     let until = (Utc::now() + Days::hours(1)).to_rfc3339();
     let r = api
-        .call(
-            "PATCH",
-            &format!("/guilds/{g}/members/{}", c.id()),
-            Some(json!({"communication_disabled_until": until})),
-        )
+        .time_out(&format!("/guilds/{g}/members/{}", c.id()), until)
         .await;
     assert_eq!(r.status, 200);
     guild.ban_by(&moderator, &d, None);

@@ -472,11 +472,7 @@ async fn moderation_events_parse() {
     })
     .await;
     assert_eq!(timed_out, Some(until_ts));
-    let entry = until(&mut rx, "GUILD_AUDIT_LOG_ENTRY_CREATE", |_, e| match e {
-        Event::GuildAuditLogEntryCreate(e) => Some(e.0.clone()),
-        _ => None,
-    })
-    .await;
+    let entry = next_entry(&mut rx).await;
     assert_eq!(entry.action_type, AuditLogEventType::MemberUpdate);
     assert_eq!(entry.guild_id.map(|g| g.get()), Some(guild.id()));
     assert_eq!(entry.reason.as_deref(), Some("slow down"));
@@ -501,11 +497,7 @@ async fn moderation_events_parse() {
     })
     .await;
     assert_eq!(banned, (guild.id(), bob.id()));
-    let entry = until(&mut rx, "GUILD_AUDIT_LOG_ENTRY_CREATE", |_, e| match e {
-        Event::GuildAuditLogEntryCreate(e) => Some(e.0.clone()),
-        _ => None,
-    })
-    .await;
+    let entry = next_entry(&mut rx).await;
     assert_eq!(entry.action_type, AuditLogEventType::MemberBanAdd);
     assert_eq!(entry.user_id.map(|u| u.get()), Some(moderator.id()));
     assert_eq!(entry.target_id.map(|t| t.get()), Some(bob.id()));
@@ -520,11 +512,18 @@ async fn moderation_events_parse() {
     })
     .await;
     assert_eq!(unbanned, bob.id());
-    let entry = until(&mut rx, "GUILD_AUDIT_LOG_ENTRY_CREATE", |_, e| match e {
+    let entry = next_entry(&mut rx).await;
+    assert_eq!(entry.action_type, AuditLogEventType::MemberBanRemove);
+    assert_eq!(entry.reason, None);
+}
+
+/// The next GUILD_AUDIT_LOG_ENTRY_CREATE's entry.
+async fn next_entry(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Report>,
+) -> twilight_model::guild::audit_log::AuditLogEntry {
+    until(rx, "GUILD_AUDIT_LOG_ENTRY_CREATE", |_, e| match e {
         Event::GuildAuditLogEntryCreate(e) => Some(e.0.clone()),
         _ => None,
     })
-    .await;
-    assert_eq!(entry.action_type, AuditLogEventType::MemberBanRemove);
-    assert_eq!(entry.reason, None);
+    .await
 }
