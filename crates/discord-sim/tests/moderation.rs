@@ -1030,3 +1030,69 @@ async fn edits_are_stored_counted_and_only_the_author_may_edit() {
         .collect();
     assert_eq!(edits, [1, 2]);
 }
+
+#[tokio::test]
+async fn a_ban_deletes_the_users_recent_messages_as_discord_does() {
+    use twilight_model::gateway::payload::incoming::{MessageDelete, MessageDeleteBulk};
+    let sim = Sim::start().await;
+    let guild = sim.guild("Test").await;
+    let general = guild.text_channel("general");
+    let offtopic = guild.text_channel("offtopic");
+    let [spammer, bystander, quiet] = ["spammer", "bystander", "quiet"].map(|n| guild.member(n));
+    let api = Api::new(&sim);
+    let mut gw = session(&sim, MODERATION | intents::GUILD_MESSAGES).await;
+    let first = spammer.says(&general, "buy").await;
+    let second = spammer.says(&general, "buy now").await;
+    let kept = bystander.says(&general, "no thanks").await;
+    let third = spammer.says(&offtopic, "buy here too").await;
+    let hers = quiet.says(&general, "hi").await;
+
+    // Without delete_message_seconds, nothing goes.
+    let g = guild.id();
+    let r = api
+        .call(
+            "PUT",
+            &format!("/guilds/{g}/bans/{}", quiet.id()),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert!(general.message(hers).is_some());
+
+    let body = json!({"delete_message_seconds": 3_600});
+    let r = api
+        .call(
+            "PUT",
+            &format!("/guilds/{g}/bans/{}", spammer.id()),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let left: Vec<u64> = general.messages().iter().map(|m| m.id).collect();
+    assert_eq!(left, [kept, hers]);
+    assert!(offtopic.messages().is_empty());
+    mark(&guild);
+    let seen = until_marker(&mut gw).await;
+    let seen: Vec<&Value> = seen
+        .iter()
+        .filter(|v| {
+            v["t"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("MESSAGE_DELETE"))
+        })
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0]["t"], "MESSAGE_DELETE_BULK");
+    let bulk: MessageDeleteBulk =
+        serde_json::from_value(seen[0]["d"].clone()).expect("twilight parses it");
+    let ids: Vec<u64> = bulk.ids.iter().map(|i| i.get()).collect();
+    assert_eq!(
+        (bulk.channel_id.get(), ids),
+        (general.id(), vec![first, second])
+    );
+    assert_eq!(seen[1]["t"], "MESSAGE_DELETE");
+    let one: MessageDelete =
+        serde_json::from_value(seen[1]["d"].clone()).expect("twilight parses it");
+    assert_eq!((one.channel_id.get(), one.id.get()), (offtopic.id(), third));
+    assert_eq!(one.guild_id.map(|g| g.get()), Some(g));
+}

@@ -374,8 +374,9 @@ fn delete_message_seconds(body: &Value) -> ApiResult<u64> {
 }
 
 /// `PUT /guilds/{id}/bans/{user}`: a known user, BAN_MEMBERS, outranking
-/// them if they are a member, never the owner. Banning someone already
-/// banned changes nothing (no event, no entry).
+/// them if they are a member, never the owner; their messages of the last
+/// `delete_message_seconds` go too. Banning someone already banned changes
+/// nothing (no event, no entry).
 pub async fn ban(
     State(core): State<Arc<Core>>,
     Path((guild_id, user_id)): Path<(String, String)>,
@@ -399,7 +400,7 @@ pub async fn ban(
     }
     let (guild_id, bot) = (g.id, world.bot.id);
     let reason = audit_reason(&headers);
-    world.ban(guild_id, bot, user_id, reason.clone());
+    world.ban(guild_id, (bot, user_id), seconds, reason.clone());
     world.record(Action::Banned {
         guild_id,
         user_id,

@@ -64,7 +64,7 @@ impl Guild {
             user,
             "ban",
             |g, by, target| g.may_moderate(by, target, bits::BAN_MEMBERS),
-            |w, gid, by, target| w.ban(gid, by, target, reason),
+            |w, gid, by, target| w.ban(gid, (by, target), 0, reason),
         );
     }
 

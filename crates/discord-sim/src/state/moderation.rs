@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::{GuildRec, World};
 use crate::config::intents;
+use crate::ids::created_at;
 use crate::permissions::bits;
 
 /// Audit log action types, as Discord numbers them (the ones the simulator
@@ -146,19 +147,87 @@ impl World {
         removed
     }
 
-    /// `by` bans `user_id`: a member is removed (GUILD_MEMBER_REMOVE), then
-    /// GUILD_BAN_ADD (under GUILD_MODERATION) and a MEMBER_BAN_ADD entry.
-    /// Unchecked: the caller checked [`GuildRec::may_moderate`].
-    pub fn ban(&mut self, guild_id: u64, by: u64, user_id: u64, reason: Option<String>) {
+    /// `by` bans `user_id`: a member is removed (GUILD_MEMBER_REMOVE), their
+    /// messages of the last `delete_seconds` deleted (see
+    /// [`World::delete_messages_since`]), then GUILD_BAN_ADD (under
+    /// GUILD_MODERATION) and a MEMBER_BAN_ADD entry. Unchecked: the caller
+    /// checked [`GuildRec::may_moderate`].
+    pub fn ban(
+        &mut self,
+        guild_id: u64,
+        (by, user_id): (u64, u64),
+        delete_seconds: u64,
+        reason: Option<String>,
+    ) {
         let Some(g) = self.guilds.get_mut(&guild_id) else {
             return;
         };
         g.bans.insert(user_id, reason.clone());
         self.remove_member(guild_id, user_id);
+        if delete_seconds > 0 {
+            let since = chrono::Utc::now() - chrono::Duration::seconds(delete_seconds as i64);
+            self.delete_messages_since(guild_id, user_id, since);
+        }
         let t = "GUILD_BAN_ADD";
         self.dispatch_guild_user(guild_id, user_id, t, intents::GUILD_MODERATION);
         let kind = audit_action::MEMBER_BAN_ADD;
         self.audit(guild_id, kind, (by, user_id), reason, Vec::new());
+    }
+
+    /// Delete `user_id`'s stored messages in `guild_id` made at `since` or
+    /// later, as a ban's `delete_message_seconds` does: in each channel, one
+    /// message goes with MESSAGE_DELETE, several with MESSAGE_DELETE_BULK
+    /// (`{ids, channel_id, guild_id}`), under GUILD_MESSAGES.
+    pub fn delete_messages_since(
+        &mut self,
+        guild_id: u64,
+        user_id: u64,
+        since: chrono::DateTime<chrono::Utc>,
+    ) {
+        let channels = self
+            .guilds
+            .get(&guild_id)
+            .map(|g| g.channels.clone())
+            .unwrap_or_default();
+        for channel_id in channels {
+            let doomed: Vec<u64> = self
+                .channel_messages
+                .get(&channel_id)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|id| {
+                    self.messages
+                        .get(id)
+                        .is_some_and(|m| m.author_id == user_id && created_at(*id) >= since)
+                })
+                .collect();
+            if doomed.is_empty() {
+                continue;
+            }
+            for id in &doomed {
+                self.messages.remove(id);
+            }
+            if let Some(list) = self.channel_messages.get_mut(&channel_id) {
+                list.retain(|id| !doomed.contains(id));
+            }
+            let (channel, guild) = (channel_id.to_string(), guild_id.to_string());
+            let (t, d) = match doomed.as_slice() {
+                [one] => (
+                    "MESSAGE_DELETE",
+                    json!({"id": one.to_string(), "channel_id": channel, "guild_id": guild}),
+                ),
+                many => (
+                    "MESSAGE_DELETE_BULK",
+                    json!({
+                        "ids": many.iter().map(u64::to_string).collect::<Vec<_>>(),
+                        "channel_id": channel,
+                        "guild_id": guild,
+                    }),
+                ),
+            };
+            self.dispatch_message_event(Some(guild_id), t, &d);
+        }
     }
 
     /// `by` lifts `user_id`'s ban: GUILD_BAN_REMOVE and a MEMBER_BAN_REMOVE
