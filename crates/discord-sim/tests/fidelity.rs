@@ -180,14 +180,14 @@ async fn every_response_body_matches_the_openapi_schemas() {
         None
     );
     let log = hit!("GET", format!("/guilds/{g}/audit-logs"), a, None);
-    // Kick, ban, unban and the timeout (with its change) are all there.
+    // Kick, ban, unban, the role given and taken, and the timeout are there.
     let kinds: Vec<u64> = log["audit_log_entries"]
         .as_array()
         .expect("entries")
         .iter()
         .filter_map(|e| e["action_type"].as_u64())
         .collect();
-    assert_eq!(kinds, [20, 23, 22, 24]);
+    assert_eq!(kinds, [20, 23, 22, 25, 25, 24]);
 
     // Interaction routes.
     let run = alice.runs(&general, "rank", []).await;

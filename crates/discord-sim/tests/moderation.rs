@@ -1096,3 +1096,104 @@ async fn a_ban_deletes_the_users_recent_messages_as_discord_does() {
     assert_eq!((one.channel_id.get(), one.id.get()), (offtopic.id(), third));
     assert_eq!(one.guild_id.map(|g| g.get()), Some(g));
 }
+
+#[tokio::test]
+async fn role_changes_are_in_the_audit_log() {
+    use twilight_model::guild::audit_log::AuditLogChange;
+    let sim = Sim::start().await;
+    let guild = sim.guild("Test").await;
+    let [regular, veteran] = ["Regular", "Veteran"].map(|n| guild.role(n, 0));
+    let bob = guild.member("bob");
+    let api = Api::new(&sim);
+    let g = guild.id();
+    let role_path = |r: u64| format!("/guilds/{g}/members/{}/roles/{r}", bob.id());
+    let r = api
+        .because("PUT", &role_path(regular.id()), "level 5", None)
+        .await;
+    assert_eq!(r.status, 204);
+    // Giving it again changes nothing: no second entry.
+    assert_eq!(
+        api.call("PUT", &role_path(regular.id()), None).await.status,
+        204
+    );
+    let member = format!("/guilds/{g}/members/{}", bob.id());
+    let both = json!({"roles": [regular.id().to_string(), veteran.id().to_string()]});
+    assert_eq!(api.call("PATCH", &member, Some(both)).await.status, 200);
+    let r = api
+        .because("DELETE", &role_path(regular.id()), "reset", None)
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        api.call("PATCH", &member, Some(json!({"roles": []})))
+            .await
+            .status,
+        200
+    );
+
+    let log = guild.audit_log();
+    let role = |r: &discord_sim::Role, name: &str| json!({"id": r.id().to_string(), "name": name});
+    let summary: Vec<(u8, Vec<Value>, Option<String>)> = log
+        .iter()
+        .map(|e| (e.action_type, e.changes.clone(), e.reason.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                25,
+                vec![json!({"key": "$add", "new_value": [role(&regular, "Regular")]})],
+                Some("level 5".into())
+            ),
+            (
+                25,
+                vec![json!({"key": "$add", "new_value": [role(&veteran, "Veteran")]})],
+                None
+            ),
+            (
+                25,
+                vec![json!({"key": "$remove", "new_value": [role(&regular, "Regular")]})],
+                Some("reset".into())
+            ),
+            (
+                25,
+                vec![json!({"key": "$remove", "new_value": [role(&veteran, "Veteran")]})],
+                None
+            ),
+        ]
+    );
+    assert!(
+        log.iter()
+            .all(|e| e.user_id == sim.bot_id() && e.target_id == bob.id())
+    );
+
+    // Giving and taking at once: one entry with both changes, as twilight reads it.
+    let first = json!({"roles": [regular.id().to_string()]});
+    assert_eq!(api.call("PATCH", &member, Some(first)).await.status, 200);
+    let swap = json!({"roles": [veteran.id().to_string()]});
+    assert_eq!(api.call("PATCH", &member, Some(swap)).await.status, 200);
+    let http = common::bot::http(&sim);
+    let parsed = http
+        .audit_log(twilight_model::id::Id::new(g))
+        .limit(1)
+        .await
+        .expect("audit log")
+        .model()
+        .await
+        .expect("twilight parses it");
+    let [entry] = parsed.entries.as_slice() else {
+        panic!("one entry: {parsed:?}");
+    };
+    let ids = |roles: &[twilight_model::guild::audit_log::AffectedRole]| -> Vec<u64> {
+        roles.iter().map(|r| r.id.get()).collect()
+    };
+    match entry.changes.as_slice() {
+        [
+            AuditLogChange::RoleAdded { new: added, .. },
+            AuditLogChange::RoleRemoved { new: removed, .. },
+        ] => {
+            assert_eq!(ids(added), [veteran.id()]);
+            assert_eq!(ids(removed), [regular.id()]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -21,7 +21,9 @@ use super::{
 use crate::core::Core;
 use crate::model::{MemberRec, RoleRec, discord_time};
 use crate::permissions::bits;
-use crate::state::{Action, AuditEntry, GuildRec, World, audit_action, change, timeout_change};
+use crate::state::{
+    Action, AuditEntry, GuildRec, World, audit_action, change, roles_change, timeout_change,
+};
 
 /// Longest timeout Discord allows.
 const MAX_TIMEOUT_DAYS: i64 = 28;
@@ -125,6 +127,7 @@ pub async fn modify_member(
         after: member.clone(),
         actions: Vec::new(),
         changes: Vec::new(),
+        role_changes: Vec::new(),
     };
     if let Some(nick) = body.get("nick") {
         edit.nick(nick)?;
@@ -135,7 +138,11 @@ pub async fn modify_member(
     if let Some(until) = body.get("communication_disabled_until") {
         edit.timeout(until)?;
     }
-    let (guild_id, after, actions, changes) = (g.id, edit.after, edit.actions, edit.changes);
+    let (guild_id, after, actions) = (g.id, edit.after, edit.actions);
+    let entries = [
+        (audit_action::MEMBER_UPDATE, edit.changes),
+        (audit_action::MEMBER_ROLE_UPDATE, edit.role_changes),
+    ];
 
     if let Some(gm) = world.guilds.get_mut(&guild_id) {
         gm.members.insert(user_id, after);
@@ -144,10 +151,9 @@ pub async fn modify_member(
         world.record(a);
     }
     world.dispatch_member_update(guild_id, user_id);
-    if !changes.is_empty() {
-        let by = (world.bot.id, user_id);
-        let reason = audit_reason(&headers);
-        world.audit(guild_id, audit_action::MEMBER_UPDATE, by, reason, changes);
+    let by = (world.bot.id, user_id);
+    for (kind, changes) in entries.into_iter().filter(|(_, c)| !c.is_empty()) {
+        world.audit(guild_id, kind, by, audit_reason(&headers), changes);
     }
     Ok(ok(world.member_json(guild_id, user_id).unwrap_or_default()))
 }
@@ -164,6 +170,8 @@ struct MemberEdit<'a> {
     actions: Vec<Action>,
     /// The audit log's MEMBER_UPDATE changes (nick, timeout).
     changes: Vec<Value>,
+    /// The audit log's MEMBER_ROLE_UPDATE changes (`$add`, `$remove`).
+    role_changes: Vec<Value>,
 }
 
 impl MemberEdit<'_> {
@@ -216,11 +224,18 @@ impl MemberEdit<'_> {
         let old_roles = &self.before.roles;
         let added = new_roles.iter().filter(|r| !old_roles.contains(r));
         let removed = old_roles.iter().filter(|r| !new_roles.contains(r));
+        let mut moved: [Vec<u64>; 2] = Default::default();
         for (r, on) in added.map(|r| (r, true)).chain(removed.map(|r| (r, false))) {
             if !manageable(r) {
                 return Err(ApiError::missing_permissions());
             }
             self.actions.push(role_action(g.id, user_id, *r, on));
+            moved[usize::from(on)].push(*r);
+        }
+        for (on, ids) in [(true, &moved[1]), (false, &moved[0])] {
+            if !ids.is_empty() {
+                self.role_changes.push(roles_change(g, on, ids));
+            }
         }
         self.after.roles = new_roles;
         Ok(())
@@ -506,17 +521,32 @@ fn role_change(
 /// `(guild_id, user_id, role_id)` from `/guilds/{guild_id}/members/{user_id}/roles/{role_id}`.
 type RoleIds = (String, String, String);
 
-pub async fn add_role(State(core): State<Arc<Core>>, Path(ids): Path<RoleIds>) -> ApiResult {
-    set_role(&mut core.world.lock(), &ids, true)
+pub async fn add_role(
+    State(core): State<Arc<Core>>,
+    Path(ids): Path<RoleIds>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let reason = audit_reason(&headers);
+    set_role(&mut core.world.lock(), &ids, true, reason)
 }
 
-pub async fn remove_role(State(core): State<Arc<Core>>, Path(ids): Path<RoleIds>) -> ApiResult {
-    set_role(&mut core.world.lock(), &ids, false)
+pub async fn remove_role(
+    State(core): State<Arc<Core>>,
+    Path(ids): Path<RoleIds>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let reason = audit_reason(&headers);
+    set_role(&mut core.world.lock(), &ids, false, reason)
 }
 
-/// Give (`on`) or take a member's role; the action and GUILD_MEMBER_UPDATE
-/// only when that changed something.
-fn set_role(world: &mut World, (guild_id, user_id, role_id): &RoleIds, on: bool) -> ApiResult {
+/// Give (`on`) or take a member's role; the action, GUILD_MEMBER_UPDATE and
+/// a MEMBER_ROLE_UPDATE entry only when that changed something.
+fn set_role(
+    world: &mut World,
+    (guild_id, user_id, role_id): &RoleIds,
+    on: bool,
+    reason: Option<String>,
+) -> ApiResult {
     let (guild_id, user_id, role_id) = role_change(world, guild_id, user_id, role_id)?;
     let changed = world
         .guilds
@@ -534,6 +564,13 @@ fn set_role(world: &mut World, (guild_id, user_id, role_id): &RoleIds, on: bool)
     if changed {
         world.record(role_action(guild_id, user_id, role_id, on));
         world.dispatch_member_update(guild_id, user_id);
+        let change = world
+            .guilds
+            .get(&guild_id)
+            .map(|g| roles_change(g, on, &[role_id]));
+        let kind = audit_action::MEMBER_ROLE_UPDATE;
+        let by = (world.bot.id, user_id);
+        world.audit(guild_id, kind, by, reason, change.into_iter().collect());
     }
     Ok(no_content())
 }

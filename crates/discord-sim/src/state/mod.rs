@@ -30,7 +30,7 @@ use crate::model::{ChannelRec, MessageRec, UserRec};
 use crate::session::Sessions;
 
 pub use actions::{Action, RequestRec, SentMessage};
-pub use moderation::{AuditEntry, audit_action, change, timeout_change};
+pub use moderation::{AuditEntry, audit_action, change, roles_change, timeout_change};
 pub use records::{GuildRec, InteractionRec, InteractionState};
 
 /// Everything the simulator knows.

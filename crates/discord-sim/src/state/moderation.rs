@@ -18,6 +18,7 @@ pub mod audit_action {
     pub const MEMBER_BAN_ADD: u8 = 22;
     pub const MEMBER_BAN_REMOVE: u8 = 23;
     pub const MEMBER_UPDATE: u8 = 24;
+    pub const MEMBER_ROLE_UPDATE: u8 = 25;
 }
 
 /// One entry of a guild's audit log.
@@ -74,6 +75,18 @@ pub fn change(key: &str, old: Option<&str>, new: Option<&str>) -> Value {
         c["new_value"] = json!(new);
     }
     c
+}
+
+/// MEMBER_ROLE_UPDATE's change: the roles in `ids` given (`$add`) or taken
+/// (`$remove`), each as `{id, name}`.
+pub fn roles_change(g: &GuildRec, given: bool, ids: &[u64]) -> Value {
+    let roles: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| g.role(*id))
+        .map(|r| json!({"id": r.id.to_string(), "name": r.name}))
+        .collect();
+    let key = if given { "$add" } else { "$remove" };
+    json!({"key": key, "new_value": roles})
 }
 
 impl GuildRec {
