@@ -23,10 +23,8 @@ use crate::model::{MemberRec, RoleRec, discord_time};
 use crate::permissions::bits;
 use crate::state::{
     Action, AuditEntry, GuildRec, World, audit_action, change, roles_change, timeout_change,
+    timeout_too_long,
 };
-
-/// Longest timeout Discord allows.
-const MAX_TIMEOUT_DAYS: i64 = 28;
 
 fn guild<'a>(world: &'a World, guild_id: &str) -> ApiResult<&'a GuildRec> {
     let id = snowflake("guild_id", guild_id)?;
@@ -262,7 +260,7 @@ impl MemberEdit<'_> {
                     ));
                 };
                 let t = t.with_timezone(&Utc);
-                if t > Utc::now() + chrono::Duration::days(MAX_TIMEOUT_DAYS) {
+                if timeout_too_long(t) {
                     // What Discord answers (as bots report it).
                     return Err(ApiError::invalid_form(
                         &path,

@@ -8,10 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{AsUser, Guild};
 use crate::model::discord_time;
 use crate::permissions::bits;
-use crate::state::{AuditEntry, GuildRec, World};
-
-/// Longest timeout Discord allows, in days.
-const MAX_TIMEOUT_DAYS: i64 = 28;
+use crate::state::{AuditEntry, GuildRec, World, timeout_too_long};
 
 /// A ban in a guild.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,7 +118,7 @@ impl Guild {
         reason: Option<&str>,
     ) {
         assert!(
-            until <= Utc::now() + chrono::Duration::days(MAX_TIMEOUT_DAYS),
+            !timeout_too_long(until),
             "Discord refuses a timeout more than 28 days ahead"
         );
         self.set_timeout(moderator, user, Some(discord_time(until)), reason);

@@ -30,7 +30,9 @@ use crate::model::{ChannelRec, MessageRec, UserRec};
 use crate::session::Sessions;
 
 pub use actions::{Action, RequestRec, SentMessage};
-pub use moderation::{AuditEntry, audit_action, change, roles_change, timeout_change};
+pub use moderation::{
+    AuditEntry, audit_action, change, roles_change, timeout_change, timeout_too_long,
+};
 pub use records::{GuildRec, InteractionRec, InteractionState};
 
 /// Everything the simulator knows.

@@ -21,6 +21,12 @@ pub mod audit_action {
     pub const MEMBER_ROLE_UPDATE: u8 = 25;
 }
 
+/// Whether a timeout until `until` ends too far ahead for Discord: more than
+/// 28 days from now.
+pub fn timeout_too_long(until: chrono::DateTime<chrono::Utc>) -> bool {
+    until > chrono::Utc::now() + chrono::Duration::days(28)
+}
+
 /// One entry of a guild's audit log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEntry {
