@@ -508,6 +508,12 @@ async fn timeouts_are_told_stored_in_discords_format_and_at_most_28_days() {
     let r = api.time_out(&path, longest).await;
     assert_eq!(r.status, 200);
 
+    // The same again changes nothing: no entry.
+    let entries = guild.audit_log().len();
+    let same = bob.timed_out_until().expect("timed out");
+    assert_eq!(api.time_out(&path, same).await.status, 200);
+    assert_eq!(guild.audit_log().len(), entries);
+
     // null lifts it: the change's old value only.
     let before = bob.timed_out_until().expect("timed out");
     let r = api.time_out(&path, Value::Null).await;

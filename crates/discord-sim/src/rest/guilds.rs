@@ -166,7 +166,7 @@ struct MemberEdit<'a> {
     after: MemberRec,
     /// What the change does, recorded once it is applied.
     actions: Vec<Action>,
-    /// The audit log's MEMBER_UPDATE changes (nick, timeout).
+    /// The audit log's MEMBER_UPDATE changes (nick, timeout), of what changed.
     changes: Vec<Value>,
     /// The audit log's MEMBER_ROLE_UPDATE changes (`$add`, `$remove`).
     role_changes: Vec<Value>,
@@ -186,7 +186,9 @@ impl MemberEdit<'_> {
             return Err(ApiError::bad_length(&["nick".into()], 1, 32));
         }
         let old = self.before.nick.as_deref();
-        self.changes.push(change("nick", old, nick.as_deref()));
+        if old != nick.as_deref() {
+            self.changes.push(change("nick", old, nick.as_deref()));
+        }
         self.after.nick = nick.clone();
         self.actions.push(Action::NickChanged {
             guild_id: g.id,
@@ -273,7 +275,9 @@ impl MemberEdit<'_> {
             _ => return Err(ApiError::not_a_string(&path)),
         };
         let old = self.before.communication_disabled_until.as_deref();
-        self.changes.push(timeout_change(old, until.as_deref()));
+        if old != until.as_deref() {
+            self.changes.push(timeout_change(old, until.as_deref()));
+        }
         self.after.communication_disabled_until = until.clone();
         self.actions.push(Action::TimedOut {
             guild_id: g.id,
