@@ -463,6 +463,7 @@ async fn timeouts_are_told_stored_in_discords_format_and_at_most_28_days() {
         when.timestamp()
     );
     assert_eq!(bob.timed_out_until().as_deref(), Some(stored.as_str()));
+    assert!(bob.is_timed_out());
     mark(&guild);
     let seen = until_marker(&mut gw).await;
     assert_eq!(
@@ -520,6 +521,7 @@ async fn timeouts_are_told_stored_in_discords_format_and_at_most_28_days() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["communication_disabled_until"], Value::Null);
     assert_eq!(bob.timed_out_until(), None);
+    assert!(!bob.is_timed_out());
     let log = guild.audit_log();
     let lifted = log.last().expect("an entry");
     assert_eq!(

@@ -260,6 +260,14 @@ impl Member {
         self.read(|m| m.and_then(|m| m.communication_disabled_until.clone()))
     }
 
+    /// Timed out now: a timeout that ends in the future (one that has ended
+    /// stays in `timed_out_until`, as on Discord, but no longer counts).
+    pub fn is_timed_out(&self) -> bool {
+        self.timed_out_until()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .is_some_and(|t| t > chrono::Utc::now())
+    }
+
     pub fn nick(&self) -> Option<String> {
         self.read(|m| m.and_then(|m| m.nick.clone()))
     }
