@@ -17,10 +17,9 @@ use serde_json::json;
 
 #[test]
 fn every_served_route_exists_in_openapi() {
-    let Some(dir) = discord_sim::spec::spec_dir("every_served_route_exists_in_openapi") else {
+    let Some((_, root)) = openapi("every_served_route_exists_in_openapi") else {
         return;
     };
-    let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
     for (method, path) in ROUTES {
         assert!(
@@ -32,11 +31,9 @@ fn every_served_route_exists_in_openapi() {
 
 #[tokio::test]
 async fn every_response_body_matches_the_openapi_schemas() {
-    let Some(dir) = discord_sim::spec::spec_dir("every_response_body_matches_the_openapi_schemas")
-    else {
+    let Some((_, root)) = openapi("every_response_body_matches_the_openapi_schemas") else {
         return;
     };
-    let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
 
     let sim = Sim::start().await;
@@ -296,12 +293,9 @@ async fn every_response_body_matches_the_openapi_schemas() {
 
 #[tokio::test]
 async fn twilight_request_bodies_match_the_openapi_schemas() {
-    let Some(dir) =
-        discord_sim::spec::spec_dir("twilight_request_bodies_match_the_openapi_schemas")
-    else {
+    let Some((_, root)) = openapi("twilight_request_bodies_match_the_openapi_schemas") else {
         return;
     };
-    let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
     let sim = Sim::start().await;
     let guild = sim.guild("Test").await;
@@ -384,11 +378,9 @@ async fn twilight_request_bodies_match_the_openapi_schemas() {
 /// `RatelimitedResponse` body.
 #[tokio::test]
 async fn rate_limit_answers_match_the_openapi_description() {
-    let Some(dir) = discord_sim::spec::spec_dir("rate_limit_answers_match_the_openapi_description")
-    else {
+    let Some((_, root)) = openapi("rate_limit_answers_match_the_openapi_description") else {
         return;
     };
-    let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
     let route = "/channels/{channel_id}/messages";
     let limits = discord_sim::ratelimit::RateLimits {
@@ -449,6 +441,14 @@ async fn rate_limit_answers_match_the_openapi_description() {
     assert_eq!(global.json()["global"], true);
 }
 
+/// Discord's spec folder and its `openapi.json`, for test `test`; `None`
+/// when the spec is absent (see `spec::spec_dir`).
+fn openapi(test: &str) -> Option<(std::path::PathBuf, serde_json::Value)> {
+    let dir = discord_sim::spec::spec_dir(test)?;
+    let root = discord_sim::spec::load_json(&dir, "openapi.json");
+    Some((dir, root))
+}
+
 /// A reference to the schema `name` of Discord's description.
 fn schema(name: &str) -> serde_json::Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
@@ -468,11 +468,9 @@ fn deref<'a>(root: &'a serde_json::Value, v: &'a serde_json::Value) -> &'a serde
 /// GUILD_ROLE_DELETE `{guild_id, role_id}`; each follows the change that caused it.
 #[tokio::test]
 async fn guild_and_role_events_match_the_openapi_schemas() {
-    let Some(dir) = discord_sim::spec::spec_dir("guild_and_role_events_match_the_openapi_schemas")
-    else {
+    let Some((_, root)) = openapi("guild_and_role_events_match_the_openapi_schemas") else {
         return;
     };
-    let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
     let sim = Sim::start().await;
     let guild = sim.guild("Test").await;
@@ -551,11 +549,9 @@ async fn guild_and_role_events_match_the_openapi_schemas() {
 /// of Discord's example ban.
 #[tokio::test]
 async fn moderation_events_match_the_openapi_schemas() {
-    let Some(dir) = discord_sim::spec::spec_dir("moderation_events_match_the_openapi_schemas")
-    else {
+    let Some((dir, root)) = openapi("moderation_events_match_the_openapi_schemas") else {
         return;
     };
-    let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = Spec::new(&root);
     let sim = Sim::start().await;
     let guild = sim.guild("Test").await;

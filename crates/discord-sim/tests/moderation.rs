@@ -32,6 +32,12 @@ impl Api {
         call(&self.addr, method, path, Some(&self.token), body.as_ref()).await
     }
 
+    /// `PUT /guilds/{guild}/bans/{user}` with `body`.
+    async fn ban(&self, guild: u64, user: u64, body: Value) -> Reply {
+        let path = format!("/guilds/{guild}/bans/{user}");
+        self.call("PUT", &path, Some(body)).await
+    }
+
     /// `PATCH` member `path` with `communication_disabled_until: until`.
     async fn time_out(&self, path: &str, until: impl Into<Value>) -> Reply {
         let body = json!({"communication_disabled_until": until.into()});
@@ -162,13 +168,7 @@ async fn bans_remove_the_member_and_reach_only_moderation_sessions() {
     assert_eq!(r.json()["reason"], "spam links");
 
     // A user who is no member can be banned too; the list is by user ID.
-    let r = api
-        .call(
-            "PUT",
-            &format!("/guilds/{g}/bans/{}", carol.id()),
-            Some(json!({})),
-        )
-        .await;
+    let r = api.ban(g, carol.id(), json!({})).await;
     assert_eq!(r.status, 204);
     mark(&guild);
     let seen = until_marker(&mut moderation).await;
@@ -287,11 +287,9 @@ async fn ban_bodies_and_list_queries_are_validated_like_discord() {
     assert!(guild.audit_log().is_empty());
     let r = api.call("PUT", &ban, Some(json!([]))).await;
     assert_eq!(answer(&r), (400, json!(50035)));
-    let r = api
-        .call("PUT", &format!("/guilds/{g}/bans/5"), Some(json!({})))
-        .await;
+    let r = api.ban(g, 5, json!({})).await;
     assert_eq!(answer(&r), (404, json!(10013)));
-    let r = api.call("PUT", "/guilds/5/bans/5", Some(json!({}))).await;
+    let r = api.ban(5, 5, json!({})).await;
     assert_eq!(answer(&r), (404, json!(10004)));
 
     // The deprecated days still work, as seconds; banning again changes nothing.
@@ -349,13 +347,7 @@ async fn discord_refuses_what_the_bot_may_not_do() {
 
     // Not strictly above (the same position), or the owner: 50013 for all three.
     for target in [peer.id(), owner.id()] {
-        let r = api
-            .call(
-                "PUT",
-                &format!("/guilds/{g}/bans/{target}"),
-                Some(json!({})),
-            )
-            .await;
+        let r = api.ban(g, target, json!({})).await;
         assert_eq!(answer(&r), (403, json!(50013)), "ban {target}");
         let member = format!("/guilds/{g}/members/{target}");
         assert_eq!(
@@ -1057,24 +1049,12 @@ async fn a_ban_deletes_the_users_recent_messages_as_discord_does() {
 
     // Without delete_message_seconds, nothing goes.
     let g = guild.id();
-    let r = api
-        .call(
-            "PUT",
-            &format!("/guilds/{g}/bans/{}", quiet.id()),
-            Some(json!({})),
-        )
-        .await;
+    let r = api.ban(g, quiet.id(), json!({})).await;
     assert_eq!(r.status, 204);
     assert!(general.message(hers).is_some());
 
     let body = json!({"delete_message_seconds": 3_600});
-    let r = api
-        .call(
-            "PUT",
-            &format!("/guilds/{g}/bans/{}", spammer.id()),
-            Some(body),
-        )
-        .await;
+    let r = api.ban(g, spammer.id(), body).await;
     assert_eq!(r.status, 204);
     let left: Vec<u64> = general.messages().iter().map(|m| m.id).collect();
     assert_eq!(left, [kept, hers]);
