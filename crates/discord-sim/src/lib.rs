@@ -52,9 +52,9 @@ pub mod state;
 pub use config::{SimConfig, intents};
 pub use model::Attachment;
 pub use scenario::{
-    AsUser, Channel, DEFAULT_BOT_PERMISSIONS, Guild, Inbox, Interaction, InteractionResponse,
+    AsUser, Ban, Channel, DEFAULT_BOT_PERMISSIONS, Guild, Inbox, Interaction, InteractionResponse,
     Member, OptionValue, Role, SessionInfo, Sim, SimError, User,
 };
 pub use server::SimServer;
 pub use session::GatewayCounts;
-pub use state::{Action, InteractionState, RequestRec, SentMessage};
+pub use state::{Action, AuditEntry, InteractionState, RequestRec, SentMessage};

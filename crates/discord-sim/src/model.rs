@@ -213,6 +213,8 @@ pub struct MessageRec {
     pub mention_everyone: bool,
     pub timestamp: String,
     pub edited_timestamp: Option<String>,
+    /// How many times the message was edited (`PATCH`), 0 if never.
+    pub edits: u32,
     pub flags: u64,
     /// Set for interaction responses and follow-ups.
     pub interaction_id: Option<u64>,
@@ -263,7 +265,14 @@ impl MessageRec {
 
 /// Current time in Discord's timestamp format.
 pub fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+    discord_time(chrono::Utc::now())
+}
+
+/// A moment in Discord's timestamp format (`2021-12-23T17:28:37.366000+00:00`:
+/// UTC, microseconds), which is how Discord answers whatever ISO 8601 form it
+/// was given.
+pub fn discord_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
 }
 
 /// Typed serializers for the hot path (MESSAGE_CREATE under load): the same

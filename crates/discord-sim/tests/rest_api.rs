@@ -243,8 +243,9 @@ async fn moderation_checks_permissions_and_hierarchy() {
     let t = sim.token();
     let g = guild.id();
 
-    // Timeout bob.
-    let until = (chrono::Utc::now() + chrono::Duration::minutes(10)).to_rfc3339();
+    // Timeout bob (given in Discord's own format, stored as given).
+    let until = (chrono::Utc::now() + chrono::Duration::minutes(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
     let r = call(
         &addr,
         "PATCH",

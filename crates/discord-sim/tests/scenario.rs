@@ -5,7 +5,7 @@
 mod common;
 
 use common::WAIT;
-use common::bot::{intents, start_shards, until};
+use common::bot::{self, until};
 use common::http::json as call;
 use discord_sim::permissions::bits;
 use discord_sim::{Action, OptionValue, Sim};
@@ -41,11 +41,7 @@ async fn subcommand_groups_and_typed_options_reach_the_bot() {
     let mods = guild.role("mods", bits::MANAGE_GUILD);
     let alice = guild.member("alice").with_role(&mods);
     let bob = guild.member("bob");
-    let (mut rx, _tasks) = start_shards(&sim, 1, intents());
-    until(&mut rx, "GUILD_CREATE", |_, e| {
-        matches!(e, Event::GuildCreate(_)).then_some(())
-    })
-    .await;
+    let (mut rx, _tasks) = bot::one_shard_in_a_guild(&sim).await;
 
     let commands = json!([{
         "name": "config", "description": "settings",

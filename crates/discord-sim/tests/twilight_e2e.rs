@@ -128,11 +128,7 @@ async fn survives_reconnect_invalid_session_drop_and_restart_without_loss() {
     let guild = sim.guild("Test").await;
     let general = guild.text_channel("general");
     let alice = guild.member("alice");
-    let (mut rx, _tasks) = start_shards(&sim, 1, intents());
-    until(&mut rx, "GUILD_CREATE", |_, e| {
-        matches!(e, Event::GuildCreate(_)).then_some(())
-    })
-    .await;
+    let (mut rx, _tasks) = bot::one_shard_in_a_guild(&sim).await;
 
     let mut next = 0;
     let faults: [(&str, Fault); 4] = [
@@ -294,11 +290,7 @@ async fn answers_a_slash_command_through_twilight_http() {
     let mods = guild.role("mods", bits::MODERATE_MEMBERS);
     let alice = guild.member("alice").with_role(&mods);
     let bob = guild.member("bob");
-    let (mut rx, _tasks) = start_shards(&sim, 1, intents());
-    until(&mut rx, "GUILD_CREATE", |_, e| {
-        matches!(e, Event::GuildCreate(_)).then_some(())
-    })
-    .await;
+    let (mut rx, _tasks) = bot::one_shard_in_a_guild(&sim).await;
 
     let http = bot::http(&sim);
     let app_id = http
@@ -447,4 +439,91 @@ async fn guild_and_role_events_parse() {
     })
     .await;
     assert_eq!(deleted, bots.id());
+}
+
+/// The moderation events parse with twilight and say what happened, whether
+/// the bot acted over twilight-http or a moderator from Discord's UI: a
+/// timeout (GUILD_MEMBER_UPDATE with `communication_disabled_until`, and its
+/// audit log entry with the change), a ban (GUILD_MEMBER_REMOVE, GUILD_BAN_ADD,
+/// the entry naming the moderator and the reason), an unban.
+#[tokio::test]
+async fn moderation_events_parse() {
+    use twilight_http::request::AuditLogReason;
+    use twilight_model::guild::audit_log::{AuditLogChange, AuditLogEventType};
+    let sim = Sim::start().await;
+    let guild = sim.guild("Test").await;
+    let mods = guild.role("mods", bits::BAN_MEMBERS);
+    let moderator = guild.member("moderator").with_role(&mods);
+    let bob = guild.member("bob");
+    let (mut rx, _tasks) = bot::one_shard_in_a_guild(&sim).await;
+    let http = bot::http(&sim);
+    let until_ts = twilight_model::util::Timestamp::from_secs(chrono::Utc::now().timestamp() + 600)
+        .expect("a timestamp");
+    http.update_guild_member(Id::new(guild.id()), Id::new(bob.id()))
+        .communication_disabled_until(Some(until_ts))
+        .reason("slow down")
+        .await
+        .expect("timeout");
+    let timed_out = until(&mut rx, "GUILD_MEMBER_UPDATE", |_, e| match e {
+        Event::MemberUpdate(m) if m.user.id.get() == bob.id() => {
+            Some(m.communication_disabled_until)
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(timed_out, Some(until_ts));
+    let entry = next_entry(&mut rx).await;
+    assert_eq!(entry.action_type, AuditLogEventType::MemberUpdate);
+    assert_eq!(entry.guild_id.map(|g| g.get()), Some(guild.id()));
+    assert_eq!(entry.reason.as_deref(), Some("slow down"));
+    assert_eq!(
+        entry.changes,
+        [AuditLogChange::CommunicationDisabledUntil {
+            new: Some(until_ts),
+            old: None
+        }]
+    );
+
+    guild.ban_by(&moderator, &bob, Some("raid"));
+    let removed = until(&mut rx, "GUILD_MEMBER_REMOVE", |_, e| match e {
+        Event::MemberRemove(m) => Some(m.user.id.get()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(removed, bob.id());
+    let banned = until(&mut rx, "GUILD_BAN_ADD", |_, e| match e {
+        Event::BanAdd(b) => Some((b.guild_id.get(), b.user.id.get())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(banned, (guild.id(), bob.id()));
+    let entry = next_entry(&mut rx).await;
+    assert_eq!(entry.action_type, AuditLogEventType::MemberBanAdd);
+    assert_eq!(entry.user_id.map(|u| u.get()), Some(moderator.id()));
+    assert_eq!(entry.target_id.map(|t| t.get()), Some(bob.id()));
+    assert_eq!(entry.reason.as_deref(), Some("raid"));
+
+    http.delete_ban(Id::new(guild.id()), Id::new(bob.id()))
+        .await
+        .expect("unban");
+    let unbanned = until(&mut rx, "GUILD_BAN_REMOVE", |_, e| match e {
+        Event::BanRemove(b) => Some(b.user.id.get()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(unbanned, bob.id());
+    let entry = next_entry(&mut rx).await;
+    assert_eq!(entry.action_type, AuditLogEventType::MemberBanRemove);
+    assert_eq!(entry.reason, None);
+}
+
+/// The next GUILD_AUDIT_LOG_ENTRY_CREATE's entry.
+async fn next_entry(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Report>,
+) -> twilight_model::guild::audit_log::AuditLogEntry {
+    until(rx, "GUILD_AUDIT_LOG_ENTRY_CREATE", |_, e| match e {
+        Event::GuildAuditLogEntryCreate(e) => Some(e.0.clone()),
+        _ => None,
+    })
+    .await
 }

@@ -427,6 +427,7 @@ pub fn edit_stored(world: &mut World, id: u64, body: MessageBody) -> ApiResult {
     let mut m = world.messages[&id].clone();
     apply_body(world, &mut m, body, true)?;
     m.edited_timestamp = Some(now_iso());
+    m.edits += 1;
     let v = world.message_json(&m, false);
     let sent = SentMessage::from_rec(&m);
     let guild = m.guild_id;

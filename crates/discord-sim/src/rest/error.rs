@@ -127,6 +127,14 @@ impl ApiError {
     pub fn not_a_string(path: &[String]) -> Self {
         Self::invalid_form(path, "BASE_TYPE_STRING", "Must be a string.")
     }
+    /// 50035: `path` must be an integer (`shown` is what it was).
+    pub fn not_an_int(path: &[String], shown: &str) -> Self {
+        Self::invalid_form(
+            path,
+            "NUMBER_TYPE_COERCE",
+            &format!("Value \"{shown}\" is not int."),
+        )
+    }
     /// 50035: `path` is missing.
     pub fn required(path: &[String]) -> Self {
         Self::invalid_form(path, "BASE_TYPE_REQUIRED", "This field is required")

@@ -1,25 +1,30 @@
-//! Guilds, members, roles and bans, with Discord's permission and role
-//! hierarchy checks: the bot needs the permission, and its highest role
-//! must be above the target member's highest role (and above any role it
-//! assigns); nobody acts on the owner.
+//! Guilds, members, roles, bans and the audit log, with Discord's permission
+//! and role hierarchy checks: the bot needs the permission, and its highest
+//! role must be above the target member's highest role (and above any role it
+//! assigns); nobody acts on the owner. What a ban, kick or timeout does (its
+//! events and audit log entry) is the world's (`state/moderation.rs`), the
+//! same whether the bot or a moderator acts.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, audit_reason, no_content, ok, parse_json, snowflake};
-use crate::config::intents;
+use super::{
+    ApiError, ApiResult, audit_reason, int_in, no_content, ok, parse_json, query_int,
+    query_snowflake, snowflake,
+};
 use crate::core::Core;
-use crate::model::{MemberRec, RoleRec};
+use crate::model::{MemberRec, RoleRec, discord_time};
 use crate::permissions::bits;
-use crate::state::{Action, GuildRec, World};
-
-/// Longest timeout Discord allows.
-const MAX_TIMEOUT_DAYS: i64 = 28;
+use crate::state::{
+    Action, AuditEntry, GuildRec, World, audit_action, change, roles_change, timeout_change,
+    timeout_too_long,
+};
 
 fn guild<'a>(world: &'a World, guild_id: &str) -> ApiResult<&'a GuildRec> {
     let id = snowflake("guild_id", guild_id)?;
@@ -98,6 +103,7 @@ pub async fn get_member(
 pub async fn modify_member(
     State(core): State<Arc<Core>>,
     Path((guild_id, user_id)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
     let body = parse_json(&body)?;
@@ -118,6 +124,8 @@ pub async fn modify_member(
         before: member,
         after: member.clone(),
         actions: Vec::new(),
+        changes: Vec::new(),
+        role_changes: Vec::new(),
     };
     if let Some(nick) = body.get("nick") {
         edit.nick(nick)?;
@@ -129,6 +137,10 @@ pub async fn modify_member(
         edit.timeout(until)?;
     }
     let (guild_id, after, actions) = (g.id, edit.after, edit.actions);
+    let entries = [
+        (audit_action::MEMBER_UPDATE, edit.changes),
+        (audit_action::MEMBER_ROLE_UPDATE, edit.role_changes),
+    ];
 
     if let Some(gm) = world.guilds.get_mut(&guild_id) {
         gm.members.insert(user_id, after);
@@ -137,6 +149,10 @@ pub async fn modify_member(
         world.record(a);
     }
     world.dispatch_member_update(guild_id, user_id);
+    let by = (world.bot.id, user_id);
+    for (kind, changes) in entries.into_iter().filter(|(_, c)| !c.is_empty()) {
+        world.audit(guild_id, kind, by, audit_reason(&headers), changes);
+    }
     Ok(ok(world.member_json(guild_id, user_id).unwrap_or_default()))
 }
 
@@ -150,6 +166,10 @@ struct MemberEdit<'a> {
     after: MemberRec,
     /// What the change does, recorded once it is applied.
     actions: Vec<Action>,
+    /// The audit log's MEMBER_UPDATE changes (nick, timeout), of what changed.
+    changes: Vec<Value>,
+    /// The audit log's MEMBER_ROLE_UPDATE changes (`$add`, `$remove`).
+    role_changes: Vec<Value>,
 }
 
 impl MemberEdit<'_> {
@@ -164,6 +184,10 @@ impl MemberEdit<'_> {
         let nick = nick.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
         if nick.as_ref().is_some_and(|n| n.chars().count() > 32) {
             return Err(ApiError::bad_length(&["nick".into()], 1, 32));
+        }
+        let old = self.before.nick.as_deref();
+        if old != nick.as_deref() {
+            self.changes.push(change("nick", old, nick.as_deref()));
         }
         self.after.nick = nick.clone();
         self.actions.push(Action::NickChanged {
@@ -200,25 +224,30 @@ impl MemberEdit<'_> {
         let old_roles = &self.before.roles;
         let added = new_roles.iter().filter(|r| !old_roles.contains(r));
         let removed = old_roles.iter().filter(|r| !new_roles.contains(r));
+        let mut moved: [Vec<u64>; 2] = Default::default();
         for (r, on) in added.map(|r| (r, true)).chain(removed.map(|r| (r, false))) {
             if !manageable(r) {
                 return Err(ApiError::missing_permissions());
             }
             self.actions.push(role_action(g.id, user_id, *r, on));
+            moved[usize::from(on)].push(*r);
+        }
+        for (on, ids) in [(true, &moved[1]), (false, &moved[0])] {
+            if !ids.is_empty() {
+                self.role_changes.push(roles_change(g, on, ids));
+            }
         }
         self.after.roles = new_roles;
         Ok(())
     }
 
     /// `communication_disabled_until`: MODERATE_MEMBERS, outranking the
-    /// member, who must not be an administrator; at most 28 days ahead, or
-    /// null to lift the timeout.
+    /// member, who must not be an administrator nor the owner; at most 28
+    /// days ahead, or null to lift the timeout. Stored (and answered) in
+    /// Discord's own timestamp format, whatever ISO 8601 form it came in.
     fn timeout(&mut self, until: &Value) -> ApiResult<()> {
         let (world, g, user_id) = (self.world, self.g, self.user_id);
-        require(world, g, bits::MODERATE_MEMBERS)?;
-        require_above(world, g, user_id)?;
-        // Administrators cannot be timed out.
-        if g.permissions_of(user_id) & bits::ADMINISTRATOR != 0 {
+        if !g.may_time_out(world.bot.id, user_id) {
             return Err(ApiError::missing_permissions());
         }
         let path = ["communication_disabled_until".to_owned()];
@@ -233,17 +262,22 @@ impl MemberEdit<'_> {
                     ));
                 };
                 let t = t.with_timezone(&Utc);
-                if t > Utc::now() + chrono::Duration::days(MAX_TIMEOUT_DAYS) {
+                if timeout_too_long(t) {
+                    // What Discord answers (as bots report it).
                     return Err(ApiError::invalid_form(
                         &path,
-                        "BASE_TYPE_BAD_DATE",
-                        "Timeouts can only be up to 28 days in the future.",
+                        "INVALID_COMMUNICATION_DISABLED_TIMESTAMP",
+                        "Invalid communication disabled timestamp",
                     ));
                 }
-                Some(s.clone())
+                Some(discord_time(t))
             }
             _ => return Err(ApiError::not_a_string(&path)),
         };
+        let old = self.before.communication_disabled_until.as_deref();
+        if old != until.as_deref() {
+            self.changes.push(timeout_change(old, until.as_deref()));
+        }
         self.after.communication_disabled_until = until.clone();
         self.actions.push(Action::TimedOut {
             guild_id: g.id,
@@ -254,17 +288,13 @@ impl MemberEdit<'_> {
     }
 }
 
-/// Remove a member and dispatch GUILD_MEMBER_REMOVE.
-fn remove_member(world: &mut World, guild_id: u64, user_id: u64) {
-    if let Some(g) = world.guilds.get_mut(&guild_id) {
-        g.members.remove(&user_id);
+/// The bot may act on `user_id` with `perm`: it holds `perm`, and outranks
+/// them unless they are no member (see [`GuildRec::may_moderate`]).
+fn require_moderate(world: &World, g: &GuildRec, user_id: u64, perm: u64) -> ApiResult<()> {
+    if !g.may_moderate(world.bot.id, user_id, perm) {
+        return Err(ApiError::missing_permissions());
     }
-    world.dispatch_guild_user(
-        guild_id,
-        user_id,
-        "GUILD_MEMBER_REMOVE",
-        intents::GUILD_MEMBERS,
-    );
+    Ok(())
 }
 
 pub async fn kick(
@@ -278,16 +308,21 @@ pub async fn kick(
     if !g.members.contains_key(&user_id) {
         return Err(ApiError::unknown_member());
     }
-    require(&world, g, bits::KICK_MEMBERS)?;
-    require_above(&world, g, user_id)?;
-    let guild_id = g.id;
-    remove_member(&mut world, guild_id, user_id);
+    require_moderate(&world, g, user_id, bits::KICK_MEMBERS)?;
+    let (guild_id, bot) = (g.id, world.bot.id);
+    let reason = audit_reason(&headers);
+    world.kick(guild_id, bot, user_id, reason.clone());
     world.record(Action::Kicked {
         guild_id,
         user_id,
-        reason: audit_reason(&headers),
+        reason,
     });
     Ok(no_content())
+}
+
+/// `{user, reason}`, a ban as the ban routes answer it.
+fn ban_json(world: &World, user_id: u64, reason: &Option<String>) -> Value {
+    json!({"user": world.user_json(user_id), "reason": reason})
 }
 
 pub async fn get_ban(
@@ -299,11 +334,66 @@ pub async fn get_ban(
     require(&world, g, bits::BAN_MEMBERS)?;
     let user_id = snowflake("user_id", &user_id)?;
     let reason = g.bans.get(&user_id).ok_or_else(ApiError::unknown_ban)?;
-    Ok(ok(
-        json!({"user": world.user_json(user_id), "reason": reason}),
-    ))
+    Ok(ok(ban_json(&world, user_id, reason)))
 }
 
+/// `GET /guilds/{id}/bans`: BAN_MEMBERS; bans by user ID, ascending, at most
+/// `limit` (1..=1000, default 1000) of those `before` and/or `after` a user
+/// ID (with `before` alone, the last ones before it).
+pub async fn list_bans(
+    State(core): State<Arc<Core>>,
+    Path(guild_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let limit = query_int(&q, "limit", 1, 1000)?.unwrap_or(1000) as usize;
+    let before = query_snowflake(&q, "before")?;
+    let after = query_snowflake(&q, "after")?;
+    let world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    require(&world, g, bits::BAN_MEMBERS)?;
+    let bans: Vec<(&u64, &Option<String>)> = g
+        .bans
+        .iter()
+        .filter(|(u, _)| before.is_none_or(|b| **u < b) && after.is_none_or(|a| **u > a))
+        .collect();
+    let skip = match (before, after) {
+        (Some(_), None) => bans.len().saturating_sub(limit),
+        _ => 0,
+    };
+    Ok(ok(Value::Array(
+        bans.into_iter()
+            .skip(skip)
+            .take(limit)
+            .map(|(u, r)| ban_json(&world, *u, r))
+            .collect(),
+    )))
+}
+
+/// `delete_message_seconds` (0..=604800) or the deprecated
+/// `delete_message_days` (0..=7), checked as Discord checks them.
+fn delete_message_seconds(body: &Value) -> ApiResult<u64> {
+    let int = |key: &str, max: i64| -> ApiResult<Option<u64>> {
+        let Some(v) = body.get(key).filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let n = v
+            .as_i64()
+            .or_else(|| v.as_u64().map(|_| i64::MAX))
+            .ok_or_else(|| {
+                let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                ApiError::not_an_int(&[key.to_owned()], &shown)
+            })?;
+        Ok(Some(int_in(key, n, 0, max)? as u64))
+    };
+    let seconds = int("delete_message_seconds", 604_800)?;
+    let days = int("delete_message_days", 7)?;
+    Ok(seconds.or(days.map(|d| d * 86_400)).unwrap_or(0))
+}
+
+/// `PUT /guilds/{id}/bans/{user}`: a known user, BAN_MEMBERS, outranking
+/// them if they are a member, never the owner; their messages of the last
+/// `delete_message_seconds` go too. Banning someone already banned changes
+/// nothing (no event, no entry).
 pub async fn ban(
     State(core): State<Arc<Core>>,
     Path((guild_id, user_id)): Path<(String, String)>,
@@ -311,45 +401,23 @@ pub async fn ban(
     body: Bytes,
 ) -> ApiResult {
     let body = parse_json(&body)?;
+    if !body.is_object() {
+        return Err(ApiError::not_an_object(&[]));
+    }
+    let seconds = delete_message_seconds(&body)?;
     let mut world = core.world.lock();
     let g = guild(&world, &guild_id)?;
     let user_id = snowflake("user_id", &user_id)?;
     if !world.users.contains_key(&user_id) {
         return Err(ApiError::unknown_user());
     }
-    require(&world, g, bits::BAN_MEMBERS)?;
-    if g.members.contains_key(&user_id) || user_id == g.owner_id {
-        require_above(&world, g, user_id)?;
+    require_moderate(&world, g, user_id, bits::BAN_MEMBERS)?;
+    if g.bans.contains_key(&user_id) {
+        return Ok(no_content());
     }
-    let seconds = match body.get("delete_message_seconds") {
-        None | Some(Value::Null) => body
-            .get("delete_message_days")
-            .and_then(Value::as_u64)
-            .map_or(0, |d| d * 86_400),
-        Some(v) => v.as_u64().unwrap_or(u64::MAX),
-    };
-    if seconds > 604_800 {
-        return Err(ApiError::invalid_form(
-            &["delete_message_seconds".into()],
-            "NUMBER_TYPE_MAX",
-            "int value should be less than or equal to 604800.",
-        ));
-    }
-    let guild_id = g.id;
-    let was_member = g.members.contains_key(&user_id);
+    let (guild_id, bot) = (g.id, world.bot.id);
     let reason = audit_reason(&headers);
-    if let Some(gm) = world.guilds.get_mut(&guild_id) {
-        gm.bans.insert(user_id, reason.clone());
-    }
-    if was_member {
-        remove_member(&mut world, guild_id, user_id);
-    }
-    world.dispatch_guild_user(
-        guild_id,
-        user_id,
-        "GUILD_BAN_ADD",
-        intents::GUILD_MODERATION,
-    );
+    world.ban(guild_id, (bot, user_id), seconds, reason.clone());
     world.record(Action::Banned {
         guild_id,
         user_id,
@@ -362,6 +430,7 @@ pub async fn ban(
 pub async fn unban(
     State(core): State<Arc<Core>>,
     Path((guild_id, user_id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> ApiResult {
     let mut world = core.world.lock();
     let g = guild(&world, &guild_id)?;
@@ -370,18 +439,61 @@ pub async fn unban(
     if !g.bans.contains_key(&user_id) {
         return Err(ApiError::unknown_ban());
     }
-    let guild_id = g.id;
-    if let Some(gm) = world.guilds.get_mut(&guild_id) {
-        gm.bans.remove(&user_id);
-    }
-    world.dispatch_guild_user(
-        guild_id,
-        user_id,
-        "GUILD_BAN_REMOVE",
-        intents::GUILD_MODERATION,
-    );
+    let (guild_id, bot) = (g.id, world.bot.id);
+    world.unban(guild_id, bot, user_id, audit_reason(&headers));
     world.record(Action::Unbanned { guild_id, user_id });
     Ok(no_content())
+}
+
+/// `GET /guilds/{id}/audit-logs`: VIEW_AUDIT_LOG; entries newest first,
+/// filtered by `user_id` (who acted), `target_id`, `action_type`, `before`
+/// and `after` (entry IDs; with `after` alone, the first ones after it), at
+/// most `limit` (1..=100, default 50); with the users they name.
+pub async fn audit_log(
+    State(core): State<Arc<Core>>,
+    Path(guild_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let by = query_snowflake(&q, "user_id")?;
+    let target = query_snowflake(&q, "target_id")?;
+    let kind = query_int(&q, "action_type", 1, 255)?;
+    let before = query_snowflake(&q, "before")?;
+    let after = query_snowflake(&q, "after")?;
+    let limit = query_int(&q, "limit", 1, 100)?.unwrap_or(50) as usize;
+    let world = core.world.lock();
+    let g = guild(&world, &guild_id)?;
+    require(&world, g, bits::VIEW_AUDIT_LOG)?;
+    let picked: Vec<&AuditEntry> = g
+        .audit_log
+        .iter()
+        .filter(|e| by.is_none_or(|u| e.user_id == u))
+        .filter(|e| target.is_none_or(|t| e.target_id == t))
+        .filter(|e| kind.is_none_or(|k| i64::from(e.action_type) == k))
+        .filter(|e| before.is_none_or(|b| e.id < b) && after.is_none_or(|a| e.id > a))
+        .collect();
+    let mut entries: Vec<&AuditEntry> = match (before, after) {
+        (None, Some(_)) => picked.into_iter().take(limit).collect(),
+        _ => picked.into_iter().rev().take(limit).collect(),
+    };
+    entries.sort_by_key(|e| std::cmp::Reverse(e.id));
+    let mut users: Vec<u64> = Vec::new();
+    for e in &entries {
+        for u in [e.user_id, e.target_id] {
+            if !users.contains(&u) {
+                users.push(u);
+            }
+        }
+    }
+    Ok(ok(json!({
+        "audit_log_entries": entries.iter().map(|e| e.json()).collect::<Vec<_>>(),
+        "users": users.iter().filter_map(|u| world.user_json(*u)).collect::<Vec<_>>(),
+        "integrations": [],
+        "webhooks": [],
+        "guild_scheduled_events": [],
+        "threads": [],
+        "application_commands": [],
+        "auto_moderation_rules": [],
+    })))
 }
 
 /// Shared checks for adding/removing one role.
@@ -411,17 +523,32 @@ fn role_change(
 /// `(guild_id, user_id, role_id)` from `/guilds/{guild_id}/members/{user_id}/roles/{role_id}`.
 type RoleIds = (String, String, String);
 
-pub async fn add_role(State(core): State<Arc<Core>>, Path(ids): Path<RoleIds>) -> ApiResult {
-    set_role(&mut core.world.lock(), &ids, true)
+pub async fn add_role(
+    State(core): State<Arc<Core>>,
+    Path(ids): Path<RoleIds>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let reason = audit_reason(&headers);
+    set_role(&mut core.world.lock(), &ids, true, reason)
 }
 
-pub async fn remove_role(State(core): State<Arc<Core>>, Path(ids): Path<RoleIds>) -> ApiResult {
-    set_role(&mut core.world.lock(), &ids, false)
+pub async fn remove_role(
+    State(core): State<Arc<Core>>,
+    Path(ids): Path<RoleIds>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let reason = audit_reason(&headers);
+    set_role(&mut core.world.lock(), &ids, false, reason)
 }
 
-/// Give (`on`) or take a member's role; the action and GUILD_MEMBER_UPDATE
-/// only when that changed something.
-fn set_role(world: &mut World, (guild_id, user_id, role_id): &RoleIds, on: bool) -> ApiResult {
+/// Give (`on`) or take a member's role; the action, GUILD_MEMBER_UPDATE and
+/// a MEMBER_ROLE_UPDATE entry only when that changed something.
+fn set_role(
+    world: &mut World,
+    (guild_id, user_id, role_id): &RoleIds,
+    on: bool,
+    reason: Option<String>,
+) -> ApiResult {
     let (guild_id, user_id, role_id) = role_change(world, guild_id, user_id, role_id)?;
     let changed = world
         .guilds
@@ -439,6 +566,13 @@ fn set_role(world: &mut World, (guild_id, user_id, role_id): &RoleIds, on: bool)
     if changed {
         world.record(role_action(guild_id, user_id, role_id, on));
         world.dispatch_member_update(guild_id, user_id);
+        let change = world
+            .guilds
+            .get(&guild_id)
+            .map(|g| roles_change(g, on, &[role_id]));
+        let kind = audit_action::MEMBER_ROLE_UPDATE;
+        let by = (world.bot.id, user_id);
+        world.audit(guild_id, kind, by, reason, change.into_iter().collect());
     }
     Ok(no_content())
 }

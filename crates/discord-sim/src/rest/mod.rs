@@ -95,9 +95,11 @@ pub const ROUTES: &[(&str, &str)] = &[
         "DELETE",
         "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
     ),
+    ("GET", "/guilds/{guild_id}/bans"),
     ("GET", "/guilds/{guild_id}/bans/{user_id}"),
     ("PUT", "/guilds/{guild_id}/bans/{user_id}"),
     ("DELETE", "/guilds/{guild_id}/bans/{user_id}"),
+    ("GET", "/guilds/{guild_id}/audit-logs"),
 ];
 
 pub fn router(core: Arc<Core>) -> Router<Arc<Core>> {
@@ -154,10 +156,12 @@ pub fn router(core: Arc<Core>) -> Router<Arc<Core>> {
             "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
             put(g::add_role).delete(g::remove_role),
         )
+        .route("/guilds/{guild_id}/bans", get(g::list_bans))
         .route(
             "/guilds/{guild_id}/bans/{user_id}",
             get(g::get_ban).put(g::ban).delete(g::unban),
         )
+        .route("/guilds/{guild_id}/audit-logs", get(g::audit_log))
         .route_layer(middleware::from_fn_with_state(core, around))
 }
 
@@ -383,6 +387,47 @@ pub fn snowflake(field: &str, s: &str) -> ApiResult<u64> {
             &format!("Value \"{s}\" is not snowflake."),
         )
     })
+}
+
+/// An optional snowflake query parameter (`?before=...`); garbage is a 50035
+/// on that field.
+pub fn query_snowflake(
+    q: &std::collections::HashMap<String, String>,
+    field: &str,
+) -> ApiResult<Option<u64>> {
+    q.get(field).map(|s| snowflake(field, s)).transpose()
+}
+
+/// An optional integer query parameter within `min..=max`, checked as Discord
+/// checks one (50035 naming the field).
+pub fn query_int(
+    q: &std::collections::HashMap<String, String>,
+    field: &str,
+    min: i64,
+    max: i64,
+) -> ApiResult<Option<i64>> {
+    let Some(raw) = q.get(field) else {
+        return Ok(None);
+    };
+    let n: i64 = raw
+        .parse()
+        .map_err(|_| ApiError::not_an_int(&[field.to_owned()], raw))?;
+    int_in(field, n, min, max).map(Some)
+}
+
+/// `n`, given for `field`, if within `min..=max`; else Discord's 50035
+/// naming the field.
+pub fn int_in(field: &str, n: i64, min: i64, max: i64) -> ApiResult<i64> {
+    let path = [field.to_owned()];
+    if n < min {
+        let message = format!("int value should be greater than or equal to {min}.");
+        return Err(ApiError::invalid_form(&path, "NUMBER_TYPE_MIN", &message));
+    }
+    if n > max {
+        let message = format!("int value should be less than or equal to {max}.");
+        return Err(ApiError::invalid_form(&path, "NUMBER_TYPE_MAX", &message));
+    }
+    Ok(n)
 }
 
 /// `200 OK` with a JSON body.

@@ -25,12 +25,13 @@ pub const DEFAULT_BOT_PERMISSIONS: u64 = bits::VIEW_CHANNEL
     | bits::KICK_MEMBERS
     | bits::BAN_MEMBERS
     | bits::MODERATE_MEMBERS
+    | bits::VIEW_AUDIT_LOG
     | bits::USE_APPLICATION_COMMANDS;
 
 /// A guild in the simulation.
 #[derive(Clone)]
 pub struct Guild {
-    sim: Sim,
+    pub(super) sim: Sim,
     id: u64,
 }
 
@@ -191,13 +192,6 @@ impl Guild {
             guild_id: self.id,
         }
     }
-
-    /// Whether `user` is banned here.
-    pub fn is_banned(&self, user: &impl AsUser) -> bool {
-        self.sim.core().world.lock().guilds[&self.id]
-            .bans
-            .contains_key(&user.user_id())
-    }
 }
 
 /// A role.
@@ -296,7 +290,33 @@ impl Channel {
         });
     }
 
-    /// Every message the bot posted here so far.
+    /// Every message here now (the bot's and members', unless the
+    /// simulator keeps none: `SimConfig::store_messages`), oldest first, as
+    /// it stands: its current content and embeds, its author, how many times
+    /// it was edited. Deleted ones are gone.
+    pub fn messages(&self) -> Vec<SentMessage> {
+        let w = self.sim.core().world.lock();
+        w.channel_messages
+            .get(&self.id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| w.messages.get(id))
+            .map(SentMessage::from_rec)
+            .collect()
+    }
+
+    /// Message `id` as it stands now (see [`Channel::messages`]), if it is
+    /// here.
+    pub fn message(&self, id: u64) -> Option<SentMessage> {
+        let w = self.sim.core().world.lock();
+        w.messages
+            .get(&id)
+            .filter(|m| m.channel_id == self.id)
+            .map(SentMessage::from_rec)
+    }
+
+    /// Every message the bot posted here so far, as posted (later edits in
+    /// [`Channel::messages`]).
     pub fn bot_messages(&self) -> Vec<SentMessage> {
         self.sim
             .actions()

@@ -17,6 +17,15 @@ pub trait AsUser {
     fn user_id(&self) -> u64;
 }
 
+/// Make user `id` refuse DMs from the bot (`closed`) or accept them again.
+fn set_dms_closed(sim: &Sim, id: u64, closed: bool) {
+    sim.with_world(|w| {
+        if let Some(u) = w.users.get_mut(&id) {
+            u.blocks_dms = closed;
+        }
+    });
+}
+
 /// A user who is not (yet) a member of a given guild.
 #[derive(Clone)]
 pub struct User {
@@ -31,6 +40,11 @@ impl User {
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Close DMs to the bot, as [`Member::close_dms`].
+    pub fn close_dms(&self) {
+        set_dms_closed(&self.sim, self.id, true);
     }
 
     /// Join `guild`: GUILD_MEMBER_ADD to sessions with GUILD_MEMBERS.
@@ -104,13 +118,26 @@ impl Member {
 
     /// Make the member refuse DMs from the bot (50007 when it tries).
     pub fn blocking_dms(self) -> Self {
-        let uid = self.user_id;
-        self.sim.with_world(|w| {
-            if let Some(u) = w.users.get_mut(&uid) {
-                u.blocks_dms = true;
-            }
-        });
+        self.close_dms();
         self
+    }
+
+    /// The member closes DMs (a privacy setting, or blocking the bot): the
+    /// bot can still open the DM channel, but posting in it gets 403 50007
+    /// "Cannot send messages to this user", as on Discord.
+    pub fn close_dms(&self) {
+        set_dms_closed(&self.sim, self.user_id, true);
+    }
+
+    /// The member accepts DMs again.
+    pub fn open_dms(&self) {
+        set_dms_closed(&self.sim, self.user_id, false);
+    }
+
+    /// Every DM the bot sent this member so far, as sent (the inbox that
+    /// [`Member::next_dm`] reads in order).
+    pub fn dms(&self) -> Vec<SentMessage> {
+        self.sim.dms_to(self).all()
     }
 
     /// GUILD_MEMBER_ADD for this member's join delivered again, unchanged (its
@@ -244,6 +271,14 @@ impl Member {
     /// End of the current timeout, if any.
     pub fn timed_out_until(&self) -> Option<String> {
         self.read(|m| m.and_then(|m| m.communication_disabled_until.clone()))
+    }
+
+    /// Timed out now: a timeout that ends in the future (one that has ended
+    /// stays in `timed_out_until`, as on Discord, but no longer counts).
+    pub fn is_timed_out(&self) -> bool {
+        self.timed_out_until()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .is_some_and(|t| t > chrono::Utc::now())
     }
 
     pub fn nick(&self) -> Option<String> {

@@ -30,7 +30,9 @@
 //!
 //! The handles live one family to a file: [`Sim`] and its sessions in
 //! `sim.rs` (its fault injection in `faults.rs`), [`Guild`], [`Role`] and
-//! [`Channel`] in `guild.rs`, [`User`] and [`Member`] in `member.rs`,
+//! [`Channel`] in `guild.rs` (moderators' bans, kicks and timeouts, and the
+//! bans and audit log read back, in `moderation.rs`), [`User`] and
+//! [`Member`] in `member.rs`,
 //! [`Inbox`] in `inbox.rs`, [`Interaction`] in `interaction.rs`, and
 //! [`OptionValue`] with the INTERACTION_CREATE a command run sends in
 //! `command.rs`.
@@ -41,6 +43,7 @@ mod guild;
 mod inbox;
 mod interaction;
 mod member;
+mod moderation;
 mod sim;
 
 pub use command::OptionValue;
@@ -48,6 +51,7 @@ pub use guild::{Channel, DEFAULT_BOT_PERMISSIONS, Guild, Role};
 pub use inbox::Inbox;
 pub use interaction::{Interaction, InteractionResponse};
 pub use member::{AsUser, Member, User};
+pub use moderation::Ban;
 pub use sim::{SessionInfo, Sim};
 
 /// Why an observation failed.

@@ -11,6 +11,8 @@ pub struct SentMessage {
     pub id: u64,
     pub channel_id: u64,
     pub guild_id: Option<u64>,
+    /// Who posted it: the bot, or a member (see `Channel::messages`).
+    pub author_id: u64,
     pub content: String,
     pub embeds: Vec<Value>,
     pub components: Vec<Value>,
@@ -24,6 +26,8 @@ pub struct SentMessage {
     pub interaction_id: Option<u64>,
     /// Only the invoking user sees it (flag 64).
     pub ephemeral: bool,
+    /// How many times it was edited so far (0 when it was just posted).
+    pub edits: u32,
 }
 
 impl SentMessage {
@@ -32,6 +36,7 @@ impl SentMessage {
             id: m.id,
             channel_id: m.channel_id,
             guild_id: m.guild_id,
+            author_id: m.author_id,
             content: m.content.clone(),
             embeds: m.embeds.clone(),
             components: m.components.clone(),
@@ -41,6 +46,7 @@ impl SentMessage {
             mention_everyone: m.mention_everyone,
             interaction_id: m.interaction_id,
             ephemeral: m.flags & 64 != 0,
+            edits: m.edits,
         }
     }
 

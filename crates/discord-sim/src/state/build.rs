@@ -29,6 +29,7 @@ impl World {
             timestamp: crate::ids::created_at(id)
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
             edited_timestamp: None,
+            edits: 0,
             flags: 0,
             interaction_id: None,
             webhook_id: None,
@@ -90,6 +91,7 @@ impl World {
                 channels: Vec::new(),
                 members,
                 bans: BTreeMap::new(),
+                audit_log: Vec::new(),
             },
         );
         id

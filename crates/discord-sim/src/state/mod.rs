@@ -8,12 +8,15 @@
 //!
 //! [`World`] is defined here; its records are in `records.rs`, the log of
 //! what the bot did in `actions.rs`, its Discord JSON views in `json.rs`,
-//! gateway dispatch in `dispatch.rs`, and world building in `build.rs`.
+//! gateway dispatch in `dispatch.rs`, world building in `build.rs`, and
+//! moderation (bans, kicks, timeouts and the audit log, whoever acts) in
+//! `moderation.rs`.
 
 mod actions;
 mod build;
 mod dispatch;
 mod json;
+mod moderation;
 mod records;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +30,9 @@ use crate::model::{ChannelRec, MessageRec, UserRec};
 use crate::session::Sessions;
 
 pub use actions::{Action, RequestRec, SentMessage};
+pub use moderation::{
+    AuditEntry, audit_action, change, roles_change, timeout_change, timeout_too_long,
+};
 pub use records::{GuildRec, InteractionRec, InteractionState};
 
 /// Everything the simulator knows.

@@ -19,6 +19,8 @@ pub struct GuildRec {
     pub members: BTreeMap<u64, MemberRec>,
     /// Banned users and the reason given.
     pub bans: BTreeMap<u64, Option<String>>,
+    /// The audit log, oldest first (see `moderation.rs`).
+    pub audit_log: Vec<super::AuditEntry>,
 }
 
 impl GuildRec {

@@ -71,6 +71,22 @@ pub fn start_shards(
     (rx, tasks)
 }
 
+/// One shard with [`intents`], past its first GUILD_CREATE: the events it
+/// reports, and its task (dropping the handle leaves it running).
+pub async fn one_shard_in_a_guild(
+    sim: &Sim,
+) -> (
+    mpsc::UnboundedReceiver<Report>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let (mut rx, tasks) = start_shards(sim, 1, intents());
+    until(&mut rx, "GUILD_CREATE", |_, e| {
+        matches!(e, Event::GuildCreate(_)).then_some(())
+    })
+    .await;
+    (rx, tasks)
+}
+
 /// twilight-http against the simulator.
 pub fn http(sim: &Sim) -> twilight_http::Client {
     twilight_http::Client::builder()

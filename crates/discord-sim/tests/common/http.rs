@@ -32,6 +32,19 @@ pub async fn request(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Reply {
+    request_with(addr, method, path, token, content_type, &[], body).await
+}
+
+/// [`request`] with more headers (`X-Audit-Log-Reason`, ...).
+pub async fn request_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let mut head = format!(
         "{method} /api/v10{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -42,6 +55,9 @@ pub async fn request(
     }
     if let Some(ct) = content_type {
         head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await.expect("write");

@@ -59,6 +59,15 @@ impl RawGateway {
         (c, hello["d"].clone())
     }
 
+    /// A session on `sim`'s only shard ([0, 1]) with `intents`, past its
+    /// first GUILD_CREATE (returned, the whole frame).
+    pub async fn in_a_guild(sim: &discord_sim::Sim, intents: u64) -> (Self, Value) {
+        let (mut gw, _) = Self::connect(&sim.gateway_url(), "").await;
+        gw.identify(&sim.token(), intents, [0, 1]).await;
+        let created = gw.next_dispatch("GUILD_CREATE").await;
+        (gw, created)
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.ws.send(Message::text(text)).await.expect("send");
     }
