@@ -220,6 +220,7 @@ async fn every_table_is_commented() {
         names,
         [
             "applied_interactions",
+            "case_amendments",
             "case_counters",
             "escalation_rules",
             "gateway_sessions",
@@ -283,5 +284,89 @@ async fn connections_carry_the_session_limits() {
     }
     drop(conn);
     store.close().await;
+    db.drop_db().await;
+}
+
+/// Two processes (two pools on one database) warn members of one guild at once,
+/// with a rule at 3: numbers exact across both, and each member escalated once,
+/// from their third warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_warning_at_once_escalate_once() {
+    use keeper_store::{CaseKind, EscalationAction, EscalationRule, NewCase};
+    let db = ScratchDb::create().await;
+    let first = std::sync::Arc::new(PgStore::connect(&db.config()).await.unwrap());
+    let second = std::sync::Arc::new(PgStore::connect(&db.config()).await.unwrap());
+    let guild = Id::new(1);
+    first
+        .set_escalation(&EscalationRule {
+            guild_id: guild,
+            warnings: 3,
+            action: EscalationAction::Timeout,
+            duration_secs: Some(600),
+        })
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    const MEMBERS: u64 = 5;
+    const EACH: u64 = 8;
+    let tasks: Vec<_> = (0..MEMBERS * EACH)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            tokio::spawn(async move {
+                let warning = NewCase::new(
+                    guild,
+                    Id::new(10 + i % MEMBERS),
+                    Id::new(9),
+                    CaseKind::Warn,
+                    now,
+                );
+                store
+                    .add_warning(&warning, now, None)
+                    .await
+                    .unwrap()
+                    .now()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut escalations = 0;
+    for t in tasks {
+        escalations += usize::from(t.await.unwrap().escalation.is_some());
+    }
+    assert_eq!(escalations, MEMBERS as usize, "once per member");
+    let cases = first.cases(guild, None, 1000).await.unwrap();
+    let total = (MEMBERS * EACH + MEMBERS) as i64;
+    let numbers: Vec<i64> = cases.iter().map(|c| c.number).collect();
+    assert_eq!(
+        numbers,
+        (1..=total).rev().collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
+    for member in 0..MEMBERS {
+        let target = Id::new(10 + member);
+        let theirs: Vec<_> = cases.iter().filter(|c| c.target_id == target).collect();
+        let warnings: Vec<i64> = theirs
+            .iter()
+            .filter(|c| c.kind == CaseKind::Warn)
+            .map(|c| c.number)
+            .collect();
+        let timeouts: Vec<_> = theirs
+            .iter()
+            .filter(|c| c.kind == CaseKind::Timeout)
+            .collect();
+        assert_eq!(warnings.len() as u64, EACH);
+        assert_eq!(timeouts.len(), 1, "member {member}");
+        // Warnings are listed newest first: the third is third from the end.
+        assert_eq!(
+            timeouts[0].escalated_from,
+            Some(warnings[warnings.len() - 3])
+        );
+    }
+    first.close().await;
+    second.close().await;
     db.drop_db().await;
 }

@@ -92,15 +92,19 @@ async fn concurrent_writers_and_readers_never_see_locked() {
                 let batch = [award(7, 1 + (w * 31 + i) % 50, 10, i as i64)];
                 s.award_xp(&batch, &[]).await.expect("award");
                 if i % 40 == 0 {
-                    s.add_case(&NewCase {
-                        guild_id: guild,
-                        target_id: Id::new(1 + w),
-                        moderator_id: Id::new(99),
-                        kind: CaseKind::Warn,
-                        reason: Some(format!("writer {w} step {i}")),
-                        created_at: at(i as i64),
-                        expires_at: None,
-                    })
+                    s.add_case(
+                        &NewCase {
+                            reason: Some(format!("writer {w} step {i}")),
+                            ..NewCase::new(
+                                guild,
+                                Id::new(1 + w),
+                                Id::new(99),
+                                CaseKind::Warn,
+                                at(i as i64),
+                            )
+                        },
+                        None,
+                    )
                     .await
                     .expect("case");
                     s.update_settings(
