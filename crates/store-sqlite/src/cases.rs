@@ -10,10 +10,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use keeper_store::{
-    ActionOutcome, ActionStatus, Amendment, Applied, Case, CaseKind, CasePage, CaseSource,
-    CaseStore, LiftOutcome, NewCase, StoreError, StoreResult, Warned, escalation_for, id_from_db,
-    id_to_db,
-    moderation::{discord_act_changes_state, state_kinds},
+    ActionOutcome, ActionStatus, Amendment, Applied, Case, CaseKind, CasePage, CaseStore,
+    LiftOutcome, NewCase, StoreError, StoreResult, Warned, id_from_db, id_to_db,
+    moderation::{discord_act, discord_act_changes_state, escalation_after},
 };
 use sqlx::SqliteConnection;
 use twilight_model::id::{
@@ -317,11 +316,9 @@ impl CaseStore for SqliteStore {
         let (guild_id, target_id) = (id_to_db(warning.guild_id), id_to_db(warning.target_id));
         let case = insert_case(&mut tx, warning).await?;
         let active = count_active(&mut tx, guild_id, target_id, to_ms(now)).await?;
-        let counts = warning.expires_at.is_none_or(|end| end > now);
-        let before = if counts { active - 1 } else { active };
         let rules = rules_of(&mut tx, guild_id).await?;
-        let escalation = match escalation_for(&rules, before, active) {
-            Some(rule) => Some(insert_case(&mut tx, &rule.escalation_case(&case, now)).await?),
+        let escalation = match escalation_after(&rules, &case, active, now) {
+            Some(escalation) => Some(insert_case(&mut tx, &escalation).await?),
             None => None,
         };
         tx.commit().await.map_err(db_error)?;
@@ -714,12 +711,7 @@ impl CaseStore for SqliteStore {
     /// One write transaction on the single writer: the latest case read is the
     /// latest there is when the new one is inserted.
     async fn record_discord_act(&self, act: &NewCase) -> StoreResult<Option<Case>> {
-        let Some([a, b]) = state_kinds(act.kind) else {
-            return Err(StoreError::Invalid(format!(
-                "A {} seen on the gateway is not recorded as a state change.",
-                act.kind
-            )));
-        };
+        let (act, [a, b]) = discord_act(act)?;
         let (guild_id, target_id) = (id_to_db(act.guild_id), id_to_db(act.target_id));
         let (a, b) = (a.as_str(), b.as_str());
         let mut tx = self.begin_write().await?;
@@ -739,11 +731,6 @@ impl CaseStore for SqliteStore {
         let latest = match latest.first() {
             Some(&n) => fetch_case(&mut tx, guild_id, n).await?,
             None => None,
-        };
-        let act = NewCase {
-            source: CaseSource::Discord,
-            escalated_from: None,
-            ..act.clone()
         };
         if !discord_act_changes_state(&act, latest.as_ref()) {
             tx.commit().await.map_err(db_error)?;

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::{
-    ActionStatus, Case, CaseKind, CaseSource, EscalationAction, EscalationRule, LiftStatus, NewCase,
+    ActionStatus, Case, CaseKind, CaseSource, EscalationAction, EscalationRule, LiftStatus,
+    NewCase, StoreError, StoreResult,
 };
 
 /// Discord's longest timeout: 28 days.
@@ -74,6 +75,39 @@ impl EscalationRule {
             )
         }
     }
+}
+
+/// The escalation `warning` (just recorded) triggers, `active` being the
+/// target's active warnings counted at `now` with it: the case to record, or
+/// `None`. A warning already expired at `now` counts for nothing, so it crosses
+/// no count.
+pub fn escalation_after(
+    rules: &[EscalationRule],
+    warning: &Case,
+    active: i64,
+    now: DateTime<Utc>,
+) -> Option<NewCase> {
+    let counted = warning.expires_at.is_none_or(|end| end > now);
+    let before = if counted { active - 1 } else { active };
+    escalation_for(rules, before, active).map(|rule| rule.escalation_case(warning, now))
+}
+
+/// An act seen on the gateway as it is recorded (source discord, no
+/// escalation), and the pair of kinds whose latest case says where the member
+/// stands ([`state_kinds`]); `Invalid` for a kind that is not a state change.
+pub fn discord_act(act: &NewCase) -> StoreResult<(NewCase, [CaseKind; 2])> {
+    let kinds = state_kinds(act.kind).ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "A {} seen on the gateway is not recorded as a state change.",
+            act.kind
+        ))
+    })?;
+    let act = NewCase {
+        source: CaseSource::Discord,
+        escalated_from: None,
+        ..act.clone()
+    };
+    Ok((act, kinds))
 }
 
 /// The kinds whose latest case says where a member stands for `kind`: bans and
@@ -279,6 +313,25 @@ mod tests {
         assert!(
             !discord_act_changes_state(&act(Kick, 1, None), None),
             "not a state"
+        );
+    }
+
+    #[test]
+    fn an_expired_warning_crosses_nothing() {
+        let rules = [rule(2, EscalationAction::Kick, None)];
+        let mut warning = case(CaseKind::Warn, Some(10));
+        assert!(
+            escalation_after(&rules, &warning, 2, at(9)).is_some(),
+            "counted: 1 -> 2"
+        );
+        assert!(
+            escalation_after(&rules, &warning, 2, at(10)).is_none(),
+            "expired: 2 -> 2"
+        );
+        warning.expires_at = None;
+        assert!(
+            escalation_after(&rules, &warning, 3, at(10)).is_none(),
+            "2 -> 3"
         );
     }
 
