@@ -84,6 +84,42 @@ async fn an_upgrade_from_v2_fills_the_xp_buckets() {
     db.drop_db().await;
 }
 
+/// A database at schema v6 with cases in it: opening it applies 0008 (the new
+/// kinds' CHECK, the columns with their defaults); every case is kept, Keeper's
+/// own and done.
+#[tokio::test]
+async fn an_upgrade_from_v6_keeps_every_case() {
+    use keeper_store::conformance;
+    let db = ScratchDb::create().await;
+    let mut conn = raw_conn(&db).await;
+    keeper_store_postgres::MIGRATOR
+        .run_to(6, &mut conn)
+        .await
+        .unwrap();
+    let t0 = chrono::DateTime::from_timestamp(conformance::T0_SECS, 0).unwrap();
+    sqlx::query!(
+        "INSERT INTO mod_cases (guild_id, case_number, target_id, moderator_id, kind, reason,
+                                created_at, expires_at, revoked_by, revoked_at)
+         VALUES (1, 1, 10, 9, 'warn', 'old', $1::timestamptz, $1::timestamptz + interval '1 hour', NULL, NULL),
+                (1, 2, 10, 9, 'ban', NULL, $1::timestamptz, NULL, 8, $1::timestamptz + interval '1 minute')",
+        t0,
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query!("INSERT INTO case_counters (guild_id, last_case) VALUES (1, 2)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let store = PgStore::connect(&db.config()).await.expect("upgrade");
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    conformance::check_upgraded_cases(&store).await;
+    store.close().await;
+    db.drop_db().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_boots_on_an_empty_database_do_not_race() {
     let db = ScratchDb::create().await;

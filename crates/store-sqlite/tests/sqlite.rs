@@ -274,6 +274,48 @@ async fn migrations_apply_from_empty_and_rerun_at_boot() {
     store.close().await;
 }
 
+/// A database at schema v6 with cases in it: opening it applies 0008, which
+/// rebuilds `mod_cases` (SQLite can't change a CHECK in place); every case is
+/// kept, Keeper's own and done.
+#[tokio::test]
+async fn an_upgrade_from_v6_keeps_every_case() {
+    use keeper_store::conformance;
+    let dir = TempDir::new();
+    let url = dir.url("v6.db");
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    let mut conn = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
+        .await
+        .unwrap();
+    keeper_store_sqlite::MIGRATOR
+        .run_to(6, &mut conn)
+        .await
+        .unwrap();
+    let t0 = conformance::T0_SECS * 1000;
+    sqlx::query!(
+        "INSERT INTO mod_cases (guild_id, case_number, target_id, moderator_id, kind, reason,
+                                created_at, expires_at, revoked_by, revoked_at)
+         VALUES (1, 1, 10, 9, 'warn', 'old', ?1, ?1 + 3600000, NULL, NULL),
+                (1, 2, 10, 9, 'ban', NULL, ?1, NULL, 8, ?1 + 60000)",
+        t0
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query!("INSERT INTO case_counters (guild_id, last_case) VALUES (1, 2)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let store = open(&url).await;
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        binary_schema_version()
+    );
+    conformance::check_upgraded_cases(&store).await;
+    store.close().await;
+}
+
 /// A database at schema v2 (leaderboard index on XP) with members in it: opening
 /// it applies 0003, which fills every member's XP bucket.
 #[tokio::test]

@@ -1170,3 +1170,51 @@ pub async fn log_message_and_dm_status_are_kept<F: Fixture>(fixture: &F) {
             .unwrap()
     );
 }
+
+/// The seconds since the Unix epoch of `t(0)`, for backends seeding an old
+/// schema by hand ([`check_upgraded_cases`]).
+pub const T0_SECS: i64 = 1_750_000_000;
+
+/// After a database at schema v6 holding, in guild 1, case 1 (a warning of user
+/// 10 by 9, reason "old", made at `t(0)`, ending at `t(3600)`), case 2 (a ban of
+/// user 10 by 9, no reason, made at `t(0)`, revoked by 8 at `t(60)`) and the
+/// counter at 2 was opened (and so migrated through 0008): both cases read
+/// back as they were, Keeper's own and done, and numbering and the new kinds
+/// go on.
+pub async fn check_upgraded_cases(store: &dyn Store) {
+    let g = guild(1);
+    let warning = store.case(g, 1).await.unwrap().expect("case 1 kept");
+    assert_eq!(
+        (
+            warning.kind,
+            warning.reason.as_deref(),
+            warning.created_at,
+            warning.expires_at
+        ),
+        (CaseKind::Warn, Some("old"), t(0), Some(t(3_600)))
+    );
+    assert_eq!(
+        (warning.source, warning.action_status, warning.lift_status),
+        (CaseSource::Keeper, ActionStatus::Done, None)
+    );
+    let ban = store.case(g, 2).await.unwrap().expect("case 2 kept");
+    assert_eq!(
+        (ban.kind, ban.reason, ban.revoked_by, ban.revoked_at),
+        (CaseKind::Ban, None, Some(user(8)), Some(t(60)))
+    );
+    assert_eq!(store.active_warnings(g, user(10), t(10)).await.unwrap(), 1);
+    let unban = store
+        .add_case(&new_case(1, 10, CaseKind::Unban, "new kind", 100), None)
+        .await
+        .unwrap()
+        .now()
+        .unwrap();
+    assert_eq!(
+        (unban.number, unban.action_status),
+        (3, ActionStatus::Pending)
+    );
+    assert_eq!(
+        numbers(&store.cases(g, Some(user(10)), 10).await.unwrap()),
+        vec![3, 2, 1]
+    );
+}
