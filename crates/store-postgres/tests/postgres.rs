@@ -53,17 +53,24 @@ async fn migrates_from_empty_and_reruns_at_second_boot() {
     db.drop_db().await;
 }
 
+/// A new database migrated up to schema `version` only, and a connection to it
+/// for seeding what an older Keeper wrote.
+async fn migrated_to(version: i64) -> (ScratchDb, PgConnection) {
+    let db = ScratchDb::create().await;
+    let mut conn = raw_conn(&db).await;
+    keeper_store_postgres::MIGRATOR
+        .run_to(version, &mut conn)
+        .await
+        .unwrap();
+    (db, conn)
+}
+
 /// A database at schema v2 (leaderboard index on XP) with members in it: opening
 /// it applies 0003, which fills every member's XP bucket.
 #[tokio::test]
 async fn an_upgrade_from_v2_fills_the_xp_buckets() {
     use keeper_store::{conformance, levels::level_for_xp};
-    let db = ScratchDb::create().await;
-    let mut conn = raw_conn(&db).await;
-    keeper_store_postgres::MIGRATOR
-        .run_to(2, &mut conn)
-        .await
-        .unwrap();
+    let (db, mut conn) = migrated_to(2).await;
     for (user, xp) in conformance::V2_MEMBERS {
         sqlx::query!(
             "INSERT INTO member_xp (guild_id, user_id, xp, level, messages) VALUES (1, $1, $2, $3, 1)",
@@ -90,12 +97,7 @@ async fn an_upgrade_from_v2_fills_the_xp_buckets() {
 #[tokio::test]
 async fn an_upgrade_from_v6_keeps_every_case() {
     use keeper_store::conformance;
-    let db = ScratchDb::create().await;
-    let mut conn = raw_conn(&db).await;
-    keeper_store_postgres::MIGRATOR
-        .run_to(6, &mut conn)
-        .await
-        .unwrap();
+    let (db, mut conn) = migrated_to(6).await;
     let t0 = chrono::DateTime::from_timestamp(conformance::T0_SECS, 0).unwrap();
     sqlx::query!(
         "INSERT INTO mod_cases (guild_id, case_number, target_id, moderator_id, kind, reason,

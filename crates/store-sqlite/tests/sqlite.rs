@@ -274,6 +274,21 @@ async fn migrations_apply_from_empty_and_rerun_at_boot() {
     store.close().await;
 }
 
+/// A new database file in `dir` migrated up to schema `version` only, and a
+/// connection to it for seeding what an older Keeper wrote.
+async fn migrated_to(dir: &TempDir, version: i64) -> (String, sqlx::SqliteConnection) {
+    let url = dir.url(&format!("v{version}.db"));
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    let mut conn = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
+        .await
+        .unwrap();
+    keeper_store_sqlite::MIGRATOR
+        .run_to(version, &mut conn)
+        .await
+        .unwrap();
+    (url, conn)
+}
+
 /// A database at schema v6 with cases in it: opening it applies 0008, which
 /// rebuilds `mod_cases` (SQLite can't change a CHECK in place); every case is
 /// kept, Keeper's own and done.
@@ -281,15 +296,7 @@ async fn migrations_apply_from_empty_and_rerun_at_boot() {
 async fn an_upgrade_from_v6_keeps_every_case() {
     use keeper_store::conformance;
     let dir = TempDir::new();
-    let url = dir.url("v6.db");
-    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
-    let mut conn = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
-        .await
-        .unwrap();
-    keeper_store_sqlite::MIGRATOR
-        .run_to(6, &mut conn)
-        .await
-        .unwrap();
+    let (url, mut conn) = migrated_to(&dir, 6).await;
     let t0 = conformance::T0_SECS * 1000;
     sqlx::query!(
         "INSERT INTO mod_cases (guild_id, case_number, target_id, moderator_id, kind, reason,
@@ -322,15 +329,7 @@ async fn an_upgrade_from_v6_keeps_every_case() {
 async fn an_upgrade_from_v2_fills_the_xp_buckets() {
     use keeper_store::{conformance, levels::level_for_xp};
     let dir = TempDir::new();
-    let url = dir.url("v2.db");
-    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
-    let mut conn = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
-        .await
-        .unwrap();
-    keeper_store_sqlite::MIGRATOR
-        .run_to(2, &mut conn)
-        .await
-        .unwrap();
+    let (url, mut conn) = migrated_to(&dir, 2).await;
     for (user, xp) in conformance::V2_MEMBERS {
         let (user, level) = (user as i64, i64::from(level_for_xp(xp)));
         sqlx::query!(

@@ -3,15 +3,19 @@
 use super::{Fixture, guild};
 use crate::{EscalationAction, EscalationRule, StoreError};
 
-pub async fn escalation_rules_crud<F: Fixture>(fixture: &F) {
-    let store = fixture.store();
-    let g = guild(1);
-    let rule = |warnings, action, duration_secs| EscalationRule {
-        guild_id: g,
+/// Guild 1's rule at `warnings`.
+fn rule(warnings: i32, action: EscalationAction, duration_secs: Option<i64>) -> EscalationRule {
+    EscalationRule {
+        guild_id: guild(1),
         warnings,
         action,
         duration_secs,
-    };
+    }
+}
+
+pub async fn escalation_rules_crud<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let g = guild(1);
     store
         .set_escalation(&rule(5, EscalationAction::Ban, None))
         .await
@@ -46,12 +50,6 @@ pub async fn escalation_rules_crud<F: Fixture>(fixture: &F) {
 pub async fn escalation_rules_are_validated<F: Fixture>(fixture: &F) {
     let store = fixture.store();
     let g = guild(1);
-    let rule = |warnings, action, duration_secs| EscalationRule {
-        guild_id: g,
-        warnings,
-        action,
-        duration_secs,
-    };
     for bad in [
         rule(3, EscalationAction::Timeout, None),
         rule(3, EscalationAction::Timeout, Some(28 * 86_400 + 1)),
