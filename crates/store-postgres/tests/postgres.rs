@@ -65,6 +65,15 @@ async fn migrated_to(version: i64) -> (ScratchDb, PgConnection) {
     (db, conn)
 }
 
+/// Close the seeding connection and open the store, which migrates the
+/// database to this build's version.
+async fn upgraded(conn: PgConnection, db: &ScratchDb) -> PgStore {
+    conn.close().await.unwrap();
+    let store = PgStore::connect(&db.config()).await.expect("upgrade");
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    store
+}
+
 /// A database at schema v2 (leaderboard index on XP) with members in it: opening
 /// it applies 0003, which fills every member's XP bucket.
 #[tokio::test]
@@ -82,10 +91,7 @@ async fn an_upgrade_from_v2_fills_the_xp_buckets() {
         .await
         .unwrap();
     }
-    conn.close().await.unwrap();
-
-    let store = PgStore::connect(&db.config()).await.expect("upgrade");
-    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let store = upgraded(conn, &db).await;
     conformance::check_upgraded_from_v2(&store).await;
     store.close().await;
     db.drop_db().await;
@@ -113,10 +119,7 @@ async fn an_upgrade_from_v6_keeps_every_case() {
         .execute(&mut conn)
         .await
         .unwrap();
-    conn.close().await.unwrap();
-
-    let store = PgStore::connect(&db.config()).await.expect("upgrade");
-    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let store = upgraded(conn, &db).await;
     conformance::check_upgraded_cases(&store).await;
     store.close().await;
     db.drop_db().await;

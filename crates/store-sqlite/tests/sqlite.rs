@@ -289,6 +289,18 @@ async fn migrated_to(dir: &TempDir, version: i64) -> (String, sqlx::SqliteConnec
     (url, conn)
 }
 
+/// Close the seeding connection and open the store, which migrates the
+/// database to this build's version.
+async fn upgraded(conn: sqlx::SqliteConnection, url: &str) -> SqliteStore {
+    conn.close().await.unwrap();
+    let store = open(url).await;
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        binary_schema_version()
+    );
+    store
+}
+
 /// A database at schema v6 with cases in it: opening it applies 0008, which
 /// rebuilds `mod_cases` (SQLite can't change a CHECK in place); every case is
 /// kept, Keeper's own and done.
@@ -312,13 +324,7 @@ async fn an_upgrade_from_v6_keeps_every_case() {
         .execute(&mut conn)
         .await
         .unwrap();
-    conn.close().await.unwrap();
-
-    let store = open(&url).await;
-    assert_eq!(
-        store.schema_version().await.unwrap(),
-        binary_schema_version()
-    );
+    let store = upgraded(conn, &url).await;
     conformance::check_upgraded_cases(&store).await;
     store.close().await;
 }
@@ -342,13 +348,7 @@ async fn an_upgrade_from_v2_fills_the_xp_buckets() {
         .await
         .unwrap();
     }
-    conn.close().await.unwrap();
-
-    let store = open(&url).await;
-    assert_eq!(
-        store.schema_version().await.unwrap(),
-        binary_schema_version()
-    );
+    let store = upgraded(conn, &url).await;
     conformance::check_upgraded_from_v2(&store).await;
     store.close().await;
 }
