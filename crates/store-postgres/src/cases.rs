@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use keeper_store::{
     ActionOutcome, ActionStatus, Amendment, Applied, Case, CaseKind, CasePage, CaseStore,
     LiftOutcome, NewCase, StoreError, StoreResult, Warned, id_from_db, id_to_db,
-    moderation::{discord_act, discord_act_changes_state, escalation_after},
+    moderation::{discord_act, discord_act_changes_state, ensure_warning, escalation_after},
 };
 use sqlx::PgConnection;
 use twilight_model::id::{
@@ -314,6 +314,7 @@ impl CaseStore for PgStore {
         now: DateTime<Utc>,
         once: Option<Id<InteractionMarker>>,
     ) -> StoreResult<Applied<Warned>> {
+        ensure_warning(warning)?;
         let Some(mut tx) = self
             .begin_once(once, warning.guild_id, warning.created_at)
             .await?

@@ -92,6 +92,18 @@ pub fn escalation_after(
     escalation_for(rules, before, active).map(|rule| rule.escalation_case(warning, now))
 }
 
+/// What `add_warning` is given must be a warning (`Invalid` otherwise).
+pub fn ensure_warning(case: &NewCase) -> StoreResult<()> {
+    if case.kind == CaseKind::Warn {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "A {} is not a warning: record it with add_case.",
+            case.kind
+        )))
+    }
+}
+
 /// An act seen on the gateway as it is recorded (source discord, no
 /// escalation), and the pair of kinds whose latest case says where the member
 /// stands ([`state_kinds`]); `Invalid` for a kind that is not a state change.
@@ -126,7 +138,9 @@ pub fn state_kinds(kind: CaseKind) -> Option<[CaseKind; 2]> {
 ///
 /// - a ban: only when not banned already (a replayed event, or the echo of
 ///   Keeper's own ban, records nothing);
-/// - an unban: only when banned;
+/// - an unban: only when banned, and not while Keeper holds a claim on the
+///   ban's lift at `act.created_at` (the echo of Keeper's own lift, which may
+///   arrive before [`crate::CaseStore::finish_lift`] records it);
 /// - a timeout: unless the latest is a timeout ending at the same moment;
 /// - an untimeout: only when a timeout is still in effect at `act.created_at`.
 pub fn discord_act_changes_state(act: &NewCase, latest: Option<&Case>) -> bool {
@@ -136,9 +150,14 @@ pub fn discord_act_changes_state(act: &NewCase, latest: Option<&Case>) -> bool {
     let timed_out_until = latest
         .filter(|c| c.kind == CaseKind::Timeout)
         .map(|c| c.expires_at);
+    let lifting = latest.is_some_and(|c| {
+        c.lift_status == Some(LiftStatus::Scheduled)
+            && c.lift_claimed_until
+                .is_some_and(|until| until > act.created_at)
+    });
     match act.kind {
         CaseKind::Ban => !banned,
-        CaseKind::Unban => banned,
+        CaseKind::Unban => banned && !lifting,
         CaseKind::Timeout => timed_out_until != Some(act.expires_at),
         CaseKind::Untimeout => {
             matches!(timed_out_until, Some(Some(end)) if end > act.created_at)
@@ -282,6 +301,18 @@ mod tests {
             &act(Unban, 20, None),
             Some(&lifted)
         ));
+        let mut lifting = case(Ban, Some(10));
+        lifting.lift_status = Some(LiftStatus::Scheduled);
+        lifting.lift_claimed_by = Some("k".into());
+        lifting.lift_claimed_until = Some(at(40));
+        assert!(
+            !discord_act_changes_state(&act(Unban, 20, None), Some(&lifting)),
+            "Keeper's lift"
+        );
+        assert!(
+            discord_act_changes_state(&act(Unban, 40, None), Some(&lifting)),
+            "claim lapsed"
+        );
         let mut failed = case(Ban, None);
         failed.action_status = ActionStatus::Failed;
         assert!(discord_act_changes_state(&act(Ban, 1, None), Some(&failed)));

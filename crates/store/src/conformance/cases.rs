@@ -456,6 +456,9 @@ pub async fn expired_and_revoked_warnings_stop_counting<F: Fixture>(fixture: &F)
             .unwrap();
     }
     assert_eq!(store.active_warnings(g, m, t(103)).await.unwrap(), 1);
+    let note = new_case(1, 10, CaseKind::Note, "not a warning", 103);
+    let err = store.add_warning(&note, t(103), None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     // A warning already expired when counted counts for nothing.
     let stale = warn(&store, warning(1, 10, 103, Some(103)), 103).await;
     assert_eq!((stale.active, stale.escalation), (1, None));
@@ -1091,6 +1094,35 @@ pub async fn discord_acts_are_recorded_once<F: Fixture>(fixture: &F) {
         recorded += usize::from(r.await.unwrap().is_some());
     }
     assert_eq!(recorded, 1);
+
+    // Keeper's own lift comes back as GUILD_BAN_REMOVE, maybe before the lift
+    // is recorded: not a moderator's unban, and the lift is still recorded.
+    let temp = temp_ban(&store, 1, 16, 50).await;
+    let claimed = store
+        .claim_due_lifts(t(60), "k", Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(numbers(&claimed), vec![temp.number]);
+    assert_eq!(
+        record(act(CaseKind::Unban, 16, 61, None)).await,
+        None,
+        "the echo of Keeper's lift"
+    );
+    assert!(
+        store
+            .finish_lift(g, temp.number, "k", LiftOutcome::Lifted { at: t(61) })
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        record(act(CaseKind::Unban, 16, 62, None)).await,
+        None,
+        "lifted already"
+    );
+    assert!(
+        record(act(CaseKind::Ban, 16, 63, None)).await.is_some(),
+        "banned again"
+    );
 }
 
 /// A member's cases by pages, newest first, with the total and their active

@@ -41,7 +41,8 @@ pub trait CaseStore: Send + Sync {
     /// recorded too, with the next number ([`crate::EscalationRule::escalation_case`]:
     /// source escalation, `escalated_from` the warning, pending). Two warnings
     /// landing together can't both cross the same count: the count follows the
-    /// number allocation. At most once per interaction.
+    /// number allocation. At most once per interaction. A case of another kind
+    /// is refused (`Invalid`).
     async fn add_warning(
         &self,
         warning: &NewCase,
@@ -196,8 +197,9 @@ pub trait CaseStore: Send + Sync {
     /// when it changes the target's state as recorded
     /// ([`crate::moderation::discord_act_changes_state`] on their latest case of
     /// the same pair, any source): events may be replayed, and Keeper's own
-    /// acts come back as events too. An unban also drops the scheduled lift of
-    /// the ban it ends. One transaction, serialized per guild like
+    /// acts come back as events too (an unban while Keeper holds a claim on
+    /// the ban's lift is the echo of that lift: not recorded). An unban also
+    /// drops the scheduled lift of the ban it ends. One transaction, serialized per guild like
     /// [`CaseStore::add_warning`]. Returns the case recorded, `None` when
     /// nothing changed; another kind is refused (`Invalid`).
     async fn record_discord_act(&self, act: &NewCase) -> StoreResult<Option<Case>>;
