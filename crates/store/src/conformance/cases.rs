@@ -1250,3 +1250,41 @@ pub async fn check_upgraded_cases(store: &dyn Store) {
         vec![3, 2, 1]
     );
 }
+
+/// Four claimers at once, over several rounds: no lift is ever claimed twice,
+/// and every due one is claimed.
+pub async fn concurrent_lift_claims_are_disjoint<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    for round in 0..5u64 {
+        let now = 1_000 * (round as i64 + 1);
+        for i in 0..12 {
+            temp_ban(&store, 1 + round, 10 + i, now - 10).await;
+        }
+        let claims: Vec<_> = (0..4)
+            .map(|c| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let claimer = format!("p{c}");
+                    store
+                        .claim_due_lifts(t(now), &claimer, Duration::seconds(60), 12)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        for claim in claims {
+            for case in claim.await.unwrap() {
+                assert!(
+                    seen.insert((case.guild_id, case.number)),
+                    "round {round}: claimed twice: {case:?}"
+                );
+                let claimer = case.lift_claimed_by.clone().unwrap();
+                let lifted = LiftOutcome::Lifted { at: t(now) };
+                let finished = store.finish_lift(case.guild_id, case.number, &claimer, lifted);
+                assert!(finished.await.unwrap(), "round {round}: {case:?}");
+            }
+        }
+        assert_eq!(seen.len(), 12, "round {round}: every due lift claimed");
+    }
+}

@@ -92,6 +92,7 @@ macro_rules! conformance_tests {
             amendments_keep_the_reason_history,
             pending_actions_are_listed_until_finished,
             lift_claims_are_exclusive_and_leased,
+            concurrent_lift_claims_are_disjoint,
             discord_acts_are_recorded_once,
             member_cases_come_in_pages_with_totals,
             log_message_and_dm_status_are_kept,
