@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use keeper_store::{
     EscalationRule, EscalationStore, StoreError, StoreResult, id_from_db, id_to_db,
 };
+use sqlx::PgConnection;
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use crate::{
@@ -37,6 +38,7 @@ impl TryFrom<EscalationRow> for EscalationRule {
 #[async_trait]
 impl EscalationStore for PgStore {
     async fn set_escalation(&self, rule: &EscalationRule) -> StoreResult<()> {
+        rule.validate().map_err(StoreError::Invalid)?;
         sqlx::query!(
             "INSERT INTO escalation_rules (guild_id, warnings, action, duration_secs)
          VALUES ($1, $2, $3, $4)
@@ -71,15 +73,25 @@ impl EscalationStore for PgStore {
     }
 
     async fn escalations(&self, guild: Id<GuildMarker>) -> StoreResult<Vec<EscalationRule>> {
-        let rows = sqlx::query_as!(
-            EscalationRow,
-            "SELECT guild_id, warnings, action, duration_secs FROM escalation_rules
-         WHERE guild_id = $1 ORDER BY warnings",
-            id_to_db(guild),
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        from_rows(rows)
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        rules_of(&mut conn, id_to_db(guild)).await
     }
+}
+
+/// A guild's rules, lowest warning count first, on a connection: `add_warning`
+/// reads them in its write transaction.
+pub(crate) async fn rules_of(
+    conn: &mut PgConnection,
+    guild_id: i64,
+) -> StoreResult<Vec<EscalationRule>> {
+    let rows = sqlx::query_as!(
+        EscalationRow,
+        "SELECT guild_id, warnings, action, duration_secs FROM escalation_rules
+         WHERE guild_id = $1 ORDER BY warnings",
+        guild_id,
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    from_rows(rows)
 }

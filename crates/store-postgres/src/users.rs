@@ -25,7 +25,9 @@ impl UserDataStore for PgStore {
         let cases = sqlx::query_as!(
             CaseRow,
             "SELECT guild_id, case_number, target_id, moderator_id, kind, reason, created_at,
-                expires_at, revoked_by, revoked_at
+                expires_at, revoked_by, revoked_at, source, escalated_from, duration_secs,
+                action_status, action_error, lift_status, lift_error, lift_claimed_by,
+                lift_claimed_until, lifted_at, log_channel_id, log_message_id, dm_status
          FROM mod_cases WHERE target_id = $1 ORDER BY guild_id, case_number",
             user_id,
         )
@@ -35,7 +37,9 @@ impl UserDataStore for PgStore {
         let moderated = sqlx::query_as!(
             CaseRow,
             "SELECT guild_id, case_number, target_id, moderator_id, kind, reason, created_at,
-                expires_at, revoked_by, revoked_at
+                expires_at, revoked_by, revoked_at, source, escalated_from, duration_secs,
+                action_status, action_error, lift_status, lift_error, lift_claimed_by,
+                lift_claimed_until, lifted_at, log_channel_id, log_message_id, dm_status
          FROM mod_cases WHERE moderator_id = $1 ORDER BY guild_id, case_number",
             user_id,
         )
@@ -59,6 +63,15 @@ impl UserDataStore for PgStore {
             .await
             .map_err(db_error)?
             .rows_affected();
+        // The reason history of the cases about them goes with the cases.
+        sqlx::query!(
+            "DELETE FROM case_amendments WHERE (guild_id, case_number) IN
+             (SELECT guild_id, case_number FROM mod_cases WHERE target_id = $1)",
+            user_id
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
         // Cases they issued as a moderator stay: they are the guild's record.
         let cases = sqlx::query!("DELETE FROM mod_cases WHERE target_id = $1", user_id)
             .execute(&mut *tx)

@@ -53,17 +53,33 @@ async fn migrates_from_empty_and_reruns_at_second_boot() {
     db.drop_db().await;
 }
 
+/// A new database migrated up to schema `version` only, and a connection to it
+/// for seeding what an older Keeper wrote.
+async fn migrated_to(version: i64) -> (ScratchDb, PgConnection) {
+    let db = ScratchDb::create().await;
+    let mut conn = raw_conn(&db).await;
+    keeper_store_postgres::MIGRATOR
+        .run_to(version, &mut conn)
+        .await
+        .unwrap();
+    (db, conn)
+}
+
+/// Close the seeding connection and open the store, which migrates the
+/// database to this build's version.
+async fn upgraded(conn: PgConnection, db: &ScratchDb) -> PgStore {
+    conn.close().await.unwrap();
+    let store = PgStore::connect(&db.config()).await.expect("upgrade");
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    store
+}
+
 /// A database at schema v2 (leaderboard index on XP) with members in it: opening
 /// it applies 0003, which fills every member's XP bucket.
 #[tokio::test]
 async fn an_upgrade_from_v2_fills_the_xp_buckets() {
     use keeper_store::{conformance, levels::level_for_xp};
-    let db = ScratchDb::create().await;
-    let mut conn = raw_conn(&db).await;
-    keeper_store_postgres::MIGRATOR
-        .run_to(2, &mut conn)
-        .await
-        .unwrap();
+    let (db, mut conn) = migrated_to(2).await;
     for (user, xp) in conformance::V2_MEMBERS {
         sqlx::query!(
             "INSERT INTO member_xp (guild_id, user_id, xp, level, messages) VALUES (1, $1, $2, $3, 1)",
@@ -75,11 +91,36 @@ async fn an_upgrade_from_v2_fills_the_xp_buckets() {
         .await
         .unwrap();
     }
-    conn.close().await.unwrap();
-
-    let store = PgStore::connect(&db.config()).await.expect("upgrade");
-    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let store = upgraded(conn, &db).await;
     conformance::check_upgraded_from_v2(&store).await;
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// A database at schema v6 with cases in it: opening it applies 0008 (the new
+/// kinds' CHECK, the columns with their defaults); every case is kept, Keeper's
+/// own and done.
+#[tokio::test]
+async fn an_upgrade_from_v6_keeps_every_case() {
+    use keeper_store::conformance;
+    let (db, mut conn) = migrated_to(6).await;
+    let t0 = chrono::DateTime::from_timestamp(conformance::T0_SECS, 0).unwrap();
+    sqlx::query!(
+        "INSERT INTO mod_cases (guild_id, case_number, target_id, moderator_id, kind, reason,
+                                created_at, expires_at, revoked_by, revoked_at)
+         VALUES (1, 1, 10, 9, 'warn', 'old', $1::timestamptz, $1::timestamptz + interval '1 hour', NULL, NULL),
+                (1, 2, 10, 9, 'ban', NULL, $1::timestamptz, NULL, 8, $1::timestamptz + interval '1 minute')",
+        t0,
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query!("INSERT INTO case_counters (guild_id, last_case) VALUES (1, 2)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let store = upgraded(conn, &db).await;
+    conformance::check_upgraded_cases(&store).await;
     store.close().await;
     db.drop_db().await;
 }
@@ -220,6 +261,7 @@ async fn every_table_is_commented() {
         names,
         [
             "applied_interactions",
+            "case_amendments",
             "case_counters",
             "escalation_rules",
             "gateway_sessions",
@@ -283,5 +325,89 @@ async fn connections_carry_the_session_limits() {
     }
     drop(conn);
     store.close().await;
+    db.drop_db().await;
+}
+
+/// Two processes (two pools on one database) warn members of one guild at once,
+/// with a rule at 3: numbers exact across both, and each member escalated once,
+/// from their third warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_warning_at_once_escalate_once() {
+    use keeper_store::{CaseKind, EscalationAction, EscalationRule, NewCase};
+    let db = ScratchDb::create().await;
+    let first = std::sync::Arc::new(PgStore::connect(&db.config()).await.unwrap());
+    let second = std::sync::Arc::new(PgStore::connect(&db.config()).await.unwrap());
+    let guild = Id::new(1);
+    first
+        .set_escalation(&EscalationRule {
+            guild_id: guild,
+            warnings: 3,
+            action: EscalationAction::Timeout,
+            duration_secs: Some(600),
+        })
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    const MEMBERS: u64 = 5;
+    const EACH: u64 = 8;
+    let tasks: Vec<_> = (0..MEMBERS * EACH)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            tokio::spawn(async move {
+                let warning = NewCase::new(
+                    guild,
+                    Id::new(10 + i % MEMBERS),
+                    Id::new(9),
+                    CaseKind::Warn,
+                    now,
+                );
+                store
+                    .add_warning(&warning, now, None)
+                    .await
+                    .unwrap()
+                    .now()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut escalations = 0;
+    for t in tasks {
+        escalations += usize::from(t.await.unwrap().escalation.is_some());
+    }
+    assert_eq!(escalations, MEMBERS as usize, "once per member");
+    let cases = first.cases(guild, None, 1000).await.unwrap();
+    let total = (MEMBERS * EACH + MEMBERS) as i64;
+    let numbers: Vec<i64> = cases.iter().map(|c| c.number).collect();
+    assert_eq!(
+        numbers,
+        (1..=total).rev().collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
+    for member in 0..MEMBERS {
+        let target = Id::new(10 + member);
+        let theirs: Vec<_> = cases.iter().filter(|c| c.target_id == target).collect();
+        let warnings: Vec<i64> = theirs
+            .iter()
+            .filter(|c| c.kind == CaseKind::Warn)
+            .map(|c| c.number)
+            .collect();
+        let timeouts: Vec<_> = theirs
+            .iter()
+            .filter(|c| c.kind == CaseKind::Timeout)
+            .collect();
+        assert_eq!(warnings.len() as u64, EACH);
+        assert_eq!(timeouts.len(), 1, "member {member}");
+        // Warnings are listed newest first: the third is third from the end.
+        assert_eq!(
+            timeouts[0].escalated_from,
+            Some(warnings[warnings.len() - 3])
+        );
+    }
+    first.close().await;
+    second.close().await;
     db.drop_db().await;
 }

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use keeper_store::{
     EscalationRule, EscalationStore, StoreError, StoreResult, id_from_db, id_to_db,
 };
+use sqlx::SqliteConnection;
 use twilight_model::id::{Id, marker::GuildMarker};
 
 use crate::{
@@ -36,16 +37,7 @@ impl TryFrom<EscalationRow> for EscalationRule {
 #[async_trait]
 impl EscalationStore for SqliteStore {
     async fn set_escalation(&self, rule: &EscalationRule) -> StoreResult<()> {
-        if rule.warnings < 1 {
-            return Err(StoreError::Invalid(
-                "An escalation needs a warning count of 1 or more.".into(),
-            ));
-        }
-        if matches!(rule.duration_secs, Some(s) if s <= 0) {
-            return Err(StoreError::Invalid(
-                "A timeout must last a positive duration.".into(),
-            ));
-        }
+        rule.validate().map_err(StoreError::Invalid)?;
         let guild_id = id_to_db(rule.guild_id);
         let action = rule.action.as_str();
         sqlx::query!(
@@ -79,16 +71,25 @@ impl EscalationStore for SqliteStore {
     }
 
     async fn escalations(&self, guild: Id<GuildMarker>) -> StoreResult<Vec<EscalationRule>> {
-        let guild_id = id_to_db(guild);
-        let rows = sqlx::query_as!(
-            EscalationRow,
-            r#"SELECT guild_id, warnings, action, duration_secs
-           FROM escalation_rules WHERE guild_id = ?1 ORDER BY warnings"#,
-            guild_id
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_error)?;
-        from_rows(rows)
+        let mut conn = self.reader.acquire().await.map_err(db_error)?;
+        rules_of(&mut conn, id_to_db(guild)).await
     }
+}
+
+/// A guild's rules, lowest warning count first, on a connection: `add_warning`
+/// reads them in its write transaction.
+pub(crate) async fn rules_of(
+    conn: &mut SqliteConnection,
+    guild_id: i64,
+) -> StoreResult<Vec<EscalationRule>> {
+    let rows = sqlx::query_as!(
+        EscalationRow,
+        r#"SELECT guild_id, warnings, action, duration_secs
+           FROM escalation_rules WHERE guild_id = ?1 ORDER BY warnings"#,
+        guild_id
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    from_rows(rows)
 }

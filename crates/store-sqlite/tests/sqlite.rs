@@ -92,15 +92,19 @@ async fn concurrent_writers_and_readers_never_see_locked() {
                 let batch = [award(7, 1 + (w * 31 + i) % 50, 10, i as i64)];
                 s.award_xp(&batch, &[]).await.expect("award");
                 if i % 40 == 0 {
-                    s.add_case(&NewCase {
-                        guild_id: guild,
-                        target_id: Id::new(1 + w),
-                        moderator_id: Id::new(99),
-                        kind: CaseKind::Warn,
-                        reason: Some(format!("writer {w} step {i}")),
-                        created_at: at(i as i64),
-                        expires_at: None,
-                    })
+                    s.add_case(
+                        &NewCase {
+                            reason: Some(format!("writer {w} step {i}")),
+                            ..NewCase::new(
+                                guild,
+                                Id::new(1 + w),
+                                Id::new(99),
+                                CaseKind::Warn,
+                                at(i as i64),
+                            )
+                        },
+                        None,
+                    )
                     .await
                     .expect("case");
                     s.update_settings(
@@ -270,21 +274,68 @@ async fn migrations_apply_from_empty_and_rerun_at_boot() {
     store.close().await;
 }
 
+/// A new database file in `dir` migrated up to schema `version` only, and a
+/// connection to it for seeding what an older Keeper wrote.
+async fn migrated_to(dir: &TempDir, version: i64) -> (String, sqlx::SqliteConnection) {
+    let url = dir.url(&format!("v{version}.db"));
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    let mut conn = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
+        .await
+        .unwrap();
+    keeper_store_sqlite::MIGRATOR
+        .run_to(version, &mut conn)
+        .await
+        .unwrap();
+    (url, conn)
+}
+
+/// Close the seeding connection and open the store, which migrates the
+/// database to this build's version.
+async fn upgraded(conn: sqlx::SqliteConnection, url: &str) -> SqliteStore {
+    conn.close().await.unwrap();
+    let store = open(url).await;
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        binary_schema_version()
+    );
+    store
+}
+
+/// A database at schema v6 with cases in it: opening it applies 0008, which
+/// rebuilds `mod_cases` (SQLite can't change a CHECK in place); every case is
+/// kept, Keeper's own and done.
+#[tokio::test]
+async fn an_upgrade_from_v6_keeps_every_case() {
+    use keeper_store::conformance;
+    let dir = TempDir::new();
+    let (url, mut conn) = migrated_to(&dir, 6).await;
+    let t0 = conformance::T0_SECS * 1000;
+    sqlx::query!(
+        "INSERT INTO mod_cases (guild_id, case_number, target_id, moderator_id, kind, reason,
+                                created_at, expires_at, revoked_by, revoked_at)
+         VALUES (1, 1, 10, 9, 'warn', 'old', ?1, ?1 + 3600000, NULL, NULL),
+                (1, 2, 10, 9, 'ban', NULL, ?1, NULL, 8, ?1 + 60000)",
+        t0
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query!("INSERT INTO case_counters (guild_id, last_case) VALUES (1, 2)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let store = upgraded(conn, &url).await;
+    conformance::check_upgraded_cases(&store).await;
+    store.close().await;
+}
+
 /// A database at schema v2 (leaderboard index on XP) with members in it: opening
 /// it applies 0003, which fills every member's XP bucket.
 #[tokio::test]
 async fn an_upgrade_from_v2_fills_the_xp_buckets() {
     use keeper_store::{conformance, levels::level_for_xp};
     let dir = TempDir::new();
-    let url = dir.url("v2.db");
-    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
-    let mut conn = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
-        .await
-        .unwrap();
-    keeper_store_sqlite::MIGRATOR
-        .run_to(2, &mut conn)
-        .await
-        .unwrap();
+    let (url, mut conn) = migrated_to(&dir, 2).await;
     for (user, xp) in conformance::V2_MEMBERS {
         let (user, level) = (user as i64, i64::from(level_for_xp(xp)));
         sqlx::query!(
@@ -297,13 +348,7 @@ async fn an_upgrade_from_v2_fills_the_xp_buckets() {
         .await
         .unwrap();
     }
-    conn.close().await.unwrap();
-
-    let store = open(&url).await;
-    assert_eq!(
-        store.schema_version().await.unwrap(),
-        binary_schema_version()
-    );
+    let store = upgraded(conn, &url).await;
     conformance::check_upgraded_from_v2(&store).await;
     store.close().await;
 }

@@ -15,13 +15,15 @@
 //! methods on a concrete store brings the traits in with
 //! `use keeper_store::prelude::*;`.
 //!
-//! Rules that are pure arithmetic (the level curve, applying a settings patch) live
+//! Rules that are pure arithmetic (the level curve, applying a settings patch,
+//! which escalation a warning triggers: `moderation`) live
 //! here as plain functions so both backends and the bot agree on them.
 
 #[cfg(feature = "backend")]
 pub mod backend;
 mod error;
 pub mod levels;
+pub mod moderation;
 mod settings;
 mod traits;
 mod types;
@@ -30,6 +32,7 @@ mod types;
 pub mod conformance;
 
 pub use error::{StoreError, StoreResult};
+pub use moderation::{MAX_TIMEOUT_SECS, escalation_for};
 pub use settings::{
     DEFAULT_LEVELUP_MESSAGE, DEFAULT_PREFIX, DEFAULT_WELCOME_MESSAGE, DEFAULT_XP_COOLDOWN_SECS,
     GuildSettings, LevelUpTarget, SettingsPatch,

@@ -6,7 +6,7 @@ use twilight_model::{
     guild::Permissions,
     id::{
         Id,
-        marker::{GuildMarker, RoleMarker, UserMarker},
+        marker::{ChannelMarker, GuildMarker, MessageMarker, RoleMarker, UserMarker},
     },
 };
 
@@ -164,16 +164,22 @@ pub enum CaseKind {
     Ban,
     Unwarn,
     Note,
+    /// A timeout lifted before its end.
+    Untimeout,
+    /// A ban lifted (by hand; a temporary ban's own lift is recorded on the ban).
+    Unban,
 }
 
 impl CaseKind {
-    pub const ALL: [CaseKind; 6] = [
+    pub const ALL: [CaseKind; 8] = [
         CaseKind::Warn,
         CaseKind::Timeout,
         CaseKind::Kick,
         CaseKind::Ban,
         CaseKind::Unwarn,
         CaseKind::Note,
+        CaseKind::Untimeout,
+        CaseKind::Unban,
     ];
 
     /// The word stored in the database and shown to moderators.
@@ -185,13 +191,164 @@ impl CaseKind {
             CaseKind::Ban => "ban",
             CaseKind::Unwarn => "unwarn",
             CaseKind::Note => "note",
+            CaseKind::Untimeout => "untimeout",
+            CaseKind::Unban => "unban",
         }
+    }
+
+    /// Whether the case is an act Discord carries out (a timeout, kick, ban or
+    /// their undoing), as opposed to a record Keeper alone keeps (a warning, its
+    /// removal, a note).
+    pub fn acts_at_discord(self) -> bool {
+        matches!(
+            self,
+            CaseKind::Timeout
+                | CaseKind::Kick
+                | CaseKind::Ban
+                | CaseKind::Untimeout
+                | CaseKind::Unban
+        )
     }
 }
 
 stored_word!(CaseKind, "case kind");
 
+/// Who made a case's act.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseSource {
+    /// A moderator, through a Keeper command.
+    Keeper,
+    /// Keeper itself, when a member reached a rule's number of warnings
+    /// ([`Case::escalated_from`] names the warning).
+    Escalation,
+    /// A moderator in Discord's own menus, recorded from gateway events
+    /// ([`crate::CaseStore::record_discord_act`]).
+    Discord,
+}
+
+impl CaseSource {
+    pub const ALL: [CaseSource; 3] = [
+        CaseSource::Keeper,
+        CaseSource::Escalation,
+        CaseSource::Discord,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseSource::Keeper => "keeper",
+            CaseSource::Escalation => "escalation",
+            CaseSource::Discord => "discord",
+        }
+    }
+}
+
+stored_word!(CaseSource, "case source");
+
+/// Where a case's act is at Discord.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Recorded; Discord has not confirmed it yet. After a crash, what is still
+    /// pending is completed or marked failed at start-up
+    /// ([`crate::CaseStore::pending_actions`]).
+    Pending,
+    /// Done at Discord (and every case that is only a record: warnings, notes).
+    Done,
+    /// Discord refused it ([`Case::action_error`] says what it answered).
+    Failed,
+}
+
+impl ActionStatus {
+    pub const ALL: [ActionStatus; 3] = [
+        ActionStatus::Pending,
+        ActionStatus::Done,
+        ActionStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Pending => "pending",
+            ActionStatus::Done => "done",
+            ActionStatus::Failed => "failed",
+        }
+    }
+}
+
+stored_word!(ActionStatus, "action status");
+
+/// How a pending act ended at Discord ([`crate::CaseStore::set_action_status`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActionOutcome {
+    Done,
+    /// What Discord answered.
+    Failed(String),
+}
+
+/// Where the lift of a temporary ban is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiftStatus {
+    /// To be lifted at the ban's `expires_at`.
+    Scheduled,
+    Lifted,
+    /// Discord refused the lift ([`Case::lift_error`]).
+    Failed,
+}
+
+impl LiftStatus {
+    pub const ALL: [LiftStatus; 3] = [
+        LiftStatus::Scheduled,
+        LiftStatus::Lifted,
+        LiftStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiftStatus::Scheduled => "scheduled",
+            LiftStatus::Lifted => "lifted",
+            LiftStatus::Failed => "failed",
+        }
+    }
+}
+
+stored_word!(LiftStatus, "lift status");
+
+/// How a claimed lift ended ([`crate::CaseStore::finish_lift`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiftOutcome {
+    Lifted {
+        at: DateTime<Utc>,
+    },
+    /// What Discord answered.
+    Failed(String),
+}
+
+/// Whether a warned member was told by DM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DmStatus {
+    Sent,
+    Failed,
+}
+
+impl DmStatus {
+    pub const ALL: [DmStatus; 2] = [DmStatus::Sent, DmStatus::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DmStatus::Sent => "sent",
+            DmStatus::Failed => "failed",
+        }
+    }
+}
+
+stored_word!(DmStatus, "DM status");
+
 /// A case about to be recorded; the store gives it its number.
+///
+/// Its state at Discord follows from it ([`NewCase::action_status`]), and so
+/// does a temporary ban's lift ([`NewCase::schedules_lift`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewCase {
     pub guild_id: Id<GuildMarker>,
@@ -200,8 +357,59 @@ pub struct NewCase {
     pub kind: CaseKind,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
-    /// When the case stops counting (warnings) or ends (timeouts); `None`: never.
+    /// When the case stops counting (warnings) or ends (timeouts, temporary
+    /// bans); `None`: never.
     pub expires_at: Option<DateTime<Utc>>,
+    pub source: CaseSource,
+    /// The warning that triggered an escalation: `Some` exactly when `source`
+    /// is [`CaseSource::Escalation`].
+    pub escalated_from: Option<i64>,
+    /// How long a timeout or temporary ban was asked to last.
+    pub duration_secs: Option<i64>,
+}
+
+impl NewCase {
+    /// A case made by a Keeper command, with nothing optional set.
+    pub fn new(
+        guild_id: Id<GuildMarker>,
+        target_id: Id<UserMarker>,
+        moderator_id: Id<UserMarker>,
+        kind: CaseKind,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            guild_id,
+            target_id,
+            moderator_id,
+            kind,
+            reason: None,
+            created_at,
+            expires_at: None,
+            source: CaseSource::Keeper,
+            escalated_from: None,
+            duration_secs: None,
+        }
+    }
+
+    /// Its state at Discord when recorded: pending for an act Keeper has yet to
+    /// carry out (a timeout, kick, ban or their undoing, by a command or an
+    /// escalation); done for a record (warnings, notes) and for what a moderator
+    /// already did in Discord's menus.
+    pub fn action_status(&self) -> ActionStatus {
+        if self.kind.acts_at_discord() && self.source != CaseSource::Discord {
+            ActionStatus::Pending
+        } else {
+            ActionStatus::Done
+        }
+    }
+
+    /// Whether recording it schedules a lift: a ban with an end, made by Keeper
+    /// (a ban made in Discord's menus has no end Keeper could know).
+    pub fn schedules_lift(&self) -> bool {
+        self.kind == CaseKind::Ban
+            && self.expires_at.is_some()
+            && self.source != CaseSource::Discord
+    }
 }
 
 /// A recorded moderation case.
@@ -218,6 +426,60 @@ pub struct Case {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_by: Option<Id<UserMarker>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub source: CaseSource,
+    pub escalated_from: Option<i64>,
+    pub duration_secs: Option<i64>,
+    pub action_status: ActionStatus,
+    /// What Discord answered, when the act failed.
+    pub action_error: Option<String>,
+    /// A temporary ban's lift; `None`: no lift (a permanent ban, any other
+    /// case, or a lift cancelled by a hand unban).
+    pub lift_status: Option<LiftStatus>,
+    pub lift_error: Option<String>,
+    /// The process lifting the ban now, and until when its claim holds.
+    pub lift_claimed_by: Option<String>,
+    pub lift_claimed_until: Option<DateTime<Utc>>,
+    pub lifted_at: Option<DateTime<Utc>>,
+    /// The case's message in the mod-log, edited when the case changes.
+    pub log_channel_id: Option<Id<ChannelMarker>>,
+    pub log_message_id: Option<Id<MessageMarker>>,
+    /// For a warning: whether the member was told by DM (`None`: not tried).
+    pub dm_status: Option<DmStatus>,
+}
+
+/// What [`crate::CaseStore::add_warning`] recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warned {
+    pub warning: Case,
+    /// The target's active warnings after this one.
+    pub active: i64,
+    /// The escalation this warning triggered, recorded in the same transaction
+    /// (pending: Keeper has yet to carry it out).
+    pub escalation: Option<Case>,
+}
+
+/// One page of a member's cases ([`crate::CaseStore::member_cases`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CasePage {
+    /// Newest first.
+    pub cases: Vec<Case>,
+    /// Every case about the member (for "page x of y").
+    pub total: u64,
+    /// Their warnings neither revoked nor expired at the time asked.
+    pub active_warnings: i64,
+}
+
+/// One change of a case's reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Amendment {
+    pub guild_id: Id<GuildMarker>,
+    pub case_number: i64,
+    /// 1, 2, 3... per case, in the order they were made.
+    pub number: i64,
+    pub amended_at: DateTime<Utc>,
+    pub amended_by: Id<UserMarker>,
+    pub old_reason: Option<String>,
+    pub new_reason: String,
 }
 
 /// What happens when a member reaches a number of active warnings.
@@ -247,7 +509,9 @@ impl EscalationAction {
 
 stored_word!(EscalationAction, "escalation action");
 
-/// At `warnings` active warnings, take `action` (for timeouts, for `duration_secs`).
+/// At `warnings` active warnings, take `action` (for a timeout or a temporary
+/// ban, for `duration_secs`). [`EscalationRule::validate`] says which rules
+/// make sense.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EscalationRule {
     pub guild_id: Id<GuildMarker>,
@@ -354,6 +618,18 @@ mod tests {
     fn stored_words_round_trip_and_unknown_ones_are_corrupt_data() {
         for kind in CaseKind::ALL {
             assert_eq!(kind.to_string().parse::<CaseKind>().unwrap(), kind);
+        }
+        for s in CaseSource::ALL {
+            assert_eq!(s.to_string().parse::<CaseSource>().unwrap(), s);
+        }
+        for s in ActionStatus::ALL {
+            assert_eq!(s.to_string().parse::<ActionStatus>().unwrap(), s);
+        }
+        for s in LiftStatus::ALL {
+            assert_eq!(s.to_string().parse::<LiftStatus>().unwrap(), s);
+        }
+        for s in DmStatus::ALL {
+            assert_eq!(s.to_string().parse::<DmStatus>().unwrap(), s);
         }
         for action in EscalationAction::ALL {
             assert_eq!(

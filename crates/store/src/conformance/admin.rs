@@ -51,8 +51,10 @@ pub async fn guild_isolation<F: Fixture>(fixture: &F) {
         .await
         .unwrap();
     store
-        .add_case(&new_case(1, 7, CaseKind::Warn, "a", 0))
+        .add_case(&new_case(1, 7, CaseKind::Warn, "a", 0), None)
         .await
+        .unwrap()
+        .now()
         .unwrap();
     store.set_level_reward(guild(1), 5, role(50)).await.unwrap();
     store
@@ -88,14 +90,18 @@ pub async fn guild_isolation<F: Fixture>(fixture: &F) {
     assert!(store.escalations(guild(2)).await.unwrap().is_empty());
     // Case numbers are per guild.
     let case = store
-        .add_case(&new_case(2, 7, CaseKind::Warn, "b", 0))
+        .add_case(&new_case(2, 7, CaseKind::Warn, "b", 0), None)
         .await
+        .unwrap()
+        .now()
         .unwrap();
     assert_eq!(case.number, 1);
     assert!(
         store
-            .revoke_case(guild(2), 2, user(9), t(1))
+            .revoke_case(guild(2), 2, user(9), t(1), None)
             .await
+            .unwrap()
+            .now()
             .unwrap()
             .is_none()
     );
@@ -137,11 +143,16 @@ pub async fn snowflakes_round_trip_exactly<F: Fixture>(fixture: &F) {
         store.set_level_reward(g, 1, role(id)).await.unwrap();
         assert_eq!(store.level_rewards(g).await.unwrap()[0].role_id.get(), id);
         let case = store
-            .add_case(&NewCase {
-                moderator_id: user(id),
-                ..new_case(id, id, CaseKind::Note, "x", 0)
-            })
+            .add_case(
+                &NewCase {
+                    moderator_id: user(id),
+                    ..new_case(id, id, CaseKind::Note, "x", 0)
+                },
+                None,
+            )
             .await
+            .unwrap()
+            .now()
             .unwrap();
         let read = store.case(g, case.number).await.unwrap().unwrap();
         assert_eq!((read.target_id.get(), read.moderator_id.get()), (id, id));

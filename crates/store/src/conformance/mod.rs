@@ -85,8 +85,20 @@ macro_rules! conformance_tests {
             case_revoke_and_clear_warnings,
             active_warnings_respect_expiry,
             reasons_stored_verbatim,
+            concurrent_warnings_escalate_once,
+            warnings_three_and_four_together_escalate_once,
+            expired_and_revoked_warnings_stop_counting,
+            moderation_writes_are_applied_once_per_interaction,
+            amendments_keep_the_reason_history,
+            pending_actions_are_listed_until_finished,
+            lift_claims_are_exclusive_and_leased,
+            concurrent_lift_claims_are_disjoint,
+            discord_acts_are_recorded_once,
+            member_cases_come_in_pages_with_totals,
+            log_message_and_dm_status_are_kept,
             // escalations.rs
             escalation_rules_crud,
+            escalation_rules_are_validated,
             // users.rs
             export_and_delete_user,
             // sessions.rs
@@ -143,15 +155,11 @@ fn award(g: u64, u: u64, xp: i64, at: i64) -> XpAward {
     }
 }
 
+/// A case by Keeper's moderator 9, with nothing optional set.
 fn new_case(g: u64, target: u64, kind: CaseKind, reason: &str, at: i64) -> NewCase {
     NewCase {
-        guild_id: guild(g),
-        target_id: user(target),
-        moderator_id: user(9),
-        kind,
         reason: Some(reason.to_owned()),
-        created_at: t(at),
-        expires_at: None,
+        ..NewCase::new(guild(g), user(target), user(9), kind, t(at))
     }
 }
 

@@ -19,19 +19,28 @@ pub async fn export_and_delete_user<F: Fixture>(fixture: &F) {
         .await
         .unwrap();
     store
-        .add_case(&new_case(1, alice.get(), CaseKind::Warn, "spam", 1))
+        .add_case(&new_case(1, alice.get(), CaseKind::Warn, "spam", 1), None)
         .await
+        .unwrap()
+        .now()
         .unwrap();
     store
-        .add_case(&new_case(2, alice.get(), CaseKind::Note, "nice", 2))
+        .add_case(&new_case(2, alice.get(), CaseKind::Note, "nice", 2), None)
         .await
+        .unwrap()
+        .now()
         .unwrap();
     store
-        .add_case(&NewCase {
-            moderator_id: alice,
-            ..new_case(1, 5, CaseKind::Kick, "by alice", 3)
-        })
+        .add_case(
+            &NewCase {
+                moderator_id: alice,
+                ..new_case(1, 5, CaseKind::Kick, "by alice", 3)
+            },
+            None,
+        )
         .await
+        .unwrap()
+        .now()
         .unwrap();
 
     let export = store.export_user(alice).await.unwrap();
@@ -60,8 +69,10 @@ pub async fn export_and_delete_user<F: Fixture>(fixture: &F) {
     // Case numbers are not reused after a deletion.
     assert_eq!(
         store
-            .add_case(&new_case(1, 5, CaseKind::Note, "next", 4))
+            .add_case(&new_case(1, 5, CaseKind::Note, "next", 4), None)
             .await
+            .unwrap()
+            .now()
             .unwrap()
             .number,
         3

@@ -6,7 +6,10 @@ use crate::{EscalationRule, StoreResult};
 /// Escalation rules: what to do when a member reaches a number of active warnings.
 #[async_trait]
 pub trait EscalationStore: Send + Sync {
-    /// At `warnings` active warnings, take `action` (replacing any rule at that count).
+    /// At `warnings` active warnings, take `action` (replacing any rule at that
+    /// count). A rule [`EscalationRule::validate`] refuses (a timeout without a
+    /// duration or longer than 28 days, a kick with one, no warnings) is refused
+    /// as `Invalid`, with its message.
     async fn set_escalation(&self, rule: &EscalationRule) -> StoreResult<()>;
 
     /// Remove the rule at `warnings`; whether there was one.
