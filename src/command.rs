@@ -14,6 +14,9 @@ pub mod levels;
 pub mod rank;
 mod reply;
 pub mod text;
+pub mod unwarn;
+pub mod warn;
+pub mod warnings;
 pub mod xp;
 
 use std::{pin::pin, sync::Arc, time::Duration};
@@ -50,7 +53,15 @@ pub const COMMANDS: &[Spec] = &[
     config::SPEC,
     xp::SPEC,
     levels::SPEC,
+    warn::SPEC,
+    warnings::SPEC,
+    unwarn::SPEC,
 ];
+
+/// The answer to a command Discord delivered twice (a session replayed after a
+/// restart): its change was made the first time, not again.
+pub const ALREADY_DONE: &str =
+    "Done already: Discord delivered this command twice, and it was applied once.";
 
 /// One command of the registry.
 pub struct Spec {
@@ -78,6 +89,11 @@ pub struct Permission {
 pub const MANAGE_SERVER: Permission = Permission {
     bits: Permissions::MANAGE_GUILD,
     name: "Manage Server",
+};
+
+pub const MODERATE_MEMBERS: Permission = Permission {
+    bits: Permissions::MODERATE_MEMBERS,
+    name: "Timeout Members",
 };
 
 /// The slash form of a command.
@@ -135,6 +151,20 @@ impl Spec {
     pub const fn managers(name: &'static str, definition: fn() -> Command, run: SlashRun) -> Self {
         Self {
             permission: Some(MANAGE_SERVER),
+            private: true,
+            ..Self::everyone(name, definition, run)
+        }
+    }
+
+    /// A slash command for moderators (Discord's Timeout Members, the
+    /// permission it asks for warnings and timeouts), answered privately.
+    pub const fn moderators(
+        name: &'static str,
+        definition: fn() -> Command,
+        run: SlashRun,
+    ) -> Self {
+        Self {
+            permission: Some(MODERATE_MEMBERS),
             private: true,
             ..Self::everyone(name, definition, run)
         }

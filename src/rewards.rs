@@ -64,7 +64,7 @@ pub fn highest<'a>(facts: &'a GuildFacts, roles: &[Id<RoleMarker>]) -> Option<&'
 
 /// Whether `role` is strictly below `top` (a member's highest role; `None`,
 /// only @everyone, is below everything).
-fn strictly_below(role: &GuildRole, top: Option<&GuildRole>) -> bool {
+pub fn strictly_below(role: &GuildRole, top: Option<&GuildRole>) -> bool {
     top.is_some_and(|top| rank(role) < rank(top))
 }
 

@@ -334,6 +334,8 @@ on_both_backends!(
     a_replayed_join_is_welcomed_once,
     xp_commands_correct_totals,
     level_rewards_are_granted_and_failures_reported_once,
+    warnings_are_numbered_told_logged_and_revoked,
+    warning_refusals_record_nothing,
     a_grant_discord_refuses_is_reported_once,
     level_up_announcements_follow_the_setting,
     a_burst_of_level_ups_shares_messages,
@@ -1274,6 +1276,186 @@ async fn xp_commands_correct_totals(w: World) {
     assert_eq!(w.stored(alice.id()).await, (0, 0));
     let again = w.ask(&w.admin, "xp reset", [user()]).await;
     assert!(again.content.contains("had no XP"), "{}", again.content);
+    w.finish().await;
+}
+
+/// A moderator (Timeout Members, nothing else) warns: each warning is the
+/// guild's next case, the member is told by DM (or the answer says they could
+/// not be), the mod-log gets the case as an embed; the member sees their own
+/// warnings and not others'; `/unwarn` revokes one, editing its mod-log
+/// message rather than posting another.
+async fn warnings_are_numbered_told_logged_and_revoked(w: World) {
+    let modlog = w.modlog().await;
+    let mods = w.guild.role("Mods", bits::MODERATE_MEMBERS);
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let bob = w.guild.member("bob");
+    let user = |m: &Member| ("user", OptionValue::User(m.id()));
+    let reason = |r: &str| ("reason", OptionValue::String(r.into()));
+
+    let expires = ("expires", OptionValue::String("1d12h".into()));
+    let first = w
+        .ask(&mia, "warn", [user(&alice), reason("spam"), expires])
+        .await;
+    assert!(
+        first.content.contains("case #1") && first.content.contains("1 active warning"),
+        "{}",
+        first.content
+    );
+    assert!(first.ephemeral);
+    let dm = alice.next_dm(WAIT).await.expect("alice is told");
+    assert!(
+        dm.content.contains("case #1") && dm.content.contains("spam"),
+        "{}",
+        dm.content
+    );
+    let logged = modlog
+        .next_message(WAIT)
+        .await
+        .expect("the case in the mod-log");
+    let embed = &logged.embeds[0];
+    assert_eq!(embed["title"], "Case #1 · Warning", "{embed}");
+    let fields = embed["fields"].to_string();
+    assert!(
+        fields.contains(&format!("<@{}>", alice.id()))
+            && fields.contains(&format!("<@{}>", mia.id()))
+            && fields.contains("Expires"),
+        "{fields}"
+    );
+    assert!(logged.mentions.is_empty(), "the mod-log pings nobody");
+
+    bob.close_dms();
+    let second = w.ask(&mia, "warn", [user(&bob), reason("rude")]).await;
+    assert!(
+        second.content.contains("case #2") && second.content.contains("couldn't tell them"),
+        "{}",
+        second.content
+    );
+    modlog.next_message(WAIT).await.expect("case 2 logged");
+
+    let own = w.ask(&alice, "warnings", []).await;
+    assert!(
+        own.ephemeral && own.content.contains("1 active warning") && own.content.contains("#1"),
+        "{}",
+        own.content
+    );
+    let others = w.ask(&alice, "warnings", [user(&bob)]).await;
+    assert!(
+        others.content.contains("Timeout Members"),
+        "{}",
+        others.content
+    );
+    let bobs = w.ask(&mia, "warnings", [user(&bob)]).await;
+    assert!(
+        bobs.content.contains("#2") && !bobs.content.contains("#1"),
+        "{}",
+        bobs.content
+    );
+
+    let revoked = w
+        .ask(&mia, "unwarn", [("case", OptionValue::Integer(1))])
+        .await;
+    assert!(revoked.content.contains("revoked"), "{}", revoked.content);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = modlog.message(logged.id).expect("the case's message");
+        if now.edits == 1 {
+            assert_eq!(now.embeds[0]["title"], "Case #1 · Warning (revoked)");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never edited: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(modlog.bot_messages().len(), 2, "edited, not posted again");
+    let own = w.ask(&alice, "warnings", []).await;
+    assert!(
+        own.content.contains("0 active warnings") && own.content.contains("(revoked)"),
+        "{}",
+        own.content
+    );
+    let again = w
+        .ask(&mia, "unwarn", [("case", OptionValue::Integer(1))])
+        .await;
+    assert!(again.content.contains("already"), "{}", again.content);
+    w.finish().await;
+}
+
+/// Every refusal is a clear private answer, and records nothing: a bad
+/// expiry, the moderator themself, a bot, the owner, a member whose highest
+/// role is not below the moderator's, someone without Timeout Members.
+async fn warning_refusals_record_nothing(w: World) {
+    // Made one after the other (a new role moves the others), then placed.
+    let mods = w.guild.role("Mods", bits::MODERATE_MEMBERS);
+    let seniors = w.guild.role("Seniors", 0);
+    w.guild.set_role_position(&mods, 5);
+    w.guild.set_role_position(&seniors, 7);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let senior = w.guild.member("sam").with_role(&seniors);
+    let user = |id: u64| ("user", OptionValue::User(id));
+    let reason = ("reason", OptionValue::String("because".into()));
+    let cases = [
+        (
+            mia.clone(),
+            vec![
+                user(alice.id()),
+                reason.clone(),
+                ("expires", OptionValue::String("5y".into())),
+            ],
+            "not a unit",
+        ),
+        (
+            mia.clone(),
+            vec![
+                user(alice.id()),
+                reason.clone(),
+                ("expires", OptionValue::String("0m".into())),
+            ],
+            "longer than zero",
+        ),
+        (
+            mia.clone(),
+            vec![user(mia.id()), reason.clone()],
+            "yourself",
+        ),
+        (
+            mia.clone(),
+            vec![user(w.sim.bot_id()), reason.clone()],
+            "Bots",
+        ),
+        (
+            mia.clone(),
+            vec![user(w.guild.owner().id()), reason.clone()],
+            "owner",
+        ),
+        (
+            mia.clone(),
+            vec![user(senior.id()), reason.clone()],
+            "at or above yours",
+        ),
+        (
+            alice.clone(),
+            vec![user(mia.id()), reason.clone()],
+            "Timeout Members",
+        ),
+    ];
+    for (who, options, expected) in cases {
+        let answer = w.ask(&who, "warn", options).await;
+        assert!(answer.ephemeral, "{}", answer.content);
+        assert!(
+            answer.content.contains(expected),
+            "{expected}: {}",
+            answer.content
+        );
+    }
+    let store = w.store().await;
+    let recorded = store.cases(Id::new(w.guild.id()), None, 10).await.unwrap();
+    assert!(recorded.is_empty(), "{recorded:?}");
+    assert!(alice.dms().is_empty());
     w.finish().await;
 }
 

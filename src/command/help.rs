@@ -3,7 +3,7 @@
 
 use futures_util::FutureExt as _;
 
-use super::{COMMANDS, Reply, Spec, Text};
+use super::{COMMANDS, MANAGE_SERVER, MODERATE_MEMBERS, Reply, Spec, Text};
 
 pub const NAME: &str = "help";
 
@@ -36,13 +36,24 @@ pub fn help(prefix: &str) -> String {
         };
         lines.push(format!("`{}`{slash}: {}", typed.trim_end(), text.help));
     }
-    let admin: Vec<String> = COMMANDS
-        .iter()
-        .filter(|s| s.permission.is_some() && s.slash.is_some())
-        .map(|s| format!("`/{}`", s.name))
-        .collect();
-    if !admin.is_empty() {
-        lines.push(format!("Admins: {}.", admin.join(", ")));
+    // Slash commands without a text twin, by who may run them.
+    let slash_only = |permission: Option<&str>| -> Vec<String> {
+        COMMANDS
+            .iter()
+            .filter(|s| s.slash.is_some() && s.text.is_none())
+            .filter(|s| s.permission.map(|p| p.name) == permission)
+            .map(|s| format!("`/{}`", s.name))
+            .collect()
+    };
+    for (who, permission) in [
+        ("Everyone", None),
+        ("Admins", Some(MANAGE_SERVER.name)),
+        ("Moderators", Some(MODERATE_MEMBERS.name)),
+    ] {
+        let commands = slash_only(permission);
+        if !commands.is_empty() {
+            lines.push(format!("{who}: {}.", commands.join(", ")));
+        }
     }
     lines.join("\n")
 }
@@ -56,7 +67,9 @@ mod tests {
             "**Keeper** counts XP as you chat.\n\
              `k?rank [@member]` (or `/rank`): level, XP and place\n\
              `k?top [page]` (or `/leaderboard`): the leaderboard\n\
-             Admins: `/config`, `/xp`, `/levels`."
+             Everyone: `/warnings`.\n\
+             Admins: `/config`, `/xp`, `/levels`.\n\
+             Moderators: `/warn`, `/unwarn`."
         );
     }
 }

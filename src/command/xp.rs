@@ -15,7 +15,7 @@ use twilight_util::builder::command::{
     CommandBuilder, IntegerBuilder, SubCommandBuilder, UserBuilder,
 };
 
-use super::{Invocation, Reply, Spec, missing};
+use super::{ALREADY_DONE, Invocation, Reply, Spec, missing};
 use crate::{
     context::Context,
     error::{BotError, BotResult},
@@ -134,8 +134,3 @@ async fn follow_level(
             "could not bring the reward roles in line with a corrected level");
     }
 }
-
-/// The answer to a command Discord delivered twice (a session replayed after a
-/// restart): its change was made the first time, not again.
-const ALREADY_DONE: &str =
-    "Done already: Discord delivered this command twice, and it was applied once.";

@@ -1,0 +1,105 @@
+//! `/warnings [user] [page]`: a member's cases, active warnings first counted,
+//! newest first, ten a page. Anyone may see their own; moderators (Moderate
+//! Members) anyone's. Always private.
+
+use chrono::Utc;
+use futures_util::FutureExt as _;
+use keeper_store::{Case, CaseKind};
+use twilight_model::{
+    application::{
+        command::{Command, CommandType},
+        interaction::InteractionContextType,
+    },
+    guild::Permissions,
+};
+use twilight_util::builder::command::{CommandBuilder, IntegerBuilder, UserBuilder};
+
+use super::{Invocation, Reply, Spec};
+use crate::{
+    context::Context,
+    error::{BotError, BotResult},
+    modlog,
+};
+
+pub const NAME: &str = "warnings";
+
+/// Open to everyone (their own); the moderator check for others' is in `run`.
+pub const SPEC: Spec = Spec {
+    private: true,
+    ..Spec::everyone(NAME, command, |ctx, inv| run(ctx, inv).boxed())
+};
+
+const PER_PAGE: u32 = 10;
+
+pub fn command() -> Command {
+    CommandBuilder::new(
+        NAME,
+        "A member's warnings and other cases",
+        CommandType::ChatInput,
+    )
+    .contexts([InteractionContextType::Guild])
+    .option(UserBuilder::new(
+        "user",
+        "Whose (default: yours; others' need Timeout Members)",
+    ))
+    .option(IntegerBuilder::new("page", "Which page").min_value(1))
+    .build()
+}
+
+pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
+    let opts = inv.options();
+    let user = opts.user("user").unwrap_or(inv.user.id);
+    let moderator = inv.permissions.contains(Permissions::MODERATE_MEMBERS)
+        || inv.permissions.contains(Permissions::ADMINISTRATOR);
+    if user != inv.user.id && !moderator {
+        return Err(BotError::Forbidden("Timeout Members"));
+    }
+    let page = opts.integer("page").unwrap_or(1).max(1);
+    let offset = u64::try_from(page - 1).unwrap_or(0) * u64::from(PER_PAGE);
+    let now = Utc::now();
+    let found = ctx
+        .store
+        .member_cases(inv.guild_id, user, now, offset, PER_PAGE)
+        .await?;
+    let pages = found.total.div_ceil(u64::from(PER_PAGE)).max(1);
+    let whose = if user == inv.user.id {
+        "You have".to_owned()
+    } else {
+        format!("<@{user}> has")
+    };
+    let mut text = format!(
+        "{whose} {} active warning{} and {} case{} on record.",
+        found.active_warnings,
+        if found.active_warnings == 1 { "" } else { "s" },
+        found.total,
+        if found.total == 1 { "" } else { "s" }
+    );
+    if found.cases.is_empty() && found.total > 0 {
+        text.push_str(&format!(" There is no page {page}: there are {pages}."));
+    }
+    for case in &found.cases {
+        text.push('\n');
+        text.push_str(&line(case, now));
+    }
+    if pages > 1 {
+        text.push_str(&format!("\nPage {page} of {pages}."));
+    }
+    Ok(Reply::ephemeral(text))
+}
+
+/// One case, one line: number, act, state, reason, when.
+fn line(case: &Case, now: chrono::DateTime<Utc>) -> String {
+    let state = match (case.kind, case.revoked_at, case.expires_at) {
+        (_, Some(_), _) => " (revoked)",
+        (CaseKind::Warn, None, Some(end)) if end <= now => " (expired)",
+        (CaseKind::Warn, None, _) => " (active)",
+        _ => "",
+    };
+    format!(
+        "**#{}** {}{state}: {} · <t:{}:d>",
+        case.number,
+        modlog::action(case.kind),
+        case.reason.as_deref().unwrap_or("no reason given"),
+        case.created_at.timestamp()
+    )
+}
