@@ -6,12 +6,16 @@
 //! `!help` and the slash definitions are made from the registry, and so are the
 //! permission checks: a command's permission is stated once, in its `SPEC`.
 
+pub mod case;
+pub mod clearwarnings;
 pub mod config;
 pub mod help;
 mod invocation;
 pub mod leaderboard;
 pub mod levels;
+pub mod note;
 pub mod rank;
+pub mod reason;
 mod reply;
 pub mod text;
 pub mod unwarn;
@@ -56,6 +60,10 @@ pub const COMMANDS: &[Spec] = &[
     warn::SPEC,
     warnings::SPEC,
     unwarn::SPEC,
+    clearwarnings::SPEC,
+    case::SPEC,
+    reason::SPEC,
+    note::SPEC,
 ];
 
 /// The answer to a command Discord delivered twice (a session replayed after a

@@ -336,6 +336,7 @@ on_both_backends!(
     level_rewards_are_granted_and_failures_reported_once,
     warnings_are_numbered_told_logged_and_revoked,
     warning_refusals_record_nothing,
+    cases_are_amended_noted_shown_and_cleared,
     a_grant_discord_refuses_is_reported_once,
     level_up_announcements_follow_the_setting,
     a_burst_of_level_ups_shares_messages,
@@ -1381,6 +1382,135 @@ async fn warnings_are_numbered_told_logged_and_revoked(w: World) {
         .ask(&mia, "unwarn", [("case", OptionValue::Integer(1))])
         .await;
     assert!(again.content.contains("already"), "{}", again.content);
+    w.finish().await;
+}
+
+/// Wait until the mod-log message `id` was edited `edits` times; it as it is.
+async fn edited(modlog: &Channel, id: u64, edits: u32) -> discord_sim::SentMessage {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = modlog.message(id).expect("the case's message");
+        if now.edits >= edits {
+            return now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not edited {edits} times: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `/reason` amends a case (its mod-log message edited, the old reason kept in
+/// `/case`'s history), `/note` records a case that counts for nothing and
+/// tells nobody, `/clearwarnings` revokes every active warning (each message
+/// edited), and `/config warnings` sets the default expiry and the DM.
+async fn cases_are_amended_noted_shown_and_cleared(w: World) {
+    let modlog = w.modlog().await;
+    let mods = w.guild.role("Mods", bits::MODERATE_MEMBERS);
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let user = |m: &Member| ("user", OptionValue::User(m.id()));
+    let text = |name: &'static str, t: &str| (name, OptionValue::String(t.into()));
+    let case = |n: i64| ("case", OptionValue::Integer(n));
+
+    w.ask(&mia, "warn", [user(&alice), text("reason", "spam")])
+        .await;
+    let first = modlog.next_message(WAIT).await.unwrap();
+    w.ask(&mia, "warn", [user(&alice), text("reason", "caps")])
+        .await;
+    let second = modlog.next_message(WAIT).await.unwrap();
+    let noted = w
+        .ask(&mia, "note", [user(&alice), text("text", "seems sorry")])
+        .await;
+    assert!(noted.content.contains("case #3"), "{}", noted.content);
+    let note = modlog.next_message(WAIT).await.unwrap();
+    assert_eq!(note.embeds[0]["title"], "Case #3 · Note");
+
+    let amended = w
+        .ask(&mia, "reason", [case(1), text("text", "flooding")])
+        .await;
+    assert!(amended.content.contains("flooding"), "{}", amended.content);
+    let now = edited(&modlog, first.id, 1).await;
+    assert!(
+        now.embeds[0]["fields"].to_string().contains("flooding"),
+        "{now:?}"
+    );
+    let shown = w
+        .ask(&mia, "case", [("number", OptionValue::Integer(1))])
+        .await;
+    assert_eq!(shown.embeds[0]["title"], "Case #1 · Warning");
+    assert!(
+        shown.content.contains("Reason history") && shown.content.contains("spam"),
+        "{}",
+        shown.content
+    );
+    let missing = w
+        .ask(&mia, "case", [("number", OptionValue::Integer(99))])
+        .await;
+    assert!(
+        missing.content.contains("no case #99"),
+        "{}",
+        missing.content
+    );
+
+    let cleared = w.ask(&mia, "clearwarnings", [user(&alice)]).await;
+    assert!(
+        cleared.content.contains("2 active warnings: #1, #2"),
+        "{}",
+        cleared.content
+    );
+    let first = edited(&modlog, first.id, 2).await;
+    assert_eq!(first.embeds[0]["title"], "Case #1 · Warning (revoked)");
+    let second = edited(&modlog, second.id, 1).await;
+    assert_eq!(second.embeds[0]["title"], "Case #2 · Warning (revoked)");
+    assert_eq!(
+        modlog.message(note.id).unwrap().edits,
+        0,
+        "a note is no warning"
+    );
+    let record = w.ask(&mia, "warnings", [user(&alice)]).await;
+    assert!(
+        record.content.contains("0 active warnings and 3 cases"),
+        "{}",
+        record.content
+    );
+    assert_eq!(
+        alice.dms().len(),
+        2,
+        "told of the warnings, not of the note"
+    );
+    let again = w.ask(&mia, "clearwarnings", [user(&alice)]).await;
+    assert!(
+        again.content.contains("no active warnings"),
+        "{}",
+        again.content
+    );
+
+    // The server's defaults: warnings count for 2 hours, and nobody is told.
+    let set = w
+        .ask(
+            &w.admin,
+            "config warnings",
+            [text("expiry", "2h"), ("dm", OptionValue::Boolean(false))],
+        )
+        .await;
+    assert!(set.content.contains("saved"), "{}", set.content);
+    let bob = w.guild.member("bob");
+    let warned = w
+        .ask(&mia, "warn", [user(&bob), text("reason", "spam")])
+        .await;
+    assert!(
+        warned.content.contains("stops counting"),
+        "{}",
+        warned.content
+    );
+    let shown = w.ask(&w.admin, "config show", []).await;
+    let fields = shown.embeds[0]["fields"].to_string();
+    assert!(fields.contains("after 2 hours"), "{fields}");
+    modlog.next_message(WAIT).await.unwrap();
+    assert!(bob.dms().is_empty(), "DMs are off");
     w.finish().await;
 }
 

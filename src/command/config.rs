@@ -2,7 +2,11 @@
 //!
 //! `show`, `prefix <text>`, `welcome set <channel> [message]` / `welcome off`,
 //! `modlog [channel]` (empty: off), `levelup set [channel] [message]` (no channel:
-//! the channel the member spoke in) / `levelup off`, `xp [min] [max] [cooldown]`.
+//! the channel the member spoke in) / `levelup off`, `xp [min] [max] [cooldown]`,
+//! `warnings [expiry] [dm]` (how long a warning counts, `off` for ever; whether
+//! the member is told by DM).
+
+use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use keeper_store::{GuildSettings, LevelUpTarget, SettingsPatch};
@@ -15,8 +19,8 @@ use twilight_model::{
 };
 use twilight_util::builder::{
     command::{
-        ChannelBuilder, CommandBuilder, IntegerBuilder, StringBuilder, SubCommandBuilder,
-        SubCommandGroupBuilder,
+        BooleanBuilder, ChannelBuilder, CommandBuilder, IntegerBuilder, StringBuilder,
+        SubCommandBuilder, SubCommandGroupBuilder,
     },
     embed::{EmbedBuilder, EmbedFieldBuilder},
 };
@@ -24,6 +28,7 @@ use twilight_util::builder::{
 use super::{Invocation, Options, Reply, Spec, missing, text};
 use crate::{
     context::Context,
+    duration,
     error::{BotError, BotResult},
 };
 
@@ -83,6 +88,17 @@ pub fn command() -> Command {
                 .option(template("Placeholders: {user} {username} {server} {level}")),
             SubCommandBuilder::new("off", "Stop announcing level-ups"),
         ]),
+    )
+    .option(
+        SubCommandBuilder::new("warnings", "Set how warnings work")
+            .option(
+                StringBuilder::new(
+                    "expiry",
+                    "How long a warning counts unless /warn says: 30d, 12h, 2w... or off",
+                )
+                .max_length(40),
+            )
+            .option(BooleanBuilder::new("dm", "Tell warned members by DM")),
     )
     .option(
         SubCommandBuilder::new("xp", "Set how much XP a message earns and how often")
@@ -169,6 +185,16 @@ fn patch_for(sub: &str, opts: Options<'_>) -> BotResult<(SettingsPatch, String)>
                 "Level-ups will no longer be announced.".to_owned()
             }
         },
+        "warnings" => {
+            if let Some(expiry) = opts.string("expiry") {
+                patch.warn_expiry_secs = Some(warn_expiry(expiry)?);
+            }
+            patch.dm_on_warn = opts.boolean("dm");
+            if patch == SettingsPatch::default() {
+                return Err(BotError::user("Give `expiry`, `dm` or both."));
+            }
+            "Warning settings saved.".to_owned()
+        }
         "xp" => {
             let int = |name| {
                 opts.integer(name)
@@ -191,6 +217,17 @@ fn patch_for(sub: &str, opts: Options<'_>) -> BotResult<(SettingsPatch, String)>
         }
     };
     Ok((patch, done))
+}
+
+/// A warning expiry as typed: a duration, or `off` (warnings count for ever).
+fn warn_expiry(text: &str) -> BotResult<Option<i64>> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let duration = duration::parse(text).map_err(|e| BotError::user(e.to_string()))?;
+    Ok(Some(
+        i64::try_from(duration.as_secs()).map_err(|_| out_of_range("expiry"))?,
+    ))
 }
 
 fn out_of_range(name: &str) -> BotError {
@@ -219,6 +256,20 @@ fn show(s: &GuildSettings) -> twilight_model::channel::message::Embed {
             "Level-up message",
             format!("`{}`", s.levelup_template()),
         ))
+        .field(
+            EmbedFieldBuilder::new(
+                "Warnings expire",
+                s.warn_expiry_secs
+                    .and_then(|secs| u64::try_from(secs).ok())
+                    .map_or("never".to_owned(), |secs| {
+                        format!("after {}", duration::describe(Duration::from_secs(secs)))
+                    }),
+            )
+            .inline(),
+        )
+        .field(
+            EmbedFieldBuilder::new("DM on warn", if s.dm_on_warn { "on" } else { "off" }).inline(),
+        )
         .field(
             EmbedFieldBuilder::new(
                 "XP",
@@ -260,6 +311,8 @@ mod tests {
                 "Welcome message",
                 "Level-ups",
                 "Level-up message",
+                "Warnings expire",
+                "DM on warn",
                 "XP"
             ]
         );
@@ -305,6 +358,25 @@ mod tests {
                 .welcome_channel,
             Some(None)
         );
+    }
+
+    #[test]
+    fn warnings_expiry_and_dm() {
+        assert!(patch_for("warnings", Options(&[])).is_err());
+        let opts = [opt("expiry", CommandOptionValue::String("1w 2d".into()))];
+        let (patch, _) = patch_for("warnings", Options(&opts)).unwrap();
+        assert_eq!(patch.warn_expiry_secs, Some(Some(9 * 86_400)));
+        assert_eq!(patch.dm_on_warn, None);
+        let opts = [
+            opt("expiry", CommandOptionValue::String("OFF".into())),
+            opt("dm", CommandOptionValue::Boolean(false)),
+        ];
+        let (patch, _) = patch_for("warnings", Options(&opts)).unwrap();
+        assert_eq!(patch.warn_expiry_secs, Some(None));
+        assert_eq!(patch.dm_on_warn, Some(false));
+        let opts = [opt("expiry", CommandOptionValue::String("soon".into()))];
+        let err = patch_for("warnings", Options(&opts)).unwrap_err();
+        assert!(err.reply().contains("30m"), "{}", err.reply());
     }
 
     #[test]

@@ -69,7 +69,7 @@ mod tests {
              `k?top [page]` (or `/leaderboard`): the leaderboard\n\
              Everyone: `/warnings`.\n\
              Admins: `/config`, `/xp`, `/levels`.\n\
-             Moderators: `/warn`, `/unwarn`."
+             Moderators: `/warn`, `/unwarn`, `/clearwarnings`, `/case`, `/reason`, `/note`."
         );
     }
 }

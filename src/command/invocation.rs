@@ -109,6 +109,13 @@ impl<'a> Options<'a> {
         }
     }
 
+    pub fn boolean(&self, name: &str) -> Option<bool> {
+        match self.get(name)? {
+            CommandOptionValue::Boolean(b) => Some(*b),
+            _ => None,
+        }
+    }
+
     pub fn user(&self, name: &str) -> Option<Id<UserMarker>> {
         match self.get(name)? {
             CommandOptionValue::User(id) => Some(*id),

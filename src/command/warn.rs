@@ -133,6 +133,17 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     Ok(Reply::ephemeral(answer))
 }
 
+/// A case's reason as typed: trimmed, 1 to [`MAX_REASON`] characters.
+pub fn reason(text: &str) -> BotResult<&str> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_REASON {
+        return Err(BotError::user(format!(
+            "Give a reason of 1 to {MAX_REASON} characters."
+        )));
+    }
+    Ok(text)
+}
+
 fn too_long() -> BotError {
     BotError::user("That expiry is too far away.")
 }
