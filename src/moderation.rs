@@ -3,12 +3,39 @@
 //! the guild's facts and the interaction say everything needed.
 
 use keeper_store::GuildFacts;
-use twilight_model::id::{
-    Id,
-    marker::{RoleMarker, UserMarker},
+use twilight_model::{
+    guild::Permissions,
+    id::{
+        Id,
+        marker::{RoleMarker, UserMarker},
+    },
 };
 
 use crate::rewards::{highest, strictly_below};
+
+/// A member's server-wide permissions as Discord computes them: the owner has
+/// every one; anyone else those of @everyone and of each of their roles
+/// together, Administrator meaning all. (Interactions carry this computed;
+/// messages don't.)
+pub fn guild_permissions(
+    facts: &GuildFacts,
+    user: Id<UserMarker>,
+    roles: &[Id<RoleMarker>],
+) -> Permissions {
+    if facts.owner_id == Some(user) {
+        return Permissions::all();
+    }
+    let everyone = facts.role(facts.guild_id.cast());
+    let held = roles.iter().filter_map(|id| facts.role(*id));
+    let permissions = everyone
+        .into_iter()
+        .chain(held)
+        .fold(Permissions::empty(), |all, role| all | role.permissions);
+    if permissions.contains(Permissions::ADMINISTRATOR) {
+        return Permissions::all();
+    }
+    permissions
+}
 
 /// The member a moderator acts on, as the interaction resolved them.
 pub struct Target<'a> {
@@ -108,7 +135,6 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use keeper_store::GuildRole;
-    use twilight_model::guild::Permissions;
 
     use super::*;
 
@@ -165,6 +191,26 @@ mod tests {
             },
             needs,
         )
+    }
+
+    #[test]
+    fn permissions_as_discord_computes_them() {
+        let mut facts = facts();
+        facts.roles.push(GuildRole {
+            permissions: Permissions::SEND_MESSAGES,
+            ..role(100, 0)
+        });
+        facts.roles[1].permissions = Permissions::MODERATE_MEMBERS;
+        facts.roles[3].permissions = Permissions::ADMINISTRATOR;
+        let of = |user: u64, roles: &[u64]| guild_permissions(&facts, Id::new(user), &ids(roles));
+        assert_eq!(of(5, &[]), Permissions::SEND_MESSAGES, "@everyone's");
+        assert_eq!(
+            of(5, &[11, 999]),
+            Permissions::SEND_MESSAGES | Permissions::MODERATE_MEMBERS,
+            "a role the guild doesn't have gives nothing"
+        );
+        assert_eq!(of(5, &[13]), Permissions::all(), "Administrator");
+        assert_eq!(of(1, &[]), Permissions::all(), "the owner");
     }
 
     #[test]

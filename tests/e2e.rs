@@ -337,6 +337,8 @@ on_both_backends!(
     warnings_are_numbered_told_logged_and_revoked,
     warning_refusals_record_nothing,
     cases_are_amended_noted_shown_and_cleared,
+    typed_warnings_follow_the_same_rules,
+    fifty_warnings_at_once_are_numbered_1_to_50,
     a_grant_discord_refuses_is_reported_once,
     level_up_announcements_follow_the_setting,
     a_burst_of_level_ups_shares_messages,
@@ -1511,6 +1513,98 @@ async fn cases_are_amended_noted_shown_and_cleared(w: World) {
     assert!(fields.contains("after 2 hours"), "{fields}");
     modlog.next_message(WAIT).await.unwrap();
     assert!(bob.dms().is_empty(), "DMs are off");
+    w.finish().await;
+}
+
+/// `!warn @member reason` and `!warnings [@member]` work as their slash forms
+/// do, with the permission computed from the author's roles (a message carries
+/// none) and the target's roles from the message's mention.
+async fn typed_warnings_follow_the_same_rules(w: World) {
+    let mods = w.guild.role("Mods", bits::MODERATE_MEMBERS);
+    let seniors = w.guild.role("Seniors", 0);
+    w.guild.set_role_position(&mods, 5);
+    w.guild.set_role_position(&seniors, 7);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let sam = w.guild.member("sam").with_role(&seniors);
+    let say = |who: &Member, text: String| {
+        let who = who.clone();
+        let general = w.general.clone();
+        async move {
+            who.says(&general, text).await;
+            general.next_message(WAIT).await.expect("an answer").content
+        }
+    };
+    // A member's text commands are one per 3 s (the rest ignored): each round
+    // has one command per member.
+    let cooldown = || tokio::time::sleep(Duration::from_millis(3_100));
+    let warned = say(&mia, format!("!warn {} spamming links", alice.mention())).await;
+    assert!(warned.contains("case #1"), "{warned}");
+    let dm = alice.next_dm(WAIT).await.expect("told");
+    assert!(dm.content.contains("spamming links"), "{}", dm.content);
+    let refused = say(&alice, format!("!warn {} nope", mia.mention())).await;
+    assert!(refused.contains("Timeout Members"), "{refused}");
+    cooldown().await;
+    let above = say(&mia, format!("!warn {} nope", sam.mention())).await;
+    assert!(above.contains("at or above yours"), "{above}");
+    let own = say(&alice, "!warnings".to_owned()).await;
+    assert!(
+        own.contains("1 active warning") && own.contains("#1"),
+        "{own}"
+    );
+    cooldown().await;
+    let usage = say(&mia, format!("!warn {}", alice.mention())).await;
+    assert!(usage.contains("Usage: `!warn @member reason`"), "{usage}");
+    let others = say(&alice, format!("!warnings {}", mia.mention())).await;
+    assert!(others.contains("Timeout Members"), "{others}");
+    let store = w.store().await;
+    let recorded = store.cases(Id::new(w.guild.id()), None, 10).await.unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    w.finish().await;
+}
+
+/// 50 `/warn` for one member, all at once: the answers name cases 1 to 50,
+/// each once, and the member has 50 active warnings. (No DMs: Discord lets
+/// Keeper post 5 messages per 5 s in one DM channel, and each answer would
+/// wait for its DM.)
+async fn fifty_warnings_at_once_are_numbered_1_to_50(w: World) {
+    let dm = ("dm", OptionValue::Boolean(false));
+    w.ask(&w.admin, "config warnings", [dm]).await;
+    let mods = w.guild.role("Mods", bits::MODERATE_MEMBERS);
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let warns = (0..50).map(|n| {
+        let options = [
+            ("user", OptionValue::User(alice.id())),
+            ("reason", OptionValue::String(format!("warning {n}"))),
+        ];
+        w.ask(&mia, "warn", options)
+    });
+    let answers = futures_util::future::join_all(warns).await;
+    let mut numbers: Vec<u64> = answers
+        .iter()
+        .map(|a| {
+            let number = a
+                .content
+                .split("case #")
+                .nth(1)
+                .and_then(|rest| rest.split('.').next().and_then(|n| n.parse().ok()));
+            number.unwrap_or_else(|| panic!("no case number in {:?}", a.content))
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=50).collect::<Vec<u64>>());
+    let store = w.store().await;
+    let active = store
+        .active_warnings(
+            Id::new(w.guild.id()),
+            Id::new(alice.id()),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(active, 50);
     w.finish().await;
 }
 

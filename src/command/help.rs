@@ -34,7 +34,15 @@ pub fn help(prefix: &str) -> String {
             Some(_) => format!(" (or `/{}`)", spec.name),
             None => String::new(),
         };
-        lines.push(format!("`{}`{slash}: {}", typed.trim_end(), text.help));
+        let needs = match spec.permission {
+            Some(p) => format!(" ({})", p.name),
+            None => String::new(),
+        };
+        lines.push(format!(
+            "`{}`{slash}: {}{needs}",
+            typed.trim_end(),
+            text.help
+        ));
     }
     // Slash commands without a text twin, by who may run them.
     let slash_only = |permission: Option<&str>| -> Vec<String> {
@@ -67,9 +75,10 @@ mod tests {
             "**Keeper** counts XP as you chat.\n\
              `k?rank [@member]` (or `/rank`): level, XP and place\n\
              `k?top [page]` (or `/leaderboard`): the leaderboard\n\
-             Everyone: `/warnings`.\n\
+             `k?warn @member reason` (or `/warn`): warn a member (Timeout Members)\n\
+             `k?warnings [@member] [page]` (or `/warnings`): warnings and cases (others' for moderators)\n\
              Admins: `/config`, `/xp`, `/levels`.\n\
-             Moderators: `/warn`, `/unwarn`, `/clearwarnings`, `/case`, `/reason`, `/note`."
+             Moderators: `/unwarn`, `/clearwarnings`, `/case`, `/reason`, `/note`."
         );
     }
 }

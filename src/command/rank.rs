@@ -58,7 +58,7 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
 }
 
 pub async fn run_text(ctx: &Context, inv: &TextInvocation<'_>) -> BotResult<Reply> {
-    let Named { id, name } = text_target(inv);
+    let Named { id, name, .. } = text_target(inv);
     reply(ctx, inv.guild_id, id, name).await
 }
 
@@ -166,10 +166,14 @@ mod tests {
         let named = |id, name| Named {
             id: twilight_model::id::Id::new(id),
             name,
+            bot: false,
+            roles: None,
         };
         let mut inv = TextInvocation {
             guild_id: twilight_model::id::Id::new(1),
             channel_id: twilight_model::id::Id::new(2),
+            message_id: twilight_model::id::Id::new(6),
+            permissions: twilight_model::guild::Permissions::empty(),
             author: named(3, "alice"),
             mentions: Vec::new(),
             args: "",

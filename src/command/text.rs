@@ -6,9 +6,10 @@
 
 use twilight_model::{
     channel::{Message, message::AllowedMentions},
+    guild::Permissions,
     id::{
         Id,
-        marker::{ChannelMarker, GuildMarker, UserMarker},
+        marker::{ChannelMarker, GuildMarker, MessageMarker, RoleMarker, UserMarker},
     },
 };
 
@@ -16,20 +17,32 @@ use super::{Reply, Text};
 use crate::{
     context::Context,
     error::BotError,
+    moderation,
     outbox::{Kind, Post},
 };
 
-/// A member as a text command sees them: who, and the name to show.
+/// A member as a text command sees them: who, the name to show, and what the
+/// message says of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Named<'a> {
     pub id: Id<UserMarker>,
     pub name: &'a str,
+    pub bot: bool,
+    /// Their roles, when the message carried them as a member (`None`: not a
+    /// member of the guild, as far as the message says).
+    pub roles: Option<&'a [Id<RoleMarker>]>,
 }
 
 /// One run of a text command.
 pub struct TextInvocation<'a> {
     pub guild_id: Id<GuildMarker>,
     pub channel_id: Id<ChannelMarker>,
+    /// The message: what a write made for the command is recorded under, so a
+    /// replayed message writes nothing twice.
+    pub message_id: Id<MessageMarker>,
+    /// The author's server-wide permissions, computed from the guild's roles as
+    /// Discord does (a message carries none).
+    pub permissions: Permissions,
     pub author: Named<'a>,
     /// The members the message mentions, in order, Keeper excluded (a mention of
     /// it may be the prefix).
@@ -58,12 +71,23 @@ pub async fn handle(ctx: &Context, message: &Message, name: &str, args: &str, pr
     let Some(guild_id) = message.guild_id else {
         return;
     };
+    let author_roles = message.member.as_ref().map(|m| m.roles.as_slice());
+    let permissions = ctx
+        .guilds
+        .facts(guild_id)
+        .map_or_else(Permissions::empty, |facts| {
+            moderation::guild_permissions(&facts, message.author.id, author_roles.unwrap_or(&[]))
+        });
     let inv = TextInvocation {
         guild_id,
         channel_id: message.channel_id,
+        message_id: message.id,
+        permissions,
         author: Named {
             id: message.author.id,
             name: &message.author.name,
+            bot: message.author.bot,
+            roles: author_roles,
         },
         mentions: message
             .mentions
@@ -72,17 +96,19 @@ pub async fn handle(ctx: &Context, message: &Message, name: &str, args: &str, pr
             .map(|m| Named {
                 id: m.id,
                 name: &m.name,
+                bot: m.bot,
+                roles: m.member.as_ref().map(|member| member.roles.as_slice()),
             })
             .collect(),
         args,
         prefix,
         spec: text,
     };
-    // A message carries no computed permissions: a text command that needs one
-    // is refused rather than run for someone Discord would refuse.
-    let result = match spec.permission {
-        Some(needed) => Err(BotError::Forbidden(needed.name)),
-        None => (text.run)(ctx, &inv).await,
+    // Server-wide permissions only (Manage Server, Timeout Members...):
+    // channel overwrites can't grant or deny those.
+    let result = match spec.check(inv.permissions) {
+        Ok(()) => (text.run)(ctx, &inv).await,
+        Err(err) => Err(err),
     };
     let reply = result.unwrap_or_else(|err| {
         if err.is_internal() {

@@ -8,13 +8,19 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::FutureExt as _;
 use keeper_store::{Applied, CaseKind, NewCase, Warned};
-use twilight_model::application::{
-    command::{Command, CommandType},
-    interaction::InteractionContextType,
+use twilight_model::{
+    application::{
+        command::{Command, CommandType},
+        interaction::InteractionContextType,
+    },
+    id::{
+        Id,
+        marker::{GuildMarker, InteractionMarker},
+    },
 };
 use twilight_util::builder::command::{CommandBuilder, StringBuilder, UserBuilder};
 
-use super::{Invocation, Reply, Spec, missing};
+use super::{Invocation, Reply, Spec, Text, TextInvocation, missing};
 use crate::{
     context::Context,
     duration,
@@ -25,7 +31,15 @@ use crate::{
 
 pub const NAME: &str = "warn";
 
-pub const SPEC: Spec = Spec::moderators(NAME, command, |ctx, inv| run(ctx, inv).boxed());
+pub const SPEC: Spec =
+    Spec::moderators(NAME, command, |ctx, inv| run(ctx, inv).boxed()).with_text(Text {
+        name: NAME,
+        aliases: &[],
+        usage: "@member reason",
+        example: "@alice spamming the welcome channel",
+        help: "warn a member",
+        run: |ctx, inv| run_text(ctx, inv).boxed(),
+    });
 
 /// Discord's own limit for an audit-log reason; a case's reason fits one.
 pub const MAX_REASON: usize = 512;
@@ -49,44 +63,92 @@ pub fn command() -> Command {
 pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     let opts = inv.options();
     let user = opts.user("user").ok_or_else(|| missing("user"))?;
-    let reason = opts
-        .string("reason")
-        .ok_or_else(|| missing("reason"))?
-        .trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON {
-        return Err(BotError::user(format!(
-            "Give a reason of 1 to {MAX_REASON} characters."
-        )));
-    }
-    let settings = ctx.guilds.settings(inv.guild_id);
-    let expires = match opts.string("expires") {
+    let request = Request {
+        guild: inv.guild_id,
+        moderator: Moderator {
+            id: inv.user.id,
+            roles: inv.roles,
+        },
+        target: Target {
+            id: user,
+            bot: inv.resolved_user(user).is_some_and(|u| u.bot),
+            roles: inv.resolved_member_roles(user),
+        },
+        reason: opts.string("reason").ok_or_else(|| missing("reason"))?,
+        expires: opts.string("expires"),
+        once: inv.interaction_id,
+    };
+    warn(ctx, &request).await.map(Reply::ephemeral)
+}
+
+/// `warn @member reason`: the same, typed (the server's default expiry).
+pub async fn run_text(ctx: &Context, inv: &TextInvocation<'_>) -> BotResult<Reply> {
+    let (Some(target), Some(reason)) = (inv.mentions.first(), text_reason(inv.args)) else {
+        return Err(inv.usage_error());
+    };
+    let request = Request {
+        guild: inv.guild_id,
+        moderator: Moderator {
+            id: inv.author.id,
+            roles: inv.author.roles.unwrap_or(&[]),
+        },
+        target: Target {
+            id: target.id,
+            bot: target.bot,
+            roles: target.roles,
+        },
+        reason,
+        expires: None,
+        // A message's id is a snowflake, unique among all of Discord's ids:
+        // it marks the command's write as an interaction's id does, so a
+        // message replayed after a crash warns nobody twice.
+        once: inv.message_id.cast(),
+    };
+    warn(ctx, &request).await.map(Reply::text)
+}
+
+/// The reason of a typed `warn`: what follows the first word (the mention).
+fn text_reason(args: &str) -> Option<&str> {
+    let (mention, reason) = args.split_once(char::is_whitespace)?;
+    (mention.starts_with("<@") && !reason.trim().is_empty()).then_some(reason.trim())
+}
+
+/// One warning asked for, by either form.
+struct Request<'a> {
+    guild: Id<GuildMarker>,
+    moderator: Moderator<'a>,
+    target: Target<'a>,
+    reason: &'a str,
+    /// As typed; `None`: the server's default.
+    expires: Option<&'a str>,
+    /// What the write is recorded under, so it happens once.
+    once: Id<InteractionMarker>,
+}
+
+/// Check, record, tell, log: the answer to the moderator.
+async fn warn(ctx: &Context, request: &Request<'_>) -> BotResult<String> {
+    let guild = request.guild;
+    let reason = reason(request.reason)?;
+    let settings = ctx.guilds.settings(guild);
+    let expires = match request.expires {
         Some(text) => Some(duration::parse(text).map_err(|e| BotError::user(e.to_string()))?),
         None => settings
             .warn_expiry_secs
             .and_then(|s| u64::try_from(s).ok())
             .map(Duration::from_secs),
     };
-    let facts = ctx.guilds.facts(inv.guild_id).ok_or_else(|| {
+    let facts = ctx.guilds.facts(guild).ok_or_else(|| {
         BotError::user("I don't know this server's roles yet; try again in a moment.")
     })?;
-    let target = Target {
-        id: user,
-        bot: inv.resolved_user(user).is_some_and(|u| u.bot),
-        roles: inv.resolved_member_roles(user),
-    };
-    let moderator = Moderator {
-        id: inv.user.id,
-        roles: inv.roles,
-    };
     let needs = Needs {
         member: true,
         keeper_acts: false,
     };
-    moderation::check(&facts, &moderator, &target, needs)
+    moderation::check(&facts, &request.moderator, &request.target, needs)
         .map_err(|refusal| BotError::user(refusal.answer()))?;
 
-    let now = Utc::now();
-    let mut warning = NewCase::new(inv.guild_id, user, inv.user.id, CaseKind::Warn, now);
+    let (now, user) = (Utc::now(), request.target.id);
+    let mut warning = NewCase::new(guild, user, request.moderator.id, CaseKind::Warn, now);
     warning.reason = Some(reason.to_owned());
     warning.expires_at = match expires {
         Some(d) => Some(now + chrono::Duration::from_std(d).map_err(|_| too_long())?),
@@ -96,10 +158,10 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
         warning, active, ..
     }) = ctx
         .store
-        .add_warning(&warning, now, Some(inv.interaction_id))
+        .add_warning(&warning, now, Some(request.once))
         .await?
     else {
-        return Ok(Reply::ephemeral(super::ALREADY_DONE));
+        return Ok(super::ALREADY_DONE.to_owned());
     };
     let mut answer = format!(
         "Warned <@{user}>: case #{}. They have {active} active warning{}.",
@@ -114,12 +176,8 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     }
     if settings.dm_on_warn {
         let told = tell(ctx, &facts.name, &warning).await;
-        if let Err(err) = ctx
-            .store
-            .set_dm_status(inv.guild_id, warning.number, told)
-            .await
-        {
-            tracing::warn!(guild = %inv.guild_id, case = warning.number, error = %err,
+        if let Err(err) = ctx.store.set_dm_status(guild, warning.number, told).await {
+            tracing::warn!(%guild, case = warning.number, error = %err,
                 "could not record whether the warning's DM went out");
         }
         if !told {
@@ -130,7 +188,7 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
         answer.push(' ');
         answer.push_str(note);
     }
-    Ok(Reply::ephemeral(answer))
+    Ok(answer)
 }
 
 /// A case's reason as typed: trimmed, 1 to [`MAX_REASON`] characters.
@@ -185,4 +243,22 @@ async fn tell(ctx: &Context, server: &str, warning: &keeper_store::Case) -> bool
         tracing::info!(%user, error = %err, "could not DM a warned member");
     }
     sent.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_reason;
+
+    #[test]
+    fn a_typed_warning_is_a_mention_then_a_reason() {
+        assert_eq!(
+            text_reason("<@12> spamming  links "),
+            Some("spamming  links")
+        );
+        assert_eq!(text_reason("<@!12> caps"), Some("caps"));
+        assert_eq!(text_reason("<@12>"), None, "no reason");
+        assert_eq!(text_reason("<@12>   "), None, "no reason");
+        assert_eq!(text_reason("alice spam"), None, "no mention first");
+        assert_eq!(text_reason(""), None);
+    }
 }

@@ -11,10 +11,14 @@ use twilight_model::{
         interaction::InteractionContextType,
     },
     guild::Permissions,
+    id::{
+        Id,
+        marker::{GuildMarker, UserMarker},
+    },
 };
 use twilight_util::builder::command::{CommandBuilder, IntegerBuilder, UserBuilder};
 
-use super::{Invocation, Reply, Spec};
+use super::{Invocation, Reply, Spec, Text, TextInvocation};
 use crate::{
     context::Context,
     error::{BotError, BotResult},
@@ -27,7 +31,15 @@ pub const NAME: &str = "warnings";
 pub const SPEC: Spec = Spec {
     private: true,
     ..Spec::everyone(NAME, command, |ctx, inv| run(ctx, inv).boxed())
-};
+}
+.with_text(Text {
+    name: NAME,
+    aliases: &[],
+    usage: "[@member] [page]",
+    example: "@alice 2",
+    help: "warnings and cases (others' for moderators)",
+    run: |ctx, inv| run_text(ctx, inv).boxed(),
+});
 
 const PER_PAGE: u32 = 10;
 
@@ -49,20 +61,55 @@ pub fn command() -> Command {
 pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     let opts = inv.options();
     let user = opts.user("user").unwrap_or(inv.user.id);
-    let moderator = inv.permissions.contains(Permissions::MODERATE_MEMBERS)
-        || inv.permissions.contains(Permissions::ADMINISTRATOR);
-    if user != inv.user.id && !moderator {
+    let page = opts.integer("page").unwrap_or(1);
+    list(ctx, inv.guild_id, inv.user.id, inv.permissions, user, page)
+        .await
+        .map(Reply::ephemeral)
+}
+
+/// `warnings [@member] [page]`: the same, typed.
+pub async fn run_text(ctx: &Context, inv: &TextInvocation<'_>) -> BotResult<Reply> {
+    let user = inv.mentions.first().map_or(inv.author.id, |m| m.id);
+    let page = match inv.args.split_whitespace().find(|a| !a.starts_with("<@")) {
+        Some(page) => page.parse().map_err(|_| inv.usage_error())?,
+        None => 1,
+    };
+    list(
+        ctx,
+        inv.guild_id,
+        inv.author.id,
+        inv.permissions,
+        user,
+        page,
+    )
+    .await
+    .map(Reply::text)
+}
+
+/// `user`'s cases as `asker` may see them: their own, or anyone's with Timeout
+/// Members.
+async fn list(
+    ctx: &Context,
+    guild: Id<GuildMarker>,
+    asker: Id<UserMarker>,
+    permissions: Permissions,
+    user: Id<UserMarker>,
+    page: i64,
+) -> BotResult<String> {
+    let moderator = permissions.contains(Permissions::MODERATE_MEMBERS)
+        || permissions.contains(Permissions::ADMINISTRATOR);
+    if user != asker && !moderator {
         return Err(BotError::Forbidden("Timeout Members"));
     }
-    let page = opts.integer("page").unwrap_or(1).max(1);
+    let page = page.max(1);
     let offset = u64::try_from(page - 1).unwrap_or(0) * u64::from(PER_PAGE);
     let now = Utc::now();
     let found = ctx
         .store
-        .member_cases(inv.guild_id, user, now, offset, PER_PAGE)
+        .member_cases(guild, user, now, offset, PER_PAGE)
         .await?;
     let pages = found.total.div_ceil(u64::from(PER_PAGE)).max(1);
-    let whose = if user == inv.user.id {
+    let whose = if user == asker {
         "You have".to_owned()
     } else {
         format!("<@{user}> has")
@@ -84,7 +131,7 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     if pages > 1 {
         text.push_str(&format!("\nPage {page} of {pages}."));
     }
-    Ok(Reply::ephemeral(text))
+    Ok(text)
 }
 
 /// One case, one line: number, act, state, reason, when.

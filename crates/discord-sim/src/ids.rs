@@ -18,6 +18,9 @@ pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 const SPREAD_WORKER: u64 = 1 << 17;
 /// The worker bits of backdated IDs (made "earlier"), likewise.
 const BACKDATED_WORKER: u64 = 2 << 17;
+/// Spread IDs keep their order modulo this many milliseconds (every power of
+/// two up to it is a shard count they spread evenly over).
+const SPREAD_CYCLE: u64 = 64;
 const INCREMENT_BITS: u32 = 12;
 const MAX_INCREMENT: u64 = (1 << INCREMENT_BITS) - 1;
 
@@ -67,15 +70,25 @@ impl Snowflakes {
         (ms << 22) | increment
     }
 
-    /// An ID a millisecond after the previous spread ID (or now, if later):
-    /// consecutive ones land on consecutive shards.
+    /// An ID a millisecond after the previous spread ID, or, when the clock
+    /// has passed that, the first millisecond from now that is the same modulo
+    /// [`SPREAD_CYCLE`]: consecutive ones land on consecutive shards for any
+    /// shard count dividing it, however slowly they are made (a busy machine
+    /// takes more than a millisecond between two guilds), at most
+    /// `SPREAD_CYCLE` ms ahead of the clock.
     pub fn next_spread(&self) -> u64 {
         let now = now_ms();
         let mut taken = 0;
         let _ = self
             .spread
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
-                taken = now.max(last + 1);
+                let next = last + 1;
+                taken = match now.checked_sub(next) {
+                    Some(behind) if behind > 0 => {
+                        next + behind.div_ceil(SPREAD_CYCLE) * SPREAD_CYCLE
+                    }
+                    _ => next,
+                };
                 Some(taken)
             });
         (taken << 22) | SPREAD_WORKER
@@ -123,6 +136,23 @@ mod tests {
         assert_eq!(shards.len(), 4, "consecutive guilds cover every shard");
         let others: Vec<u64> = (0..10_000).map(|_| ids.next()).collect();
         assert!(guilds.iter().all(|g| !others.contains(g)));
+    }
+
+    #[test]
+    fn spread_ids_made_slowly_still_spread_evenly() {
+        let ids = Snowflakes::default();
+        let mut per_shard = [0; 8];
+        for _ in 0..16 {
+            let id = ids.next_spread();
+            per_shard[(ms_of(id) % 8) as usize] += 1;
+            assert!(
+                ms_of(id) <= now_ms() + SPREAD_CYCLE,
+                "never far ahead of the clock"
+            );
+            // A busy machine: more than a millisecond between two guilds.
+            std::thread::sleep(std::time::Duration::from_millis(4));
+        }
+        assert_eq!(per_shard, [2; 8]);
     }
 
     #[test]

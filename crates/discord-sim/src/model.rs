@@ -224,13 +224,21 @@ pub struct MessageRec {
 }
 
 impl MessageRec {
-    /// Full JSON. `users` resolves author and mentions; `author_member` adds
-    /// the `member` field that guild MESSAGE_CREATE events carry.
+    /// Full JSON. `users` resolves author and mentions; `members` (of the
+    /// message's guild, without `user`) adds the `member` fields that guild
+    /// MESSAGE_CREATE events carry, the author's and each mention's.
     pub fn json(
         &self,
         users: &dyn Fn(u64) -> Option<Value>,
-        author_member: Option<Value>,
+        members: &dyn Fn(u64) -> Option<Value>,
     ) -> Value {
+        let mention = |u: &u64| {
+            let mut v = users(*u)?;
+            if let Some(m) = members(*u) {
+                v["member"] = m;
+            }
+            Some(v)
+        };
         let mut v = json!({
             "id": self.id.to_string(),
             "channel_id": self.channel_id.to_string(),
@@ -240,7 +248,7 @@ impl MessageRec {
             "edited_timestamp": self.edited_timestamp,
             "tts": false,
             "mention_everyone": self.mention_everyone,
-            "mentions": self.mentions.iter().filter_map(|u| users(*u)).collect::<Vec<_>>(),
+            "mentions": self.mentions.iter().filter_map(mention).collect::<Vec<_>>(),
             "mention_roles": self.mention_roles.iter().map(u64::to_string).collect::<Vec<_>>(),
             "attachments": self.attachments.iter().map(Attachment::json).collect::<Vec<_>>(),
             "embeds": self.embeds,
@@ -252,7 +260,7 @@ impl MessageRec {
         if let Some(g) = self.guild_id {
             v["guild_id"] = json!(g.to_string());
         }
-        if let Some(m) = author_member {
+        if let Some(m) = members(self.author_id) {
             v["member"] = m;
         }
         if let Some(w) = self.webhook_id {
@@ -382,7 +390,7 @@ pub mod fast {
         edited_timestamp: &'a Option<String>,
         tts: bool,
         mention_everyone: bool,
-        mentions: Vec<UserOut<'a>>,
+        mentions: Vec<MentionOut<'a>>,
         #[serde(serialize_with = "ids_str")]
         mention_roles: &'a [u64],
         #[serde(serialize_with = "attachments")]
@@ -399,19 +407,30 @@ pub mod fast {
         application_id: Option<String>,
     }
 
+    /// A user a guild message mentions, with their partial member (no
+    /// `user`) when they are one, as Discord sends it.
+    #[derive(Serialize)]
+    pub struct MentionOut<'a> {
+        #[serde(flatten)]
+        user: UserOut<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        member: Option<MemberOut<'a>>,
+    }
+
     impl<'a> MessageOut<'a> {
         /// `None` when the author is unknown (the `Value` path handles it).
+        /// `member` is a guild member of the message's guild, by user.
         pub fn new(
             m: &'a MessageRec,
             user: &dyn Fn(u64) -> Option<&'a UserRec>,
-            member: Option<&'a MemberRec>,
+            member: &dyn Fn(u64) -> Option<&'a MemberRec>,
         ) -> Option<Self> {
             Some(Self {
                 id: m.id,
                 channel_id: m.channel_id,
                 guild_id: m.guild_id.map(|g| g.to_string()),
                 author: UserOut::new(user(m.author_id)?),
-                member: member.map(MemberOut::new),
+                member: member(m.author_id).map(MemberOut::new),
                 content: &m.content,
                 timestamp: &m.timestamp,
                 edited_timestamp: &m.edited_timestamp,
@@ -420,8 +439,12 @@ pub mod fast {
                 mentions: m
                     .mentions
                     .iter()
-                    .filter_map(|u| user(*u))
-                    .map(UserOut::new)
+                    .filter_map(|u| {
+                        Some(MentionOut {
+                            user: UserOut::new(user(*u)?),
+                            member: member(*u).map(MemberOut::new),
+                        })
+                    })
                     .collect(),
                 mention_roles: &m.mention_roles,
                 attachments: &m.attachments,

@@ -30,20 +30,15 @@ impl World {
     }
 
     pub fn message_json(&self, m: &MessageRec, with_member: bool) -> Value {
-        let member = if with_member {
-            m.guild_id
-                .and_then(|g| self.member_json(g, m.author_id))
-                .map(|mut v| {
-                    // MESSAGE_CREATE's member omits `user`.
-                    if let Some(o) = v.as_object_mut() {
-                        o.remove("user");
-                    }
-                    v
-                })
-        } else {
-            None
+        let member = |user: u64| {
+            let mut v = self.member_json(m.guild_id.filter(|_| with_member)?, user)?;
+            // MESSAGE_CREATE's members omit `user`.
+            if let Some(o) = v.as_object_mut() {
+                o.remove("user");
+            }
+            Some(v)
         };
-        m.json(&|id| self.user_json(id), member)
+        m.json(&|id| self.user_json(id), &member)
     }
 
     pub fn channel_json(&self, id: u64) -> Option<Value> {
@@ -154,12 +149,10 @@ impl World {
 
     /// MESSAGE_CREATE's `d` for `m`, serialized without a `Value` tree.
     pub fn message_create_string(&self, m: &MessageRec) -> String {
-        let member = m
-            .guild_id
-            .and_then(|g| self.guilds.get(&g))
-            .and_then(|g| g.members.get(&m.author_id));
+        let guild = m.guild_id.and_then(|g| self.guilds.get(&g));
+        let member = |user: u64| guild.and_then(|g| g.members.get(&user));
         let users = |id: u64| self.users.get(&id);
-        match MessageOut::new(m, &users, member) {
+        match MessageOut::new(m, &users, &member) {
             Some(out) => serde_json::to_string(&out).unwrap_or_default(),
             None => self.message_json(m, true).to_string(),
         }
