@@ -5,9 +5,7 @@
 //! One attempt: twilight's ratelimiter waits out a 429, nothing retries more.
 
 use keeper_store::{ActionOutcome, ActionStatus, Case, CaseKind};
-use twilight_http::{
-    api_error::ApiError, error::ErrorType, request::AuditLogReason as _,
-};
+use twilight_http::{api_error::ApiError, error::ErrorType, request::AuditLogReason as _};
 use twilight_model::util::Timestamp;
 
 use crate::context::Context;

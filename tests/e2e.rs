@@ -2156,3 +2156,149 @@ async fn intents_follow_the_enabled_features(postgres: bool) {
     w.await_xp(bob.id(), 20).await;
     w.finish().await;
 }
+
+// Acts at Discord (issue #13): timeouts, kicks, bans and their undoing.
+macro_rules! acts_on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod acts_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::World::new(false).await).await;
+                }
+            )*
+        }
+        mod acts_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::World::new(true).await).await;
+                }
+            )*
+        }
+    };
+}
+
+acts_on_both_backends!(
+    acts_are_done_at_discord_recorded_and_logged,
+    act_refusals_record_nothing_and_discord_refusals_are_kept,
+);
+
+/// `/timeout`, `/untimeout`, `/kick`, `/ban`, `/unban`: each a case, done at
+/// Discord with `Case #N: reason` in the audit log, and in the mod-log.
+async fn acts_are_done_at_discord_recorded_and_logged(w: World) {
+    let modlog = w.modlog().await;
+    let mods = w.guild.role(
+        "Mods",
+        bits::MODERATE_MEMBERS | bits::KICK_MEMBERS | bits::BAN_MEMBERS,
+    );
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let bob = w.guild.member("bob");
+    let carl = w.guild.member("carl");
+    let user = |m: &Member| ("user", OptionValue::User(m.id()));
+    let text = |name: &'static str, t: &str| (name, OptionValue::String(t.into()));
+
+    let timed = w
+        .ask(
+            &mia,
+            "timeout",
+            [user(&alice), text("duration", "1h"), text("reason", "spam")],
+        )
+        .await;
+    assert!(
+        timed.ephemeral && timed.content.contains("case #1"),
+        "{}",
+        timed.content
+    );
+    assert!(alice.is_timed_out(), "{:?}", alice.timed_out_until());
+    let logged = modlog.next_message(WAIT).await.expect("case 1 logged");
+    assert_eq!(logged.embeds[0]["title"], "Case #1 · Timeout");
+    let audit = w.guild.audit_log();
+    let last = audit.last().expect("an audit-log entry");
+    assert_eq!(last.user_id, w.sim.bot_id());
+    assert_eq!(last.reason.as_deref(), Some("Case #1: spam"));
+
+    let untimed = w.ask(&mia, "untimeout", [user(&alice)]).await;
+    assert!(untimed.content.contains("case #2"), "{}", untimed.content);
+    assert!(!alice.is_timed_out());
+
+    let kicked = w.ask(&mia, "kick", [user(&bob)]).await;
+    assert!(kicked.content.contains("case #3"), "{}", kicked.content);
+    assert!(!bob.is_member());
+
+    let banned = w
+        .ask(
+            &mia,
+            "ban",
+            [
+                user(&carl),
+                text("delete_messages", "86400"),
+                text("reason", "raid"),
+            ],
+        )
+        .await;
+    assert!(banned.content.contains("case #4"), "{}", banned.content);
+    assert!(w.guild.is_banned(&carl));
+    let unbanned = w.ask(&mia, "unban", [user(&carl)]).await;
+    assert!(unbanned.content.contains("case #5"), "{}", unbanned.content);
+    assert!(!w.guild.is_banned(&carl));
+
+    let store = w.store().await;
+    let cases = store.cases(Id::new(w.guild.id()), None, 10).await.unwrap();
+    assert_eq!(cases.len(), 5);
+    assert!(
+        cases
+            .iter()
+            .all(|c| c.action_status == keeper_store::ActionStatus::Done),
+        "{cases:?}"
+    );
+    store.close().await;
+    for _ in 2..=5 {
+        modlog.next_message(WAIT).await.expect("each case logged");
+    }
+    w.finish().await;
+}
+
+/// A refused act (a bad duration, a target Keeper can't reach) records and
+/// sends nothing; an act Discord refuses stays recorded as failed, and the
+/// answer says so.
+async fn act_refusals_record_nothing_and_discord_refusals_are_kept(w: World) {
+    let mods = w.guild.role(
+        "Mods",
+        bits::MODERATE_MEMBERS | bits::KICK_MEMBERS | bits::BAN_MEMBERS,
+    );
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let user = |id: u64| ("user", OptionValue::User(id));
+    let long = ("duration", OptionValue::String("29d".into()));
+    let answer = w.ask(&mia, "timeout", [user(alice.id()), long]).await;
+    assert!(answer.content.contains("28 days"), "{}", answer.content);
+    let answer = w.ask(&alice, "kick", [user(mia.id())]).await;
+    assert!(
+        answer.content.contains("Kick Members"),
+        "{}",
+        answer.content
+    );
+    let answer = w.ask(&mia, "ban", [user(mia.id())]).await;
+    assert!(answer.content.contains("yourself"), "{}", answer.content);
+    assert!(w.guild.audit_log().is_empty(), "nothing sent to Discord");
+    let store = w.store().await;
+    let guild = Id::new(w.guild.id());
+    assert!(store.cases(guild, None, 10).await.unwrap().is_empty());
+
+    w.guild.set_bot_permissions(0);
+    let answer = w.ask(&mia, "kick", [user(alice.id())]).await;
+    assert!(
+        answer.content.contains("Case #1") && answer.content.contains("Discord refused"),
+        "{}",
+        answer.content
+    );
+    assert!(alice.is_member());
+    let case = store.case(guild, 1).await.unwrap().expect("kept");
+    assert_eq!(case.action_status, keeper_store::ActionStatus::Failed);
+    store.close().await;
+    w.finish().await;
+}

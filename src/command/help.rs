@@ -3,7 +3,9 @@
 
 use futures_util::FutureExt as _;
 
-use super::{COMMANDS, MANAGE_SERVER, MODERATE_MEMBERS, Reply, Spec, Text};
+use super::{
+    BAN_MEMBERS, COMMANDS, KICK_MEMBERS, MANAGE_SERVER, MODERATE_MEMBERS, Reply, Spec, Text,
+};
 
 pub const NAME: &str = "help";
 
@@ -49,6 +51,8 @@ pub fn help(prefix: &str) -> String {
         ("Everyone", None),
         ("Admins", Some(MANAGE_SERVER.name)),
         ("Moderators", Some(MODERATE_MEMBERS.name)),
+        ("With Kick Members", Some(KICK_MEMBERS.name)),
+        ("With Ban Members", Some(BAN_MEMBERS.name)),
     ] {
         let commands = slash_only(permission);
         if !commands.is_empty() {
@@ -69,7 +73,9 @@ mod tests {
              `k?top [page]` (or `/leaderboard`): the leaderboard\n\
              Everyone: `/warnings`.\n\
              Admins: `/config`, `/xp`, `/levels`.\n\
-             Moderators: `/warn`, `/unwarn`, `/clearwarnings`, `/case`, `/reason`, `/note`."
+             Moderators: `/warn`, `/unwarn`, `/clearwarnings`, `/case`, `/reason`, `/note`, `/timeout`, `/untimeout`.\n\
+             With Kick Members: `/kick`.\n\
+             With Ban Members: `/ban`, `/unban`."
         );
     }
 }
