@@ -4,7 +4,11 @@
 //! and Discord's answer is recorded: done, or failed with what Discord said.
 //! One attempt: twilight's ratelimiter waits out a 429, nothing retries more.
 
-use keeper_store::{ActionOutcome, ActionStatus, Case, CaseKind};
+use std::time::Duration;
+
+use chrono::Utc;
+use keeper_store::{ActionOutcome, ActionStatus, Case, CaseKind, LiftOutcome};
+use tokio_util::sync::CancellationToken;
 use twilight_http::{api_error::ApiError, error::ErrorType, request::AuditLogReason as _};
 use twilight_model::util::Timestamp;
 
@@ -32,7 +36,12 @@ pub async fn carry_out(ctx: &Context, case: &Case, delete_message_seconds: u32) 
         .set_action_status(case.guild_id, case.number, outcome.clone())
         .await
     {
-        Ok(Some(stored)) => stored,
+        Ok(Some(stored)) => {
+            if stored.lift_status == Some(keeper_store::LiftStatus::Scheduled) {
+                ctx.lifts.notify_one();
+            }
+            stored
+        }
         // Not pending any more: another completion answered first.
         Ok(None) => match ctx.store.case(case.guild_id, case.number).await {
             Ok(Some(stored)) => stored,
@@ -149,4 +158,95 @@ pub fn describe(err: &twilight_http::Error) -> String {
 /// Whether Discord answered Unknown Ban (10026): the user is not banned.
 pub fn is_unknown_ban(err: &twilight_http::Error) -> bool {
     matches!(err.kind(), ErrorType::Response { error: ApiError::General(e), .. } if e.code == 10026)
+}
+
+/// The longest the lift loop sleeps: a lift is at most this late after
+/// downtime, or after a ban recorded by another process.
+const LIFT_LOOK: Duration = Duration::from_secs(30);
+
+/// Until `shutdown`: lift the temporary bans that are due, soonest first, each
+/// claimed for a minute so that a process that dies mid-lift loses it to
+/// another (or to itself, restarted). First completes the acts a stop left
+/// pending.
+pub async fn lift_bans(ctx: std::sync::Arc<Context>, shutdown: CancellationToken) {
+    complete_pending(&ctx).await;
+    let claimer = format!(
+        "{}:{}:{:016x}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "keeper".to_owned()),
+        std::process::id(),
+        rand::random::<u64>()
+    );
+    loop {
+        let lifted = lift_due(&ctx, &claimer).await;
+        let wait = if lifted == BATCH as usize {
+            Duration::ZERO
+        } else {
+            match ctx.store.next_lift_at().await {
+                Ok(Some(at)) => (at - Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .clamp(Duration::from_millis(500), LIFT_LOOK),
+                Ok(None) => LIFT_LOOK,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not read when the next ban ends");
+                    LIFT_LOOK
+                }
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = ctx.lifts.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+const BATCH: u32 = 50;
+
+/// Lift the bans due now: how many were claimed.
+async fn lift_due(ctx: &Context, claimer: &str) -> usize {
+    let due = match ctx
+        .store
+        .claim_due_lifts(Utc::now(), claimer, chrono::Duration::seconds(60), BATCH)
+        .await
+    {
+        Ok(due) => due,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not claim the bans due to be lifted");
+            return 0;
+        }
+    };
+    for ban in &due {
+        let reason = format!("Case #{}: temporary ban ended", ban.number);
+        let outcome = match ctx
+            .http
+            .delete_ban(ban.guild_id, ban.target_id)
+            .reason(&reason)
+            .await
+        {
+            Ok(_) => LiftOutcome::Lifted { at: Utc::now() },
+            Err(err) if is_unknown_ban(&err) => LiftOutcome::Lifted { at: Utc::now() },
+            Err(err) => LiftOutcome::Failed(describe(&err)),
+        };
+        match ctx
+            .store
+            .finish_lift(ban.guild_id, ban.number, claimer, outcome)
+            .await
+        {
+            Ok(true) => {
+                if let Ok(Some(lifted)) = ctx.store.case(ban.guild_id, ban.number).await {
+                    crate::modlog::write(ctx, &lifted).await;
+                }
+            }
+            Ok(false) => {
+                tracing::info!(guild = %ban.guild_id, case = ban.number,
+                    "a ban's lift was taken over or cancelled meanwhile");
+            }
+            Err(err) => {
+                tracing::warn!(guild = %ban.guild_id, case = ban.number, error = %err,
+                    "could not record a ban's lift; it is lifted again when its claim lapses");
+            }
+        }
+    }
+    due.len()
 }

@@ -2182,6 +2182,8 @@ macro_rules! acts_on_both_backends {
 acts_on_both_backends!(
     acts_are_done_at_discord_recorded_and_logged,
     act_refusals_record_nothing_and_discord_refusals_are_kept,
+    a_temporary_ban_is_lifted_and_logged,
+    acts_left_pending_are_carried_out_at_start,
 );
 
 /// `/timeout`, `/untimeout`, `/kick`, `/ban`, `/unban`: each a case, done at
@@ -2299,6 +2301,92 @@ async fn act_refusals_record_nothing_and_discord_refusals_are_kept(w: World) {
     assert!(alice.is_member());
     let case = store.case(guild, 1).await.unwrap().expect("kept");
     assert_eq!(case.action_status, keeper_store::ActionStatus::Failed);
+    store.close().await;
+    w.finish().await;
+}
+
+/// A ban of 2 s is lifted at Discord when it ends, once, and its mod-log
+/// message is edited to show the lift.
+async fn a_temporary_ban_is_lifted_and_logged(w: World) {
+    let modlog = w.modlog().await;
+    let mods = w.guild.role("Mods", bits::BAN_MEMBERS);
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let carl = w.guild.member("carl");
+    let options = [
+        ("user", OptionValue::User(carl.id())),
+        ("duration", OptionValue::String("2s".into())),
+    ];
+    let banned = w.ask(&mia, "ban", options).await;
+    assert!(banned.content.contains("case #1"), "{}", banned.content);
+    assert!(w.guild.is_banned(&carl));
+    let logged = modlog.next_message(WAIT).await.expect("the ban logged");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while w.guild.is_banned(&carl) {
+        assert!(tokio::time::Instant::now() < deadline, "never lifted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let now = edited(&modlog, logged.id, 1).await;
+    assert!(
+        now.embeds[0]["fields"].to_string().contains("Lifted"),
+        "{:?}",
+        now.embeds
+    );
+    let store = w.store().await;
+    let ban = store
+        .case(Id::new(w.guild.id()), 1)
+        .await
+        .unwrap()
+        .expect("the ban");
+    assert_eq!(ban.lift_status, Some(keeper_store::LiftStatus::Lifted));
+    store.close().await;
+    let unbans = w
+        .guild
+        .audit_log()
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("Case #1: temporary ban ended"))
+        .count();
+    assert_eq!(unbans, 1, "lifted once");
+    w.finish().await;
+}
+
+/// A case recorded pending but never answered by Discord (a crash between
+/// the two) is carried out once when the bot starts.
+async fn acts_left_pending_are_carried_out_at_start(mut w: World) {
+    let alice = w.guild.member("alice");
+    w.stop_bot().await;
+    let store = w.store().await;
+    let guild = Id::new(w.guild.id());
+    let mut kick = keeper_store::NewCase::new(
+        guild,
+        Id::new(alice.id()),
+        Id::new(w.admin.id()),
+        keeper_store::CaseKind::Kick,
+        chrono::Utc::now(),
+    );
+    kick.reason = Some("left over".into());
+    store.add_case(&kick, None).await.unwrap();
+    w.start_bot().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let case = store.case(guild, 1).await.unwrap().expect("the kick");
+        if case.action_status == keeper_store::ActionStatus::Done {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never done: {case:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!alice.is_member());
+    let kicks = w
+        .guild
+        .audit_log()
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("Case #1: left over"))
+        .count();
+    assert_eq!(kicks, 1, "carried out once");
     store.close().await;
     w.finish().await;
 }
