@@ -1,9 +1,11 @@
 //! What `/timeout`, `/untimeout`, `/kick`, `/ban` and `/unban` share: check the
 //! target, record the case pending, carry it out at Discord, write the mod-log
-//! and answer naming the case (and what Discord refused).
+//! and answer naming the case (and what Discord refused). The target check
+//! ([`may_act`]) serves `/note` too.
 
 use chrono::Utc;
 use keeper_store::{ActionStatus, Applied, Case, CaseKind, NewCase};
+use twilight_model::id::{Id, marker::UserMarker};
 
 use super::{ALREADY_DONE, Invocation, Reply, missing, warn};
 use crate::{
@@ -37,24 +39,11 @@ pub async fn run(
         Some(text) => Some(warn::reason(text)?.to_owned()),
         None => None,
     };
-    let facts = ctx.guilds.facts(inv.guild_id).ok_or_else(|| {
-        BotError::user("I don't know this server's roles yet; try again in a moment.")
-    })?;
-    let target = Target {
-        id: user,
-        bot: inv.resolved_user(user).is_some_and(|u| u.bot),
-        roles: inv.resolved_member_roles(user),
-    };
-    let moderator = Moderator {
-        id: inv.user.id,
-        roles: inv.roles,
-    };
     let needs = Needs {
         member: act.member,
         keeper_acts: true,
     };
-    moderation::check(&facts, &moderator, &target, needs)
-        .map_err(|refusal| BotError::user(refusal.answer()))?;
+    may_act(ctx, inv, user, needs)?;
 
     let now = Utc::now();
     let mut case = NewCase::new(inv.guild_id, user, inv.user.id, act.kind, now);
@@ -88,6 +77,30 @@ pub async fn run(
         answer.push_str(note);
     }
     Ok((Reply::ephemeral(answer), Some(done)))
+}
+
+/// Refuse, with a clear answer, an act the moderator may not make on `user`
+/// ([`moderation::check`] on the guild's facts and the interaction).
+pub fn may_act(
+    ctx: &Context,
+    inv: &Invocation<'_>,
+    user: Id<UserMarker>,
+    needs: Needs,
+) -> BotResult<()> {
+    let facts = ctx.guilds.facts(inv.guild_id).ok_or_else(|| {
+        BotError::user("I don't know this server's roles yet; try again in a moment.")
+    })?;
+    let target = Target {
+        id: user,
+        bot: inv.resolved_user(user).is_some_and(|u| u.bot),
+        roles: inv.resolved_member_roles(user),
+    };
+    let moderator = Moderator {
+        id: inv.user.id,
+        roles: inv.roles,
+    };
+    moderation::check(&facts, &moderator, &target, needs)
+        .map_err(|refusal| BotError::user(refusal.answer()))
 }
 
 fn past(kind: CaseKind) -> &'static str {
