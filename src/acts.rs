@@ -185,7 +185,7 @@ pub async fn lift_bans(ctx: std::sync::Arc<Context>, shutdown: CancellationToken
                 Ok(Some(at)) => (at - Utc::now())
                     .to_std()
                     .unwrap_or(Duration::ZERO)
-                    .clamp(Duration::from_millis(500), LIFT_LOOK),
+                    .clamp(Duration::from_secs(1), LIFT_LOOK),
                 Ok(None) => LIFT_LOOK,
                 Err(err) => {
                     tracing::warn!(error = %err, "could not read when the next ban ends");

@@ -2184,6 +2184,7 @@ acts_on_both_backends!(
     act_refusals_record_nothing_and_discord_refusals_are_kept,
     a_temporary_ban_is_lifted_and_logged,
     acts_left_pending_are_carried_out_at_start,
+    an_unban_drops_the_lift_of_a_temporary_ban,
 );
 
 /// `/timeout`, `/untimeout`, `/kick`, `/ban`, `/unban`: each a case, done at
@@ -2387,6 +2388,30 @@ async fn acts_left_pending_are_carried_out_at_start(mut w: World) {
         .filter(|e| e.reason.as_deref() == Some("Case #1: left over"))
         .count();
     assert_eq!(kicks, 1, "carried out once");
+    store.close().await;
+    w.finish().await;
+}
+
+/// `/unban` before a temporary ban ends drops its scheduled lift.
+async fn an_unban_drops_the_lift_of_a_temporary_ban(w: World) {
+    let mods = w.guild.role("Mods", bits::BAN_MEMBERS);
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let carl = w.guild.member("carl");
+    let user = ("user", OptionValue::User(carl.id()));
+    let long = ("duration", OptionValue::String("1h".into()));
+    let banned = w.ask(&mia, "ban", [user.clone(), long]).await;
+    assert!(banned.content.contains("case #1"), "{}", banned.content);
+    let store = w.store().await;
+    let guild = Id::new(w.guild.id());
+    let ban = store.case(guild, 1).await.unwrap().expect("the ban");
+    assert_eq!(ban.lift_status, Some(keeper_store::LiftStatus::Scheduled));
+    let unbanned = w.ask(&mia, "unban", [user]).await;
+    assert!(unbanned.content.contains("case #2"), "{}", unbanned.content);
+    assert!(!w.guild.is_banned(&carl));
+    let ban = store.case(guild, 1).await.unwrap().expect("the ban");
+    assert_ne!(ban.lift_status, Some(keeper_store::LiftStatus::Scheduled));
+    assert_eq!(store.next_lift_at().await.unwrap(), None);
     store.close().await;
     w.finish().await;
 }
