@@ -56,8 +56,10 @@ pub async fn carry_out(ctx: &Context, case: &Case, delete_message_seconds: u32) 
 }
 
 /// Complete what a crash left pending between recording an act and Discord's
-/// answer (a ban is completed without deleting messages): how many.
-pub async fn complete_pending(ctx: &Context) -> usize {
+/// answer (a ban is completed without deleting messages): how many. Only
+/// cases recorded before `started` (before this process took commands): a
+/// later one is being carried out by its command.
+pub async fn complete_pending(ctx: &Context, started: chrono::DateTime<Utc>) -> usize {
     let pending = match ctx.store.pending_actions(100).await {
         Ok(pending) => pending,
         Err(err) => {
@@ -65,6 +67,10 @@ pub async fn complete_pending(ctx: &Context) -> usize {
             return 0;
         }
     };
+    let pending: Vec<Case> = pending
+        .into_iter()
+        .filter(|c| c.created_at < started)
+        .collect();
     for case in &pending {
         let done = carry_out(ctx, case, 0).await;
         crate::modlog::write(ctx, &done).await;
@@ -167,9 +173,13 @@ const LIFT_LOOK: Duration = Duration::from_secs(30);
 /// Until `shutdown`: lift the temporary bans that are due, soonest first, each
 /// claimed for a minute so that a process that dies mid-lift loses it to
 /// another (or to itself, restarted). First completes the acts a stop left
-/// pending.
-pub async fn lift_bans(ctx: std::sync::Arc<Context>, shutdown: CancellationToken) {
-    complete_pending(&ctx).await;
+/// pending (recorded before `started`).
+pub async fn lift_bans(
+    ctx: std::sync::Arc<Context>,
+    started: chrono::DateTime<Utc>,
+    shutdown: CancellationToken,
+) {
+    complete_pending(&ctx, started).await;
     let claimer = format!(
         "{}:{}:{:016x}",
         std::env::var("HOSTNAME").unwrap_or_else(|_| "keeper".to_owned()),

@@ -83,6 +83,8 @@ pub async fn run_with_stats(
     }
 
     let shutdown = CancellationToken::new();
+    // Before any shard connects: acts recorded until now are a past run's.
+    let started = chrono::Utc::now();
     let filter = events::filter(discord);
     let mut running = JoinSet::new();
     for shard in shards::build(&ctx.http, discord, &token.0, &store).await? {
@@ -94,7 +96,7 @@ pub async fn run_with_stats(
         ));
     }
     // Lifts temporary bans (after completing the acts a stop left pending).
-    let lifter = tokio::spawn(acts::lift_bans(Arc::clone(&ctx), shutdown.clone()));
+    let lifter = tokio::spawn(acts::lift_bans(Arc::clone(&ctx), started, shutdown.clone()));
     let mut flusher = tokio::spawn(xp::flush::run(
         Arc::clone(&ctx.xp),
         Duration::from_millis(config.xp_flush_ms),
