@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
 
 use crate::{
-    command,
+    acts, command,
     config::Config,
     context::Context,
     discord::{self, startup_request},
@@ -83,6 +83,8 @@ pub async fn run_with_stats(
     }
 
     let shutdown = CancellationToken::new();
+    // Before any shard connects: acts recorded until now are a past run's.
+    let started = chrono::Utc::now();
     let filter = events::filter(discord);
     let mut running = JoinSet::new();
     for shard in shards::build(&ctx.http, discord, &token.0, &store).await? {
@@ -93,6 +95,8 @@ pub async fn run_with_stats(
             shutdown.clone(),
         ));
     }
+    // Lifts temporary bans (after completing the acts a stop left pending).
+    let lifter = tokio::spawn(acts::lift_bans(Arc::clone(&ctx), started, shutdown.clone()));
     let mut flusher = tokio::spawn(xp::flush::run(
         Arc::clone(&ctx.xp),
         Duration::from_millis(config.xp_flush_ms),
@@ -113,6 +117,14 @@ pub async fn run_with_stats(
         tracing::error!("{fatal}; shutting down");
     }
     shut_down(&ctx, shutdown, running, flusher).await;
+    // It stops between lifts when asked; one under way finishes or is claimed
+    // again after its lease.
+    if tokio::time::timeout(Duration::from_secs(2), lifter)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the ban lifts did not stop in time");
+    }
     // Closing waits for connections in use; one lost to a silent database never
     // comes back.
     if tokio::time::timeout(CLOSE_LIMIT, store.close())

@@ -6,18 +6,24 @@
 //! `!help` and the slash definitions are made from the registry, and so are the
 //! permission checks: a command's permission is stated once, in its `SPEC`.
 
+pub mod ban;
 pub mod case;
 pub mod clearwarnings;
 pub mod config;
 pub mod help;
 mod invocation;
+pub mod kick;
 pub mod leaderboard;
 pub mod levels;
 pub mod note;
 pub mod rank;
 pub mod reason;
 mod reply;
+mod sanction;
 pub mod text;
+pub mod timeout;
+pub mod unban;
+pub mod untimeout;
 pub mod unwarn;
 pub mod warn;
 pub mod warnings;
@@ -64,6 +70,11 @@ pub const COMMANDS: &[Spec] = &[
     case::SPEC,
     reason::SPEC,
     note::SPEC,
+    timeout::SPEC,
+    untimeout::SPEC,
+    kick::SPEC,
+    ban::SPEC,
+    unban::SPEC,
 ];
 
 /// The answer to a command Discord delivered twice (a session replayed after a
@@ -102,6 +113,16 @@ pub const MANAGE_SERVER: Permission = Permission {
 pub const MODERATE_MEMBERS: Permission = Permission {
     bits: Permissions::MODERATE_MEMBERS,
     name: "Timeout Members",
+};
+
+pub const KICK_MEMBERS: Permission = Permission {
+    bits: Permissions::KICK_MEMBERS,
+    name: "Kick Members",
+};
+
+pub const BAN_MEMBERS: Permission = Permission {
+    bits: Permissions::BAN_MEMBERS,
+    name: "Ban Members",
 };
 
 /// The slash form of a command.
@@ -175,6 +196,24 @@ impl Spec {
             permission: Some(MODERATE_MEMBERS),
             private: true,
             ..Self::everyone(name, definition, run)
+        }
+    }
+
+    /// A slash command for moderators who may kick (Discord's Kick Members),
+    /// answered privately.
+    pub const fn kickers(name: &'static str, definition: fn() -> Command, run: SlashRun) -> Self {
+        Self {
+            permission: Some(KICK_MEMBERS),
+            ..Self::moderators(name, definition, run)
+        }
+    }
+
+    /// A slash command for moderators who may ban (Discord's Ban Members),
+    /// answered privately.
+    pub const fn banners(name: &'static str, definition: fn() -> Command, run: SlashRun) -> Self {
+        Self {
+            permission: Some(BAN_MEMBERS),
+            ..Self::moderators(name, definition, run)
         }
     }
 

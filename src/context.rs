@@ -42,6 +42,9 @@ pub struct Context {
     pub tasks: TaskTracker,
     /// Discord's clock, for the answer window of interactions.
     pub clock: DiscordClock,
+    /// Wakes the loop that lifts temporary bans (`lift_bans`, in `acts.rs`):
+    /// a ban just done may end before its next look.
+    pub lifts: Arc<tokio::sync::Notify>,
 }
 
 impl Context {
@@ -75,6 +78,7 @@ impl Context {
             text_cooldowns: TextCooldowns::default(),
             tasks,
             clock: DiscordClock::default(),
+            lifts: Arc::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! can start the real bot in-process against the simulator. ARCHITECTURE.md at
 //! the repository's root is the map.
 
+pub mod acts;
 pub mod bot;
 pub mod cli;
 pub mod command;

@@ -339,6 +339,7 @@ on_both_backends!(
     cases_are_amended_noted_shown_and_cleared,
     typed_warnings_follow_the_same_rules,
     fifty_warnings_at_once_are_numbered_1_to_50,
+    escalation_runs_once_at_the_crossing,
     a_grant_discord_refuses_is_reported_once,
     level_up_announcements_follow_the_setting,
     a_burst_of_level_ups_shares_messages,
@@ -1608,6 +1609,114 @@ async fn fifty_warnings_at_once_are_numbered_1_to_50(w: World) {
     w.finish().await;
 }
 
+/// `/config escalation add 2 timeout 1h`: the second active warning times the
+/// member out, as a case of its own in the mod-log; the third does nothing
+/// more; revoked warnings stop counting, so reaching 2 again escalates again.
+async fn escalation_runs_once_at_the_crossing(w: World) {
+    let modlog = w.modlog().await;
+    let mods = w.guild.role("Mods", bits::MODERATE_MEMBERS);
+    w.guild.set_role_position(&mods, 2);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let text = |name: &'static str, t: &str| (name, OptionValue::String(t.into()));
+    let count = ("count", OptionValue::Integer(2));
+    let rule = [
+        count.clone(),
+        text("action", "timeout"),
+        text("duration", "1h"),
+    ];
+    let added = w.ask(&w.admin, "config escalation add", rule).await;
+    assert!(
+        added.content.contains("time them out for 1 hour"),
+        "{}",
+        added.content
+    );
+    let refused = w
+        .ask(
+            &w.admin,
+            "config escalation add",
+            [
+                count.clone(),
+                text("action", "kick"),
+                text("duration", "1h"),
+            ],
+        )
+        .await;
+    assert!(
+        refused.content.contains("no duration"),
+        "{}",
+        refused.content
+    );
+    let list = w.ask(&w.admin, "config escalation list", []).await;
+    assert_eq!(
+        list.content,
+        "At 2 active warnings: time them out for 1 hour."
+    );
+
+    let warn = |reason: &'static str| {
+        let options = [
+            ("user", OptionValue::User(alice.id())),
+            text("reason", reason),
+        ];
+        w.ask(&mia, "warn", options)
+    };
+    let timeouts = |sim: &Sim| {
+        let path = format!("/members/{}", alice.id());
+        sim.requests()
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.ends_with(&path) && r.status < 300)
+            .count()
+    };
+    let first = warn("one").await;
+    assert!(!first.content.contains("escalation"), "{}", first.content);
+    let second = warn("two").await;
+    assert!(
+        second
+            .content
+            .contains("escalation rule: case #3 (timeout for 1 hour)"),
+        "{}",
+        second.content
+    );
+    assert!(alice.is_timed_out());
+    assert_eq!(timeouts(&w.sim), 1);
+    let mut logged = Vec::new();
+    while logged.len() < 3 {
+        logged.push(modlog.next_message(WAIT).await.expect("logged"));
+    }
+    let escalated = logged
+        .iter()
+        .find(|m| m.embeds[0]["title"] == "Case #3 · Timeout")
+        .unwrap_or_else(|| panic!("{logged:?}"));
+    assert!(
+        escalated.embeds[0]["fields"]
+            .to_string()
+            .contains("automatically (case #2"),
+        "{escalated:?}"
+    );
+    let third = warn("three").await;
+    assert!(!third.content.contains("escalation"), "{}", third.content);
+    assert_eq!(timeouts(&w.sim), 1, "above the threshold: nothing more");
+
+    for case in [2, 4] {
+        w.ask(&mia, "unwarn", [("case", OptionValue::Integer(case))])
+            .await;
+    }
+    let again = warn("again").await;
+    assert!(
+        again.content.contains("escalation rule: case #6"),
+        "{}",
+        again.content
+    );
+    assert_eq!(timeouts(&w.sim), 2, "below, then reached again");
+    let removed = w.ask(&w.admin, "config escalation remove", [count]).await;
+    assert!(
+        removed.content.contains("Nothing happens"),
+        "{}",
+        removed.content
+    );
+    w.finish().await;
+}
+
 /// Every refusal is a clear private answer, and records nothing: a bad
 /// expiry, the moderator themself, a bot, the owner, a member whose highest
 /// role is not below the moderator's, someone without Timeout Members.
@@ -2248,5 +2357,264 @@ async fn intents_follow_the_enabled_features(postgres: bool) {
     let help = next_post(&w.general).await;
     assert!(help.content.contains("rank"), "{}", help.content);
     w.await_xp(bob.id(), 20).await;
+    w.finish().await;
+}
+
+// Acts at Discord (issue #13): timeouts, kicks, bans and their undoing.
+macro_rules! acts_on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod acts_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::World::new(false).await).await;
+                }
+            )*
+        }
+        mod acts_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::World::new(true).await).await;
+                }
+            )*
+        }
+    };
+}
+
+acts_on_both_backends!(
+    acts_are_done_at_discord_recorded_and_logged,
+    act_refusals_record_nothing_and_discord_refusals_are_kept,
+    a_temporary_ban_is_lifted_and_logged,
+    acts_left_pending_are_carried_out_at_start,
+    an_unban_drops_the_lift_of_a_temporary_ban,
+);
+
+/// `/timeout`, `/untimeout`, `/kick`, `/ban`, `/unban`: each a case, done at
+/// Discord with `Case #N: reason` in the audit log, and in the mod-log.
+async fn acts_are_done_at_discord_recorded_and_logged(w: World) {
+    let modlog = w.modlog().await;
+    let mods = w.guild.role(
+        "Mods",
+        bits::MODERATE_MEMBERS | bits::KICK_MEMBERS | bits::BAN_MEMBERS,
+    );
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let bob = w.guild.member("bob");
+    let carl = w.guild.member("carl");
+    let user = |m: &Member| ("user", OptionValue::User(m.id()));
+    let text = |name: &'static str, t: &str| (name, OptionValue::String(t.into()));
+
+    let timed = w
+        .ask(
+            &mia,
+            "timeout",
+            [user(&alice), text("duration", "1h"), text("reason", "spam")],
+        )
+        .await;
+    assert!(
+        timed.ephemeral && timed.content.contains("case #1"),
+        "{}",
+        timed.content
+    );
+    assert!(alice.is_timed_out(), "{:?}", alice.timed_out_until());
+    let logged = modlog.next_message(WAIT).await.expect("case 1 logged");
+    assert_eq!(logged.embeds[0]["title"], "Case #1 · Timeout");
+    let audit = w.guild.audit_log();
+    let last = audit.last().expect("an audit-log entry");
+    assert_eq!(last.user_id, w.sim.bot_id());
+    assert_eq!(last.reason.as_deref(), Some("Case #1: spam"));
+
+    let untimed = w.ask(&mia, "untimeout", [user(&alice)]).await;
+    assert!(untimed.content.contains("case #2"), "{}", untimed.content);
+    assert!(!alice.is_timed_out());
+
+    let kicked = w.ask(&mia, "kick", [user(&bob)]).await;
+    assert!(kicked.content.contains("case #3"), "{}", kicked.content);
+    assert!(!bob.is_member());
+
+    let banned = w
+        .ask(
+            &mia,
+            "ban",
+            [
+                user(&carl),
+                text("delete_messages", "86400"),
+                text("reason", "raid"),
+            ],
+        )
+        .await;
+    assert!(banned.content.contains("case #4"), "{}", banned.content);
+    assert!(w.guild.is_banned(&carl));
+    let unbanned = w.ask(&mia, "unban", [user(&carl)]).await;
+    assert!(unbanned.content.contains("case #5"), "{}", unbanned.content);
+    assert!(!w.guild.is_banned(&carl));
+
+    let store = w.store().await;
+    let cases = store.cases(Id::new(w.guild.id()), None, 10).await.unwrap();
+    assert_eq!(cases.len(), 5);
+    assert!(
+        cases
+            .iter()
+            .all(|c| c.action_status == keeper_store::ActionStatus::Done),
+        "{cases:?}"
+    );
+    store.close().await;
+    for _ in 2..=5 {
+        modlog.next_message(WAIT).await.expect("each case logged");
+    }
+    w.finish().await;
+}
+
+/// A refused act (a bad duration, a target Keeper can't reach) records and
+/// sends nothing; an act Discord refuses stays recorded as failed, and the
+/// answer says so.
+async fn act_refusals_record_nothing_and_discord_refusals_are_kept(w: World) {
+    let mods = w.guild.role(
+        "Mods",
+        bits::MODERATE_MEMBERS | bits::KICK_MEMBERS | bits::BAN_MEMBERS,
+    );
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let user = |id: u64| ("user", OptionValue::User(id));
+    let long = ("duration", OptionValue::String("29d".into()));
+    let answer = w.ask(&mia, "timeout", [user(alice.id()), long]).await;
+    assert!(answer.content.contains("28 days"), "{}", answer.content);
+    let answer = w.ask(&alice, "kick", [user(mia.id())]).await;
+    assert!(
+        answer.content.contains("Kick Members"),
+        "{}",
+        answer.content
+    );
+    let answer = w.ask(&mia, "ban", [user(mia.id())]).await;
+    assert!(answer.content.contains("yourself"), "{}", answer.content);
+    assert!(w.guild.audit_log().is_empty(), "nothing sent to Discord");
+    let store = w.store().await;
+    let guild = Id::new(w.guild.id());
+    assert!(store.cases(guild, None, 10).await.unwrap().is_empty());
+
+    w.guild.set_bot_permissions(0);
+    let answer = w.ask(&mia, "kick", [user(alice.id())]).await;
+    assert!(
+        answer.content.contains("Case #1") && answer.content.contains("Discord refused"),
+        "{}",
+        answer.content
+    );
+    assert!(alice.is_member());
+    let case = store.case(guild, 1).await.unwrap().expect("kept");
+    assert_eq!(case.action_status, keeper_store::ActionStatus::Failed);
+    store.close().await;
+    w.finish().await;
+}
+
+/// A ban of 2 s is lifted at Discord when it ends, once, and its mod-log
+/// message is edited to show the lift.
+async fn a_temporary_ban_is_lifted_and_logged(w: World) {
+    let modlog = w.modlog().await;
+    let mods = w.guild.role("Mods", bits::BAN_MEMBERS);
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let carl = w.guild.member("carl");
+    let options = [
+        ("user", OptionValue::User(carl.id())),
+        ("duration", OptionValue::String("2s".into())),
+    ];
+    let banned = w.ask(&mia, "ban", options).await;
+    assert!(banned.content.contains("case #1"), "{}", banned.content);
+    assert!(w.guild.is_banned(&carl));
+    let logged = modlog.next_message(WAIT).await.expect("the ban logged");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while w.guild.is_banned(&carl) {
+        assert!(tokio::time::Instant::now() < deadline, "never lifted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let now = edited(&modlog, logged.id, 1).await;
+    assert!(
+        now.embeds[0]["fields"].to_string().contains("Lifted"),
+        "{:?}",
+        now.embeds
+    );
+    let store = w.store().await;
+    let ban = store
+        .case(Id::new(w.guild.id()), 1)
+        .await
+        .unwrap()
+        .expect("the ban");
+    assert_eq!(ban.lift_status, Some(keeper_store::LiftStatus::Lifted));
+    store.close().await;
+    let unbans = w
+        .guild
+        .audit_log()
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("Case #1: temporary ban ended"))
+        .count();
+    assert_eq!(unbans, 1, "lifted once");
+    w.finish().await;
+}
+
+/// A case recorded pending but never answered by Discord (a crash between
+/// the two) is carried out once when the bot starts.
+async fn acts_left_pending_are_carried_out_at_start(mut w: World) {
+    let alice = w.guild.member("alice");
+    w.stop_bot().await;
+    let store = w.store().await;
+    let guild = Id::new(w.guild.id());
+    let mut kick = keeper_store::NewCase::new(
+        guild,
+        Id::new(alice.id()),
+        Id::new(w.admin.id()),
+        keeper_store::CaseKind::Kick,
+        chrono::Utc::now(),
+    );
+    kick.reason = Some("left over".into());
+    store.add_case(&kick, None).await.unwrap();
+    w.start_bot().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let case = store.case(guild, 1).await.unwrap().expect("the kick");
+        if case.action_status == keeper_store::ActionStatus::Done {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never done: {case:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!alice.is_member());
+    let kicks = w
+        .guild
+        .audit_log()
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("Case #1: left over"))
+        .count();
+    assert_eq!(kicks, 1, "carried out once");
+    store.close().await;
+    w.finish().await;
+}
+
+/// `/unban` before a temporary ban ends drops its scheduled lift.
+async fn an_unban_drops_the_lift_of_a_temporary_ban(w: World) {
+    let mods = w.guild.role("Mods", bits::BAN_MEMBERS);
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let carl = w.guild.member("carl");
+    let user = ("user", OptionValue::User(carl.id()));
+    let long = ("duration", OptionValue::String("1h".into()));
+    let banned = w.ask(&mia, "ban", [user.clone(), long]).await;
+    assert!(banned.content.contains("case #1"), "{}", banned.content);
+    let store = w.store().await;
+    let guild = Id::new(w.guild.id());
+    let ban = store.case(guild, 1).await.unwrap().expect("the ban");
+    assert_eq!(ban.lift_status, Some(keeper_store::LiftStatus::Scheduled));
+    let unbanned = w.ask(&mia, "unban", [user]).await;
+    assert!(unbanned.content.contains("case #2"), "{}", unbanned.content);
+    assert!(!w.guild.is_banned(&carl));
+    let ban = store.case(guild, 1).await.unwrap().expect("the ban");
+    assert_ne!(ban.lift_status, Some(keeper_store::LiftStatus::Scheduled));
+    assert_eq!(store.next_lift_at().await.unwrap(), None);
+    store.close().await;
     w.finish().await;
 }

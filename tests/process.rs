@@ -181,6 +181,7 @@ on_both_backends!(
     chat_under_load_is_never_answered_429,
     faults_then_kill_9_repeat_and_lose_nothing,
     kill_9_replays_joins_and_departures_once,
+    a_temporary_ban_is_lifted_once_after_kill_9,
 );
 
 /// Members chatting at 200 messages a second level up faster than Discord lets
@@ -720,4 +721,64 @@ fn member_count(welcome: &str, guild: &Guild) -> u64 {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok());
     count.unwrap_or_else(|| panic!("no member count in {welcome:?}"))
+}
+
+/// A temporary ban whose end passes while Keeper is down (killed with
+/// `kill -9`) is lifted once Keeper is back, exactly once.
+async fn a_temporary_ban_is_lifted_once_after_kill_9(postgres: bool) {
+    let stage = Stage::new(postgres, 1, 1).await;
+    let guild = &stage.sim.guild("bans").await;
+    let carl = guild.member("carl");
+    let guild_id = twilight_model::id::Id::new(guild.id());
+    let keeper = stage.start(1, &[]).await;
+
+    let now = chrono::Utc::now();
+    let mut ban = keeper_store::NewCase::new(
+        guild_id,
+        twilight_model::id::Id::new(carl.id()),
+        twilight_model::id::Id::new(guild.owner().id()),
+        keeper_store::CaseKind::Ban,
+        now,
+    );
+    ban.expires_at = Some(now + chrono::Duration::seconds(3));
+    ban.duration_secs = Some(3);
+    stage.store.add_case(&ban, None).await.unwrap();
+    guild.ban_by(&guild.owner(), &carl, Some("Case #1"));
+    stage
+        .store
+        .set_action_status(guild_id, 1, keeper_store::ActionOutcome::Done)
+        .await
+        .unwrap();
+    keeper.kill9().await;
+    assert!(guild.is_banned(&carl));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let keeper = stage.start(1, &[]).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while guild.is_banned(&carl) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never lifted; logs:\n{}",
+            keeper.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Time for a second lift, were there one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let lifts = guild
+        .audit_log()
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("Case #1: temporary ban ended"))
+        .count();
+    assert_eq!(lifts, 1, "{:?}", guild.audit_log());
+    let case = stage
+        .store
+        .case(guild_id, 1)
+        .await
+        .unwrap()
+        .expect("the ban");
+    assert_eq!(case.lift_status, Some(keeper_store::LiftStatus::Lifted));
+    let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{log}");
+    stage.finish().await;
 }

@@ -9,13 +9,14 @@
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use keeper_store::{GuildSettings, LevelUpTarget, SettingsPatch};
+use keeper_store::{EscalationAction, EscalationRule, GuildSettings, LevelUpTarget, SettingsPatch};
 use twilight_model::{
     application::{
         command::{Command, CommandType},
         interaction::InteractionContextType,
     },
     channel::ChannelType,
+    id::{Id, marker::GuildMarker},
 };
 use twilight_util::builder::{
     command::{
@@ -101,6 +102,36 @@ pub fn command() -> Command {
             .option(BooleanBuilder::new("dm", "Tell warned members by DM")),
     )
     .option(
+        SubCommandGroupBuilder::new("escalation", "Act by itself when warnings pile up")
+            .subcommands([
+                SubCommandBuilder::new("add", "At a number of active warnings, act")
+                    .option(
+                        IntegerBuilder::new("count", "Active warnings that trigger it")
+                            .required(true)
+                            .min_value(1)
+                            .max_value(100),
+                    )
+                    .option(
+                        StringBuilder::new("action", "What to do")
+                            .required(true)
+                            .choices([("timeout", "timeout"), ("kick", "kick"), ("ban", "ban")]),
+                    )
+                    .option(
+                        StringBuilder::new(
+                            "duration",
+                            "For a timeout (required, at most 28d) or a temporary ban: 1h, 7d...",
+                        )
+                        .max_length(40),
+                    ),
+                SubCommandBuilder::new("remove", "Stop acting at a number of warnings").option(
+                    IntegerBuilder::new("count", "The rule's warning count")
+                        .required(true)
+                        .min_value(1),
+                ),
+                SubCommandBuilder::new("list", "The rules"),
+            ]),
+    )
+    .option(
         SubCommandBuilder::new("xp", "Set how much XP a message earns and how often")
             .option(
                 IntegerBuilder::new("min", "Least XP per message")
@@ -128,6 +159,11 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
             ephemeral: true,
             ..Reply::embed(show(&ctx.guilds.settings(inv.guild_id)))
         });
+    }
+    if sub == "escalation" {
+        return escalation(ctx, inv.guild_id, opts)
+            .await
+            .map(Reply::ephemeral);
     }
     let (patch, done) = patch_for(sub, opts)?;
     ctx.guilds.update_settings(inv.guild_id, &patch).await?;
@@ -217,6 +253,80 @@ fn patch_for(sub: &str, opts: Options<'_>) -> BotResult<(SettingsPatch, String)>
         }
     };
     Ok((patch, done))
+}
+
+/// `/config escalation add|remove|list`: the rules are the store's, read by
+/// every `/warn` in the warning's own transaction.
+async fn escalation(ctx: &Context, guild: Id<GuildMarker>, opts: Options<'_>) -> BotResult<String> {
+    match opts.subcommand() {
+        Some(("add", opts)) => {
+            let rule = escalation_rule(guild, opts)?;
+            ctx.store.set_escalation(&rule).await?;
+            Ok(format!(
+                "When a member reaches {} active warnings, I'll {}.",
+                rule.warnings,
+                describe_rule(&rule)
+            ))
+        }
+        Some(("remove", opts)) => {
+            let count = opts.integer("count").ok_or_else(|| missing("count"))?;
+            let count = i32::try_from(count).map_err(|_| out_of_range("count"))?;
+            Ok(match ctx.store.remove_escalation(guild, count).await? {
+                true => format!("Nothing happens by itself at {count} warnings any more."),
+                false => format!("There was no rule at {count} warnings."),
+            })
+        }
+        _ => {
+            let rules = ctx.store.escalations(guild).await?;
+            if rules.is_empty() {
+                return Ok("No escalation rules: warnings only count.".to_owned());
+            }
+            let lines: Vec<String> = rules
+                .iter()
+                .map(|r| format!("At {} active warnings: {}.", r.warnings, describe_rule(r)))
+                .collect();
+            Ok(lines.join("\n"))
+        }
+    }
+}
+
+/// The rule `/config escalation add` describes, checked.
+fn escalation_rule(guild: Id<GuildMarker>, opts: Options<'_>) -> BotResult<EscalationRule> {
+    let count = opts.integer("count").ok_or_else(|| missing("count"))?;
+    let action = opts.string("action").ok_or_else(|| missing("action"))?;
+    let duration_secs = match opts.string("duration") {
+        Some(text) => {
+            let d = duration::parse(text).map_err(|e| BotError::user(e.to_string()))?;
+            Some(i64::try_from(d.as_secs()).map_err(|_| out_of_range("duration"))?)
+        }
+        None => None,
+    };
+    let rule = EscalationRule {
+        guild_id: guild,
+        warnings: i32::try_from(count).map_err(|_| out_of_range("count"))?,
+        action: action
+            .parse::<EscalationAction>()
+            .map_err(|_| BotError::user(format!("`{action}` is not an action I know.")))?,
+        duration_secs,
+    };
+    rule.validate().map_err(BotError::user)?;
+    Ok(rule)
+}
+
+/// "time them out for 1 hour", "ban them", "ban them for 7 days".
+fn describe_rule(rule: &EscalationRule) -> String {
+    let act = match rule.action {
+        EscalationAction::Timeout => "time them out",
+        EscalationAction::Kick => "kick them",
+        EscalationAction::Ban => "ban them",
+    };
+    match rule.duration_secs.and_then(|s| u64::try_from(s).ok()) {
+        Some(secs) => format!(
+            "{act} for {}",
+            duration::describe(Duration::from_secs(secs))
+        ),
+        None => act.to_owned(),
+    }
 }
 
 /// A warning expiry as typed: a duration, or `off` (warnings count for ever).
@@ -377,6 +487,27 @@ mod tests {
         let opts = [opt("expiry", CommandOptionValue::String("soon".into()))];
         let err = patch_for("warnings", Options(&opts)).unwrap_err();
         assert!(err.reply().contains("30m"), "{}", err.reply());
+    }
+
+    #[test]
+    fn escalation_rules_are_read_and_checked() {
+        let rule = |opts: &[CommandDataOption]| escalation_rule(Id::new(1), Options(opts));
+        let count = |n| opt("count", CommandOptionValue::Integer(n));
+        let action = |a: &str| opt("action", CommandOptionValue::String(a.into()));
+        let duration = |d: &str| opt("duration", CommandOptionValue::String(d.into()));
+        let timeout = rule(&[count(3), action("timeout"), duration("1h")]).unwrap();
+        assert_eq!(timeout.warnings, 3);
+        assert_eq!(timeout.action, EscalationAction::Timeout);
+        assert_eq!(timeout.duration_secs, Some(3_600));
+        assert_eq!(describe_rule(&timeout), "time them out for 1 hour");
+        let ban = rule(&[count(5), action("ban")]).unwrap();
+        assert_eq!(describe_rule(&ban), "ban them");
+        let refused = |opts: &[CommandDataOption]| rule(opts).unwrap_err().reply();
+        assert!(refused(&[count(3), action("timeout")]).contains("needs a duration"));
+        assert!(refused(&[count(3), action("timeout"), duration("29d")]).contains("28 days"));
+        assert!(refused(&[count(3), action("kick"), duration("1h")]).contains("no duration"));
+        assert!(refused(&[count(3), action("mute")]).contains("not an action"));
+        assert!(refused(&[count(3), action("ban"), duration("1x")]).contains("unit"));
     }
 
     #[test]

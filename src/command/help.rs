@@ -3,7 +3,9 @@
 
 use futures_util::FutureExt as _;
 
-use super::{COMMANDS, MANAGE_SERVER, MODERATE_MEMBERS, Reply, Spec, Text};
+use super::{
+    BAN_MEMBERS, COMMANDS, KICK_MEMBERS, MANAGE_SERVER, MODERATE_MEMBERS, Reply, Spec, Text,
+};
 
 pub const NAME: &str = "help";
 
@@ -57,6 +59,8 @@ pub fn help(prefix: &str) -> String {
         ("Everyone", None),
         ("Admins", Some(MANAGE_SERVER.name)),
         ("Moderators", Some(MODERATE_MEMBERS.name)),
+        ("With Kick Members", Some(KICK_MEMBERS.name)),
+        ("With Ban Members", Some(BAN_MEMBERS.name)),
     ] {
         let commands = slash_only(permission);
         if !commands.is_empty() {
@@ -78,7 +82,9 @@ mod tests {
              `k?warn @member reason` (or `/warn`): warn a member (Timeout Members)\n\
              `k?warnings [@member] [page]` (or `/warnings`): warnings and cases (others' for moderators)\n\
              Admins: `/config`, `/xp`, `/levels`.\n\
-             Moderators: `/unwarn`, `/clearwarnings`, `/case`, `/reason`, `/note`."
+             Moderators: `/unwarn`, `/clearwarnings`, `/case`, `/reason`, `/note`, `/timeout`, `/untimeout`.\n\
+             With Kick Members: `/kick`.\n\
+             With Ban Members: `/ban`, `/unban`."
         );
     }
 }

@@ -12,12 +12,7 @@ use twilight_model::application::{
 use twilight_util::builder::command::{CommandBuilder, StringBuilder, UserBuilder};
 
 use super::{ALREADY_DONE, Invocation, Reply, Spec, missing, warn::MAX_REASON};
-use crate::{
-    context::Context,
-    error::{BotError, BotResult},
-    moderation::{self, Moderator, Needs, Target},
-    modlog,
-};
+use crate::{context::Context, error::BotResult, moderation::Needs, modlog};
 
 pub const NAME: &str = "note";
 
@@ -43,25 +38,12 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     let opts = inv.options();
     let user = opts.user("user").ok_or_else(|| missing("user"))?;
     let text = super::warn::reason(opts.string("text").ok_or_else(|| missing("text"))?)?;
-    let facts = ctx.guilds.facts(inv.guild_id).ok_or_else(|| {
-        BotError::user("I don't know this server's roles yet; try again in a moment.")
-    })?;
-    let target = Target {
-        id: user,
-        bot: inv.resolved_user(user).is_some_and(|u| u.bot),
-        roles: inv.resolved_member_roles(user),
-    };
-    let moderator = Moderator {
-        id: inv.user.id,
-        roles: inv.roles,
-    };
     // A note about someone who left (or never joined) is still worth keeping.
     let needs = Needs {
         member: false,
         keeper_acts: false,
     };
-    moderation::check(&facts, &moderator, &target, needs)
-        .map_err(|refusal| BotError::user(refusal.answer()))?;
+    super::sanction::may_act(ctx, inv, user, needs)?;
     let mut note = NewCase::new(inv.guild_id, user, inv.user.id, CaseKind::Note, Utc::now());
     note.reason = Some(text.to_owned());
     let Applied::Now(case) = ctx.store.add_case(&note, Some(inv.interaction_id)).await? else {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::FutureExt as _;
-use keeper_store::{Applied, CaseKind, NewCase, Warned};
+use keeper_store::{ActionStatus, Applied, Case, CaseKind, NewCase, Warned};
 use twilight_model::{
     application::{
         command::{Command, CommandType},
@@ -22,6 +22,7 @@ use twilight_util::builder::command::{CommandBuilder, StringBuilder, UserBuilder
 
 use super::{Invocation, Reply, Spec, Text, TextInvocation, missing};
 use crate::{
+    acts,
     context::Context,
     duration,
     error::{BotError, BotResult},
@@ -155,7 +156,9 @@ async fn warn(ctx: &Context, request: &Request<'_>) -> BotResult<String> {
         None => None,
     };
     let Applied::Now(Warned {
-        warning, active, ..
+        warning,
+        active,
+        escalation,
     }) = ctx
         .store
         .add_warning(&warning, now, Some(request.once))
@@ -188,7 +191,40 @@ async fn warn(ctx: &Context, request: &Request<'_>) -> BotResult<String> {
         answer.push(' ');
         answer.push_str(note);
     }
+    // Recorded (pending) in the warning's transaction, so it runs once: here,
+    // or at the next start if Keeper stops before Discord answers.
+    if let Some(escalation) = escalation {
+        answer.push(' ');
+        answer.push_str(&escalate(ctx, &escalation).await);
+    }
     Ok(answer)
+}
+
+/// Carry out the act a warning triggered and log it; what to tell the
+/// moderator.
+async fn escalate(ctx: &Context, escalation: &Case) -> String {
+    let done = acts::carry_out(ctx, escalation, 0).await;
+    let act = modlog::action(done.kind).to_lowercase();
+    let mut text = match done.action_status {
+        ActionStatus::Failed => format!(
+            "That reached an escalation rule, recorded as case #{} ({act}), but Discord refused: {}",
+            done.number,
+            done.action_error.as_deref().unwrap_or("no reason given")
+        ),
+        _ => format!(
+            "That reached an escalation rule: case #{} ({act}{}).",
+            done.number,
+            done.duration_secs
+                .and_then(|s| u64::try_from(s).ok())
+                .map(|s| format!(" for {}", duration::describe(Duration::from_secs(s))))
+                .unwrap_or_default()
+        ),
+    };
+    if let Some(note) = modlog::write(ctx, &done).await.note() {
+        text.push(' ');
+        text.push_str(note);
+    }
+    text
 }
 
 /// A case's reason as typed: trimmed, 1 to [`MAX_REASON`] characters.
@@ -207,7 +243,7 @@ fn too_long() -> BotError {
 }
 
 /// Tell the member by DM; whether Discord took the message.
-async fn tell(ctx: &Context, server: &str, warning: &keeper_store::Case) -> bool {
+async fn tell(ctx: &Context, server: &str, warning: &Case) -> bool {
     let user = warning.target_id;
     let channel = match ctx.http.create_private_channel(user).await {
         Ok(response) => match response.model().await {
