@@ -340,6 +340,7 @@ on_both_backends!(
     typed_warnings_follow_the_same_rules,
     fifty_warnings_at_once_are_numbered_1_to_50,
     escalation_runs_once_at_the_crossing,
+    an_unwritable_modlog_is_said_in_the_answer,
     a_grant_discord_refuses_is_reported_once,
     level_up_announcements_follow_the_setting,
     a_burst_of_level_ups_shares_messages,
@@ -1714,6 +1715,30 @@ async fn escalation_runs_once_at_the_crossing(w: World) {
         "{}",
         removed.content
     );
+    w.finish().await;
+}
+
+/// A mod-log channel Keeper may not post in: the warning is recorded and the
+/// member told all the same, and the moderator's answer says what to fix.
+async fn an_unwritable_modlog_is_said_in_the_answer(w: World) {
+    let modlog = w.modlog().await;
+    modlog.overwrite_role(&w.guild.bot_role(), 0, bits::SEND_MESSAGES);
+    let mods = w.guild.role("Mods", bits::MODERATE_MEMBERS);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let options = [
+        ("user", OptionValue::User(alice.id())),
+        ("reason", OptionValue::String("spam".into())),
+    ];
+    let answer = w.ask(&mia, "warn", options).await;
+    assert!(
+        answer.content.contains("case #1")
+            && answer.content.contains("couldn't write it to the mod-log"),
+        "{}",
+        answer.content
+    );
+    alice.next_dm(WAIT).await.expect("told all the same");
+    assert!(modlog.bot_messages().is_empty());
     w.finish().await;
 }
 

@@ -155,9 +155,10 @@ pub fn command() -> Command {
 pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     let (sub, opts) = inv.subcommand()?;
     if sub == "show" {
+        let rules = ctx.store.escalations(inv.guild_id).await?;
         return Ok(Reply {
             ephemeral: true,
-            ..Reply::embed(show(&ctx.guilds.settings(inv.guild_id)))
+            ..Reply::embed(show(&ctx.guilds.settings(inv.guild_id), &rules))
         });
     }
     if sub == "escalation" {
@@ -344,7 +345,15 @@ fn out_of_range(name: &str) -> BotError {
     BotError::user(format!("`{name}` is out of range."))
 }
 
-fn show(s: &GuildSettings) -> twilight_model::channel::message::Embed {
+fn show(s: &GuildSettings, rules: &[EscalationRule]) -> twilight_model::channel::message::Embed {
+    let escalation = match rules {
+        [] => "none".to_owned(),
+        rules => rules
+            .iter()
+            .map(|r| format!("at {}: {}", r.warnings, describe_rule(r)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
     let channel =
         |c: Option<twilight_model::id::Id<_>>| c.map_or("off".to_owned(), |c| format!("<#{c}>"));
     let levelup = match s.levelup {
@@ -380,6 +389,7 @@ fn show(s: &GuildSettings) -> twilight_model::channel::message::Embed {
         .field(
             EmbedFieldBuilder::new("DM on warn", if s.dm_on_warn { "on" } else { "off" }).inline(),
         )
+        .field(EmbedFieldBuilder::new("Escalation", escalation))
         .field(
             EmbedFieldBuilder::new(
                 "XP",
@@ -410,7 +420,36 @@ mod tests {
 
     #[test]
     fn show_lists_only_what_a_command_can_change() {
-        let embed = show(&GuildSettings::defaults(Id::new(1)));
+        let rules = [
+            EscalationRule {
+                guild_id: Id::new(1),
+                warnings: 2,
+                action: EscalationAction::Timeout,
+                duration_secs: Some(3_600),
+            },
+            EscalationRule {
+                guild_id: Id::new(1),
+                warnings: 4,
+                action: EscalationAction::Ban,
+                duration_secs: None,
+            },
+        ];
+        let embed = show(&GuildSettings::defaults(Id::new(1)), &rules);
+        let escalation = embed
+            .fields
+            .iter()
+            .find(|f| f.name == "Escalation")
+            .unwrap();
+        assert_eq!(
+            escalation.value,
+            "at 2: time them out for 1 hour\nat 4: ban them"
+        );
+        let none = show(&GuildSettings::defaults(Id::new(1)), &[]);
+        assert!(
+            none.fields
+                .iter()
+                .any(|f| f.name == "Escalation" && f.value == "none")
+        );
         let names: Vec<&str> = embed.fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
@@ -423,6 +462,7 @@ mod tests {
                 "Level-up message",
                 "Warnings expire",
                 "DM on warn",
+                "Escalation",
                 "XP"
             ]
         );
