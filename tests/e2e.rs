@@ -341,6 +341,11 @@ on_both_backends!(
     fifty_warnings_at_once_are_numbered_1_to_50,
     escalation_runs_once_at_the_crossing,
     an_unwritable_modlog_is_said_in_the_answer,
+    acts_are_done_at_discord_recorded_and_logged,
+    act_refusals_record_nothing_and_discord_refusals_are_kept,
+    a_temporary_ban_is_lifted_and_logged,
+    acts_left_pending_are_carried_out_at_start,
+    an_unban_drops_the_lift_of_a_temporary_ban,
     a_grant_discord_refuses_is_reported_once,
     level_up_announcements_follow_the_setting,
     a_burst_of_level_ups_shares_messages,
@@ -2384,36 +2389,6 @@ async fn intents_follow_the_enabled_features(postgres: bool) {
     w.await_xp(bob.id(), 20).await;
     w.finish().await;
 }
-
-// Acts at Discord (issue #13): timeouts, kicks, bans and their undoing.
-macro_rules! acts_on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod acts_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::World::new(false).await).await;
-                }
-            )*
-        }
-        mod acts_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::World::new(true).await).await;
-                }
-            )*
-        }
-    };
-}
-
-acts_on_both_backends!(
-    acts_are_done_at_discord_recorded_and_logged,
-    act_refusals_record_nothing_and_discord_refusals_are_kept,
-    a_temporary_ban_is_lifted_and_logged,
-    acts_left_pending_are_carried_out_at_start,
-    an_unban_drops_the_lift_of_a_temporary_ban,
-);
 
 /// `/timeout`, `/untimeout`, `/kick`, `/ban`, `/unban`: each a case, done at
 /// Discord with `Case #N: reason` in the audit log, and in the mod-log.
