@@ -162,14 +162,17 @@ pub fn action(kind: CaseKind) -> &'static str {
 }
 
 fn moderator(case: &Case) -> String {
+    // Unknown only for an act made in Discord's menus whose audit log entry
+    // Keeper could not read.
+    let who = case
+        .moderator_id
+        .map_or_else(|| "unknown".to_owned(), |id| format!("<@{id}>"));
     match (case.source, case.escalated_from) {
         (CaseSource::Escalation, Some(warning)) => {
-            format!(
-                "Keeper, automatically (case #{warning} by <@{}>)",
-                case.moderator_id
-            )
+            format!("Keeper, automatically (case #{warning} by {who})")
         }
-        _ => format!("<@{}>", case.moderator_id),
+        (CaseSource::Discord, _) => format!("{who}, in Discord's menus"),
+        _ => who,
     }
 }
 
@@ -220,34 +223,18 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use keeper_store::NewCase;
+
     use super::*;
 
     fn case(kind: CaseKind) -> Case {
-        Case {
-            guild_id: Id::new(1),
-            number: 7,
-            target_id: Id::new(20),
-            moderator_id: Id::new(30),
-            kind,
-            reason: None,
-            created_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
-            expires_at: None,
-            revoked_by: None,
-            revoked_at: None,
-            source: CaseSource::Keeper,
-            escalated_from: None,
-            duration_secs: None,
-            action_status: ActionStatus::Done,
-            action_error: None,
-            lift_status: None,
-            lift_error: None,
-            lift_claimed_by: None,
-            lift_claimed_until: None,
-            lifted_at: None,
-            log_channel_id: None,
-            log_message_id: None,
-            dm_status: None,
-        }
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut case = Case::recorded(
+            NewCase::new(Id::new(1), Id::new(20), Id::new(30), kind, at),
+            7,
+        );
+        case.action_status = ActionStatus::Done;
+        case
     }
 
     fn field<'a>(embed: &'a Embed, name: &str) -> Option<&'a str> {

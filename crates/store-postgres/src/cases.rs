@@ -35,7 +35,7 @@ pub(crate) struct CaseRow {
     pub(crate) guild_id: i64,
     pub(crate) case_number: i64,
     pub(crate) target_id: i64,
-    pub(crate) moderator_id: i64,
+    pub(crate) moderator_id: Option<i64>,
     pub(crate) kind: String,
     pub(crate) reason: Option<String>,
     pub(crate) created_at: DateTime<Utc>,
@@ -65,7 +65,7 @@ impl TryFrom<CaseRow> for Case {
             guild_id: id_from_db(r.guild_id)?,
             number: r.case_number,
             target_id: id_from_db(r.target_id)?,
-            moderator_id: id_from_db(r.moderator_id)?,
+            moderator_id: r.moderator_id.map(id_from_db).transpose()?,
             kind: r.kind.parse()?,
             reason: r.reason,
             created_at: r.created_at,
@@ -113,6 +113,33 @@ impl TryFrom<AmendmentRow> for Amendment {
             old_reason: r.old_reason,
             new_reason: r.new_reason,
         })
+    }
+}
+
+/// A member's latest case of `kinds` (a [`keeper_store::moderation::state_kinds`]
+/// pair) whose act did not fail: where they stand.
+async fn latest_state_case(
+    conn: &mut PgConnection,
+    guild_id: i64,
+    target_id: i64,
+    [a, b]: [CaseKind; 2],
+) -> StoreResult<Option<Case>> {
+    let latest = sqlx::query_scalar!(
+        "SELECT case_number FROM mod_cases
+         WHERE guild_id = $1 AND target_id = $2 AND kind IN ($3, $4)
+           AND action_status <> 'failed'
+         ORDER BY case_number DESC LIMIT 1",
+        guild_id,
+        target_id,
+        a.as_str(),
+        b.as_str(),
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    match latest {
+        Some(n) => fetch_case(conn, guild_id, n).await,
+        None => Ok(None),
     }
 }
 
@@ -208,7 +235,7 @@ async fn insert_case(tx: &mut PgConnection, case: &NewCase) -> StoreResult<Case>
         guild_id,
         number,
         id_to_db(case.target_id),
-        id_to_db(case.moderator_id),
+        case.moderator_id.map(id_to_db),
         case.kind.as_str(),
         case.reason.as_deref(),
         case.created_at,
@@ -721,25 +748,18 @@ impl CaseStore for PgStore {
     async fn record_discord_act(&self, act: &NewCase) -> StoreResult<Option<Case>> {
         let (act, [a, b]) = discord_act(act)?;
         let (guild_id, target_id) = (id_to_db(act.guild_id), id_to_db(act.target_id));
+        // Most acts seen are echoes of Keeper's own or replays, and every
+        // member update is seen as one: decided without a transaction first,
+        // they never lock the guild's counter. Decided again below, locked.
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let latest = latest_state_case(&mut conn, guild_id, target_id, [a, b]).await?;
+        drop(conn);
+        if !discord_act_changes_state(&act, latest.as_ref()) {
+            return Ok(None);
+        }
         let mut tx = self.begin_write().await?;
         lock_counter(&mut tx, guild_id).await?;
-        let latest = sqlx::query_scalar!(
-            "SELECT case_number FROM mod_cases
-         WHERE guild_id = $1 AND target_id = $2 AND kind IN ($3, $4)
-           AND action_status <> 'failed'
-         ORDER BY case_number DESC LIMIT 1",
-            guild_id,
-            target_id,
-            a.as_str(),
-            b.as_str(),
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let latest = match latest {
-            Some(n) => fetch_case(&mut tx, guild_id, n).await?,
-            None => None,
-        };
+        let latest = latest_state_case(&mut tx, guild_id, target_id, [a, b]).await?;
         if !discord_act_changes_state(&act, latest.as_ref()) {
             tx.commit().await.map_err(db_error)?;
             return Ok(None);
@@ -751,5 +771,35 @@ impl CaseStore for PgStore {
         let case = insert_case(&mut tx, &act).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(Some(case))
+    }
+
+    async fn attribute_discord_act(
+        &self,
+        guild: Id<GuildMarker>,
+        number: i64,
+        moderator: Id<UserMarker>,
+        reason: Option<&str>,
+    ) -> StoreResult<Option<Case>> {
+        let guild_id = id_to_db(guild);
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query_scalar!(
+            "UPDATE mod_cases SET moderator_id = $3, reason = $4
+             WHERE guild_id = $1 AND case_number = $2
+               AND source = 'discord' AND moderator_id IS NULL
+             RETURNING case_number",
+            guild_id,
+            number,
+            id_to_db(moderator),
+            reason,
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let case = match changed {
+            Some(n) => fetch_case(&mut tx, guild_id, n).await?,
+            None => None,
+        };
+        tx.commit().await.map_err(db_error)?;
+        Ok(case)
     }
 }

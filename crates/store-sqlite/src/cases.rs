@@ -32,7 +32,7 @@ pub(crate) struct CaseRow {
     pub(crate) guild_id: i64,
     pub(crate) case_number: i64,
     pub(crate) target_id: i64,
-    pub(crate) moderator_id: i64,
+    pub(crate) moderator_id: Option<i64>,
     pub(crate) kind: String,
     pub(crate) reason: Option<String>,
     pub(crate) created_at: i64,
@@ -62,7 +62,7 @@ impl TryFrom<CaseRow> for Case {
             guild_id: id_from_db(r.guild_id)?,
             number: r.case_number,
             target_id: id_from_db(r.target_id)?,
-            moderator_id: id_from_db(r.moderator_id)?,
+            moderator_id: r.moderator_id.map(id_from_db).transpose()?,
             kind: r.kind.parse()?,
             reason: r.reason,
             created_at: from_ms(r.created_at)?,
@@ -110,6 +110,34 @@ impl TryFrom<AmendmentRow> for Amendment {
             old_reason: r.old_reason,
             new_reason: r.new_reason,
         })
+    }
+}
+
+/// A member's latest case of `kinds` (a [`keeper_store::moderation::state_kinds`]
+/// pair) whose act did not fail: where they stand.
+async fn latest_state_case(
+    conn: &mut SqliteConnection,
+    guild_id: i64,
+    target_id: i64,
+    [a, b]: [CaseKind; 2],
+) -> StoreResult<Option<Case>> {
+    let (a, b) = (a.as_str(), b.as_str());
+    let latest = sqlx::query_scalar!(
+        r#"SELECT case_number AS "n!: i64" FROM mod_cases
+           WHERE guild_id = ?1 AND target_id = ?2 AND kind IN (?3, ?4)
+             AND action_status <> 'failed'
+           ORDER BY case_number DESC LIMIT 1"#,
+        guild_id,
+        target_id,
+        a,
+        b
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    match latest.first() {
+        Some(&n) => fetch_case(conn, guild_id, n).await,
+        None => Ok(None),
     }
 }
 
@@ -172,7 +200,7 @@ async fn insert_case(tx: &mut SqliteConnection, case: &NewCase) -> StoreResult<C
     let guild_id = id_to_db(case.guild_id);
     let number = next_number(tx, guild_id).await?;
     let target_id = id_to_db(case.target_id);
-    let moderator_id = id_to_db(case.moderator_id);
+    let moderator_id = case.moderator_id.map(id_to_db);
     let kind = case.kind.as_str();
     let created_at = to_ms(case.created_at);
     let expires_at = case.expires_at.map(to_ms);
@@ -714,25 +742,17 @@ impl CaseStore for SqliteStore {
     async fn record_discord_act(&self, act: &NewCase) -> StoreResult<Option<Case>> {
         let (act, [a, b]) = discord_act(act)?;
         let (guild_id, target_id) = (id_to_db(act.guild_id), id_to_db(act.target_id));
-        let (a, b) = (a.as_str(), b.as_str());
+        // Most acts seen are echoes of Keeper's own or replays, and every
+        // member update is seen as one: decided on a reader first, they
+        // never queue for the writer. Decided again below, in the write.
+        let mut conn = self.reader.acquire().await.map_err(db_error)?;
+        let latest = latest_state_case(&mut conn, guild_id, target_id, [a, b]).await?;
+        drop(conn);
+        if !discord_act_changes_state(&act, latest.as_ref()) {
+            return Ok(None);
+        }
         let mut tx = self.begin_write().await?;
-        let latest = sqlx::query_scalar!(
-            r#"SELECT case_number AS "n!: i64" FROM mod_cases
-           WHERE guild_id = ?1 AND target_id = ?2 AND kind IN (?3, ?4)
-             AND action_status <> 'failed'
-           ORDER BY case_number DESC LIMIT 1"#,
-            guild_id,
-            target_id,
-            a,
-            b
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let latest = match latest.first() {
-            Some(&n) => fetch_case(&mut tx, guild_id, n).await?,
-            None => None,
-        };
+        let latest = latest_state_case(&mut tx, guild_id, target_id, [a, b]).await?;
         if !discord_act_changes_state(&act, latest.as_ref()) {
             tx.commit().await.map_err(db_error)?;
             return Ok(None);
@@ -744,5 +764,35 @@ impl CaseStore for SqliteStore {
         let case = insert_case(&mut tx, &act).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(Some(case))
+    }
+
+    async fn attribute_discord_act(
+        &self,
+        guild: Id<GuildMarker>,
+        number: i64,
+        moderator: Id<UserMarker>,
+        reason: Option<&str>,
+    ) -> StoreResult<Option<Case>> {
+        let (guild_id, moderator) = (id_to_db(guild), id_to_db(moderator));
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query!(
+            r#"UPDATE mod_cases SET moderator_id = ?3, reason = ?4
+           WHERE guild_id = ?1 AND case_number = ?2
+             AND source = 'discord' AND moderator_id IS NULL"#,
+            guild_id,
+            number,
+            moderator,
+            reason
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let case = if done.rows_affected() == 1 {
+            Some(fetch_written(&mut tx, guild_id, number).await?)
+        } else {
+            None
+        };
+        tx.commit().await.map_err(db_error)?;
+        Ok(case)
     }
 }

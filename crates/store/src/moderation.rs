@@ -61,18 +61,16 @@ impl EscalationRule {
             EscalationAction::Ban => CaseKind::Ban,
         };
         NewCase {
+            guild_id: warning.guild_id,
+            target_id: warning.target_id,
+            moderator_id: warning.moderator_id,
+            kind,
             reason: Some(format!("Automatic: {} active warnings.", self.warnings)),
+            created_at: now,
             expires_at: self.duration_secs.map(|s| now + Duration::seconds(s)),
             source: CaseSource::Escalation,
             escalated_from: Some(warning.number),
             duration_secs: self.duration_secs,
-            ..NewCase::new(
-                warning.guild_id,
-                warning.target_id,
-                warning.moderator_id,
-                kind,
-                now,
-            )
         }
     }
 }
@@ -141,7 +139,9 @@ pub fn state_kinds(kind: CaseKind) -> Option<[CaseKind; 2]> {
 /// - an unban: only when banned, and not while Keeper holds a claim on the
 ///   ban's lift at `act.created_at` (the echo of Keeper's own lift, which may
 ///   arrive before [`crate::CaseStore::finish_lift`] records it);
-/// - a timeout: unless the latest is a timeout ending at the same moment;
+/// - a timeout: unless the latest is a timeout ending at the same moment, to
+///   the second (Keeper asks Discord for its timeouts' ends in whole
+///   seconds, so the echo of its own ends up to a second before the case's);
 /// - an untimeout: only when a timeout is still in effect at `act.created_at`.
 pub fn discord_act_changes_state(act: &NewCase, latest: Option<&Case>) -> bool {
     let latest = latest.filter(|c| c.action_status != ActionStatus::Failed);
@@ -158,7 +158,10 @@ pub fn discord_act_changes_state(act: &NewCase, latest: Option<&Case>) -> bool {
     match act.kind {
         CaseKind::Ban => !banned,
         CaseKind::Unban => banned && !lifting,
-        CaseKind::Timeout => timed_out_until != Some(act.expires_at),
+        CaseKind::Timeout => !matches!(
+            (timed_out_until.flatten(), act.expires_at),
+            (Some(recorded), Some(seen)) if (recorded - seen).abs() < Duration::seconds(1)
+        ),
         CaseKind::Untimeout => {
             matches!(timed_out_until, Some(Some(end)) if end > act.created_at)
         }
@@ -238,30 +241,14 @@ mod tests {
     }
 
     fn case(kind: CaseKind, expires_at: Option<i64>) -> Case {
-        Case {
-            guild_id: Id::new(1),
-            number: 7,
-            target_id: Id::new(2),
-            moderator_id: Id::new(3),
-            kind,
-            reason: None,
-            created_at: at(0),
+        let new = NewCase {
             expires_at: expires_at.map(at),
-            revoked_by: None,
-            revoked_at: None,
-            source: CaseSource::Keeper,
-            escalated_from: None,
-            duration_secs: None,
+            ..NewCase::new(Id::new(1), Id::new(2), Id::new(3), kind, at(0))
+        };
+        Case {
             action_status: ActionStatus::Done,
-            action_error: None,
             lift_status: None,
-            lift_error: None,
-            lift_claimed_by: None,
-            lift_claimed_until: None,
-            lifted_at: None,
-            log_channel_id: None,
-            log_message_id: None,
-            dm_status: None,
+            ..Case::recorded(new, 7)
         }
     }
 
@@ -327,6 +314,17 @@ mod tests {
             Some(&timeout)
         ));
         assert!(discord_act_changes_state(&act(Timeout, 1, Some(100)), None));
+        let mut precise = case(Timeout, Some(100));
+        precise.expires_at = Some(at(100) + Duration::milliseconds(750));
+        assert!(
+            !discord_act_changes_state(&act(Timeout, 1, Some(100)), Some(&precise)),
+            "Keeper's own timeout, its end asked for in whole seconds"
+        );
+        precise.expires_at = Some(at(101));
+        assert!(discord_act_changes_state(
+            &act(Timeout, 1, Some(100)),
+            Some(&precise)
+        ));
         assert!(discord_act_changes_state(
             &act(Untimeout, 99, None),
             Some(&timeout)

@@ -353,7 +353,9 @@ stored_word!(DmStatus, "DM status");
 pub struct NewCase {
     pub guild_id: Id<GuildMarker>,
     pub target_id: Id<UserMarker>,
-    pub moderator_id: Id<UserMarker>,
+    /// Who made the act; `None` only for an act made in Discord's menus whose
+    /// audit log entry Keeper could not read (source [`CaseSource::Discord`]).
+    pub moderator_id: Option<Id<UserMarker>>,
     pub kind: CaseKind,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -380,7 +382,7 @@ impl NewCase {
         Self {
             guild_id,
             target_id,
-            moderator_id,
+            moderator_id: Some(moderator_id),
             kind,
             reason: None,
             created_at,
@@ -419,7 +421,9 @@ pub struct Case {
     /// 1, 2, 3... within the guild.
     pub number: i64,
     pub target_id: Id<UserMarker>,
-    pub moderator_id: Id<UserMarker>,
+    /// Who made the act; `None` only for an act made in Discord's menus whose
+    /// audit log entry Keeper could not read (source [`CaseSource::Discord`]).
+    pub moderator_id: Option<Id<UserMarker>>,
     pub kind: CaseKind,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -445,6 +449,42 @@ pub struct Case {
     pub log_message_id: Option<Id<MessageMarker>>,
     /// For a warning: whether the member was told by DM (`None`: not tried).
     pub dm_status: Option<DmStatus>,
+}
+
+impl Case {
+    /// `new` as the store records it under `number`: its state at Discord and
+    /// a temporary ban's lift follow from it ([`NewCase::action_status`],
+    /// [`NewCase::schedules_lift`]), and nothing has happened to it yet (no
+    /// revocation, no mod-log message, no DM).
+    pub fn recorded(new: NewCase, number: i64) -> Self {
+        let action_status = new.action_status();
+        let lift_status = new.schedules_lift().then_some(LiftStatus::Scheduled);
+        Self {
+            guild_id: new.guild_id,
+            number,
+            target_id: new.target_id,
+            moderator_id: new.moderator_id,
+            kind: new.kind,
+            reason: new.reason,
+            created_at: new.created_at,
+            expires_at: new.expires_at,
+            revoked_by: None,
+            revoked_at: None,
+            source: new.source,
+            escalated_from: new.escalated_from,
+            duration_secs: new.duration_secs,
+            action_status,
+            action_error: None,
+            lift_status,
+            lift_error: None,
+            lift_claimed_by: None,
+            lift_claimed_until: None,
+            lifted_at: None,
+            log_channel_id: None,
+            log_message_id: None,
+            dm_status: None,
+        }
+    }
 }
 
 /// What [`crate::CaseStore::add_warning`] recorded.

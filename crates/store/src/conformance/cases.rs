@@ -1288,3 +1288,74 @@ pub async fn concurrent_lift_claims_are_disjoint<F: Fixture>(fixture: &F) {
         assert_eq!(seen.len(), 12, "round {round}: every due lift claimed");
     }
 }
+
+/// An act from Discord's menus is recorded before its audit log entry is read:
+/// its moderator unknown (`None`, and only for such a case), then named once.
+pub async fn unknown_moderators_are_named_once<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let g = guild(1);
+    let unknown = NewCase {
+        moderator_id: None,
+        reason: None,
+        source: CaseSource::Discord,
+        ..new_case(1, 10, CaseKind::Ban, "", 1)
+    };
+    let ban = store
+        .record_discord_act(&unknown)
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(ban, Case::recorded(unknown, ban.number));
+    assert_eq!(store.case(g, ban.number).await.unwrap().unwrap(), ban);
+
+    let named = store
+        .attribute_discord_act(g, ban.number, user(7), Some("spam bot"))
+        .await
+        .unwrap()
+        .expect("named");
+    assert_eq!(
+        (named.moderator_id, named.reason.as_deref()),
+        (Some(user(7)), Some("spam bot"))
+    );
+    assert_eq!(
+        store
+            .attribute_discord_act(g, ban.number, user(8), Some("again"))
+            .await
+            .unwrap(),
+        None,
+        "named once"
+    );
+    // Keeper's own cases always have their moderator: never renamed.
+    let temp_ban = NewCase {
+        expires_at: Some(t(100)),
+        duration_secs: Some(98),
+        ..new_case(1, 11, CaseKind::Ban, "keeper", 2)
+    };
+    let own = add(&store, temp_ban.clone()).await;
+    assert_eq!(
+        own,
+        Case::recorded(temp_ban, own.number),
+        "pending, its lift scheduled"
+    );
+    assert_eq!(
+        store
+            .attribute_discord_act(g, own.number, user(8), None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .attribute_discord_act(g, 99, user(8), None)
+            .await
+            .unwrap(),
+        None,
+        "no such case"
+    );
+    assert_eq!(store.case(g, own.number).await.unwrap().unwrap(), own);
+    assert_eq!(
+        store.case(g, ban.number).await.unwrap().unwrap(),
+        named,
+        "read back as named"
+    );
+}

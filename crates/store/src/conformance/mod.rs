@@ -94,6 +94,7 @@ macro_rules! conformance_tests {
             lift_claims_are_exclusive_and_leased,
             concurrent_lift_claims_are_disjoint,
             discord_acts_are_recorded_once,
+            unknown_moderators_are_named_once,
             member_cases_come_in_pages_with_totals,
             log_message_and_dm_status_are_kept,
             // escalations.rs

@@ -33,7 +33,7 @@ pub async fn export_and_delete_user<F: Fixture>(fixture: &F) {
     store
         .add_case(
             &NewCase {
-                moderator_id: alice,
+                moderator_id: Some(alice),
                 ..new_case(1, 5, CaseKind::Kick, "by alice", 3)
             },
             None,

@@ -203,4 +203,17 @@ pub trait CaseStore: Send + Sync {
     /// [`CaseStore::add_warning`]. Returns the case recorded, `None` when
     /// nothing changed; another kind is refused (`Invalid`).
     async fn record_discord_act(&self, act: &NewCase) -> StoreResult<Option<Case>>;
+
+    /// Name who made an act recorded by [`CaseStore::record_discord_act`]
+    /// with its moderator unknown, and their reason, once read from the
+    /// audit log (the gateway event says neither). Only a case from Discord's
+    /// menus whose moderator is still unknown changes: the case as it stands
+    /// after, `None` when nothing changed.
+    async fn attribute_discord_act(
+        &self,
+        guild: Id<GuildMarker>,
+        number: i64,
+        moderator: Id<UserMarker>,
+        reason: Option<&str>,
+    ) -> StoreResult<Option<Case>>;
 }
