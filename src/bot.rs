@@ -20,10 +20,12 @@ use crate::{
     config::Config,
     context::Context,
     discord::{self, startup_request},
+    discord_acts,
     dispatch::{self, ShardEnd},
     error::Fatal,
     events,
     outbox::OutboxStats,
+    seen_acts::DiscordActs,
     shards,
     snowflake::DiscordClock,
     xp,
@@ -97,6 +99,8 @@ pub async fn run_with_stats(
     }
     // Lifts temporary bans (after completing the acts a stop left pending).
     let lifter = tokio::spawn(acts::lift_bans(Arc::clone(&ctx), started, shutdown.clone()));
+    // Records what moderators do in Discord's menus, in gateway order.
+    let recorder = tokio::spawn(discord_acts::run(Arc::clone(&ctx), shutdown.clone()));
     let mut flusher = tokio::spawn(xp::flush::run(
         Arc::clone(&ctx.xp),
         Duration::from_millis(config.xp_flush_ms),
@@ -124,6 +128,13 @@ pub async fn run_with_stats(
         .is_err()
     {
         tracing::warn!("the ban lifts did not stop in time");
+    }
+    // The shards have stopped: it records what they queued, then ends.
+    if tokio::time::timeout(Duration::from_secs(5), recorder)
+        .await
+        .is_err()
+    {
+        tracing::warn!("acts from Discord's menus still queued were not recorded");
     }
     // Closing waits for connections in use; one lost to a silent database never
     // comes back.
@@ -194,6 +205,7 @@ async fn log_in(
     let interactions = Arc::new(discord::interaction_client(&config.discord, token));
     let mut ctx = Context::new(http, interactions, store, app.id, me.id, stats);
     ctx.clock = clock;
+    ctx.discord_acts = DiscordActs::new(events::Feature::DiscordModeration.on(discord));
     Ok(ctx)
 }
 

@@ -139,6 +139,12 @@ pub struct DiscordConfig {
     #[arg(long, env = "KEEPER_MEMBER_EVENTS", global = true, default_value_t = true,
           action = clap::ArgAction::Set)]
     pub member_events: bool,
+
+    /// Record bans and timeouts made in Discord's own menus as cases (asks for
+    /// the GUILD_MODERATION intent; timeouts also need the member events).
+    #[arg(long, env = "KEEPER_RECORD_DISCORD_MODERATION", global = true,
+          default_value_t = true, action = clap::ArgAction::Set)]
+    pub record_discord_moderation: bool,
 }
 
 impl DiscordConfig {

@@ -18,6 +18,7 @@ use twilight_model::id::{
 use crate::{
     guilds::Guilds,
     outbox::{Outbox, OutboxStats},
+    seen_acts::DiscordActs,
     snowflake::DiscordClock,
     xp::{Xp, cooldown::Cooldowns},
 };
@@ -45,6 +46,9 @@ pub struct Context {
     /// Wakes the loop that lifts temporary bans (`lift_bans`, in `acts.rs`):
     /// a ban just done may end before its next look.
     pub lifts: Arc<tokio::sync::Notify>,
+    /// Bans and timeouts made in Discord's menus, queued to be recorded as
+    /// cases in gateway order (off unless the bot was started with it on).
+    pub discord_acts: DiscordActs,
 }
 
 impl Context {
@@ -79,6 +83,7 @@ impl Context {
             tasks,
             clock: DiscordClock::default(),
             lifts: Arc::default(),
+            discord_acts: DiscordActs::new(false),
         }
     }
 }

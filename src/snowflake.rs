@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 /// Discord's epoch, 2015-01-01T00:00:00Z, in Unix milliseconds.
-const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+pub const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
 
 /// The moment the snowflake `id` was made (to the millisecond).
 pub fn created_at(id: u64) -> DateTime<Utc> {

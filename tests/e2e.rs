@@ -340,12 +340,14 @@ on_both_backends!(
     typed_warnings_follow_the_same_rules,
     fifty_warnings_at_once_are_numbered_1_to_50,
     escalation_runs_once_at_the_crossing,
+    a_warning_stops_counting_at_its_expiry,
     an_unwritable_modlog_is_said_in_the_answer,
     acts_are_done_at_discord_recorded_and_logged,
     act_refusals_record_nothing_and_discord_refusals_are_kept,
     a_temporary_ban_is_lifted_and_logged,
     acts_left_pending_are_carried_out_at_start,
     an_unban_drops_the_lift_of_a_temporary_ban,
+    acts_in_discords_menus_are_recorded_once,
     a_grant_discord_refuses_is_reported_once,
     level_up_announcements_follow_the_setting,
     a_burst_of_level_ups_shares_messages,
@@ -1615,6 +1617,77 @@ async fn fifty_warnings_at_once_are_numbered_1_to_50(w: World) {
     w.finish().await;
 }
 
+/// A warning with an expiry counts until then and not after: in /warnings and
+/// in the escalation count (to the second: the store's counting and
+/// /warnings' lines are tested with an injected clock).
+async fn a_warning_stops_counting_at_its_expiry(w: World) {
+    let mods = w.guild.role("Mods", bits::MODERATE_MEMBERS);
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let alice = w.guild.member("alice");
+    let guild = Id::new(w.guild.id());
+    let store = w.store().await;
+    let rule = keeper_store::EscalationRule {
+        guild_id: guild,
+        warnings: 2,
+        action: keeper_store::EscalationAction::Timeout,
+        duration_secs: Some(3600),
+    };
+    store.set_escalation(&rule).await.unwrap();
+    let user = ("user", OptionValue::User(alice.id()));
+    let warn = |reason: &str, expires: Option<&str>| {
+        let mut options = vec![user.clone(), ("reason", OptionValue::String(reason.into()))];
+        options.extend(expires.map(|e| ("expires", OptionValue::String(e.into()))));
+        options
+    };
+
+    let first = w.ask(&mia, "warn", warn("brief", Some("2s"))).await;
+    assert!(
+        first.content.contains("1 active warning"),
+        "{}",
+        first.content
+    );
+    let listed = w.ask(&mia, "warnings", [user.clone()]).await;
+    assert!(
+        listed.content.contains("1 active warning") && listed.content.contains("(active)"),
+        "{}",
+        listed.content
+    );
+    let end = store
+        .case(guild, 1)
+        .await
+        .unwrap()
+        .unwrap()
+        .expires_at
+        .unwrap();
+    let left = (end - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(50)).await;
+
+    let listed = w.ask(&mia, "warnings", [user.clone()]).await;
+    assert!(
+        listed.content.contains("0 active warnings") && listed.content.contains("(expired)"),
+        "{}",
+        listed.content
+    );
+    // The expired warning no longer counts: the next one is the first again,
+    // and only the one after reaches the rule.
+    let second = w.ask(&mia, "warn", warn("two", None)).await;
+    assert!(
+        second.content.contains("1 active warning") && !second.content.contains("escalation"),
+        "{}",
+        second.content
+    );
+    let third = w.ask(&mia, "warn", warn("three", None)).await;
+    assert!(
+        third.content.contains("2 active warnings") && third.content.contains("case #4 (timeout"),
+        "{}",
+        third.content
+    );
+    assert!(alice.is_timed_out());
+    store.close().await;
+    w.finish().await;
+}
+
 /// `/config escalation add 2 timeout 1h`: the second active warning times the
 /// member out, as a case of its own in the mod-log; the third does nothing
 /// more; revoked warnings stop counting, so reaching 2 again escalates again.
@@ -2464,6 +2537,111 @@ async fn acts_are_done_at_discord_recorded_and_logged(w: World) {
     for _ in 2..=5 {
         modlog.next_message(WAIT).await.expect("each case logged");
     }
+    w.finish().await;
+}
+
+/// Bans and timeouts made in Discord's own menus are recorded as cases, with
+/// the moderator and reason from the audit log while Keeper may read it
+/// ("unknown" when not), and posted to the mod-log; Keeper's own acts, which
+/// come back as the same events, are not recorded twice.
+async fn acts_in_discords_menus_are_recorded_once(w: World) {
+    let modlog = w.modlog().await;
+    let mods = w
+        .guild
+        .role("Mods", bits::MODERATE_MEMBERS | bits::BAN_MEMBERS);
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let [alice, bob, carl, dave, erin, frank] =
+        ["alice", "bob", "carl", "dave", "erin", "frank"].map(|name| w.guild.member(name));
+    let guild = Id::new(w.guild.id());
+    let store = w.store().await;
+    let logged = |number: i64| {
+        let modlog = &modlog;
+        async move {
+            let message = modlog.next_message(WAIT).await.expect("a case logged");
+            let embed = &message.embeds[0];
+            assert!(
+                embed["title"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("Case #{number} ")),
+                "{embed}"
+            );
+            embed.to_string()
+        }
+    };
+
+    w.guild.ban_by(&mia, &carl, Some("raid"));
+    let embed = logged(1).await;
+    assert!(
+        embed.contains(&format!("<@{}>, in Discord's menus", mia.id())),
+        "{embed}"
+    );
+    assert!(embed.contains("raid"), "{embed}");
+    let ban = store.case(guild, 1).await.unwrap().expect("case 1");
+    assert_eq!(
+        (
+            ban.kind,
+            ban.source,
+            ban.moderator_id,
+            ban.reason.as_deref()
+        ),
+        (
+            keeper_store::CaseKind::Ban,
+            keeper_store::CaseSource::Discord,
+            Some(Id::new(mia.id())),
+            Some("raid")
+        )
+    );
+    w.guild.unban_by(&mia, &carl, None);
+    logged(2).await;
+    assert_eq!(
+        store.case(guild, 2).await.unwrap().map(|c| c.kind),
+        Some(keeper_store::CaseKind::Unban)
+    );
+
+    let until = chrono::Utc::now() + chrono::Duration::minutes(10);
+    w.guild.timeout_by(&mia, &alice, until, Some("cool off"));
+    logged(3).await;
+    let timeout = store.case(guild, 3).await.unwrap().expect("case 3");
+    assert_eq!(timeout.kind, keeper_store::CaseKind::Timeout);
+    let end = timeout.expires_at.expect("its end");
+    assert!(
+        (end - until).num_milliseconds().abs() < 1000,
+        "{end} for {until}"
+    );
+    assert_eq!(timeout.reason.as_deref(), Some("cool off"));
+    w.guild.untimeout_by(&mia, &alice, None);
+    logged(4).await;
+    assert_eq!(
+        store.case(guild, 4).await.unwrap().map(|c| c.kind),
+        Some(keeper_store::CaseKind::Untimeout)
+    );
+
+    // Keeper's own acts come back as GUILD_BAN_ADD and a member update.
+    let user = |m: &Member| ("user", OptionValue::User(m.id()));
+    let banned = w.ask(&mia, "ban", [user(&bob)]).await;
+    assert!(banned.content.contains("case #5"), "{}", banned.content);
+    logged(5).await;
+    let duration = ("duration", OptionValue::String("1h".into()));
+    let timed = w.ask(&mia, "timeout", [user(&dave), duration]).await;
+    assert!(timed.content.contains("case #6"), "{}", timed.content);
+    logged(6).await;
+    // Acts are recorded in gateway order: the next one being #7 shows the
+    // echoes before it recorded nothing.
+    w.guild.ban_by(&mia, &erin, None);
+    logged(7).await;
+
+    // Without View Audit Log the moderator is unknown.
+    w.guild
+        .set_bot_permissions(discord_sim::DEFAULT_BOT_PERMISSIONS & !bits::VIEW_AUDIT_LOG);
+    w.guild.ban_by(&mia, &frank, Some("unseen"));
+    let embed = logged(8).await;
+    assert!(embed.contains("unknown, in Discord's menus"), "{embed}");
+    let unknown = store.case(guild, 8).await.unwrap().expect("case 8");
+    assert_eq!((unknown.moderator_id, unknown.reason), (None, None));
+    assert_eq!(store.cases(guild, None, 20).await.unwrap().len(), 8);
+    store.close().await;
     w.finish().await;
 }
 

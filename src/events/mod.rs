@@ -3,6 +3,8 @@
 //! ([`intents`]), the events its shards parse ([`filter`]; the rest are skipped
 //! unparsed) and where each is routed ([`handle`]).
 
+pub mod ban_add;
+pub mod ban_remove;
 pub mod guild_create;
 pub mod guild_delete;
 pub mod guild_update;
@@ -81,13 +83,27 @@ pub const EVENTS: &[Route] = &[
         Run::Sequenced(member_remove::handle),
     )
     .only_with(Feature::MemberEvents),
-    // Keeper's own roles; without the intent they are known from GUILD_CREATE.
+    // Keeper's own roles (without the intent they are known from
+    // GUILD_CREATE), and timeouts set or lifted in Discord's menus.
     Route::new(
         EventType::MemberUpdate,
         Intents::GUILD_MEMBERS,
         Run::Inline(member_update::handle),
     )
     .only_with(Feature::MemberEvents),
+    // Bans and unbans, Keeper's own and those made in Discord's menus.
+    Route::new(
+        EventType::BanAdd,
+        Intents::GUILD_MODERATION,
+        Run::Inline(ban_add::handle),
+    )
+    .only_with(Feature::DiscordModeration),
+    Route::new(
+        EventType::BanRemove,
+        Intents::GUILD_MODERATION,
+        Run::Inline(ban_remove::handle),
+    )
+    .only_with(Feature::DiscordModeration),
     Route::new(
         EventType::InteractionCreate,
         Intents::empty(),
@@ -133,6 +149,9 @@ pub enum Feature {
     PrefixCommands,
     /// Welcome messages and member counts: `KEEPER_MEMBER_EVENTS`.
     MemberEvents,
+    /// Bans and timeouts made in Discord's menus recorded as cases:
+    /// `KEEPER_RECORD_DISCORD_MODERATION`.
+    DiscordModeration,
 }
 
 impl Feature {
@@ -141,6 +160,7 @@ impl Feature {
             Feature::Always => true,
             Feature::PrefixCommands => discord.message_content,
             Feature::MemberEvents => discord.member_events,
+            Feature::DiscordModeration => discord.record_discord_moderation,
         }
     }
 }
@@ -238,15 +258,24 @@ mod tests {
         let base = Intents::GUILDS | Intents::GUILD_MESSAGES;
         assert_eq!(
             intents(&discord(&[])),
-            base | Intents::MESSAGE_CONTENT | Intents::GUILD_MEMBERS
+            base | Intents::MESSAGE_CONTENT | Intents::GUILD_MEMBERS | Intents::GUILD_MODERATION
         );
-        let off = discord(&["--message-content=false", "--member-events=false"]);
+        let off = discord(&[
+            "--message-content=false",
+            "--member-events=false",
+            "--record-discord-moderation=false",
+        ]);
         assert_eq!(intents(&off), base);
         assert!(!filter(&off).contains(EventTypeFlags::MEMBER_ADD));
+        assert!(!filter(&off).contains(EventTypeFlags::BAN_ADD));
         assert!(filter(&off).contains(EventTypeFlags::MESSAGE_CREATE));
         assert_eq!(
             intents(&discord(&["--member-events=false"])),
-            base | Intents::MESSAGE_CONTENT
+            base | Intents::MESSAGE_CONTENT | Intents::GUILD_MODERATION
+        );
+        assert_eq!(
+            intents(&discord(&["--record-discord-moderation=false"])),
+            base | Intents::MESSAGE_CONTENT | Intents::GUILD_MEMBERS
         );
     }
 
