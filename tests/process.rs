@@ -182,6 +182,7 @@ on_both_backends!(
     faults_then_kill_9_repeat_and_lose_nothing,
     kill_9_replays_joins_and_departures_once,
     a_temporary_ban_is_lifted_once_after_kill_9,
+    an_escalation_cut_off_by_kill_9_is_carried_out_once,
 );
 
 /// Members chatting at 200 messages a second level up faster than Discord lets
@@ -754,22 +755,10 @@ async fn a_temporary_ban_is_lifted_once_after_kill_9(postgres: bool) {
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let keeper = stage.start(1, &[]).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while guild.is_banned(&carl) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never lifted; logs:\n{}",
-            keeper.output()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(&keeper, "the lift", || !guild.is_banned(&carl)).await;
     // Time for a second lift, were there one.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let lifts = guild
-        .audit_log()
-        .iter()
-        .filter(|e| e.reason.as_deref() == Some("Case #1: temporary ban ended"))
-        .count();
+    let lifts = audit_entries(guild, |r| r == "Case #1: temporary ban ended");
     assert_eq!(lifts, 1, "{:?}", guild.audit_log());
     let case = stage
         .store
@@ -781,4 +770,104 @@ async fn a_temporary_ban_is_lifted_once_after_kill_9(postgres: bool) {
     let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
     assert!(status.success(), "{log}");
     stage.finish().await;
+}
+
+/// `kill -9` after an escalation is recorded and before Discord answers (the
+/// ban request is never answered): the case stays pending, and the next start
+/// carries it out, once; the ban coming back on the gateway records nothing
+/// more.
+async fn an_escalation_cut_off_by_kill_9_is_carried_out_once(postgres: bool) {
+    use discord_sim::permissions::bits;
+    use keeper_store::{ActionStatus, CaseKind, EscalationAction, EscalationRule};
+    use twilight_model::id::Id;
+
+    let stage = Stage::new(postgres, 1, 1).await;
+    let guild = &stage.sim.guild("escalation").await;
+    let general = guild.text_channel("general");
+    let mods = guild.role("Mods", bits::MODERATE_MEMBERS);
+    guild.set_role_position(&mods, 5);
+    let mia = guild.member("mia").with_role(&mods);
+    let carl = guild.member("carl");
+    let guild_id = Id::new(guild.id());
+    let rule = EscalationRule {
+        guild_id,
+        warnings: 2,
+        action: EscalationAction::Ban,
+        duration_secs: None,
+    };
+    stage.store.set_escalation(&rule).await.unwrap();
+    let keeper = stage.start(1, &[]).await;
+    let warn = |reason: &str| {
+        [
+            ("user", OptionValue::User(carl.id())),
+            ("reason", OptionValue::String(reason.to_owned())),
+        ]
+    };
+    let answer = mia
+        .runs(&general, "warn", warn("one"))
+        .await
+        .message(WAIT)
+        .await;
+    assert!(
+        answer.as_ref().is_ok_and(|a| a.content.contains("case #1")),
+        "{answer:?}; logs:\n{}",
+        keeper.output()
+    );
+
+    stage.sim.never_answer_next("PUT", "/bans/");
+    let _second = mia.runs(&general, "warn", warn("two")).await;
+    wait_for(&keeper, "the ban's request", || stage.sim.faults_met()).await;
+    let ban = stage
+        .store
+        .case(guild_id, 3)
+        .await
+        .unwrap()
+        .expect("the escalation");
+    assert_eq!(
+        (ban.kind, ban.escalated_from, ban.action_status),
+        (CaseKind::Ban, Some(2), ActionStatus::Pending)
+    );
+    keeper.kill9().await;
+    assert!(!guild.is_banned(&carl), "the ban was never carried out");
+
+    let keeper = stage.start(1, &[]).await;
+    wait_for(&keeper, "the ban", || guild.is_banned(&carl)).await;
+    // Time for a second ban, or for its echo to be recorded, were there one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let bans = audit_entries(guild, |r| r.starts_with("Case #3"));
+    assert_eq!(bans, 1, "{:?}", guild.audit_log());
+    let ban = stage
+        .store
+        .case(guild_id, 3)
+        .await
+        .unwrap()
+        .expect("the escalation");
+    assert_eq!(ban.action_status, ActionStatus::Done);
+    let cases = stage.store.cases(guild_id, None, 10).await.unwrap();
+    assert_eq!(cases.len(), 3, "{cases:?}");
+    let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{log}");
+    stage.finish().await;
+}
+
+/// Wait until `done`, failing with `keeper`'s logs after [`WAIT`].
+async fn wait_for(keeper: &KeeperProcess, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} never came; logs:\n{}",
+            keeper.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How many of `guild`'s audit log entries have a reason that `matches`.
+fn audit_entries(guild: &Guild, matches: impl Fn(&str) -> bool) -> usize {
+    guild
+        .audit_log()
+        .iter()
+        .filter(|e| e.reason.as_deref().is_some_and(&matches))
+        .count()
 }

@@ -5,7 +5,10 @@
 
 use chrono::Utc;
 use keeper_store::{ActionStatus, Applied, Case, CaseKind, NewCase};
-use twilight_model::id::{Id, marker::UserMarker};
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, UserMarker},
+};
 
 use super::{ALREADY_DONE, Invocation, Reply, missing, warn};
 use crate::{
@@ -79,17 +82,14 @@ pub async fn run(
     Ok((Reply::ephemeral(answer), Some(done)))
 }
 
-/// Refuse, with a clear answer, an act the moderator may not make on `user`
-/// ([`moderation::check`] on the guild's facts and the interaction).
+/// Refuse, with a clear answer, an act the interaction's member may not make
+/// on `user` ([`may`], the two read from the interaction).
 pub fn may_act(
     ctx: &Context,
     inv: &Invocation<'_>,
     user: Id<UserMarker>,
     needs: Needs,
 ) -> BotResult<()> {
-    let facts = ctx.guilds.facts(inv.guild_id).ok_or_else(|| {
-        BotError::user("I don't know this server's roles yet; try again in a moment.")
-    })?;
     let target = Target {
         id: user,
         bot: inv.resolved_user(user).is_some_and(|u| u.bot),
@@ -99,7 +99,23 @@ pub fn may_act(
         id: inv.user.id,
         roles: inv.roles,
     };
-    moderation::check(&facts, &moderator, &target, needs)
+    may(ctx, inv.guild_id, &moderator, &target, needs)
+}
+
+/// Refuse, with a clear answer, an act `moderator` may not make on `target`
+/// in `guild` ([`moderation::check`] on the guild's facts), whichever form
+/// (slash or typed) the command came in.
+pub fn may(
+    ctx: &Context,
+    guild: Id<GuildMarker>,
+    moderator: &Moderator<'_>,
+    target: &Target<'_>,
+    needs: Needs,
+) -> BotResult<()> {
+    let facts = ctx.guilds.facts(guild).ok_or_else(|| {
+        BotError::user("I don't know this server's roles yet; try again in a moment.")
+    })?;
+    moderation::check(&facts, moderator, target, needs)
         .map_err(|refusal| BotError::user(refusal.answer()))
 }
 

@@ -26,7 +26,7 @@ use crate::{
     context::Context,
     duration,
     error::{BotError, BotResult},
-    moderation::{self, Moderator, Needs, Target},
+    moderation::{Moderator, Needs, Target},
     modlog,
 };
 
@@ -138,15 +138,11 @@ async fn warn(ctx: &Context, request: &Request<'_>) -> BotResult<String> {
             .and_then(|s| u64::try_from(s).ok())
             .map(Duration::from_secs),
     };
-    let facts = ctx.guilds.facts(guild).ok_or_else(|| {
-        BotError::user("I don't know this server's roles yet; try again in a moment.")
-    })?;
     let needs = Needs {
         member: true,
         keeper_acts: false,
     };
-    moderation::check(&facts, &request.moderator, &request.target, needs)
-        .map_err(|refusal| BotError::user(refusal.answer()))?;
+    super::sanction::may(ctx, guild, &request.moderator, &request.target, needs)?;
 
     let (now, user) = (Utc::now(), request.target.id);
     let mut warning = NewCase::new(guild, user, request.moderator.id, CaseKind::Warn, now);
@@ -178,7 +174,9 @@ async fn warn(ctx: &Context, request: &Request<'_>) -> BotResult<String> {
         ));
     }
     if settings.dm_on_warn {
-        let told = tell(ctx, &facts.name, &warning).await;
+        // Known: the check above needed the guild's facts.
+        let name = ctx.guilds.facts(guild).map(|f| f.name).unwrap_or_default();
+        let told = tell(ctx, &name, &warning).await;
         if let Err(err) = ctx.store.set_dm_status(guild, warning.number, told).await {
             tracing::warn!(%guild, case = warning.number, error = %err,
                 "could not record whether the warning's DM went out");

@@ -150,3 +150,39 @@ fn line(case: &Case, now: chrono::DateTime<Utc>) -> String {
         case.created_at.timestamp()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration};
+    use keeper_store::NewCase;
+
+    use super::*;
+
+    /// A warning stops counting at its expiry, to the second, as the store
+    /// counts it (`expires_at > now`).
+    #[test]
+    fn a_warning_is_active_until_its_expiry_to_the_second() {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let end = at + Duration::hours(1);
+        let warning = Case::recorded(
+            NewCase {
+                reason: Some("spam".into()),
+                expires_at: Some(end),
+                ..NewCase::new(Id::new(1), Id::new(2), Id::new(3), CaseKind::Warn, at)
+            },
+            4,
+        );
+        let shown = |now| line(&warning, now);
+        assert_eq!(
+            shown(end - Duration::seconds(1)),
+            "**#4** Warning (active): spam · <t:1800000000:d>"
+        );
+        assert_eq!(
+            shown(end),
+            "**#4** Warning (expired): spam · <t:1800000000:d>"
+        );
+        let mut revoked = warning.clone();
+        revoked.revoked_at = Some(at);
+        assert!(line(&revoked, at).contains("(revoked)"));
+    }
+}

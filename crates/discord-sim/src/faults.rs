@@ -1,4 +1,5 @@
-//! Scripted REST failures: 429s and 5xx on chosen routes.
+//! Scripted REST failures: 429s and 5xx on chosen routes, and requests never
+//! answered.
 //!
 //! The REST middleware consumes them and the scenario API scripts them, so
 //! they are held by the core (`core.rs`), below both.
@@ -10,7 +11,8 @@ pub struct FaultRule {
     pub method: Option<String>,
     /// Substring of the request path (after `/api/v10`) to match.
     pub path_contains: String,
-    /// 429 or a 5xx.
+    /// 429 or a 5xx; [`NO_ANSWER`]: the request is never answered (nor
+    /// carried out), as when a process is killed while waiting on Discord.
     pub status: u16,
     /// How many more requests this rule fails.
     pub remaining: u32,
@@ -19,6 +21,9 @@ pub struct FaultRule {
     /// For 429: whether it is the global limit.
     pub global: bool,
 }
+
+/// The status of a rule whose requests hang until their client goes away.
+pub const NO_ANSWER: u16 = 0;
 
 /// The active rules, first match wins.
 #[derive(Debug, Default)]

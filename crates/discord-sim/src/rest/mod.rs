@@ -223,6 +223,11 @@ async fn around(State(core): State<Arc<Core>>, req: Request, next: Next) -> Resp
         Some(Decision::Allow { .. }) => {
             let fault = core.faults.lock().take(&method, &short);
             match fault {
+                Some(fault) if fault.status == faults::NO_ANSWER => {
+                    core.notify();
+                    // Dropped with the connection when the client goes away.
+                    return std::future::pending().await;
+                }
                 Some(fault) => fault_response(&fault),
                 None => {
                     let req = Request::from_parts(parts, Body::from(bytes));

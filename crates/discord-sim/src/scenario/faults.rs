@@ -88,6 +88,19 @@ impl Sim {
         });
     }
 
+    /// Never answer the next request whose method is `method` and whose path
+    /// contains `path_contains`, nor carry it out: it hangs until its client
+    /// goes away (a process killed while waiting on Discord).
+    pub fn never_answer_next(&self, method: &str, path_contains: &str) {
+        self.fail_next(method, path_contains, crate::faults::NO_ANSWER);
+    }
+
+    /// Whether every scripted fault has been met (a request never answered
+    /// has arrived, say).
+    pub fn faults_met(&self) -> bool {
+        self.core().faults.lock().rules.is_empty()
+    }
+
     /// Add a fully specified fault rule.
     pub fn add_fault(&self, rule: FaultRule) {
         self.core().faults.lock().rules.push(rule);
