@@ -10,8 +10,11 @@
 //! 10..10, cooldown 0) at `--rate` for `--seconds`, timed from the first message
 //! sent to the moment the database holds every award (the sustained rate Keeper
 //! processed); then a phase at half that rate with `/rank` every `--command-every`
-//! messages (interaction round trip p50/p99); then the XP check: every member's
-//! stored XP and message count equal what the simulator sent, over all phases.
+//! messages (interaction round trip p50/p99); then one as long at the same rate
+//! with `/warn` instead (the guild's owner warning the member whose turn it is:
+//! a case written in a transaction per command), every warning checked to be
+//! recorded; then the XP check: every member's stored XP and message count equal
+//! what the simulator sent, over all phases.
 //! Finally SIGTERM, timed. Results print as markdown rows for BENCHMARKS.md.
 
 #[path = "../tests/common/mod.rs"]
@@ -44,6 +47,8 @@ struct Options {
     /// `KEEPER_LOG` for the bot (default `warn`); its log is kept as
     /// `keeper-load-<backend>.log` in the temp directory.
     keeper_log: String,
+    /// `KEEPER_XP_FLUSH_MS` for the bot (its default when not given).
+    xp_flush_ms: Option<u64>,
 }
 
 impl Options {
@@ -58,6 +63,7 @@ impl Options {
             command_every: 100,
             levelups: true,
             keeper_log: "warn".into(),
+            xp_flush_ms: None,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut i = 0;
@@ -85,6 +91,7 @@ impl Options {
                 "--command-every" => o.command_every = number(),
                 "--levelups" => o.levelups = value != "off",
                 "--keeper-log" => o.keeper_log = value.clone(),
+                "--xp-flush-ms" => o.xp_flush_ms = Some(number()),
                 // `cargo bench` passes --bench; anything else is a mistake.
                 "--bench" => {
                     i += 1;
@@ -110,6 +117,12 @@ struct Outcome {
     rtt_p99_ms: f64,
     rtt_max_ms: f64,
     commands: (u64, u64, u64),
+    /// The /warn phase: round trip p50, p99, max, and commands
+    /// sent/answered/failed.
+    warn_ms: (f64, f64, f64),
+    warns: (u64, u64, u64),
+    /// Cases recorded, over every guild (must equal the warns answered).
+    cases: usize,
     members_checked: usize,
     wrong: usize,
     sigterm: Duration,
@@ -125,14 +138,14 @@ async fn main() {
         outcomes.push(run(postgres, &options).await);
     }
     println!(
-        "\n| backend | flood offered/s | **processed/s** | drain after | half rate | processed/s | /rank p50 | **p99** | max | commands sent/answered/failed | members checked | wrong | SIGTERM exit |"
+        "\n| backend | flood offered/s | **processed/s** | drain after | half rate | processed/s | /rank p50 | **p99** | max | commands sent/answered/failed | /warn p50 | **p99** | max | warns sent/answered/failed | cases | members checked | wrong | SIGTERM exit |"
     );
     println!(
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
     );
     for o in &outcomes {
         println!(
-            "| {} | {:.0} | **{:.0}** | {:.2?} | {} | {:.0} | {:.1} ms | **{:.1} ms** | {:.1} ms | {}/{}/{} | {} | {} | {:.2?}{} |",
+            "| {} | {:.0} | **{:.0}** | {:.2?} | {} | {:.0} | {:.1} ms | **{:.1} ms** | {:.1} ms | {}/{}/{} | {:.1} ms | **{:.1} ms** | {:.1} ms | {}/{}/{} | {} | {} | {} | {:.2?}{} |",
             o.backend,
             o.flood_offered,
             o.flood_processed,
@@ -145,6 +158,13 @@ async fn main() {
             o.commands.0,
             o.commands.1,
             o.commands.2,
+            o.warn_ms.0,
+            o.warn_ms.1,
+            o.warn_ms.2,
+            o.warns.0,
+            o.warns.1,
+            o.warns.2,
+            o.cases,
             o.members_checked,
             o.wrong,
             o.sigterm,
@@ -162,8 +182,11 @@ async fn main() {
         options.members,
         options.shards
     );
-    if outcomes.iter().any(|o| o.wrong > 0 || !o.exit_ok) {
-        eprintln!("FAILED: XP mismatch or unclean exit (see above)");
+    if outcomes
+        .iter()
+        .any(|o| o.wrong > 0 || !o.exit_ok || o.cases as u64 != o.warns.1)
+    {
+        eprintln!("FAILED: XP mismatch, a warning not recorded, or unclean exit (see above)");
         std::process::exit(1);
     }
 }
@@ -182,6 +205,7 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
         duration: Duration::from_millis(millis),
         command: command.map(str::to_owned),
         command_every: o.command_every,
+        moderate: command == Some("warn"),
         seed,
         ..LoadConfig::default()
     };
@@ -193,6 +217,18 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     let dir = backend.scratch_dir();
     let store = common::open_store(&url).await;
     common::set_rules(&*store, guilds.iter().copied(), &EXACT_RULES).await;
+    // /warn measured on its own path: no DM for each warning (a REST call
+    // under the global limit each; Discord would pace them, not Keeper).
+    let no_dm = keeper_store::SettingsPatch {
+        dm_on_warn: Some(false),
+        ..Default::default()
+    };
+    for &guild in &guilds {
+        store
+            .update_settings(Id::new(guild), &no_dm, chrono::Utc::now())
+            .await
+            .unwrap();
+    }
     if !o.levelups {
         let off = keeper_store::SettingsPatch {
             levelup: Some(keeper_store::LevelUpTarget::Off),
@@ -206,7 +242,10 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
                 .unwrap();
         }
     }
-    let keeper = KeeperProcess::spawn(&sim, &url, &dir, &[("KEEPER_LOG", &o.keeper_log)]);
+    let flush_ms = o.xp_flush_ms.map(|ms| ms.to_string());
+    let mut env = vec![("KEEPER_LOG", o.keeper_log.as_str())];
+    env.extend(flush_ms.as_deref().map(|ms| ("KEEPER_XP_FLUSH_MS", ms)));
+    let keeper = KeeperProcess::spawn(&sim, &url, &dir, &env);
     sim.wait_connected(o.shards as usize, Duration::from_secs(120))
         .await
         .unwrap_or_else(|e| panic!("keeper did not connect: {e}\n{}", keeper.output()));
@@ -253,6 +292,32 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     await_stored(&*store, &half, &so_far, o.shards, Duration::from_secs(300)).await;
     let half_processed = half.messages_sent as f64 / started.elapsed().as_secs_f64();
     eprintln!("[{name}] half rate {half_rate}/s with /rank:\n{half}");
+
+    // The same rate with /warn: a moderator's write per command.
+    let warned = load::run(
+        &sim,
+        &world,
+        &shape(half_rate, o.seconds * 1_000, Some("warn"), 4),
+    )
+    .await;
+    expected.push(warned.expected_xp(&EXACT_RULES));
+    let so_far = common::merge_expected(&expected.iter().collect::<Vec<_>>());
+    await_stored(
+        &*store,
+        &warned,
+        &so_far,
+        o.shards,
+        Duration::from_secs(300),
+    )
+    .await;
+    eprintln!("[{name}] half rate {half_rate}/s with /warn:\n{warned}");
+    let mut cases = 0;
+    for &guild in &guilds {
+        cases += store
+            .cases(Id::new(guild), None, 100_000)
+            .await
+            .map_or(0, |c| c.len());
+    }
 
     // Nothing lost, nothing counted twice.
     let all = common::merge_expected(&expected.iter().collect::<Vec<_>>());
@@ -305,6 +370,17 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
             half.commands_answered,
             half.commands_failed,
         ),
+        warn_ms: (
+            ms(warned.rtt_p50_us),
+            ms(warned.rtt_p99_us),
+            ms(warned.rtt_max_us),
+        ),
+        warns: (
+            warned.commands_sent,
+            warned.commands_answered,
+            warned.commands_failed,
+        ),
+        cases,
         members_checked: all.len(),
         wrong,
         sigterm,

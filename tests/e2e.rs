@@ -345,6 +345,7 @@ on_both_backends!(
     acts_are_done_at_discord_recorded_and_logged,
     act_refusals_record_nothing_and_discord_refusals_are_kept,
     a_temporary_ban_is_lifted_and_logged,
+    a_temporary_ban_ending_while_keeper_is_down_is_lifted_at_start,
     acts_left_pending_are_carried_out_at_start,
     an_unban_drops_the_lift_of_a_temporary_ban,
     acts_in_discords_menus_are_recorded_once,
@@ -2684,6 +2685,51 @@ async fn act_refusals_record_nothing_and_discord_refusals_are_kept(w: World) {
     let case = store.case(guild, 1).await.unwrap().expect("kept");
     assert_eq!(case.action_status, keeper_store::ActionStatus::Failed);
     store.close().await;
+    w.finish().await;
+}
+
+/// A temporary ban that ends while Keeper is stopped is lifted when it starts
+/// again, once, and its mod-log message is edited.
+async fn a_temporary_ban_ending_while_keeper_is_down_is_lifted_at_start(mut w: World) {
+    let modlog = w.modlog().await;
+    let mods = w.guild.role("Mods", bits::BAN_MEMBERS);
+    w.guild.set_role_position(&mods, 5);
+    let mia = w.guild.member("mia").with_role(&mods);
+    let carl = w.guild.member("carl");
+    let options = [
+        ("user", OptionValue::User(carl.id())),
+        ("duration", OptionValue::String("3s".into())),
+    ];
+    let banned = w.ask(&mia, "ban", options).await;
+    assert!(banned.content.contains("case #1"), "{}", banned.content);
+    let logged = modlog.next_message(WAIT).await.expect("the ban logged");
+    w.stop_bot().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        w.guild.is_banned(&carl),
+        "nobody lifts it while Keeper is down"
+    );
+
+    w.start_bot().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while w.guild.is_banned(&carl) {
+        assert!(tokio::time::Instant::now() < deadline, "never lifted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let now = edited(&modlog, logged.id, 1).await;
+    assert!(
+        now.embeds[0]["fields"].to_string().contains("Lifted"),
+        "{:?}",
+        now.embeds
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let lifts = w
+        .guild
+        .audit_log()
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("Case #1: temporary ban ended"))
+        .count();
+    assert_eq!(lifts, 1, "lifted once");
     w.finish().await;
 }
 

@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 
 use crate::config::SimConfig;
 use crate::permissions::bits;
-use crate::scenario::{Channel, Guild, Member, Sim};
+use crate::scenario::{Channel, Guild, Member, OptionValue, Sim};
 use crate::state::InteractionState;
 
 /// What to play.
@@ -35,6 +35,10 @@ pub struct LoadConfig {
     /// the bot must have registered it.
     pub command: Option<String>,
     pub command_every: u64,
+    /// The guild's owner runs `command` on the member whose turn it is
+    /// (options `user` and `reason`): a moderator acting on a member, as
+    /// `/warn`. Otherwise the member runs it, without options.
+    pub moderate: bool,
     /// Zipf exponent of member activity.
     pub zipf_s: f64,
     /// RNG seed, so runs are repeatable.
@@ -50,6 +54,7 @@ impl Default for LoadConfig {
             duration: Duration::from_secs(10),
             command: None,
             command_every: 100,
+            moderate: false,
             zipf_s: 1.1,
             seed: 42,
         }
@@ -268,6 +273,13 @@ pub async fn run(sim: &Sim, world: &LoadWorld, config: &LoadConfig) -> LoadRepor
             sent += 1;
             let is_command = config.command_every > 0 && sent.is_multiple_of(config.command_every);
             match (&config.command, is_command) {
+                (Some(cmd), true) if config.moderate => {
+                    let options = [
+                        ("user", OptionValue::User(member.id())),
+                        ("reason", OptionValue::String(format!("load {sent}"))),
+                    ];
+                    interactions.push(guild.owner().runs(channel, cmd, options).await);
+                }
                 (Some(cmd), true) => interactions.push(member.runs(channel, cmd, []).await),
                 _ => {
                     let key = (guild.id(), member.id());
