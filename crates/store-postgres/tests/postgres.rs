@@ -411,3 +411,75 @@ async fn two_processes_warning_at_once_escalate_once() {
     second.close().await;
     db.drop_db().await;
 }
+
+/// The views for psql (migration 0010) show what the store's own reads say:
+/// places, the warnings that count, each guild's totals; and each is
+/// commented, so `\d+` explains it.
+#[tokio::test]
+async fn the_views_show_what_the_store_reads() {
+    let db = ScratchDb::create().await;
+    let store = PgStore::connect(&db.config()).await.unwrap();
+    let expected = keeper_store::conformance::fill_for_views(&store).await;
+    let leaderboard = sqlx::query!(
+        r#"SELECT guild_id AS "guild_id!", rank AS "rank!", user_id AS "user_id!",
+                  xp AS "xp!", level::BIGINT AS "level!"
+           FROM leaderboard ORDER BY guild_id, rank"#
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let leaderboard: Vec<_> = leaderboard
+        .into_iter()
+        .map(|r| (r.guild_id as u64, r.rank, r.user_id as u64, r.xp, r.level))
+        .collect();
+    assert_eq!(leaderboard, expected.leaderboard);
+    let active = sqlx::query!(
+        r#"SELECT guild_id AS "guild_id!", case_number AS "case_number!"
+           FROM active_warnings ORDER BY guild_id, case_number"#
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let active: Vec<_> = active
+        .into_iter()
+        .map(|r| (r.guild_id as u64, r.case_number))
+        .collect();
+    assert_eq!(active, expected.active_warnings);
+    let overview = sqlx::query!(
+        r#"SELECT guild_id AS "guild_id!", members_with_xp AS "members_with_xp!",
+                  total_xp AS "total_xp!", cases AS "cases!",
+                  active_warnings AS "active_warnings!", prefix
+           FROM guild_overview ORDER BY guild_id"#
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let overview: Vec<_> = overview
+        .into_iter()
+        .map(|r| {
+            let g = r.guild_id as u64;
+            (
+                g,
+                r.members_with_xp,
+                r.total_xp,
+                r.cases,
+                r.active_warnings,
+                r.prefix,
+            )
+        })
+        .collect();
+    assert_eq!(overview, expected.overview);
+    let views = sqlx::query!(
+        r#"SELECT c.relname AS "view!", obj_description(c.oid, 'pg_class') AS comment
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind = 'v' ORDER BY c.relname"#
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let names: Vec<&str> = views.iter().map(|v| v.view.as_str()).collect();
+    assert_eq!(names, ["active_warnings", "guild_overview", "leaderboard"]);
+    assert!(views.iter().all(|v| v.comment.is_some()), "{names:?}");
+    store.close().await;
+    db.drop_db().await;
+}

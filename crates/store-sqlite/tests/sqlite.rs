@@ -400,3 +400,65 @@ async fn an_xp_total_past_i64_is_refused_and_changes_nothing() {
     assert_eq!(rank.member.xp, i64::MAX - 5);
     store.close().await;
 }
+
+/// The views for the sqlite3 shell (migration 0010) show what the store's own
+/// reads say: places, the warnings that count, each guild's totals.
+#[tokio::test]
+async fn the_views_show_what_the_store_reads() {
+    let dir = TempDir::new();
+    let url = dir.url("views.db");
+    let store = open(&url).await;
+    let expected = keeper_store::conformance::fill_for_views(&store).await;
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let leaderboard = sqlx::query!(
+        r#"SELECT guild_id AS "guild_id!: i64", rank AS "rank!: i64", user_id AS "user_id!: i64",
+                  xp AS "xp!: i64", level AS "level!: i64"
+           FROM leaderboard ORDER BY guild_id, rank"#
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let leaderboard: Vec<_> = leaderboard
+        .into_iter()
+        .map(|r| (r.guild_id as u64, r.rank, r.user_id as u64, r.xp, r.level))
+        .collect();
+    assert_eq!(leaderboard, expected.leaderboard);
+    let active = sqlx::query!(
+        r#"SELECT guild_id AS "guild_id!: i64", case_number AS "case_number!: i64"
+           FROM active_warnings ORDER BY guild_id, case_number"#
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let active: Vec<_> = active
+        .into_iter()
+        .map(|r| (r.guild_id as u64, r.case_number))
+        .collect();
+    assert_eq!(active, expected.active_warnings);
+    let overview = sqlx::query!(
+        r#"SELECT guild_id AS "guild_id!: i64", members_with_xp AS "members_with_xp!: i64",
+                  total_xp AS "total_xp!: i64", cases AS "cases!: i64",
+                  active_warnings AS "active_warnings!: i64", prefix AS "prefix?: String"
+           FROM guild_overview ORDER BY guild_id"#
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let overview: Vec<_> = overview
+        .into_iter()
+        .map(|r| {
+            let g = r.guild_id as u64;
+            (
+                g,
+                r.members_with_xp,
+                r.total_xp,
+                r.cases,
+                r.active_warnings,
+                r.prefix,
+            )
+        })
+        .collect();
+    assert_eq!(overview, expected.overview);
+    conn.close().await.unwrap();
+    store.close().await;
+}

@@ -6,7 +6,7 @@
 //!
 //! One file per storage trait, named as the backend modules are (`settings`, `xp`,
 //! `rewards`, `cases`, `escalations`, `users`, `sessions`, `replays`, `guilds`,
-//! `admin`); this file
+//! `admin`), and `views` for the views each backend's own tests query; this file
 //! holds the fixture, the helpers they share and the macro. Tests that span
 //! entities sit with the trait they mostly exercise, and say so.
 
@@ -19,12 +19,13 @@ mod rewards;
 mod sessions;
 mod settings;
 mod users;
+mod views;
 mod xp;
 
 // Flat, so the macro (and backend tests) name every test `conformance::<name>`.
 pub use self::{
     admin::*, cases::*, escalations::*, guilds::*, replays::*, rewards::*, sessions::*,
-    settings::*, users::*, xp::*,
+    settings::*, users::*, views::*, xp::*,
 };
 
 use std::sync::Arc;
