@@ -58,6 +58,15 @@ pub enum Command {
     /// Connect to the database, migrate it, and print the backend, the schema
     /// version and how many rows each table holds.
     Check,
+    /// Write a consistent copy of the database, safe while the bot runs:
+    /// `keeper-<backend>-<UTC time>.db` (SQLite, through `VACUUM INTO`) or
+    /// `.dump` (PostgreSQL, through `pg_dump --format=custom`), readable by
+    /// its owner only.
+    Backup {
+        /// The directory to write it in (the working directory by default).
+        #[arg(long, default_value = ".")]
+        out: std::path::PathBuf,
+    },
 }
 
 /// Where and how Keeper stores its data.

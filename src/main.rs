@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             Command::Demo => cli::demo().await,
             Command::Migrate => cli::migrate(&config).await,
             Command::Check => cli::check(&config).await,
+            Command::Backup { ref out } => cli::backup(&config, out).await,
         }
     });
     match result {

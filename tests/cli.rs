@@ -346,3 +346,100 @@ async fn check_on_postgres_warns_when_autovacuum_is_off() {
         "autovacuum is {setting}: {text}"
     );
 }
+
+/// `keeper backup` on either backend: one file named by backend and UTC time,
+/// readable by its owner only, nothing left under a temporary name, and a
+/// whole copy: it restores (SQLite: opened as is; PostgreSQL: `pg_restore`
+/// into an empty database) with every table's rows.
+async fn backup_restores_with_every_row(postgres: bool) {
+    let (backend, url) = common::Backend::create(postgres).await;
+    let store = common::open_store(&url).await;
+    let awards: Vec<_> = (1..=50)
+        .map(|user| keeper_store::XpAward {
+            guild_id: twilight_model::id::Id::new(7),
+            user_id: twilight_model::id::Id::new(user),
+            xp: 10 * user as i64,
+            messages: 1,
+            at: chrono::Utc::now(),
+        })
+        .collect();
+    store.award_xp(&awards, &[]).await.unwrap();
+    let counts = store.table_counts().await.unwrap();
+    store.close().await;
+
+    let out_dir = scratch_dir();
+    let out_arg = out_dir.display().to_string();
+    let out = keeper(&["backup", "--out", &out_arg], &[("DATABASE_URL", &url)]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let files: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = &files[0];
+    let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+    let (prefix, extension) = match postgres {
+        false => ("keeper-sqlite-", ".db"),
+        true => ("keeper-postgres-", ".dump"),
+    };
+    assert!(
+        name.starts_with(prefix) && name.ends_with(extension) && name.contains('T'),
+        "{name}"
+    );
+    assert!(stdout(&out).contains(&name), "{}", stdout(&out));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+
+    let (restored_backend, restored_url) = match postgres {
+        false => (None, format!("sqlite://{}", file.display())),
+        true => {
+            let (target, target_url) = common::Backend::create(true).await;
+            let restored = Command::new("pg_restore")
+                .args(["--no-owner", "--dbname", &target_url])
+                .arg(file)
+                .output()
+                .expect("pg_restore (postgresql-client) is installed");
+            assert!(restored.status.success(), "{}", stderr(&restored));
+            (Some(target), target_url)
+        }
+    };
+    let copy = common::open_store(&restored_url).await;
+    assert_eq!(copy.table_counts().await.unwrap(), counts);
+    let top = copy
+        .leaderboard(twilight_model::id::Id::new(7), 0, 1)
+        .await
+        .unwrap();
+    assert_eq!((top[0].user_id.get(), top[0].xp), (50, 500));
+    copy.close().await;
+    if let Some(target) = restored_backend {
+        target.drop().await;
+    }
+    backend.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_of_sqlite_restores_with_every_row() {
+    backup_restores_with_every_row(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_of_postgres_restores_with_every_row() {
+    backup_restores_with_every_row(true).await;
+}
+
+/// A directory Keeper can't write in is one clear line, exit code 2, and
+/// nothing is left behind.
+#[test]
+fn backup_into_a_missing_directory_says_so() {
+    let dir = scratch_dir();
+    let url = format!("sqlite://{}/data.db", dir.display());
+    let missing = dir.join("no-such-dir").display().to_string();
+    let out = keeper(&["backup", "--out", &missing], &[("DATABASE_URL", &url)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
+    assert!(!dir.join("no-such-dir").exists());
+}

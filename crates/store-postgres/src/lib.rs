@@ -50,6 +50,8 @@ use crate::error::db_error;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// The URL it was opened with, for the tools it runs (`pg_dump`).
+    url: String,
 }
 
 impl PgStore {

@@ -1,8 +1,10 @@
 //! [`AdminStore`]: health, schema version, row counts and closing, for `keeper
 //! check` and monitoring; and the durability pragmas only SQLite has.
 
+use std::path::Path;
+
 use async_trait::async_trait;
-use keeper_store::{AdminStore, StoreResult};
+use keeper_store::{AdminStore, StoreError, StoreResult};
 
 use crate::{SqliteStore, SqliteSync, error::db_error};
 
@@ -10,6 +12,23 @@ use crate::{SqliteStore, SqliteSync, error::db_error};
 impl AdminStore for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    /// On a reader: `VACUUM INTO` copies one read transaction's snapshot,
+    /// compacted, and never waits on the writer (nor makes it wait).
+    async fn backup_to(&self, path: &Path) -> StoreResult<()> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Config(format!("{} is not a UTF-8 path", path.display())))?;
+        sqlx::query!("VACUUM INTO ?1", target)
+            .execute(&self.reader)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    fn backup_extension(&self) -> &'static str {
+        "db"
     }
 
     async fn health_check(&self) -> StoreResult<()> {

@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use async_trait::async_trait;
 
 use crate::StoreResult;
@@ -24,6 +26,16 @@ pub trait AdminStore: Send + Sync {
     async fn advisories(&self) -> StoreResult<Vec<String>> {
         Ok(Vec::new())
     }
+
+    /// Write a consistent copy of the whole database to `path`, an empty file
+    /// (made by the caller, with the permissions it wants), while Keeper may be
+    /// writing: SQLite's `VACUUM INTO` (a database file), PostgreSQL's
+    /// `pg_dump --format=custom`. A tool that is missing is a `Config` error
+    /// naming what to install.
+    async fn backup_to(&self, path: &Path) -> StoreResult<()>;
+
+    /// The extension of what [`AdminStore::backup_to`] writes: `db` or `dump`.
+    fn backup_extension(&self) -> &'static str;
 
     /// Close the pool, waiting for connections in use to be returned.
     async fn close(&self);
