@@ -58,6 +58,26 @@ impl Seen {
         }
     }
 
+    /// A ban (`banned`) or its lift, seen at `at`.
+    pub fn ban(
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        banned: bool,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            guild_id,
+            user_id,
+            kind: if banned {
+                CaseKind::Ban
+            } else {
+                CaseKind::Unban
+            },
+            until: None,
+            at,
+        }
+    }
+
     /// The case it records, its moderator and reason unknown until the audit
     /// log is read.
     pub fn case(&self) -> NewCase {

@@ -4,7 +4,7 @@
 //! ([`may_act`]) serves `/note` too.
 
 use chrono::Utc;
-use keeper_store::{ActionStatus, Applied, Case, CaseKind, NewCase};
+use keeper_store::{ActionStatus, Applied, Case, CaseKind, GuildFacts, NewCase};
 use twilight_model::id::{
     Id,
     marker::{GuildMarker, UserMarker},
@@ -99,24 +99,25 @@ pub fn may_act(
         id: inv.user.id,
         roles: inv.roles,
     };
-    may(ctx, inv.guild_id, &moderator, &target, needs)
+    may(ctx, inv.guild_id, &moderator, &target, needs).map(drop)
 }
 
 /// Refuse, with a clear answer, an act `moderator` may not make on `target`
 /// in `guild` ([`moderation::check`] on the guild's facts), whichever form
-/// (slash or typed) the command came in.
+/// (slash or typed) the command came in; the facts it checked, when allowed.
 pub fn may(
     ctx: &Context,
     guild: Id<GuildMarker>,
     moderator: &Moderator<'_>,
     target: &Target<'_>,
     needs: Needs,
-) -> BotResult<()> {
+) -> BotResult<GuildFacts> {
     let facts = ctx.guilds.facts(guild).ok_or_else(|| {
         BotError::user("I don't know this server's roles yet; try again in a moment.")
     })?;
     moderation::check(&facts, moderator, target, needs)
-        .map_err(|refusal| BotError::user(refusal.answer()))
+        .map_err(|refusal| BotError::user(refusal.answer()))?;
+    Ok(facts)
 }
 
 fn past(kind: CaseKind) -> &'static str {

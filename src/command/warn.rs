@@ -142,7 +142,7 @@ async fn warn(ctx: &Context, request: &Request<'_>) -> BotResult<String> {
         member: true,
         keeper_acts: false,
     };
-    super::sanction::may(ctx, guild, &request.moderator, &request.target, needs)?;
+    let facts = super::sanction::may(ctx, guild, &request.moderator, &request.target, needs)?;
 
     let (now, user) = (Utc::now(), request.target.id);
     let mut warning = NewCase::new(guild, user, request.moderator.id, CaseKind::Warn, now);
@@ -174,9 +174,7 @@ async fn warn(ctx: &Context, request: &Request<'_>) -> BotResult<String> {
         ));
     }
     if settings.dm_on_warn {
-        // Known: the check above needed the guild's facts.
-        let name = ctx.guilds.facts(guild).map(|f| f.name).unwrap_or_default();
-        let told = tell(ctx, &name, &warning).await;
+        let told = tell(ctx, &facts.name, &warning).await;
         if let Err(err) = ctx.store.set_dm_status(guild, warning.number, told).await {
             tracing::warn!(%guild, case = warning.number, error = %err,
                 "could not record whether the warning's DM went out");

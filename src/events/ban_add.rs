@@ -3,19 +3,13 @@
 
 use std::sync::Arc;
 
-use keeper_store::CaseKind;
 use twilight_gateway::Event;
 
 use crate::{context::Context, seen_acts::Seen};
 
 pub fn handle(ctx: &Arc<Context>, event: Event) {
     if let Event::BanAdd(ban) = event {
-        ctx.discord_acts.seen(Seen {
-            guild_id: ban.guild_id,
-            user_id: ban.user.id,
-            kind: CaseKind::Ban,
-            until: None,
-            at: ctx.clock.now(),
-        });
+        let seen = Seen::ban(ban.guild_id, ban.user.id, true, ctx.clock.now());
+        ctx.discord_acts.seen(seen);
     }
 }
