@@ -137,7 +137,7 @@ fn backup_name(backend: &str, at: chrono::DateTime<chrono::Utc>, extension: &str
 }
 
 /// A new empty file only its owner may read and write (refusing to replace one).
-fn private_empty_file(path: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn private_empty_file(path: &std::path::Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

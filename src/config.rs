@@ -67,6 +67,34 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         out: std::path::PathBuf,
     },
+    /// Restore a backup: a SQLite backup into any backend (it is checked,
+    /// migrated to this Keeper's schema on a private copy, and moved table by
+    /// table), or a pg_dump archive into PostgreSQL (through pg_restore). Prints
+    /// every table's rows; refuses a target that holds rows unless --force.
+    Restore {
+        /// The backup file (`keeper-sqlite-....db` or `keeper-postgres-....dump`).
+        file: std::path::PathBuf,
+        /// The database to restore into (DATABASE_URL by default).
+        #[arg(long)]
+        to: Option<DatabaseUrl>,
+        /// Replace everything the target holds.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Copy every table from one database to another, of either backend, then
+    /// compare each table's rows and checksum. Refuses a target that holds rows
+    /// unless --force.
+    Copy {
+        /// The database to read (`sqlite://...` or `postgres://...`).
+        #[arg(long)]
+        from: DatabaseUrl,
+        /// The database to write.
+        #[arg(long)]
+        to: DatabaseUrl,
+        /// Replace everything the target holds.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Where and how Keeper stores its data.

@@ -11,7 +11,16 @@ use crate::config::{DatabaseConfig, DatabaseUrl, SqliteSyncArg};
 
 /// Connect, refuse a schema newer than this binary, and apply pending migrations.
 pub async fn open(config: &DatabaseConfig) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match &config.database_url {
+    open_url(&config.database_url, config).await
+}
+
+/// [`open`] another database than `DATABASE_URL` (`keeper copy`, `keeper
+/// restore --to`), with the same settings.
+pub async fn open_url(
+    url: &DatabaseUrl,
+    config: &DatabaseConfig,
+) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match url {
         DatabaseUrl::Sqlite(url) => {
             let sync = match config.sqlite_sync {
                 SqliteSyncArg::Normal => SqliteSync::Normal,
@@ -39,5 +48,75 @@ pub fn binary_schema_version(url: &DatabaseUrl) -> i64 {
     match url {
         DatabaseUrl::Sqlite(_) => keeper_store_sqlite::binary_schema_version(),
         DatabaseUrl::Postgres(_) => keeper_store_postgres::binary_schema_version(),
+    }
+}
+
+/// What a backup file is, from its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupKind {
+    /// A SQLite database file (`keeper backup` of SQLite, or any copy of one).
+    Sqlite,
+    /// A `pg_dump --format=custom` archive (`keeper backup` of PostgreSQL).
+    PgDump,
+}
+
+/// Tell a SQLite file from a `pg_dump` archive by their magic bytes; anything
+/// else is a sentence saying what was expected.
+pub fn backup_kind(path: &std::path::Path) -> Result<BackupKind, String> {
+    use std::io::Read;
+    let mut head = [0_u8; 16];
+    let mut file = std::fs::File::open(path).map_err(|e| format!("can't read it: {e}"))?;
+    let read = file
+        .read(&mut head)
+        .map_err(|e| format!("can't read it: {e}"))?;
+    kind_of(&head[..read]).ok_or_else(|| {
+        "not a Keeper backup: neither a SQLite database nor a pg_dump archive \
+         (`keeper backup` writes one of them)"
+            .to_owned()
+    })
+}
+
+fn kind_of(head: &[u8]) -> Option<BackupKind> {
+    if head.starts_with(b"SQLite format 3\0") {
+        Some(BackupKind::Sqlite)
+    } else if head.starts_with(b"PGDMP") {
+        Some(BackupKind::PgDump)
+    } else {
+        None
+    }
+}
+
+/// A SQLite backup passes `PRAGMA integrity_check` and holds Keeper's
+/// migrations; its schema version.
+pub async fn check_sqlite_backup(path: &std::path::Path) -> Result<i64, StoreError> {
+    keeper_store_sqlite::inspect_backup(path).await
+}
+
+/// A `pg_dump` archive `pg_restore` can list, holding Keeper's migrations; its
+/// schema version.
+pub async fn check_pg_dump(path: &std::path::Path) -> Result<i64, StoreError> {
+    keeper_store_postgres::inspect_dump(path).await
+}
+
+/// Replace Keeper's tables in the PostgreSQL database at `url` with the
+/// archive's, in one `pg_restore` transaction.
+pub async fn restore_pg_dump(path: &std::path::Path, url: &str) -> Result<(), StoreError> {
+    keeper_store_postgres::restore_dump(path, url).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backups_are_told_apart_by_their_first_bytes() {
+        assert_eq!(
+            kind_of(b"SQLite format 3\0\x10\0"),
+            Some(BackupKind::Sqlite)
+        );
+        assert_eq!(kind_of(b"PGDMP\x01\x0e"), Some(BackupKind::PgDump));
+        assert_eq!(kind_of(b"SQLite format 2\0"), None);
+        assert_eq!(kind_of(b"{\"guilds\": {}}"), None);
+        assert_eq!(kind_of(b""), None);
     }
 }

@@ -1,5 +1,6 @@
 //! Keeper's entry point: it only wires. Configuration comes from `config`, the
-//! store from `db`, each subcommand lives in `cli`, the bot in `bot`.
+//! store from `db`, each subcommand lives in `cli` (moving whole databases in `transfer`), the
+//! bot in `bot`.
 
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 use keeper::{
     cli,
     config::{Command, Config},
+    transfer,
 };
 
 fn main() -> ExitCode {
@@ -49,6 +51,16 @@ fn main() -> ExitCode {
             Command::Migrate => cli::migrate(&config).await,
             Command::Check => cli::check(&config).await,
             Command::Backup { ref out } => cli::backup(&config, out).await,
+            Command::Restore {
+                ref file,
+                ref to,
+                force,
+            } => transfer::restore(&config, file, to.as_ref(), force).await,
+            Command::Copy {
+                ref from,
+                ref to,
+                force,
+            } => transfer::copy(&config, from, to, force).await,
         }
     });
     match result {

@@ -3,14 +3,16 @@
 //! [`PgStore`] implements each storage trait of `keeper-store` in the module of
 //! its entity, and so [`keeper_store::Store`]: `settings` (`SettingsStore`), `xp`
 //! (`XpStore`), `rewards` (`RewardStore`), `cases` (`CaseStore`), `escalations`
-//! (`EscalationStore`), `users` (`UserDataStore`), `sessions` (`SessionStore`) and
-//! `admin` (`AdminStore`). Each module holds its row structs (`SettingsRow`,
-//! `XpRow`...), their `TryFrom` conversions into the domain types, and its SQL.
+//! (`EscalationStore`), `users` (`UserDataStore`), `sessions` (`SessionStore`),
+//! `transfer` (`TransferStore`) and `admin` (`AdminStore`). Each module holds its
+//! row structs (`SettingsRow`, `XpRow`...), their `TryFrom` conversions into the
+//! domain types, and its SQL.
 //! The plumbing they share has modules of its own: `connect` (configuration,
 //! connecting with retries at boot), `migrate` (the embedded migrations and the
 //! schema check), `error` (sorting sqlx errors into `StoreError`) and `convert`
-//! (narrowing integers, rows to domain types). `keeper-store-sqlite` has the same
-//! modules, the same row and helper names.
+//! (narrowing integers, rows to domain types). `backup` reads a `pg_dump` archive
+//! for `keeper restore` (`inspect_dump`, `restore_dump`). `keeper-store-sqlite`
+//! has the same modules, the same row and helper names.
 //!
 //! Every query is a compile-time checked `sqlx` macro (see `sqlx.toml` for the
 //! database the checks run against; offline data is in `.sqlx/`).
@@ -21,6 +23,7 @@
 //! re-indenting one means running `cargo sqlx prepare` again.
 
 mod admin;
+mod backup;
 mod cases;
 mod connect;
 mod convert;
@@ -32,12 +35,14 @@ mod replays;
 mod rewards;
 mod sessions;
 mod settings;
+mod transfer;
 mod users;
 mod xp;
 
 use keeper_store::StoreResult;
 use sqlx::{PgPool, Postgres, Transaction};
 
+pub use backup::{inspect_dump, restore_dump};
 pub use connect::{DEFAULT_CONNECT_ATTEMPTS, DEFAULT_POOL_SIZE, PgConfig};
 pub use migrate::{MIGRATOR, SCHEMA_VERSION, binary_schema_version};
 

@@ -4,12 +4,14 @@
 //! of its entity, and so [`keeper_store::Store`]: `settings` (`SettingsStore`),
 //! `xp` (`XpStore`), `rewards` (`RewardStore`), `cases` (`CaseStore`),
 //! `escalations` (`EscalationStore`), `users` (`UserDataStore`), `sessions`
-//! (`SessionStore`) and `admin` (`AdminStore`). Each module holds its row structs
-//! (`SettingsRow`, `XpRow`...), their `TryFrom` conversions into the domain
-//! types, and its SQL. The plumbing they share has modules of its own: `connect`
-//! (configuration and opening the pools), `migrate` (the embedded migrations and
-//! the schema check), `error` (sorting sqlx errors into `StoreError`) and
-//! `convert` (times, narrowing integers, rows to domain types).
+//! (`SessionStore`), `transfer` (`TransferStore`) and `admin` (`AdminStore`).
+//! Each module holds its row structs (`SettingsRow`, `XpRow`...), their `TryFrom`
+//! conversions into the domain types, and its SQL. The plumbing they share has
+//! modules of its own: `connect` (configuration and opening the pools), `migrate`
+//! (the embedded migrations and the schema check), `error` (sorting sqlx errors
+//! into `StoreError`) and `convert` (times, narrowing integers, rows to domain
+//! types). `backup` checks a backup file before `keeper restore` reads it
+//! (`inspect_backup`).
 //! `keeper-store-postgres` has the same modules, the same row and helper names.
 //!
 //! A query's SQL text is the key of its offline data in `.sqlx/` (a hash of the
@@ -41,6 +43,7 @@
 //! growing to 1 GB beside an 80 MB database).
 
 mod admin;
+mod backup;
 mod cases;
 mod connect;
 mod convert;
@@ -52,6 +55,7 @@ mod replays;
 mod rewards;
 mod sessions;
 mod settings;
+mod transfer;
 mod users;
 mod xp;
 
@@ -61,6 +65,7 @@ use keeper_store::StoreResult;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use admin::SqlitePragmas;
+pub use backup::inspect_backup;
 pub use connect::{SqliteConfig, SqliteSync};
 pub use migrate::{MIGRATOR, SCHEMA_VERSION, binary_schema_version};
 

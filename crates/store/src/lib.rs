@@ -6,8 +6,8 @@
 //!
 //! There is one trait per entity, each in its own file of `traits/`:
 //! [`AdminStore`], [`SettingsStore`], [`XpStore`], [`RewardStore`], [`CaseStore`],
-//! [`EscalationStore`], [`UserDataStore`], [`SessionStore`], [`ReplayStore`] and
-//! [`GuildStore`]. A backend
+//! [`EscalationStore`], [`UserDataStore`], [`SessionStore`], [`ReplayStore`],
+//! [`GuildStore`] and [`TransferStore`] (every table whole, for moving a database). A backend
 //! implements each in its module of the same entity (`xp.rs` holds
 //! `impl XpStore for ...`), and [`Store`], the sum of them all, follows by a blanket
 //! implementation. The bot only ever holds an `Arc<dyn Store>`, so the backend is a
@@ -26,6 +26,7 @@ pub mod levels;
 pub mod moderation;
 mod settings;
 mod traits;
+pub mod transfer;
 mod types;
 
 #[cfg(feature = "conformance")]
@@ -39,7 +40,7 @@ pub use settings::{
 };
 pub use traits::{
     AdminStore, CaseStore, EscalationStore, GuildStore, ReplayStore, RewardStore, SessionStore,
-    SettingsStore, Store, UserDataStore, XpStore,
+    SettingsStore, Store, TransferStore, UserDataStore, XpStore,
 };
 pub use types::*;
 
@@ -48,6 +49,6 @@ pub use types::*;
 pub mod prelude {
     pub use crate::traits::{
         AdminStore, CaseStore, EscalationStore, GuildStore, ReplayStore, RewardStore, SessionStore,
-        SettingsStore, Store, UserDataStore, XpStore,
+        SettingsStore, Store, TransferStore, UserDataStore, XpStore,
     };
 }

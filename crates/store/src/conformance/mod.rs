@@ -6,7 +6,7 @@
 //!
 //! One file per storage trait, named as the backend modules are (`settings`, `xp`,
 //! `rewards`, `cases`, `escalations`, `users`, `sessions`, `replays`, `guilds`,
-//! `admin`), and `views` for the views each backend's own tests query; this file
+//! `admin`, `transfer`), and `views` for the views each backend's own tests query; this file
 //! holds the fixture, the helpers they share and the macro. Tests that span
 //! entities sit with the trait they mostly exercise, and say so.
 
@@ -18,6 +18,7 @@ mod replays;
 mod rewards;
 mod sessions;
 mod settings;
+mod transfer;
 mod users;
 mod views;
 mod xp;
@@ -25,7 +26,7 @@ mod xp;
 // Flat, so the macro (and backend tests) name every test `conformance::<name>`.
 pub use self::{
     admin::*, cases::*, escalations::*, guilds::*, replays::*, rewards::*, sessions::*,
-    settings::*, users::*, views::*, xp::*,
+    settings::*, transfer::*, users::*, views::*, xp::*,
 };
 
 use std::sync::Arc;
@@ -112,6 +113,8 @@ macro_rules! conformance_tests {
             guild_facts_are_saved_whole_and_read_back,
             guild_events_change_one_fact_each,
             a_left_guild_keeps_when_it_was_left,
+            // transfer.rs
+            every_table_moves_whole,
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {

@@ -11,6 +11,7 @@ mod replays;
 mod rewards;
 mod sessions;
 mod settings;
+mod transfer;
 mod users;
 mod xp;
 
@@ -22,6 +23,7 @@ pub use replays::ReplayStore;
 pub use rewards::RewardStore;
 pub use sessions::SessionStore;
 pub use settings::SettingsStore;
+pub use transfer::TransferStore;
 pub use users::UserDataStore;
 pub use xp::XpStore;
 
@@ -48,6 +50,7 @@ pub trait Store:
     + SessionStore
     + ReplayStore
     + GuildStore
+    + TransferStore
     + Send
     + Sync
     + 'static
@@ -65,6 +68,7 @@ impl<T> Store for T where
         + SessionStore
         + ReplayStore
         + GuildStore
+        + TransferStore
         + Send
         + Sync
         + 'static

@@ -1,0 +1,362 @@
+//! Moving a whole database: `keeper restore FILE [--to URL] [--force]` and
+//! `keeper copy --from URL --to URL [--force]`.
+//!
+//! Both are written against the store's `TransferStore` (every table read and
+//! written page by page), so they work between any two backends: a SQLite
+//! backup restores into SQLite or PostgreSQL, and a copy goes either way. A
+//! `pg_dump` archive is the exception: only `pg_restore` reads it, into
+//! PostgreSQL. Every run ends by reading the target back, table by table, and
+//! comparing its row count and checksum with what was read from the source.
+//!
+//! A target that holds rows is refused unless `--force` says to replace them.
+//! Each page is its own transaction, so an interrupted run (Ctrl-C, `kill -9`,
+//! a lost connection) leaves part of the data behind; the next run finds the
+//! target not empty and says to add `--force`, which starts over.
+
+use std::path::{Path, PathBuf};
+
+use keeper_store::{
+    Store, StoreError,
+    transfer::{self, Table, TableDigest},
+};
+
+use crate::{
+    config::{Config, DatabaseUrl},
+    db::{self, BackupKind},
+    error::Fatal,
+    progress::{Progress, grouped},
+};
+
+/// Rows per page: one read on the source and one transaction on the target.
+const PAGE: u32 = 5_000;
+
+/// `keeper restore`: `file` (a SQLite backup or a `pg_dump` archive) into
+/// `to`, or `DATABASE_URL` when not given.
+pub async fn restore(
+    config: &Config,
+    file: &Path,
+    to: Option<&DatabaseUrl>,
+    force: bool,
+) -> Result<(), Fatal> {
+    let target = to.unwrap_or(&config.database.database_url);
+    let kind =
+        db::backup_kind(file).map_err(|e| Fatal::Config(format!("{}: {e}", file.display())))?;
+    match kind {
+        BackupKind::Sqlite => restore_sqlite(config, file, target, force).await,
+        BackupKind::PgDump => restore_pg_dump(config, file, target, force).await,
+    }
+}
+
+/// A SQLite backup: checked, copied aside and migrated there (the backup
+/// itself is never written), then moved table by table into the target.
+async fn restore_sqlite(
+    config: &Config,
+    file: &Path,
+    target: &DatabaseUrl,
+    force: bool,
+) -> Result<(), Fatal> {
+    let version = db::check_sqlite_backup(file)
+        .await
+        .map_err(|e| bad_file(file, e))?;
+    refuse_newer(file, version, db::binary_schema_version(target))?;
+    println!(
+        "{} is a whole SQLite backup at schema version {version}",
+        file.display()
+    );
+    let scratch = Scratch::copy_of(file)?;
+    let source = db::open_url(&scratch.url(), &config.database)
+        .await
+        .map_err(|e| bad_file(file, e));
+    let source = match source {
+        Ok(source) => source,
+        Err(err) => {
+            drop(scratch);
+            return Err(err);
+        }
+    };
+    let moved = match open_target(config, target).await {
+        Ok(target_store) => {
+            let moved = move_all(&*source, &*target_store, target, force).await;
+            target_store.close().await;
+            moved
+        }
+        Err(err) => Err(err),
+    };
+    source.close().await;
+    drop(scratch);
+    let rows = moved?;
+    println!(
+        "restored {} into {target}: {} rows, every table read back and compared",
+        file.display(),
+        grouped(rows)
+    );
+    Ok(())
+}
+
+/// A `pg_dump` archive: `pg_restore` into PostgreSQL, then migrated to this
+/// Keeper's schema.
+async fn restore_pg_dump(
+    config: &Config,
+    file: &Path,
+    target: &DatabaseUrl,
+    force: bool,
+) -> Result<(), Fatal> {
+    let DatabaseUrl::Postgres(url) = target else {
+        return Err(Fatal::Config(format!(
+            "{} is a pg_dump archive, which only restores into PostgreSQL: give --to \
+             postgres://... (and then, to move it into SQLite, `keeper copy`)",
+            file.display()
+        )));
+    };
+    let version = db::check_pg_dump(file)
+        .await
+        .map_err(|e| bad_file(file, e))?;
+    refuse_newer(file, version, db::binary_schema_version(target))?;
+    println!(
+        "{} is a readable pg_dump archive at schema version {version}",
+        file.display()
+    );
+    let store = open_target(config, target).await?;
+    let held = rows_held(&*store).await;
+    store.close().await;
+    let held = held?;
+    if !held.is_empty() && !force {
+        return Err(not_empty(target, &held));
+    }
+    db::restore_pg_dump(file, url)
+        .await
+        .map_err(|e| Fatal::Runtime(format!("{target}: {e}")))?;
+    let store = open_target(config, target).await?;
+    let counts = store
+        .table_counts()
+        .await
+        .map_err(|e| target_failed(target, e));
+    store.close().await;
+    let counts = counts?;
+    print_counts(counts.iter().map(|(t, n)| (*t, *n as u64, None)));
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    println!(
+        "restored {} into {target}: {} rows, schema migrated to version {}",
+        file.display(),
+        grouped(total as u64),
+        db::binary_schema_version(target)
+    );
+    Ok(())
+}
+
+/// `keeper copy`: every table of `from` into `to`.
+pub async fn copy(
+    config: &Config,
+    from: &DatabaseUrl,
+    to: &DatabaseUrl,
+    force: bool,
+) -> Result<(), Fatal> {
+    if from.as_str() == to.as_str() {
+        return Err(Fatal::Config(
+            "--from and --to name the same database; nothing to copy".into(),
+        ));
+    }
+    let source = db::open_url(from, &config.database)
+        .await
+        .map_err(|e| Fatal::Config(format!("--from {from}: {e}")))?;
+    let moved = match open_target(config, to).await {
+        Ok(target) => {
+            let moved = move_all(&*source, &*target, to, force).await;
+            target.close().await;
+            moved
+        }
+        Err(err) => Err(err),
+    };
+    source.close().await;
+    let rows = moved?;
+    println!(
+        "copied {from} into {to}: {} rows, every table read back and compared",
+        grouped(rows)
+    );
+    Ok(())
+}
+
+/// Every table from `source` into `target` (emptied first when `force`),
+/// with progress, then compared table by table. The rows moved.
+async fn move_all(
+    source: &dyn Store,
+    target: &dyn Store,
+    target_url: &DatabaseUrl,
+    force: bool,
+) -> Result<u64, Fatal> {
+    let held = rows_held(target).await?;
+    if !held.is_empty() {
+        if !force {
+            return Err(not_empty(target_url, &held));
+        }
+        target
+            .clear_all()
+            .await
+            .map_err(|e| target_failed(target_url, e))?;
+        println!("--force: emptied {target_url} first");
+    }
+    let total: i64 = source
+        .table_counts()
+        .await
+        .map_err(source_failed)?
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    let mut progress = Progress::new(total.max(0) as u64);
+    let mut copied = Vec::new();
+    let mut before = 0;
+    for table in Table::ALL {
+        let digest = transfer::copy_table(source, target, table, PAGE, |rows| {
+            progress.update(table.name(), before, rows)
+        })
+        .await;
+        let digest = match digest {
+            Ok(digest) => digest,
+            Err(err) => {
+                progress.finish();
+                return Err(Fatal::Runtime(format!(
+                    "copying {} stopped: {err}. {target_url} now holds part of the data; \
+                     run the same command again with --force to start over",
+                    table.name()
+                )));
+            }
+        };
+        before += digest.rows;
+        copied.push(digest);
+    }
+    progress.finish();
+    let rate = progress.rate();
+    let mut lines = Vec::new();
+    for expected in &copied {
+        let found = transfer::digest_table(target, expected.table, PAGE)
+            .await
+            .map_err(|e| target_failed(target_url, e))?;
+        if found != *expected {
+            return Err(mismatch(target_url, expected, &found));
+        }
+        lines.push((expected.table.name(), expected.rows, Some(expected.digest)));
+    }
+    print_counts(lines);
+    println!("{} rows/s", grouped(rate.round() as u64));
+    Ok(before)
+}
+
+/// The tables of `store` that hold rows, with their counts.
+async fn rows_held(store: &dyn Store) -> Result<Vec<(&'static str, i64)>, Fatal> {
+    let counts = store
+        .table_counts()
+        .await
+        .map_err(|e| Fatal::Runtime(e.to_string()))?;
+    Ok(counts.into_iter().filter(|(_, n)| *n > 0).collect())
+}
+
+async fn open_target(
+    config: &Config,
+    target: &DatabaseUrl,
+) -> Result<std::sync::Arc<dyn Store>, Fatal> {
+    db::open_url(target, &config.database)
+        .await
+        .map_err(|e| Fatal::Config(format!("{target}: {e}")))
+}
+
+fn print_counts(lines: impl IntoIterator<Item = (&'static str, u64, Option<u64>)>) {
+    for (table, rows, digest) in lines {
+        match digest {
+            Some(digest) => println!(
+                "  {table:<22} {:>12} rows  checksum {digest:016x}  ok",
+                grouped(rows)
+            ),
+            None => println!("  {table:<22} {:>12} rows", grouped(rows)),
+        }
+    }
+}
+
+/// A backup newer than this Keeper is refused before anything is written.
+fn refuse_newer(file: &Path, version: i64, binary: i64) -> Result<(), Fatal> {
+    if version > binary {
+        return Err(Fatal::Config(format!(
+            "{} was written by a newer Keeper (schema version {version}; this one knows up \
+             to {binary}): restore it with that version of Keeper or a later one",
+            file.display()
+        )));
+    }
+    Ok(())
+}
+
+fn not_empty(target: &DatabaseUrl, held: &[(&'static str, i64)]) -> Fatal {
+    let total: i64 = held.iter().map(|(_, n)| n).sum();
+    let tables: Vec<String> = held.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    Fatal::Config(format!(
+        "{target} already holds {total} rows ({}); nothing was written. Add --force to \
+         replace everything in it",
+        tables.join(", ")
+    ))
+}
+
+fn mismatch(target: &DatabaseUrl, expected: &TableDigest, found: &TableDigest) -> Fatal {
+    Fatal::Runtime(format!(
+        "{}: {target} holds {} rows (checksum {:016x}) where {} were copied (checksum {:016x}); \
+         was something writing to it? Run again with --force",
+        expected.table.name(),
+        found.rows,
+        found.digest,
+        expected.rows,
+        expected.digest
+    ))
+}
+
+fn bad_file(file: &Path, err: StoreError) -> Fatal {
+    match err {
+        StoreError::Internal(_) => Fatal::Runtime(format!("{}: {err}", file.display())),
+        _ => Fatal::Config(format!("{}: {err}", file.display())),
+    }
+}
+
+fn source_failed(err: StoreError) -> Fatal {
+    Fatal::Runtime(format!("reading the source: {err}"))
+}
+
+fn target_failed(target: &DatabaseUrl, err: StoreError) -> Fatal {
+    Fatal::Runtime(format!("{target}: {err}"))
+}
+
+/// A private copy of a backup file, migrated in place of the original and
+/// removed (with its WAL files) when dropped.
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn copy_of(file: &Path) -> Result<Self, Fatal> {
+        let path = std::env::temp_dir().join(format!(
+            "keeper-restore-{}-{}.db",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        let scratch = Scratch { path };
+        crate::cli::private_empty_file(&scratch.path)
+            .and_then(|()| std::fs::copy(file, &scratch.path).map(drop))
+            .map_err(|e| {
+                Fatal::Runtime(format!(
+                    "can't copy {} to {}: {e}",
+                    file.display(),
+                    scratch.path.display()
+                ))
+            })?;
+        Ok(scratch)
+    }
+
+    fn url(&self) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(format!("sqlite://{}", self.path.display()))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Moving whole databases as an operator does, through the `keeper` binary:
+//! `keeper restore` of a backup into either backend and `keeper copy` between
+//! them, each compared table by table with what it came from; and every way a
+//! file or a target is refused, the target left as it was.
+
+mod common;
+
+use std::{
+    path::PathBuf,
+    process::{Command, Output},
+    sync::Arc,
+};
+
+use keeper_store::{
+    Store, XpAward,
+    conformance::sample_rows,
+    transfer::{self, Table, TableDigest},
+};
+use twilight_model::id::Id;
+
+fn keeper(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keeper"));
+    cmd.current_dir(std::env::temp_dir())
+        .args(args)
+        .env("KEEPER_LOG", "warn");
+    for var in ["DATABASE_URL", "KEEPER_PG_POOL", "KEEPER_SQLITE_SYNC"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run keeper")
+}
+
+fn said(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Members enough for several pages of 5,000 rows, beside a row in every table.
+const MEMBERS: u64 = 12_000;
+
+/// A database of `backend` holding the sample rows of every table and
+/// [`MEMBERS`] more members.
+async fn filled(postgres: bool) -> (common::Backend, String) {
+    let (backend, url) = common::Backend::create(postgres).await;
+    let store = common::open_store(&url).await;
+    for rows in sample_rows() {
+        store.write_rows(&rows).await.unwrap();
+    }
+    let awards: Vec<_> = (1..=MEMBERS)
+        .map(|user| XpAward {
+            guild_id: Id::new(77),
+            user_id: Id::new(1_000 + user),
+            xp: (user * 37 % 5_000) as i64,
+            messages: 1,
+            at: chrono::DateTime::from_timestamp_millis(1_760_000_000_000 + user as i64).unwrap(),
+        })
+        .collect();
+    store.award_xp(&awards, &[]).await.unwrap();
+    store.close().await;
+    (backend, url)
+}
+
+/// Every table's row count and checksum, as `keeper copy` compares them.
+async fn digests(url: &str) -> Vec<TableDigest> {
+    let store = common::open_store(url).await;
+    let digests = digests_of(&store).await;
+    store.close().await;
+    digests
+}
+
+async fn digests_of(store: &Arc<dyn Store>) -> Vec<TableDigest> {
+    let mut all = Vec::new();
+    for table in Table::ALL {
+        all.push(
+            transfer::digest_table(&**store, table, 1_000)
+                .await
+                .unwrap(),
+        );
+    }
+    all
+}
+
+/// `keeper backup` of `url` into a new directory; the file written.
+fn backup(url: &str) -> PathBuf {
+    let dir = scratch_dir();
+    let out = keeper(
+        &["backup", "--out", dir.to_str().unwrap()],
+        &[("DATABASE_URL", url)],
+    );
+    assert!(out.status.success(), "{}", said(&out));
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "keeper-data-ops-{}-{}",
+        std::process::id(),
+        common::unique()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn member_rows(digests: &[TableDigest]) -> u64 {
+    digests
+        .iter()
+        .find(|d| d.table == Table::MemberXp)
+        .unwrap()
+        .rows
+}
+
+/// Yesterday's SQLite backup becomes today's database, SQLite or PostgreSQL:
+/// every table equal to the original, row for row. A second restore over it is
+/// refused (nothing written) until `--force`, which replaces it whole.
+async fn a_sqlite_backup_restores_into(postgres: bool) {
+    let (source, source_url) = filled(false).await;
+    let expected = digests(&source_url).await;
+    assert_eq!(member_rows(&expected), MEMBERS + 4);
+    let file = backup(&source_url);
+
+    let (target, target_url) = common::Backend::create(postgres).await;
+    let restore = |force: bool| {
+        let mut args = vec!["restore", file.to_str().unwrap(), "--to", &target_url];
+        if force {
+            args.push("--force");
+        }
+        keeper(&args, &[])
+    };
+    let out = restore(false);
+    assert!(out.status.success(), "{}", said(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("member_xp") && text.contains("12,004"),
+        "{text}"
+    );
+    assert!(text.contains("restored"), "{text}");
+    assert_eq!(digests(&target_url).await, expected);
+
+    let again = restore(false);
+    assert_eq!(again.status.code(), Some(2), "{}", said(&again));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("already holds") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(digests(&target_url).await, expected);
+
+    // --force over a target that changed since: replaced whole.
+    let store = common::open_store(&target_url).await;
+    store.clear_all().await.unwrap();
+    store
+        .award_xp(
+            &[XpAward {
+                guild_id: Id::new(5),
+                user_id: Id::new(5),
+                xp: 1,
+                messages: 1,
+                at: chrono::Utc::now(),
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let forced = restore(true);
+    assert!(forced.status.success(), "{}", said(&forced));
+    assert_eq!(digests(&target_url).await, expected);
+
+    target.drop().await;
+    source.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_backup_restores_into_sqlite() {
+    a_sqlite_backup_restores_into(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_backup_restores_into_postgres() {
+    a_sqlite_backup_restores_into(true).await;
+}
+
+/// A `pg_dump` archive restores into PostgreSQL, equal table for table, and
+/// is refused for SQLite with what to do instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_dump_restores_into_postgres() {
+    let (source, source_url) = filled(true).await;
+    let expected = digests(&source_url).await;
+    let file = backup(&source_url);
+    assert!(file.to_str().unwrap().ends_with(".dump"));
+
+    let (target, target_url) = common::Backend::create(true).await;
+    // A target already migrated (empty) is fine: Keeper's tables are replaced.
+    common::open_store(&target_url).await.close().await;
+    let out = keeper(
+        &["restore", file.to_str().unwrap(), "--to", &target_url],
+        &[],
+    );
+    assert!(out.status.success(), "{}", said(&out));
+    assert_eq!(digests(&target_url).await, expected);
+
+    let again = keeper(
+        &["restore", file.to_str().unwrap()],
+        &[("DATABASE_URL", &target_url)],
+    );
+    assert_eq!(again.status.code(), Some(2), "{}", said(&again));
+    assert!(said(&again).contains("--force"), "{}", said(&again));
+
+    let sqlite = scratch_dir().join("k.db");
+    let sqlite_url = format!("sqlite://{}", sqlite.display());
+    let out = keeper(
+        &["restore", file.to_str().unwrap(), "--to", &sqlite_url],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(said(&out).contains("keeper copy"), "{}", said(&out));
+    assert!(!sqlite.exists(), "nothing was created");
+
+    target.drop().await;
+    source.drop().await;
+}
+
+/// What is not a whole Keeper backup at a schema this Keeper knows is one
+/// clear line, exit code 2, and the target untouched: a text file, a truncated
+/// backup, bytes flipped inside one, a SQLite database of someone else's, and a
+/// backup from a newer Keeper (both versions named).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_backups_are_refused_and_the_target_is_untouched() {
+    let (source, source_url) = filled(false).await;
+    let file = backup(&source_url);
+    let bytes = std::fs::read(&file).unwrap();
+    let dir = scratch_dir();
+    let (target, target_url) = common::Backend::create(false).await;
+    let before = digests(&target_url).await;
+
+    let write = |name: &str, content: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    };
+    let mut flipped = bytes.clone();
+    // Inside the pages holding member rows, well past the header.
+    for at in (bytes.len() / 2..bytes.len() / 2 + 4096).step_by(7) {
+        flipped[at] ^= 0x5a;
+    }
+    let newer = write("newer.db", &bytes);
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", newer.display()))
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (9999, 'from the future', true, x'00', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let foreign = dir.join("foreign.db");
+    {
+        use sqlx::{Connection, sqlite::SqliteConnectOptions};
+        let options = SqliteConnectOptions::new()
+            .filename(&foreign)
+            .create_if_missing(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE users (id INTEGER PRIMARY KEY, xp INTEGER)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let cases: [(PathBuf, &str); 5] = [
+        (
+            write("data.json", b"{\"guilds\": {}}"),
+            "not a Keeper backup",
+        ),
+        (write("truncated.db", &bytes[..bytes.len() / 3]), "damaged"),
+        (write("flipped.db", &flipped), "damaged"),
+        (foreign, "not Keeper's"),
+        (newer, "schema version 9999"),
+    ];
+    for (path, expected) in &cases {
+        let out = keeper(
+            &["restore", path.to_str().unwrap(), "--to", &target_url],
+            &[],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}: {}",
+            path.display(),
+            said(&out)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line: Vec<_> = err.lines().filter(|l| l.starts_with("keeper: ")).collect();
+        assert_eq!(line.len(), 1, "{}: {err}", path.display());
+        assert!(line[0].contains(expected), "{}: {err}", path.display());
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(digests(&target_url).await, before, "{}", path.display());
+    }
+    let out = keeper(
+        &[
+            "restore",
+            dir.join("missing.db").to_str().unwrap(),
+            "--to",
+            &target_url,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(said(&out).contains("missing.db"), "{}", said(&out));
+    target.drop().await;
+    source.drop().await;
+}
+
+/// `keeper copy` SQLite -> PostgreSQL -> SQLite: each step equal table for
+/// table (ids above i64::MAX, times to the millisecond, every column).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_goes_both_ways_between_backends() {
+    let (source, source_url) = filled(false).await;
+    let expected = digests(&source_url).await;
+    let (pg, pg_url) = common::Backend::create(true).await;
+    let out = keeper(&["copy", "--from", &source_url, "--to", &pg_url], &[]);
+    assert!(out.status.success(), "{}", said(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("checksum") && text.contains("rows/s"),
+        "{text}"
+    );
+    assert_eq!(digests(&pg_url).await, expected);
+
+    let (back, back_url) = common::Backend::create(false).await;
+    let out = keeper(&["copy", "--from", &pg_url, "--to", &back_url], &[]);
+    assert!(out.status.success(), "{}", said(&out));
+    assert_eq!(digests(&back_url).await, expected);
+
+    let same = keeper(&["copy", "--from", &pg_url, "--to", &pg_url], &[]);
+    assert_eq!(same.status.code(), Some(2), "{}", said(&same));
+    back.drop().await;
+    pg.drop().await;
+    source.drop().await;
+}
+
+/// A copy cut off half-way leaves a target with some tables: the next run
+/// says so and what to do, writes nothing; with `--force` it completes, equal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_copy_is_finished_with_force() {
+    let (source, source_url) = filled(false).await;
+    let expected = digests(&source_url).await;
+    let (target, target_url) = common::Backend::create(true).await;
+    // What a copy killed during member_xp leaves: the tables before it, and
+    // the first page of it.
+    let from = common::open_store(&source_url).await;
+    let to = common::open_store(&target_url).await;
+    for table in [Table::GuildSettings, Table::Guilds, Table::GuildRoles] {
+        transfer::copy_table(&*from, &*to, table, 5_000, |_| {})
+            .await
+            .unwrap();
+    }
+    let page = from.read_rows(Table::MemberXp, None, 5_000).await.unwrap();
+    to.write_rows(&page).await.unwrap();
+    let half = digests_of(&to).await;
+    from.close().await;
+    to.close().await;
+
+    let out = keeper(&["copy", "--from", &source_url, "--to", &target_url], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("member_xp 5000") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(digests(&target_url).await, half, "nothing written");
+
+    let out = keeper(
+        &[
+            "copy",
+            "--from",
+            &source_url,
+            "--to",
+            &target_url,
+            "--force",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", said(&out));
+    assert_eq!(digests(&target_url).await, expected);
+    target.drop().await;
+    source.drop().await;
+}
