@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
 
 use crate::{
-    acts, command,
+    acts, backups, command,
     config::Config,
     context::Context,
     discord::{self, startup_request},
@@ -101,6 +101,12 @@ pub async fn run_with_stats(
     let lifter = tokio::spawn(acts::lift_bans(Arc::clone(&ctx), started, shutdown.clone()));
     // Records what moderators do in Discord's menus, in gateway order.
     let recorder = tokio::spawn(discord_acts::run(Arc::clone(&ctx), shutdown.clone()));
+    // Scheduled backups, when KEEPER_BACKUP_EVERY asks for them.
+    let backups = tokio::spawn(backups::run(
+        Arc::clone(&store),
+        config.backups.clone(),
+        shutdown.clone(),
+    ));
     let mut flusher = tokio::spawn(xp::flush::run(
         Arc::clone(&ctx.xp),
         Duration::from_millis(config.xp_flush_ms),
@@ -129,6 +135,8 @@ pub async fn run_with_stats(
     {
         tracing::warn!("the ban lifts did not stop in time");
     }
+    // A backup under way is abandoned (its file keeps its temporary name).
+    backups.abort();
     // The shards have stopped: it records what they queued, then ends.
     if tokio::time::timeout(Duration::from_secs(5), recorder)
         .await

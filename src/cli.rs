@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::{bot, config::Config, db, error::Fatal};
+use crate::{backups, bot, config::Config, db, error::Fatal};
 
 /// clap prints help and version itself; its errors are cut to their first line
 /// (they name the flag and the variable), with exit code 2.
@@ -86,37 +86,18 @@ pub async fn check(config: &Config) -> Result<(), Fatal> {
     Ok(())
 }
 
-/// `keeper backup`: a copy of the database in `out`, written under a
-/// temporary name (readable by its owner only from the start, as the data is
-/// members' and moderators') and renamed once complete, so a file with the
-/// final name is always a whole backup.
+/// `keeper backup`: a copy of the database in `out` (see `backups::write`).
 pub async fn backup(config: &Config, out: &std::path::Path) -> Result<(), Fatal> {
     let store = db::open(&config.database).await.map_err(Fatal::database)?;
-    let name = backup_name(
-        store.backend(),
-        chrono::Utc::now(),
-        store.backup_extension(),
-    );
-    let (partial, done) = (out.join(format!(".{name}.partial")), out.join(&name));
     let started = std::time::Instant::now();
     println!(
-        "backing up the {} database to {}",
+        "backing up the {} database into {}",
         store.backend(),
-        done.display()
+        out.display()
     );
-    let written = async {
-        private_empty_file(&partial)
-            .map_err(|e| Fatal::Config(format!("can't write in {}: {e}", out.display())))?;
-        store.backup_to(&partial).await.map_err(Fatal::database)?;
-        std::fs::rename(&partial, &done)
-            .map_err(|e| Fatal::Runtime(format!("can't name the backup {}: {e}", done.display())))
-    }
-    .await;
+    let written = backups::write(&*store, out).await;
     store.close().await;
-    if let Err(err) = written {
-        let _ = std::fs::remove_file(&partial);
-        return Err(err);
-    }
+    let done = written?;
     let size = std::fs::metadata(&done).map(|m| m.len()).unwrap_or(0);
     println!(
         "wrote {} ({} bytes) in {:.1} s",
@@ -125,40 +106,4 @@ pub async fn backup(config: &Config, out: &std::path::Path) -> Result<(), Fatal>
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// `keeper-sqlite-20261201T001500Z.db`: the backend and the UTC time, so
-/// backups sort by age.
-fn backup_name(backend: &str, at: chrono::DateTime<chrono::Utc>, extension: &str) -> String {
-    format!(
-        "keeper-{backend}-{}.{extension}",
-        at.format("%Y%m%dT%H%M%SZ")
-    )
-}
-
-/// A new empty file only its owner may read and write (refusing to replace one).
-pub(crate) fn private_empty_file(path: &std::path::Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map(drop)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backups_are_named_by_backend_and_utc_time() {
-        let at = chrono::DateTime::from_timestamp(1_796_083_200, 0).unwrap();
-        assert_eq!(
-            backup_name("sqlite", at, "db"),
-            "keeper-sqlite-20261201T000000Z.db"
-        );
-        assert_eq!(
-            backup_name("postgres", at, "dump"),
-            "keeper-postgres-20261201T000000Z.dump"
-        );
-    }
 }

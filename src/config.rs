@@ -20,6 +20,9 @@ pub struct Config {
     #[command(flatten)]
     pub discord: DiscordConfig,
 
+    #[command(flatten)]
+    pub backups: BackupConfig,
+
     /// Log filter, in tracing's syntax: `info`, `keeper=debug,sqlx=warn`...
     /// [default: info; warn for `keeper demo`, whose story is the output]
     #[arg(long, env = "KEEPER_LOG", global = true)]
@@ -131,6 +134,36 @@ pub struct DatabaseConfig {
     #[arg(long, env = "KEEPER_PG_CONNECT_ATTEMPTS", default_value_t = 8, global = true,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub pg_connect_attempts: u32,
+}
+
+/// Backups the running bot takes on its own.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BackupConfig {
+    /// Take a backup every this long while the bot runs (`24h`, `12h`, `7d`);
+    /// off when not set. Periods count from the Unix epoch (`24h`: each UTC
+    /// day), the first at start-up unless this period's is taken; with several
+    /// processes on one database exactly one takes each.
+    #[arg(long = "backup-every", env = "KEEPER_BACKUP_EVERY", global = true,
+          value_parser = parse_backup_every)]
+    pub every: Option<std::time::Duration>,
+
+    /// Where scheduled backups are written (created, readable by its owner only).
+    #[arg(
+        long = "backup-dir",
+        env = "KEEPER_BACKUP_DIR",
+        default_value = "backups",
+        global = true
+    )]
+    pub dir: std::path::PathBuf,
+
+    /// How many backups to keep in that directory: the newest, older ones deleted.
+    #[arg(long = "backup-keep", env = "KEEPER_BACKUP_KEEP", default_value_t = 7, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub keep: u32,
+}
+
+fn parse_backup_every(text: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(text).map_err(|e| format!("{e} (e.g. 24h, 12h, 7d)"))
 }
 
 /// How Keeper talks to Discord.

@@ -3,6 +3,7 @@
 //! the repository's root is the map.
 
 pub mod acts;
+pub mod backups;
 pub mod bot;
 pub mod cli;
 pub mod command;

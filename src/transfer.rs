@@ -334,7 +334,7 @@ impl Scratch {
             chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
         ));
         let scratch = Scratch { path };
-        crate::cli::private_empty_file(&scratch.path)
+        crate::backups::private_empty_file(&scratch.path)
             .and_then(|()| std::fs::copy(file, &scratch.path).map(drop))
             .map_err(|e| {
                 Fatal::Runtime(format!(

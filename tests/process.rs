@@ -183,6 +183,7 @@ on_both_backends!(
     kill_9_replays_joins_and_departures_once,
     a_temporary_ban_is_lifted_once_after_kill_9,
     an_escalation_cut_off_by_kill_9_is_carried_out_once,
+    scheduled_backups_are_taken_once_and_restore,
 );
 
 /// Members chatting at 200 messages a second level up faster than Discord lets
@@ -870,4 +871,147 @@ fn audit_entries(guild: &Guild, matches: impl Fn(&str) -> bool) -> usize {
         .iter()
         .filter(|e| e.reason.as_deref().is_some_and(&matches))
         .count()
+}
+
+/// The files a process logged as scheduled backups, in order.
+fn scheduled_files(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("scheduled backup written"))
+        .filter_map(|l| {
+            let file = l.split("file=").nth(1)?.split_whitespace().next()?;
+            Some(file.trim_matches('"').to_owned())
+        })
+        .collect()
+}
+
+/// `keeper-sqlite-20261201T001504Z.db` -> seconds since the epoch.
+fn named_second(file: &str) -> i64 {
+    let name = std::path::Path::new(file)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let time = name.rsplit_once('-').unwrap().1.split_once('.').unwrap().0;
+    chrono::NaiveDateTime::parse_from_str(time, "%Y%m%dT%H%M%SZ")
+        .unwrap()
+        .and_utc()
+        .timestamp()
+}
+
+/// Two processes on one database, each with `KEEPER_BACKUP_EVERY=2s` and its
+/// own directory, while members chat: each period's backup is taken by
+/// exactly one of them (no two backups in one period, however many processes),
+/// each directory keeps its newest two, and the newest backup, taken under
+/// traffic, restores into an empty database with `keeper restore`, equal
+/// table for table to the backup itself (the drill, from a scheduled backup).
+async fn scheduled_backups_are_taken_once_and_restore(postgres: bool) {
+    let stage = Stage::new(postgres, 2, 6).await;
+    let dirs = [stage.dir.join("backups-a"), stage.dir.join("backups-b")];
+    let spawn = |shard: &str, dir: &std::path::Path| {
+        stage.spawn(&[
+            ("KEEPER_SHARDS", shard),
+            ("KEEPER_TOTAL_SHARDS", "2"),
+            ("KEEPER_BACKUP_EVERY", "2s"),
+            ("KEEPER_BACKUP_DIR", dir.to_str().unwrap()),
+            ("KEEPER_BACKUP_KEEP", "2"),
+        ])
+    };
+    let first = spawn("0", &dirs[0]);
+    let second = spawn("1", &dirs[1]);
+    if let Err(err) = stage.sim.wait_connected(2, WAIT).await {
+        panic!("{err}\n{}\n{}", first.output(), second.output());
+    }
+    load::run(&stage.sim, &stage.world, &traffic(6, 7_000)).await;
+    let mut logs = Vec::new();
+    for keeper in [first, second] {
+        let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
+        assert!(status.success(), "{log}");
+        logs.push(log);
+    }
+    let written: Vec<Vec<String>> = logs.iter().map(|l| scheduled_files(l)).collect();
+    let mut periods: Vec<i64> = written
+        .iter()
+        .flatten()
+        .map(|f| named_second(f) / 2)
+        .collect();
+    periods.sort_unstable();
+    assert!(periods.len() >= 3, "backups every 2 s for 7 s: {written:?}");
+    let before = periods.len();
+    periods.dedup();
+    assert_eq!(
+        periods.len(),
+        before,
+        "a period backed up twice: {written:?}"
+    );
+
+    for (dir, written) in dirs.iter().zip(&written) {
+        let mut kept: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().path().display().to_string())
+                    .filter(|p| !p.ends_with(".partial"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        kept.sort();
+        let newest: Vec<String> = written.iter().rev().take(2).rev().cloned().collect();
+        assert_eq!(kept, newest, "{} keeps its newest two", dir.display());
+    }
+
+    // The drill: the newest scheduled backup into an empty database.
+    let newest = written
+        .iter()
+        .flatten()
+        .max_by_key(|f| named_second(f))
+        .unwrap()
+        .clone();
+    let (target, target_url) = Backend::create(postgres).await;
+    let restored = std::process::Command::new(env!("CARGO_BIN_EXE_keeper"))
+        .args(["restore", &newest, "--to", &target_url])
+        .env("KEEPER_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    // What the backup holds, read by another way: SQLite opened as it is (on
+    // a copy), PostgreSQL through pg_restore itself.
+    let (reference, reference_url) = Backend::create(postgres).await;
+    if postgres {
+        let out = std::process::Command::new("pg_restore")
+            .args(["--no-owner", "--dbname", &reference_url, &newest])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        let path = reference_url.trim_start_matches("sqlite://");
+        std::fs::copy(&newest, path).unwrap();
+    }
+    let restored = common::open_store(&target_url).await;
+    let original = common::open_store(&reference_url).await;
+    let members = original.table_counts().await.unwrap();
+    assert!(
+        members.iter().any(|(t, n)| *t == "member_xp" && *n > 0),
+        "the backup was taken under traffic: {members:?}"
+    );
+    for table in keeper_store::transfer::Table::ALL {
+        let want = keeper_store::transfer::digest_table(&*original, table, 500)
+            .await
+            .unwrap();
+        let got = keeper_store::transfer::digest_table(&*restored, table, 500)
+            .await
+            .unwrap();
+        assert_eq!(got, want, "{table:?}");
+    }
+    restored.close().await;
+    original.close().await;
+    reference.drop().await;
+    target.drop().await;
+    stage.finish().await;
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use keeper_store::{AdminStore, StoreError, StoreResult};
 
 use crate::{PgStore, error::db_error};
@@ -118,6 +119,46 @@ impl AdminStore for PgStore {
                 .await
                 .map_err(db_error)?;
         Ok(autovacuum_advice(&autovacuum).into_iter().collect())
+    }
+
+    /// The primary key decides: the first insert for a period wins.
+    async fn claim_backup(
+        &self,
+        period: DateTime<Utc>,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query!(
+            "INSERT INTO backup_runs (period_start, claimed_by, claimed_at) VALUES ($1, $2, $3)
+             ON CONFLICT (period_start) DO NOTHING",
+            period,
+            by,
+            at
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_backup(
+        &self,
+        period: DateTime<Utc>,
+        outcome: Result<&str, &str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let (file, error) = (outcome.ok(), outcome.err());
+        sqlx::query!(
+            "UPDATE backup_runs SET finished_at = $2, file = $3, error = $4 WHERE period_start = $1",
+            period,
+            at,
+            file,
+            error
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
     }
 
     async fn close(&self) {

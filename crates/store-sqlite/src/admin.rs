@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use keeper_store::{AdminStore, StoreError, StoreResult};
 
-use crate::{SqliteStore, SqliteSync, error::db_error};
+use crate::{SqliteStore, SqliteSync, convert::to_ms, error::db_error};
 
 #[async_trait]
 impl AdminStore for SqliteStore {
@@ -86,6 +87,52 @@ impl AdminStore for SqliteStore {
             ("guilds", r.guilds),
             ("guild_roles", r.guild_roles),
         ])
+    }
+
+    /// The primary key decides: the first insert for a period wins.
+    async fn claim_backup(
+        &self,
+        period: DateTime<Utc>,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (period_ms, at_ms) = (to_ms(period), to_ms(at));
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query!(
+            "INSERT INTO backup_runs (period_start, claimed_by, claimed_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (period_start) DO NOTHING",
+            period_ms,
+            by,
+            at_ms
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_backup(
+        &self,
+        period: DateTime<Utc>,
+        outcome: Result<&str, &str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let (period_ms, at_ms) = (to_ms(period), to_ms(at));
+        let (file, error) = (outcome.ok(), outcome.err());
+        let mut tx = self.begin_write().await?;
+        sqlx::query!(
+            "UPDATE backup_runs SET finished_at = ?2, file = ?3, error = ?4 WHERE period_start = ?1",
+            period_ms,
+            at_ms,
+            file,
+            error
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
     }
 
     async fn close(&self) {

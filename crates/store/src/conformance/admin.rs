@@ -176,3 +176,42 @@ pub async fn reopen_keeps_data_and_reruns_migrations<F: Fixture>(fixture: &F) {
     assert_eq!(again.session(0).await.unwrap().unwrap().sequence, 5);
     again.close().await;
 }
+
+/// Eight processes' schedulers waking for the same period: one claim is
+/// recorded, the others are told no; the next period is free again; the
+/// outcome is recorded on the claim (a reopened store sees the claim too).
+pub async fn a_backup_period_is_claimed_once<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let period = t(3_600);
+    let claims = (0..8).map(|n| {
+        let store = std::sync::Arc::clone(&store);
+        tokio::spawn(async move {
+            store
+                .claim_backup(period, &format!("host:{n}"), t(3_601))
+                .await
+                .unwrap()
+        })
+    });
+    let mut won = 0;
+    for claim in claims {
+        won += usize::from(claim.await.unwrap());
+    }
+    assert_eq!(won, 1, "exactly one claim of the period");
+    store
+        .finish_backup(period, Ok("/backups/keeper-x.db"), t(3_602))
+        .await
+        .unwrap();
+    let again = fixture.reopen().await;
+    assert!(!again.claim_backup(period, "late", t(3_700)).await.unwrap());
+    assert!(
+        again
+            .claim_backup(t(7_200), "late", t(7_200))
+            .await
+            .unwrap()
+    );
+    again
+        .finish_backup(t(7_200), Err("disk full"), t(7_201))
+        .await
+        .unwrap();
+    again.close().await;
+}

@@ -62,6 +62,7 @@ macro_rules! conformance_tests {
             guild_isolation,
             snowflakes_round_trip_exactly,
             reopen_keeps_data_and_reruns_migrations,
+            a_backup_period_is_claimed_once,
             // settings.rs
             settings_default_when_never_set,
             settings_patch_is_partial_and_validated,

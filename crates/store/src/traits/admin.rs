@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::StoreResult;
 
@@ -36,6 +37,24 @@ pub trait AdminStore: Send + Sync {
 
     /// The extension of what [`AdminStore::backup_to`] writes: `db` or `dump`.
     fn backup_extension(&self) -> &'static str;
+
+    /// Claim the scheduled backup of the period starting at `period` for
+    /// `by`: true for the one caller whose claim was recorded, false for every
+    /// other (several processes on one database take each backup once).
+    async fn claim_backup(
+        &self,
+        period: DateTime<Utc>,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// How a claimed backup ended: `Ok(file)` written, `Err(why)` not.
+    async fn finish_backup(
+        &self,
+        period: DateTime<Utc>,
+        outcome: Result<&str, &str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     /// Close the pool, waiting for connections in use to be returned.
     async fn close(&self);
