@@ -70,7 +70,7 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         out: std::path::PathBuf,
     },
-    /// Restore a backup: a SQLite backup into any backend (it is checked,
+    /// Restore a backup: a SQLite backup or a Keeper export into any backend (it is checked,
     /// migrated to this Keeper's schema on a private copy, and moved table by
     /// table), or a pg_dump archive into PostgreSQL (through pg_restore). Prints
     /// every table's rows; refuses a target that holds rows unless --force.
@@ -78,6 +78,27 @@ pub enum Command {
         /// The backup file (`keeper-sqlite-....db` or `keeper-postgres-....dump`).
         file: std::path::PathBuf,
         /// The database to restore into (DATABASE_URL by default).
+        #[arg(long)]
+        to: Option<DatabaseUrl>,
+        /// Replace everything the target holds.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write every table to FILE: Keeper's own export, gzip-compressed JSON
+    /// lines (docs/OPERATIONS.md describes it), readable into either backend by
+    /// `keeper import` (or `keeper restore`).
+    Export {
+        /// The file to write (it must not exist).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Import a Keeper export into DATABASE_URL or --to: checked whole first,
+    /// refused when newer than this Keeper or when the target holds rows
+    /// (unless --force); the same as `keeper restore` of an export.
+    Import {
+        /// The export file.
+        file: std::path::PathBuf,
+        /// The database to import into (DATABASE_URL by default).
         #[arg(long)]
         to: Option<DatabaseUrl>,
         /// Replace everything the target holds.

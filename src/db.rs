@@ -58,6 +58,8 @@ pub enum BackupKind {
     Sqlite,
     /// A `pg_dump --format=custom` archive (`keeper backup` of PostgreSQL).
     PgDump,
+    /// Keeper's own export (`keeper export`): gzip-compressed JSON lines.
+    Export,
 }
 
 /// Tell a SQLite file from a `pg_dump` archive by their magic bytes; anything
@@ -70,8 +72,8 @@ pub fn backup_kind(path: &std::path::Path) -> Result<BackupKind, String> {
         .read(&mut head)
         .map_err(|e| format!("can't read it: {e}"))?;
     kind_of(&head[..read]).ok_or_else(|| {
-        "not a Keeper backup: neither a SQLite database nor a pg_dump archive \
-         (`keeper backup` writes one of them)"
+        "not a Keeper backup: neither a SQLite database, a pg_dump archive nor a \
+         Keeper export (`keeper backup` and `keeper export` write them)"
             .to_owned()
     })
 }
@@ -81,6 +83,8 @@ fn kind_of(head: &[u8]) -> Option<BackupKind> {
         Some(BackupKind::Sqlite)
     } else if head.starts_with(b"PGDMP") {
         Some(BackupKind::PgDump)
+    } else if crate::export::is_export(head) {
+        Some(BackupKind::Export)
     } else {
         None
     }
@@ -115,6 +119,7 @@ mod tests {
             Some(BackupKind::Sqlite)
         );
         assert_eq!(kind_of(b"PGDMP\x01\x0e"), Some(BackupKind::PgDump));
+        assert_eq!(kind_of(b"\x1f\x8b\x08\0"), Some(BackupKind::Export));
         assert_eq!(kind_of(b"SQLite format 2\0"), None);
         assert_eq!(kind_of(b"{\"guilds\": {}}"), None);
         assert_eq!(kind_of(b""), None);

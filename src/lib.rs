@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod duration;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod guilds;
 pub mod moderation;
 pub mod modlog;

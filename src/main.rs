@@ -58,6 +58,12 @@ fn main() -> ExitCode {
                 ref to,
                 force,
             } => transfer::restore(&config, file, to.as_ref(), force).await,
+            Command::Export { ref out } => transfer::export(&config, out).await,
+            Command::Import {
+                ref file,
+                ref to,
+                force,
+            } => transfer::restore(&config, file, to.as_ref(), force).await,
             Command::Copy {
                 ref from,
                 ref to,

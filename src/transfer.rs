@@ -5,7 +5,8 @@
 //! written page by page), so they work between any two backends: a SQLite
 //! backup restores into SQLite or PostgreSQL, and a copy goes either way. A
 //! `pg_dump` archive is the exception: only `pg_restore` reads it, into
-//! PostgreSQL. Every run ends by reading the target back, table by table, and
+//! PostgreSQL. A Keeper export (`keeper export`, `export.rs`) restores like a
+//! SQLite backup, into either backend (`keeper import` is `keeper restore`). Every run ends by reading the target back, table by table, and
 //! comparing its row count and checksum with what was read from the source.
 //!
 //! A target that holds rows is refused unless `--force` says to replace them.
@@ -44,7 +45,100 @@ pub async fn restore(
     match kind {
         BackupKind::Sqlite => restore_sqlite(config, file, target, force).await,
         BackupKind::PgDump => restore_pg_dump(config, file, target, force).await,
+        BackupKind::Export => import(config, file, target, force).await,
     }
+}
+
+/// `keeper export`: every table into `out` (see `export.rs`).
+pub async fn export(config: &Config, out: &Path) -> Result<(), Fatal> {
+    let store = db::open(&config.database).await.map_err(Fatal::database)?;
+    let written = crate::export::write(&*store, out).await;
+    store.close().await;
+    let rows = written.map_err(Fatal::Runtime)?;
+    println!("exported {} rows to {}", grouped(rows), out.display());
+    Ok(())
+}
+
+/// A Keeper export: read whole and checked first, then written page by page
+/// and compared table by table with what the file holds.
+async fn import(
+    config: &Config,
+    file: &Path,
+    target: &DatabaseUrl,
+    force: bool,
+) -> Result<(), Fatal> {
+    let path = file.to_path_buf();
+    let checked = tokio::task::spawn_blocking(move || crate::export::read(&path, drop))
+        .await
+        .map_err(|e| Fatal::Runtime(format!("reading {}: {e}", file.display())))?
+        .map_err(|e| Fatal::Config(format!("{}: {e}", file.display())))?;
+    let version = checked.header.schema_version;
+    refuse_newer(file, version, db::binary_schema_version(target))?;
+    println!(
+        "{} is a whole Keeper export of a {} database at schema version {version}, made {}",
+        file.display(),
+        checked.header.backend,
+        checked.header.exported_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    let store = open_target(config, target).await?;
+    let imported = import_into(&*store, file, target, force, &checked).await;
+    store.close().await;
+    let rows = imported?;
+    println!(
+        "imported {} into {target}: {} rows, every table read back and compared",
+        file.display(),
+        grouped(rows)
+    );
+    Ok(())
+}
+
+async fn import_into(
+    target: &dyn Store,
+    file: &Path,
+    target_url: &DatabaseUrl,
+    force: bool,
+    checked: &crate::export::Checked,
+) -> Result<u64, Fatal> {
+    empty_target(target, target_url, force).await?;
+    let total = checked.rows.values().sum();
+    let (pages, mut incoming) = tokio::sync::mpsc::channel(4);
+    let path = file.to_path_buf();
+    let reader = tokio::task::spawn_blocking(move || {
+        crate::export::read(&path, |page| {
+            // A closed channel means the writer stopped; its error is told.
+            let _ = pages.blocking_send(page);
+        })
+    });
+    let mut progress = Progress::new(total);
+    let mut digests: Vec<TableDigest> = Table::ALL.into_iter().map(TableDigest::new).collect();
+    let mut done = 0;
+    while let Some(page) = incoming.recv().await {
+        let table = page.table();
+        if let Err(err) = target.write_rows(&page).await {
+            progress.finish();
+            return Err(Fatal::Runtime(format!(
+                "importing {} stopped: {err}. {target_url} now holds part of the data; \
+                 run the same command again with --force to start over",
+                table.name()
+            )));
+        }
+        let digest = digests
+            .iter_mut()
+            .find(|d| d.table == table)
+            .expect("every table has a digest");
+        digest.add(&page);
+        done += page.len() as u64;
+        progress.update(table.name(), 0, done);
+    }
+    progress.finish();
+    reader
+        .await
+        .map_err(|e| Fatal::Runtime(format!("reading {}: {e}", file.display())))?
+        .map_err(|e| {
+            Fatal::Runtime(format!("{} changed while it was read: {e}", file.display()))
+        })?;
+    compare(target, target_url, &digests).await?;
+    Ok(done)
 }
 
 /// A SQLite backup: checked, copied aside and migrated there (the backup
@@ -184,17 +278,7 @@ async fn move_all(
     target_url: &DatabaseUrl,
     force: bool,
 ) -> Result<u64, Fatal> {
-    let held = rows_held(target).await?;
-    if !held.is_empty() {
-        if !force {
-            return Err(not_empty(target_url, &held));
-        }
-        target
-            .clear_all()
-            .await
-            .map_err(|e| target_failed(target_url, e))?;
-        println!("--force: emptied {target_url} first");
-    }
+    empty_target(target, target_url, force).await?;
     let total: i64 = source
         .table_counts()
         .await
@@ -226,8 +310,40 @@ async fn move_all(
     }
     progress.finish();
     let rate = progress.rate();
+    compare(target, target_url, &copied).await?;
+    println!("{} rows/s", grouped(rate.round() as u64));
+    Ok(before)
+}
+
+/// A target that holds rows is refused, or emptied with `--force`.
+async fn empty_target(
+    target: &dyn Store,
+    target_url: &DatabaseUrl,
+    force: bool,
+) -> Result<(), Fatal> {
+    let held = rows_held(target).await?;
+    if !held.is_empty() {
+        if !force {
+            return Err(not_empty(target_url, &held));
+        }
+        target
+            .clear_all()
+            .await
+            .map_err(|e| target_failed(target_url, e))?;
+        println!("--force: emptied {target_url} first");
+    }
+    Ok(())
+}
+
+/// Read every table back from the target and compare it with what was
+/// written; print each table's rows and checksum.
+async fn compare(
+    target: &dyn Store,
+    target_url: &DatabaseUrl,
+    expected: &[TableDigest],
+) -> Result<(), Fatal> {
     let mut lines = Vec::new();
-    for expected in &copied {
+    for expected in expected {
         let found = transfer::digest_table(target, expected.table, PAGE)
             .await
             .map_err(|e| target_failed(target_url, e))?;
@@ -237,8 +353,7 @@ async fn move_all(
         lines.push((expected.table.name(), expected.rows, Some(expected.digest)));
     }
     print_counts(lines);
-    println!("{} rows/s", grouped(rate.round() as u64));
-    Ok(before)
+    Ok(())
 }
 
 /// The tables of `store` that hold rows, with their counts.

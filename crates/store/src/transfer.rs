@@ -22,8 +22,9 @@ use twilight_model::id::{
 
 use crate::{StoreResult, TransferStore, id_to_db};
 
-/// A table Keeper keeps. [`Table::ALL`] is in the order a copy writes them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A table Keeper keeps. [`Table::ALL`] is in the order a copy writes them
+/// (and the order of the variants, so `Ord` agrees).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Table {
     GuildSettings,
