@@ -25,6 +25,7 @@ use crate::{
     error::Fatal,
     events,
     outbox::OutboxStats,
+    retention,
     seen_acts::DiscordActs,
     shards,
     snowflake::DiscordClock,
@@ -101,6 +102,12 @@ pub async fn run_with_stats(
     let lifter = tokio::spawn(acts::lift_bans(Arc::clone(&ctx), started, shutdown.clone()));
     // Records what moderators do in Discord's menus, in gateway order.
     let recorder = tokio::spawn(discord_acts::run(Arc::clone(&ctx), shutdown.clone()));
+    // Deletes the data of guilds left longer ago than KEEPER_GUILD_RETENTION.
+    let retention = tokio::spawn(retention::run(
+        Arc::clone(&ctx),
+        config.guild_retention.0,
+        shutdown.clone(),
+    ));
     // Scheduled backups, when KEEPER_BACKUP_EVERY asks for them.
     let backups = tokio::spawn(backups::run(
         Arc::clone(&store),
@@ -137,6 +144,8 @@ pub async fn run_with_stats(
     }
     // A backup under way is abandoned (its file keeps its temporary name).
     backups.abort();
+    // A purge is one transaction: abandoned, it did nothing.
+    retention.abort();
     // The shards have stopped: it records what they queued, then ends.
     if tokio::time::timeout(Duration::from_secs(5), recorder)
         .await

@@ -107,3 +107,18 @@ pub async fn backup(config: &Config, out: &std::path::Path) -> Result<(), Fatal>
     );
     Ok(())
 }
+
+/// `keeper forget-user`: an operator answering a deletion request.
+pub async fn forget_user(config: &Config, user: std::num::NonZeroU64) -> Result<(), Fatal> {
+    let store = db::open(&config.database).await.map_err(Fatal::database)?;
+    let user = twilight_model::id::Id::from(user);
+    let deleted = store.delete_user(user).await;
+    store.close().await;
+    let deleted = deleted.map_err(|e| Fatal::Runtime(format!("nothing was deleted: {e}")))?;
+    println!(
+        "deleted user {user}'s data: {} XP rows and {} cases about them, with their joins; \
+         cases they made as a moderator are kept",
+        deleted.xp_rows, deleted.cases
+    );
+    Ok(())
+}

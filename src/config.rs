@@ -28,6 +28,13 @@ pub struct Config {
     #[arg(long, env = "KEEPER_LOG", global = true)]
     pub log: Option<String>,
 
+    /// How long to keep the data of a guild Keeper left or was removed from
+    /// (`30d`, `12h`...), then delete it; `0` keeps it forever. Coming back
+    /// before then keeps everything.
+    #[arg(long, env = "KEEPER_GUILD_RETENTION", default_value = "30d", global = true,
+          value_parser = parse_retention)]
+    pub guild_retention: Retention,
+
     /// How often buffered XP is written, in milliseconds. Hidden, not a setting:
     /// Keeper promises 250 ms. The tests stretch it so that the write at shutdown
     /// is the only one, which makes that path testable.
@@ -105,6 +112,13 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Delete what Keeper keeps about one person, in every guild: their XP,
+    /// their joins, and the cases about them (cases they made as a moderator
+    /// stay: they are the guild's record). For answering a deletion request.
+    ForgetUser {
+        /// Their Discord user id.
+        user: std::num::NonZeroU64,
+    },
     /// Copy every table from one database to another, of either backend, then
     /// compare each table's rows and checksum. Refuses a target that holds rows
     /// unless --force.
@@ -181,6 +195,19 @@ pub struct BackupConfig {
     #[arg(long = "backup-keep", env = "KEEPER_BACKUP_KEEP", default_value_t = 7, global = true,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub keep: u32,
+}
+
+/// `KEEPER_GUILD_RETENTION`: how long, or forever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention(pub Option<std::time::Duration>);
+
+fn parse_retention(text: &str) -> Result<Retention, String> {
+    if text.trim() == "0" {
+        return Ok(Retention(None));
+    }
+    crate::duration::parse(text)
+        .map(|d| Retention(Some(d)))
+        .map_err(|e| format!("{e} (e.g. 30d, or 0 to keep forever)"))
 }
 
 fn parse_backup_every(text: &str) -> Result<std::time::Duration, String> {

@@ -364,4 +364,11 @@ impl Guilds {
         self.rewards.write().expect("rewards lock").remove(&guild);
         self.writes.send(Write::Left(guild));
     }
+
+    /// The retention policy deleted the left guild's data: its settings go
+    /// from memory too (a later return starts from the defaults, as stored).
+    pub fn purged(&self, guild: Id<GuildMarker>) {
+        self.settings.write().expect("settings lock").remove(&guild);
+        self.rewards.write().expect("rewards lock").remove(&guild);
+    }
 }

@@ -23,6 +23,7 @@ pub mod moderation;
 pub mod modlog;
 pub mod outbox;
 pub mod progress;
+pub mod retention;
 pub mod rewards;
 pub mod seen_acts;
 pub mod shards;

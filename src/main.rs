@@ -64,6 +64,7 @@ fn main() -> ExitCode {
                 ref to,
                 force,
             } => transfer::restore(&config, file, to.as_ref(), force).await,
+            Command::ForgetUser { user } => cli::forget_user(&config, user).await,
             Command::Copy {
                 ref from,
                 ref to,

@@ -464,3 +464,37 @@ async fn exports_import_into_either_backend() {
         source.drop().await;
     }
 }
+
+/// `keeper forget-user` deletes one person's XP, joins and the cases about
+/// them, in every guild, and nothing of anyone else's; a bad id is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_user_deletes_one_persons_data_only() {
+    let (source, url) = filled(false).await;
+    let before = digests(&url).await;
+    let out = keeper(&["forget-user", "11"], &[("DATABASE_URL", &url)]);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(
+        said(&out).contains("1 XP rows and 2 cases"),
+        "{}",
+        said(&out)
+    );
+    let store = common::open_store(&url).await;
+    let left = store.export_user(Id::new(11)).await.unwrap();
+    assert!(left.xp.is_empty() && left.cases.is_empty(), "{left:?}");
+    let after = digests_of(&store).await;
+    store.close().await;
+    for (b, a) in before.iter().zip(&after) {
+        let gone = match b.table {
+            Table::MemberXp | Table::WelcomedMembers => 1,
+            Table::ModCases => 2,
+            Table::CaseAmendments => 2,
+            _ => 0,
+        };
+        assert_eq!(a.rows + gone, b.rows, "{:?}", b.table);
+    }
+    for bad in ["0", "-5", "abc"] {
+        let out = keeper(&["forget-user", bad], &[("DATABASE_URL", &url)]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", said(&out));
+    }
+    source.drop().await;
+}

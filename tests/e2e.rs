@@ -326,6 +326,7 @@ on_both_backends_custom!(
     database_outage_keeps_the_bot_up_and_loses_nothing,
     dev_guild_gets_the_commands,
     intents_follow_the_enabled_features,
+    a_guild_keeper_was_removed_from_is_purged_after_retention,
 );
 
 on_both_backends!(
@@ -2824,6 +2825,76 @@ async fn an_unban_drops_the_lift_of_a_temporary_ban(w: World) {
     let ban = store.case(guild, 1).await.unwrap().expect("the ban");
     assert_ne!(ban.lift_status, Some(keeper_store::LiftStatus::Scheduled));
     assert_eq!(store.next_lift_at().await.unwrap(), None);
+    store.close().await;
+    w.finish().await;
+}
+
+/// Removed from a guild (GUILD_DELETE without `unavailable`), Keeper keeps its
+/// data for KEEPER_GUILD_RETENTION (2 s here), then deletes all of it: the
+/// settings and members' XP go from the database, and the left guild with
+/// them; another guild's data stays.
+async fn a_guild_keeper_was_removed_from_is_purged_after_retention(postgres: bool) {
+    let w = World::with_args(postgres, |_| vec!["--guild-retention=2s".into()]).await;
+    w.fixed_xp(10).await;
+    let member = w.guild.member("chatty");
+    member.says(&w.general, "hello").await;
+    w.await_xp(member.id(), 10).await;
+    let other = w.sim.guild("Other Guild").await;
+    let stays = other.member("stays");
+    let other_general = other.text_channel("general");
+    stays.says(&other_general, "hi").await;
+    let store = w.store().await;
+    let guild = Id::new(w.guild.id());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while store
+        .member_rank(Id::new(other.id()), Id::new(stays.id()))
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the other guild's member earned nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        store
+            .all_settings()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.guild_id == guild)
+    );
+
+    w.guild.remove_bot();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let settings = store.all_settings().await.unwrap();
+        let xp = store
+            .member_rank(guild, Id::new(member.id()))
+            .await
+            .unwrap();
+        let facts = store.all_guilds().await.unwrap();
+        if !settings.iter().any(|s| s.guild_id == guild)
+            && xp.is_none()
+            && !facts.iter().any(|f| f.guild_id == guild)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the guild's data is still there: settings {}, xp {xp:?}, facts {}",
+            settings.iter().any(|s| s.guild_id == guild),
+            facts.iter().any(|f| f.guild_id == guild)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let kept = store
+        .member_rank(Id::new(other.id()), Id::new(stays.id()))
+        .await
+        .unwrap();
+    assert!(kept.is_some(), "another guild's data stays");
     store.close().await;
     w.finish().await;
 }

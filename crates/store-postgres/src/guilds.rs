@@ -259,6 +259,109 @@ impl GuildStore for PgStore {
         tx.commit().await.map_err(db_error)?;
         assemble(guilds, roles)
     }
+
+    async fn guilds_left_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Id<GuildMarker>>> {
+        let limit = i64::from(limit);
+        let ids = sqlx::query_scalar!(
+            "SELECT guild_id FROM guilds WHERE left_at IS NOT NULL AND left_at < $1
+             ORDER BY left_at, guild_id LIMIT $2",
+            before,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        ids.into_iter().map(id_from_db).collect()
+    }
+
+    /// Whether the guild is due is read in the transaction that deletes, so a
+    /// GUILD_CREATE written meanwhile (a rejoin) keeps it whole.
+    async fn purge_left_guild(
+        &self,
+        guild: Id<GuildMarker>,
+        left_before: DateTime<Utc>,
+    ) -> StoreResult<Option<u64>> {
+        let guild_id = id_to_db(guild);
+        let mut tx = self.begin_write().await?;
+        let due = sqlx::query_scalar!(
+            r#"SELECT COUNT(*) AS "n!: i64" FROM guilds
+               WHERE guild_id = $1 AND left_at IS NOT NULL AND left_at < $2"#,
+            guild_id,
+            left_before
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if due.first().copied().unwrap_or(0) == 0 {
+            return Ok(None);
+        }
+        // Every table that names the guild; the guild's own row last.
+        let mut rows = 0;
+        rows += sqlx::query!("DELETE FROM guild_settings WHERE guild_id = $1", guild_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        rows += sqlx::query!("DELETE FROM guild_roles WHERE guild_id = $1", guild_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        rows += sqlx::query!("DELETE FROM member_xp WHERE guild_id = $1", guild_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        rows += sqlx::query!("DELETE FROM level_rewards WHERE guild_id = $1", guild_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        rows += sqlx::query!("DELETE FROM case_counters WHERE guild_id = $1", guild_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        rows += sqlx::query!("DELETE FROM case_amendments WHERE guild_id = $1", guild_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        rows += sqlx::query!("DELETE FROM mod_cases WHERE guild_id = $1", guild_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        rows += sqlx::query!("DELETE FROM escalation_rules WHERE guild_id = $1", guild_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        rows += sqlx::query!("DELETE FROM welcomed_members WHERE guild_id = $1", guild_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        rows += sqlx::query!(
+            "DELETE FROM applied_interactions WHERE guild_id = $1",
+            guild_id
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        rows += sqlx::query!("DELETE FROM guilds WHERE guild_id = $1", guild_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(rows))
+    }
 }
 
 /// A change to one of the guild's roles changes the guild.

@@ -127,6 +127,17 @@ impl Guild {
         });
     }
 
+    /// The bot is removed from the guild (kicked by an admin): GUILD_DELETE
+    /// without `unavailable`, which is how Discord tells removal from an
+    /// outage. The guild itself lives on, as it does on Discord.
+    pub fn remove_bot(&self) {
+        let gid = self.id;
+        self.sim.with_world(|w| {
+            let d = json!({"id": gid.to_string()});
+            w.dispatch_guild(gid, "GUILD_DELETE", intents::GUILDS, &d, None);
+        });
+    }
+
     /// Rename the guild (GUILD_UPDATE to connected sessions).
     pub fn rename(&self, name: &str) {
         let gid = self.id;

@@ -116,6 +116,7 @@ macro_rules! conformance_tests {
             a_left_guild_keeps_when_it_was_left,
             // transfer.rs
             every_table_moves_whole,
+            a_left_guild_is_purged_whole_after_retention,
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {

@@ -436,3 +436,106 @@ pub async fn every_table_moves_whole<F: Fixture>(fixture: &F) {
     );
     target.cleanup().await;
 }
+
+/// `rows` without those of `guild`.
+fn without_guild(rows: Rows, guild: u64) -> Rows {
+    let keep = |g: Id<twilight_model::id::marker::GuildMarker>| g.get() != guild;
+    match rows {
+        Rows::GuildSettings(r) => {
+            Rows::GuildSettings(r.into_iter().filter(|r| keep(r.guild_id)).collect())
+        }
+        Rows::Guilds(r) => Rows::Guilds(r.into_iter().filter(|r| keep(r.guild_id)).collect()),
+        Rows::GuildRoles(r) => {
+            Rows::GuildRoles(r.into_iter().filter(|r| keep(r.guild_id)).collect())
+        }
+        Rows::MemberXp(r) => Rows::MemberXp(r.into_iter().filter(|r| keep(r.guild_id)).collect()),
+        Rows::LevelRewards(r) => {
+            Rows::LevelRewards(r.into_iter().filter(|r| keep(r.guild_id)).collect())
+        }
+        Rows::CaseCounters(r) => {
+            Rows::CaseCounters(r.into_iter().filter(|r| keep(r.guild_id)).collect())
+        }
+        Rows::ModCases(r) => Rows::ModCases(r.into_iter().filter(|r| keep(r.guild_id)).collect()),
+        Rows::CaseAmendments(r) => {
+            Rows::CaseAmendments(r.into_iter().filter(|r| keep(r.guild_id)).collect())
+        }
+        Rows::EscalationRules(r) => {
+            Rows::EscalationRules(r.into_iter().filter(|r| keep(r.guild_id)).collect())
+        }
+        Rows::WelcomedMembers(r) => {
+            Rows::WelcomedMembers(r.into_iter().filter(|r| keep(r.guild_id)).collect())
+        }
+        Rows::GatewaySessions(r) => Rows::GatewaySessions(r),
+        Rows::AppliedInteractions(r) => {
+            Rows::AppliedInteractions(r.into_iter().filter(|r| keep(r.guild_id)).collect())
+        }
+    }
+}
+
+/// The retention policy's store side (`GuildStore::guilds_left_before`,
+/// `purge_left_guild`), here because it spans every table: a guild left
+/// before the limit loses every row of every table, and no other guild loses
+/// any; a guild still in, left later, or rejoined meanwhile is kept whole.
+pub async fn a_left_guild_is_purged_whole_after_retention<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    // Guild 2 was left at at(6); guild 1 is in.
+    for rows in sample_rows() {
+        store.write_rows(&rows).await.unwrap();
+    }
+    assert!(
+        store
+            .guilds_left_before(at(6), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.guilds_left_before(at(7), 10).await.unwrap(),
+        [guild(2)]
+    );
+    assert_eq!(
+        store.purge_left_guild(guild(1), at(1_000)).await.unwrap(),
+        None
+    );
+    assert_eq!(store.purge_left_guild(guild(2), at(6)).await.unwrap(), None);
+    assert_eq!(
+        read_all(&*store).await,
+        sample_rows(),
+        "nothing purged early"
+    );
+
+    let purged = store.purge_left_guild(guild(2), at(7)).await.unwrap();
+    let expected: Vec<Rows> = sample_rows()
+        .into_iter()
+        .map(|r| without_guild(r, 2))
+        .collect();
+    let gone: usize = sample_rows().iter().map(Rows::len).sum::<usize>()
+        - expected.iter().map(Rows::len).sum::<usize>();
+    assert_eq!(purged, Some(gone as u64));
+    assert_eq!(read_all(&*store).await, expected);
+    assert!(
+        store
+            .guilds_left_before(at(1_000), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.purge_left_guild(guild(2), at(7)).await.unwrap(),
+        None,
+        "once"
+    );
+
+    // Left, then back before the purge ran: kept.
+    store.mark_left(guild(1), at(100)).await.unwrap();
+    let facts = store.all_guilds().await.unwrap().remove(0);
+    store.save_guild(&facts, at(101)).await.unwrap();
+    assert_eq!(
+        store.purge_left_guild(guild(1), at(1_000)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        read_all(&*store).await.iter().map(Rows::len).sum::<usize>(),
+        expected.iter().map(Rows::len).sum::<usize>()
+    );
+}

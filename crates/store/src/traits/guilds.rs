@@ -64,4 +64,23 @@ pub trait GuildStore: Send + Sync {
 
     /// Every stored guild, left ones included (with `left_at`), with its roles.
     async fn all_guilds(&self) -> StoreResult<Vec<GuildFacts>>;
+
+    /// Guilds Keeper left before `before` (oldest first, at most `limit`):
+    /// those whose data the retention policy is due to purge.
+    async fn guilds_left_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Id<GuildMarker>>>;
+
+    /// Delete everything Keeper keeps about `guild` (settings, facts, roles,
+    /// members' XP, rewards, cases and their history, escalation rules, joins,
+    /// interactions), in one transaction, but only if Keeper left it before
+    /// `left_before`: a guild rejoined meanwhile is kept whole. The rows
+    /// deleted, or `None` when the guild was not due.
+    async fn purge_left_guild(
+        &self,
+        guild: Id<GuildMarker>,
+        left_before: DateTime<Utc>,
+    ) -> StoreResult<Option<u64>>;
 }
