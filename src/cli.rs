@@ -76,6 +76,23 @@ pub async fn check(config: &Config) -> Result<(), Fatal> {
     for (table, count) in counts {
         println!("  {table:<width$}  {count}");
     }
+    let runs = store.backup_runs(3).await.map_err(Fatal::database)?;
+    if !runs.is_empty() {
+        println!("scheduled backups (newest first):");
+        for run in runs {
+            let how = match (&run.file, &run.error, run.finished_at) {
+                (Some(file), _, _) => format!("written: {file}"),
+                (_, Some(error), _) => format!("FAILED: {error}"),
+                (_, _, None) => "under way, or its process stopped".to_owned(),
+                _ => "finished without a file".to_owned(),
+            };
+            println!(
+                "  {}  by {}  {how}",
+                run.period_start.format("%Y-%m-%d %H:%M:%S UTC"),
+                run.claimed_by
+            );
+        }
+    }
     if !advisories.is_empty() {
         println!("warnings:");
         for advice in advisories {

@@ -965,6 +965,20 @@ async fn scheduled_backups_are_taken_once_and_restore(postgres: bool) {
         .max_by_key(|f| named_second(f))
         .unwrap()
         .clone();
+    // `keeper check` names it, as the last period's.
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_keeper"))
+        .arg("check")
+        .env("DATABASE_URL", &stage.url)
+        .env("KEEPER_LOG", "warn")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    let listed = said
+        .lines()
+        .skip_while(|l| !l.starts_with("scheduled backups"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(listed.contains(&format!("written: {newest}")), "{said}");
     let (target, target_url) = Backend::create(postgres).await;
     let restored = std::process::Command::new(env!("CARGO_BIN_EXE_keeper"))
         .args(["restore", &newest, "--to", &target_url])

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keeper_store::{AdminStore, StoreError, StoreResult};
+use keeper_store::{AdminStore, BackupRun, StoreError, StoreResult};
 
 use crate::{PgStore, error::db_error};
 
@@ -159,6 +159,28 @@ impl AdminStore for PgStore {
         .await
         .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn backup_runs(&self, limit: u32) -> StoreResult<Vec<BackupRun>> {
+        let rows = sqlx::query!(
+            r#"SELECT period_start, claimed_by, claimed_at, finished_at, file, error
+               FROM backup_runs ORDER BY period_start DESC LIMIT $1"#,
+            i64::from(limit)
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| BackupRun {
+                period_start: r.period_start,
+                claimed_by: r.claimed_by,
+                claimed_at: r.claimed_at,
+                finished_at: r.finished_at,
+                file: r.file,
+                error: r.error,
+            })
+            .collect())
     }
 
     async fn close(&self) {

@@ -5,9 +5,13 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keeper_store::{AdminStore, StoreError, StoreResult};
+use keeper_store::{AdminStore, BackupRun, StoreError, StoreResult};
 
-use crate::{SqliteStore, SqliteSync, convert::to_ms, error::db_error};
+use crate::{
+    SqliteStore, SqliteSync,
+    convert::{from_ms, from_ms_opt, to_ms},
+    error::db_error,
+};
 
 #[async_trait]
 impl AdminStore for SqliteStore {
@@ -133,6 +137,29 @@ impl AdminStore for SqliteStore {
         .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(())
+    }
+
+    async fn backup_runs(&self, limit: u32) -> StoreResult<Vec<BackupRun>> {
+        let rows = sqlx::query!(
+            r#"SELECT period_start, claimed_by, claimed_at, finished_at, file, error
+               FROM backup_runs ORDER BY period_start DESC LIMIT ?1"#,
+            limit
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(BackupRun {
+                    period_start: from_ms(r.period_start)?,
+                    claimed_by: r.claimed_by,
+                    claimed_at: from_ms(r.claimed_at)?,
+                    finished_at: from_ms_opt(r.finished_at)?,
+                    file: r.file,
+                    error: r.error,
+                })
+            })
+            .collect()
     }
 
     async fn close(&self) {

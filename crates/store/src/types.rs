@@ -572,6 +572,20 @@ pub struct UserExport {
     pub moderated: Vec<Case>,
 }
 
+/// One period of the scheduled backups (`backup_runs`): who took it, and how
+/// it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupRun {
+    pub period_start: DateTime<Utc>,
+    pub claimed_by: String,
+    pub claimed_at: DateTime<Utc>,
+    /// When it was written or failed; `None` while under way (or for good if
+    /// the process stopped).
+    pub finished_at: Option<DateTime<Utc>>,
+    pub file: Option<String>,
+    pub error: Option<String>,
+}
+
 /// What [`crate::UserDataStore::delete_user`] removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeletedCounts {

@@ -213,5 +213,19 @@ pub async fn a_backup_period_is_claimed_once<F: Fixture>(fixture: &F) {
         .finish_backup(t(7_200), Err("disk full"), t(7_201))
         .await
         .unwrap();
+    let runs = again.backup_runs(10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        (
+            runs[0].period_start,
+            runs[0].claimed_by.as_str(),
+            runs[0].error.as_deref()
+        ),
+        (t(7_200), "late", Some("disk full"))
+    );
+    assert_eq!(runs[0].finished_at, Some(t(7_201)));
+    assert_eq!(runs[1].file.as_deref(), Some("/backups/keeper-x.db"));
+    assert!(runs[1].claimed_by.starts_with("host:"));
+    assert_eq!(again.backup_runs(1).await.unwrap().len(), 1);
     again.close().await;
 }

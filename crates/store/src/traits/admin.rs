@@ -3,7 +3,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::StoreResult;
+use crate::{BackupRun, StoreResult};
 
 /// The store as a whole: which backend it is, whether it answers, its schema, and
 /// closing it.
@@ -55,6 +55,10 @@ pub trait AdminStore: Send + Sync {
         outcome: Result<&str, &str>,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+
+    /// The newest `limit` periods of the scheduled backups, newest first
+    /// (`keeper check` shows them).
+    async fn backup_runs(&self, limit: u32) -> StoreResult<Vec<BackupRun>>;
 
     /// Close the pool, waiting for connections in use to be returned.
     async fn close(&self);
