@@ -107,10 +107,8 @@ async fn write_to(store: &dyn Store, path: &Path) -> Result<u64, String> {
     // The buffer sits above the compressor: serde_json writes token by token,
     // and each small write into the compressor costs a call into deflate.
     // Level 1: faster than the default for a few percent more bytes.
-    let mut out = std::io::BufWriter::with_capacity(
-        1 << 20,
-        GzEncoder::new(file, Compression::fast()),
-    );
+    let mut out =
+        std::io::BufWriter::with_capacity(1 << 20, GzEncoder::new(file, Compression::fast()));
     let io = |e: std::io::Error| format!("can't write {}: {e}", path.display());
     let header = Header {
         format: FORMAT.into(),
