@@ -261,6 +261,7 @@ async fn every_table_is_commented() {
         names,
         [
             "applied_interactions",
+            "backup_runs",
             "case_amendments",
             "case_counters",
             "escalation_rules",
