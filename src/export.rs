@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use flate2::{Compression, read::GzDecoder, write::GzEncoder};
 use keeper_store::{
     Store,
-    transfer::{Rows, Table},
+    transfer::{Pages, Rows, Table},
 };
 use serde::{Deserialize, Serialize};
 
@@ -121,22 +121,11 @@ async fn write_to(store: &dyn Store, path: &Path) -> Result<u64, String> {
     let mut counts = Counts::default();
     let mut total = 0;
     for table in Table::ALL {
-        let mut after = None;
+        let mut pages = Pages::new(store, table, PAGE);
         let mut count = 0;
-        loop {
-            let rows = store
-                .read_rows(table, after, PAGE)
-                .await
-                .map_err(|e| e.to_string())?;
-            if rows.is_empty() {
-                break;
-            }
+        while let Some(rows) = pages.next().await.map_err(|e| e.to_string())? {
             count += rows.len() as u64;
             line(&mut out, &rows).map_err(io)?;
-            if rows.len() < PAGE as usize {
-                break;
-            }
-            after = rows.last_key();
         }
         counts.rows.insert(table.name().to_owned(), count);
         total += count;

@@ -408,6 +408,42 @@ impl Hasher for Fnv {
     }
 }
 
+/// One table read page by page in key order: each page starts after the
+/// last key of the one before, and a short page is the last.
+pub struct Pages<'a> {
+    store: &'a dyn TransferStore,
+    table: Table,
+    page: u32,
+    after: Option<RowKey>,
+    done: bool,
+}
+
+impl<'a> Pages<'a> {
+    pub fn new(store: &'a dyn TransferStore, table: Table, page: u32) -> Self {
+        Self {
+            store,
+            table,
+            page: page.max(1),
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The next page, or `None` once the table is read.
+    pub async fn next(&mut self) -> StoreResult<Option<Rows>> {
+        if self.done {
+            return Ok(None);
+        }
+        let rows = self
+            .store
+            .read_rows(self.table, self.after, self.page)
+            .await?;
+        self.done = rows.len() < self.page as usize;
+        self.after = rows.last_key();
+        Ok((!rows.is_empty()).then_some(rows))
+    }
+}
+
 /// Copy `table` from `from` into `to`, `page` rows at a time, each page one
 /// transaction on `to`; `progress` hears the rows copied so far after each page.
 /// Returns the digest of what was read (the source's rows, in key order).
@@ -418,22 +454,14 @@ pub async fn copy_table(
     page: u32,
     mut progress: impl FnMut(u64) + Send,
 ) -> StoreResult<TableDigest> {
-    let page = page.max(1);
     let mut digest = TableDigest::new(table);
-    let mut after = None;
-    loop {
-        let rows = from.read_rows(table, after, page).await?;
-        if rows.is_empty() {
-            return Ok(digest);
-        }
+    let mut pages = Pages::new(from, table, page);
+    while let Some(rows) = pages.next().await? {
         to.write_rows(&rows).await?;
         digest.add(&rows);
         progress(digest.rows);
-        if rows.len() < page as usize {
-            return Ok(digest);
-        }
-        after = rows.last_key();
     }
+    Ok(digest)
 }
 
 /// The digest of `table` as `store` holds it, read `page` rows at a time.
@@ -442,17 +470,12 @@ pub async fn digest_table(
     table: Table,
     page: u32,
 ) -> StoreResult<TableDigest> {
-    let page = page.max(1);
     let mut digest = TableDigest::new(table);
-    let mut after = None;
-    loop {
-        let rows = store.read_rows(table, after, page).await?;
+    let mut pages = Pages::new(store, table, page);
+    while let Some(rows) = pages.next().await? {
         digest.add(&rows);
-        if rows.len() < page as usize {
-            return Ok(digest);
-        }
-        after = rows.last_key();
     }
+    Ok(digest)
 }
 
 /// Cut a time to the millisecond, as SQLite stores it (see the module docs).
