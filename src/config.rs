@@ -112,6 +112,29 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Merge another bot's data into Keeper: a data.json as tutorial bots write
+    /// it, MEE6's leaderboard pages (a file or a folder of them), or Keeper's own
+    /// export. docs/IMPORTING.md shows the shapes read. Prints what was
+    /// imported, merged and skipped, and why; in one transaction, and safe to
+    /// run twice (XP is the larger of the two totals, settings Keeper has are
+    /// kept, warnings imported before are not added again).
+    ImportJson {
+        /// The file, or a folder of MEE6 pages.
+        file: std::path::PathBuf,
+        /// What the file is.
+        #[arg(long, value_enum, default_value = "auto")]
+        format: ImportFormat,
+        /// Only this guild; and the guild of members listed without one (MEE6
+        /// pages that don't name theirs, a data.json keyed by user).
+        #[arg(long)]
+        guild: Option<std::num::NonZeroU64>,
+        /// Read, check and report, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The database to import into (DATABASE_URL by default).
+        #[arg(long)]
+        to: Option<DatabaseUrl>,
+    },
     /// Delete what Keeper keeps about one person, in every guild: their XP,
     /// their joins, and the cases about them (cases they made as a moderator
     /// stay: they are the guild's record). For answering a deletion request.
@@ -133,6 +156,20 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// What `keeper import-json` reads (`import_json/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// Decide from the content: gzip is Keeper's export, a "players" list is
+    /// MEE6, a folder is MEE6 pages, anything else a data.json.
+    Auto,
+    /// A data.json as tutorial bots write it.
+    Datajson,
+    /// MEE6's leaderboard pages (one file, or a folder of them).
+    Mee6,
+    /// Keeper's own export (`keeper export`).
+    Keeper,
 }
 
 /// Where and how Keeper stores its data.

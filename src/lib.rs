@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod guilds;
+pub mod import_json;
 pub mod moderation;
 pub mod modlog;
 pub mod outbox;

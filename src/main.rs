@@ -64,6 +64,13 @@ fn main() -> ExitCode {
                 ref to,
                 force,
             } => transfer::restore(&config, file, to.as_ref(), force).await,
+            Command::ImportJson {
+                ref file,
+                format,
+                guild,
+                dry_run,
+                ref to,
+            } => keeper::import_json::run(&config, file, format, guild, dry_run, to.as_ref()).await,
             Command::ForgetUser { user } => cli::forget_user(&config, user).await,
             Command::Copy {
                 ref from,

@@ -163,7 +163,7 @@ pub fn action(kind: CaseKind) -> &'static str {
 
 fn moderator(case: &Case) -> String {
     // Unknown only for an act made in Discord's menus whose audit log entry
-    // Keeper could not read.
+    // Keeper could not read, or an imported warning whose file named nobody.
     let who = case
         .moderator_id
         .map_or_else(|| "unknown".to_owned(), |id| format!("<@{id}>"));
@@ -172,6 +172,7 @@ fn moderator(case: &Case) -> String {
             format!("Keeper, automatically (case #{warning} by {who})")
         }
         (CaseSource::Discord, _) => format!("{who}, in Discord's menus"),
+        (CaseSource::Import, _) => format!("{who}, imported from another bot's data"),
         _ => who,
     }
 }

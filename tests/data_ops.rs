@@ -498,3 +498,219 @@ async fn forget_user_deletes_one_persons_data_only() {
     }
     source.drop().await;
 }
+
+/// Guild 111... as a tutorial bot's data.json has it, with ids as strings and
+/// as numbers (one as JavaScript rounds them), and five entries Keeper can't
+/// use.
+const DATA_JSON: &str = r#"{
+  "111111111111111111": {
+    "prefix": "?",
+    "welcome_channel": 444444444444444444,
+    "modlog_channel": 1234567890123456800,
+    "users": {
+      "222222222222222222": {"xp": 1200, "warnings": 2},
+      "333333333333333333": {"level": 3, "messages": 40, "warnings": [{"reason": "spam", "moderator": "222222222222222222"}]},
+      "abc": {"xp": 5},
+      "555555555555555555": {"xp": -10}
+    }
+  },
+  "111111111111111111:666666666666666666": {"xp": 90},
+  "111111111111111111:0": {"xp": 1},
+  "666666666666666666": {"xp": 1, "colour": "red"}
+}"#;
+
+/// `keeper import-json` into an empty database of either backend: a dry run
+/// writes nothing, the import writes what the report says, a second run adds
+/// nothing, and every damaged file is refused with exit code 2 and one line,
+/// the database unchanged.
+async fn import_json_into(postgres: bool) {
+    let (target, url) = common::Backend::create(postgres).await;
+    let dir = scratch_dir();
+    let data = dir.join("data.json");
+    std::fs::write(&data, DATA_JSON).unwrap();
+    let env = [("DATABASE_URL", url.as_str())];
+    // The store migrates the new database; nothing else is in it.
+    let empty = digests(&url).await;
+
+    let out = keeper(&["import-json", data.to_str().unwrap(), "--dry-run"], &env);
+    assert!(out.status.success(), "{}", said(&out));
+    let text = said(&out);
+    for expected in [
+        "read ",
+        "1 guild(s), 3 member(s), 3 warning(s)",
+        "bad id (3)",
+        "2^53",
+        "bad XP (1)",
+        "no guild (1)",
+        "would import into",
+        "3 new member(s)",
+        "3 warning(s) added",
+        "prefix: set",
+        "Dry run: nothing was written",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in {text}");
+    }
+    assert_eq!(digests(&url).await, empty, "a dry run writes nothing");
+
+    let out = keeper(&["import-json", data.to_str().unwrap()], &env);
+    assert!(out.status.success(), "{}", said(&out));
+    let store = common::open_store(&url).await;
+    let guild = Id::new(111_111_111_111_111_111);
+    let settings = store.settings(guild).await.unwrap();
+    assert_eq!(settings.prefix, "?");
+    assert_eq!(
+        settings.welcome_channel,
+        Some(Id::new(444_444_444_444_444_444))
+    );
+    let board: Vec<(u64, i64, i32)> = store
+        .leaderboard(guild, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| (m.user_id.get(), m.xp, m.level))
+        .collect();
+    assert_eq!(
+        board,
+        vec![
+            (222_222_222_222_222_222, 1_200, 5),
+            (333_333_333_333_333_333, 475, 3),
+            (666_666_666_666_666_666, 90, 0),
+        ]
+    );
+    let cases = store.cases(guild, None, 10).await.unwrap();
+    assert_eq!(cases.len(), 3);
+    assert!(
+        cases
+            .iter()
+            .all(|c| c.source == keeper_store::CaseSource::Import
+                && c.kind == keeper_store::CaseKind::Warn)
+    );
+    assert_eq!(
+        store
+            .active_warnings(guild, Id::new(222_222_222_222_222_222), chrono::Utc::now())
+            .await
+            .unwrap(),
+        2
+    );
+    store.close().await;
+    let imported = digests(&url).await;
+
+    let out = keeper(&["import-json", data.to_str().unwrap()], &env);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(
+        said(&out).contains("0 new member(s), 0 raised to the file's XP, 3 kept"),
+        "{}",
+        said(&out)
+    );
+    assert!(said(&out).contains("0 warning(s) added as imported cases, 3 imported before"));
+    assert_eq!(
+        digests(&url).await,
+        imported,
+        "a second run changes nothing"
+    );
+
+    // MEE6 pages in a folder: the second page's player gets more XP.
+    let pages = dir.join("mee6");
+    std::fs::create_dir_all(&pages).unwrap();
+    for (page, players) in [
+        (
+            0,
+            r#"[{"id": "222222222222222222", "xp": 5000, "level": 10, "message_count": 300}]"#,
+        ),
+        (
+            1,
+            r#"[{"id": "777777777777777777", "xp": 100, "level": 1, "message_count": 3}]"#,
+        ),
+    ] {
+        std::fs::write(
+            pages.join(format!("{page}.json")),
+            format!(r#"{{"players": {players}, "guild": {{"id": "111111111111111111"}}, "page": {page}}}"#),
+        )
+        .unwrap();
+    }
+    let out = keeper(
+        &[
+            "import-json",
+            pages.to_str().unwrap(),
+            "--guild",
+            "999999999999999999",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(
+        said(&out).contains("--guild says 999999999999999999"),
+        "{}",
+        said(&out)
+    );
+    let out = keeper(&["import-json", pages.to_str().unwrap()], &env);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(
+        said(&out).contains("1 new member(s), 1 raised"),
+        "{}",
+        said(&out)
+    );
+    let store = common::open_store(&url).await;
+    let rank = store
+        .member_rank(guild, Id::new(222_222_222_222_222_222))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (rank.member.xp, rank.member.level, rank.member.messages),
+        (5_000, 10, 300)
+    );
+    store.close().await;
+    let merged = digests(&url).await;
+
+    // Hostile files: each exit code 2, one line, nothing written.
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let bad: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated.json",
+            DATA_JSON.as_bytes()[..200].to_vec(),
+            "not valid JSON",
+        ),
+        (
+            "utf8.json",
+            b"{\"111111111111111111\": {\"prefix\": \"\xff\"}}".to_vec(),
+            "not valid JSON",
+        ),
+        ("deep.json", deep.into_bytes(), "recursion limit"),
+        ("list.json", b"[1, 2, 3]".to_vec(), "not a JSON object"),
+        ("empty.json", Vec::new(), "not valid JSON"),
+        (
+            "nothing.json",
+            b"{\"abc\": 1}".to_vec(),
+            "nothing Keeper can import",
+        ),
+    ];
+    for (name, bytes, why) in bad {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = keeper(&["import-json", path.to_str().unwrap()], &env);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", said(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{name}: {}", said(&out));
+        assert_eq!(stderr.trim().lines().count(), 1, "{name}: {}", said(&out));
+    }
+    let out = keeper(
+        &["import-json", dir.join("missing.json").to_str().unwrap()],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert_eq!(digests(&url).await, merged, "refused files write nothing");
+
+    let _ = std::fs::remove_dir_all(&dir);
+    target.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_json_into_sqlite() {
+    import_json_into(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_json_into_postgres() {
+    import_json_into(true).await;
+}

@@ -30,6 +30,7 @@ mod convert;
 mod error;
 mod escalations;
 mod guilds;
+mod import;
 mod migrate;
 mod replays;
 mod rewards;

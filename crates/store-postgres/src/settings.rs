@@ -9,6 +9,8 @@ use keeper_store::{
 };
 use twilight_model::id::{Id, marker::GuildMarker};
 
+use sqlx::PgConnection;
+
 use crate::{PgStore, convert::from_rows, error::db_error};
 
 /// A `guild_settings` row as stored.
@@ -108,68 +110,85 @@ impl SettingsStore for PgStore {
         patch: &SettingsPatch,
         at: DateTime<Utc>,
     ) -> StoreResult<GuildSettings> {
-        let guild_id = id_to_db(guild);
         let mut tx = self.begin_write().await?;
-        // The column defaults are the defaults of `GuildSettings::defaults`; creating
-        // the row first gives `FOR UPDATE` something to lock even for a new guild.
-        sqlx::query!(
-            "INSERT INTO guild_settings (guild_id, created_at, updated_at) VALUES ($1, $2, $2)
-         ON CONFLICT (guild_id) DO NOTHING",
-            guild_id,
-            at,
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let mut settings: GuildSettings = sqlx::query_as!(
-            SettingsRow,
-            "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
-                levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
-         FROM guild_settings WHERE guild_id = $1 FOR UPDATE",
-            guild_id,
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .try_into()?;
-
+        let mut settings = lock(&mut tx, guild, at).await?;
         // An invalid patch returns here; dropping `tx` rolls the insert back.
         settings.apply(patch)?;
-
-        let (levelup_mode, levelup_channel_id) = levelup_columns(settings.levelup);
-        let stored = sqlx::query_as!(
-            SettingsRow,
-            "UPDATE guild_settings SET
-            prefix = $2, welcome_channel_id = $3, welcome_message = $4, modlog_channel_id = $5,
-            levelup_mode = $6, levelup_channel_id = $7, levelup_message = $8, xp_min = $9,
-            xp_max = $10, xp_cooldown_secs = $11, warn_expiry_secs = $12, dm_on_warn = $13,
-            updated_at = $14
-         WHERE guild_id = $1
-         RETURNING guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
-                   levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                   xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at",
-            guild_id,
-            settings.prefix,
-            settings.welcome_channel.map(id_to_db),
-            settings.welcome_message,
-            settings.modlog_channel.map(id_to_db),
-            levelup_mode,
-            levelup_channel_id,
-            settings.levelup_message,
-            settings.xp_min,
-            settings.xp_max,
-            settings.xp_cooldown_secs,
-            settings.warn_expiry_secs,
-            settings.dm_on_warn,
-            at,
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        let stored = save(&mut tx, &settings, at).await?;
         tx.commit().await.map_err(db_error)?;
-        stored.try_into()
+        Ok(stored)
     }
+}
+
+/// The guild's settings, its row created first when missing (with the
+/// defaults) so that `FOR UPDATE` has something to lock even for a new guild.
+pub(crate) async fn lock(
+    conn: &mut PgConnection,
+    guild: Id<GuildMarker>,
+    at: DateTime<Utc>,
+) -> StoreResult<GuildSettings> {
+    let guild_id = id_to_db(guild);
+    // The column defaults are the defaults of `GuildSettings::defaults`.
+    sqlx::query!(
+        "INSERT INTO guild_settings (guild_id, created_at, updated_at) VALUES ($1, $2, $2)
+     ON CONFLICT (guild_id) DO NOTHING",
+        guild_id,
+        at,
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    sqlx::query_as!(
+        SettingsRow,
+        "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
+            levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
+            xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+     FROM guild_settings WHERE guild_id = $1 FOR UPDATE",
+        guild_id,
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_error)?
+    .try_into()
+}
+
+/// Write `settings` whole over the row [`lock`] holds; what is stored.
+pub(crate) async fn save(
+    conn: &mut PgConnection,
+    settings: &GuildSettings,
+    at: DateTime<Utc>,
+) -> StoreResult<GuildSettings> {
+    let (levelup_mode, levelup_channel_id) = levelup_columns(settings.levelup);
+    sqlx::query_as!(
+        SettingsRow,
+        "UPDATE guild_settings SET
+        prefix = $2, welcome_channel_id = $3, welcome_message = $4, modlog_channel_id = $5,
+        levelup_mode = $6, levelup_channel_id = $7, levelup_message = $8, xp_min = $9,
+        xp_max = $10, xp_cooldown_secs = $11, warn_expiry_secs = $12, dm_on_warn = $13,
+        updated_at = $14
+     WHERE guild_id = $1
+     RETURNING guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
+               levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
+               xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at",
+        id_to_db(settings.guild_id),
+        settings.prefix,
+        settings.welcome_channel.map(id_to_db),
+        settings.welcome_message,
+        settings.modlog_channel.map(id_to_db),
+        levelup_mode,
+        levelup_channel_id,
+        settings.levelup_message,
+        settings.xp_min,
+        settings.xp_max,
+        settings.xp_cooldown_secs,
+        settings.warn_expiry_secs,
+        settings.dm_on_warn,
+        at,
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_error)?
+    .try_into()
 }
 
 /// How a level-up target is stored: the mode, and the channel for `channel`.

@@ -67,7 +67,10 @@ impl TryFrom<SettingsRow> for GuildSettings {
     }
 }
 
-async fn load(conn: &mut SqliteConnection, guild: Id<GuildMarker>) -> StoreResult<GuildSettings> {
+pub(crate) async fn load(
+    conn: &mut SqliteConnection,
+    guild: Id<GuildMarker>,
+) -> StoreResult<GuildSettings> {
     let guild_id = id_to_db(guild);
     let rows = sqlx::query_as!(
         SettingsRow,
@@ -121,59 +124,70 @@ impl SettingsStore for SqliteStore {
         let mut tx = self.begin_write().await?;
         let mut settings = load(&mut tx, guild).await?;
         settings.apply(patch)?;
-        let created_at = settings.created_at.unwrap_or(at);
-        settings.created_at = Some(created_at);
-        settings.updated_at = Some(at);
-
-        let (levelup_mode, levelup_channel_id) = levelup_columns(settings.levelup);
-        let guild_id = id_to_db(guild);
-        let welcome_channel_id = settings.welcome_channel.map(id_to_db);
-        let modlog_channel_id = settings.modlog_channel.map(id_to_db);
-        let dm_on_warn = i64::from(settings.dm_on_warn);
-        let created_ms = to_ms(created_at);
-        let updated_ms = to_ms(at);
-        sqlx::query!(
-            r#"INSERT INTO guild_settings (
-               guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
-               levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-               xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-           ON CONFLICT (guild_id) DO UPDATE SET
-               prefix = excluded.prefix,
-               welcome_channel_id = excluded.welcome_channel_id,
-               welcome_message = excluded.welcome_message,
-               modlog_channel_id = excluded.modlog_channel_id,
-               levelup_mode = excluded.levelup_mode,
-               levelup_channel_id = excluded.levelup_channel_id,
-               levelup_message = excluded.levelup_message,
-               xp_min = excluded.xp_min,
-               xp_max = excluded.xp_max,
-               xp_cooldown_secs = excluded.xp_cooldown_secs,
-               warn_expiry_secs = excluded.warn_expiry_secs,
-               dm_on_warn = excluded.dm_on_warn,
-               updated_at = excluded.updated_at"#,
-            guild_id,
-            settings.prefix,
-            welcome_channel_id,
-            settings.welcome_message,
-            modlog_channel_id,
-            levelup_mode,
-            levelup_channel_id,
-            settings.levelup_message,
-            settings.xp_min,
-            settings.xp_max,
-            settings.xp_cooldown_secs,
-            settings.warn_expiry_secs,
-            dm_on_warn,
-            created_ms,
-            updated_ms,
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        save(&mut tx, &mut settings, at).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(settings)
     }
+}
+
+/// Write `settings` whole (`at` is its update time, and its creation time when
+/// it has none yet), in the caller's transaction.
+pub(crate) async fn save(
+    conn: &mut SqliteConnection,
+    settings: &mut GuildSettings,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let created_at = settings.created_at.unwrap_or(at);
+    settings.created_at = Some(created_at);
+    settings.updated_at = Some(at);
+
+    let (levelup_mode, levelup_channel_id) = levelup_columns(settings.levelup);
+    let guild_id = id_to_db(settings.guild_id);
+    let welcome_channel_id = settings.welcome_channel.map(id_to_db);
+    let modlog_channel_id = settings.modlog_channel.map(id_to_db);
+    let dm_on_warn = i64::from(settings.dm_on_warn);
+    let created_ms = to_ms(created_at);
+    let updated_ms = to_ms(at);
+    sqlx::query!(
+        r#"INSERT INTO guild_settings (
+           guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
+           levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
+           xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+       ON CONFLICT (guild_id) DO UPDATE SET
+           prefix = excluded.prefix,
+           welcome_channel_id = excluded.welcome_channel_id,
+           welcome_message = excluded.welcome_message,
+           modlog_channel_id = excluded.modlog_channel_id,
+           levelup_mode = excluded.levelup_mode,
+           levelup_channel_id = excluded.levelup_channel_id,
+           levelup_message = excluded.levelup_message,
+           xp_min = excluded.xp_min,
+           xp_max = excluded.xp_max,
+           xp_cooldown_secs = excluded.xp_cooldown_secs,
+           warn_expiry_secs = excluded.warn_expiry_secs,
+           dm_on_warn = excluded.dm_on_warn,
+           updated_at = excluded.updated_at"#,
+        guild_id,
+        settings.prefix,
+        welcome_channel_id,
+        settings.welcome_message,
+        modlog_channel_id,
+        levelup_mode,
+        levelup_channel_id,
+        settings.levelup_message,
+        settings.xp_min,
+        settings.xp_max,
+        settings.xp_cooldown_secs,
+        settings.warn_expiry_secs,
+        dm_on_warn,
+        created_ms,
+        updated_ms,
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
 }
 
 /// How a level-up target is stored: the mode, and the channel for `channel`.

@@ -7,7 +7,8 @@
 //! There is one trait per entity, each in its own file of `traits/`:
 //! [`AdminStore`], [`SettingsStore`], [`XpStore`], [`RewardStore`], [`CaseStore`],
 //! [`EscalationStore`], [`UserDataStore`], [`SessionStore`], [`ReplayStore`],
-//! [`GuildStore`] and [`TransferStore`] (every table whole, for moving a database). A backend
+//! [`GuildStore`], [`TransferStore`] (every table whole, for moving a database) and
+//! [`ImportStore`] (another bot's data, merged). A backend
 //! implements each in its module of the same entity (`xp.rs` holds
 //! `impl XpStore for ...`), and [`Store`], the sum of them all, follows by a blanket
 //! implementation. The bot only ever holds an `Arc<dyn Store>`, so the backend is a
@@ -22,6 +23,7 @@
 #[cfg(feature = "backend")]
 pub mod backend;
 mod error;
+pub mod import;
 pub mod levels;
 pub mod moderation;
 mod settings;
@@ -39,8 +41,8 @@ pub use settings::{
     GuildSettings, LevelUpTarget, SettingsPatch,
 };
 pub use traits::{
-    AdminStore, CaseStore, EscalationStore, GuildStore, ReplayStore, RewardStore, SessionStore,
-    SettingsStore, Store, TransferStore, UserDataStore, XpStore,
+    AdminStore, CaseStore, EscalationStore, GuildStore, ImportStore, ReplayStore, RewardStore,
+    SessionStore, SettingsStore, Store, TransferStore, UserDataStore, XpStore,
 };
 pub use types::*;
 
@@ -48,7 +50,7 @@ pub use types::*;
 /// `use keeper_store::prelude::*;`.
 pub mod prelude {
     pub use crate::traits::{
-        AdminStore, CaseStore, EscalationStore, GuildStore, ReplayStore, RewardStore, SessionStore,
-        SettingsStore, Store, TransferStore, UserDataStore, XpStore,
+        AdminStore, CaseStore, EscalationStore, GuildStore, ImportStore, ReplayStore, RewardStore,
+        SessionStore, SettingsStore, Store, TransferStore, UserDataStore, XpStore,
     };
 }

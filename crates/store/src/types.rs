@@ -225,13 +225,17 @@ pub enum CaseSource {
     /// A moderator in Discord's own menus, recorded from gateway events
     /// ([`crate::CaseStore::record_discord_act`]).
     Discord,
+    /// Another bot's record, brought in by `keeper import-json`
+    /// ([`crate::ImportStore::import_guilds`]); only warnings so far.
+    Import,
 }
 
 impl CaseSource {
-    pub const ALL: [CaseSource; 3] = [
+    pub const ALL: [CaseSource; 4] = [
         CaseSource::Keeper,
         CaseSource::Escalation,
         CaseSource::Discord,
+        CaseSource::Import,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -239,6 +243,7 @@ impl CaseSource {
             CaseSource::Keeper => "keeper",
             CaseSource::Escalation => "escalation",
             CaseSource::Discord => "discord",
+            CaseSource::Import => "import",
         }
     }
 }
@@ -422,7 +427,8 @@ pub struct Case {
     pub number: i64,
     pub target_id: Id<UserMarker>,
     /// Who made the act; `None` only for an act made in Discord's menus whose
-    /// audit log entry Keeper could not read (source [`CaseSource::Discord`]).
+    /// audit log entry Keeper could not read (source [`CaseSource::Discord`]),
+    /// or an imported warning whose file named nobody ([`CaseSource::Import`]).
     pub moderator_id: Option<Id<UserMarker>>,
     pub kind: CaseKind,
     pub reason: Option<String>,

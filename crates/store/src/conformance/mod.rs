@@ -6,7 +6,7 @@
 //!
 //! One file per storage trait, named as the backend modules are (`settings`, `xp`,
 //! `rewards`, `cases`, `escalations`, `users`, `sessions`, `replays`, `guilds`,
-//! `admin`, `transfer`), and `views` for the views each backend's own tests query; this file
+//! `admin`, `transfer`, `import`), and `views` for the views each backend's own tests query; this file
 //! holds the fixture, the helpers they share and the macro. Tests that span
 //! entities sit with the trait they mostly exercise, and say so.
 
@@ -14,6 +14,7 @@ mod admin;
 mod cases;
 mod escalations;
 mod guilds;
+mod import;
 mod replays;
 mod rewards;
 mod sessions;
@@ -25,7 +26,7 @@ mod xp;
 
 // Flat, so the macro (and backend tests) name every test `conformance::<name>`.
 pub use self::{
-    admin::*, cases::*, escalations::*, guilds::*, replays::*, rewards::*, sessions::*,
+    admin::*, cases::*, escalations::*, guilds::*, import::*, replays::*, rewards::*, sessions::*,
     settings::*, transfer::*, users::*, views::*, xp::*,
 };
 
@@ -117,6 +118,10 @@ macro_rules! conformance_tests {
             // transfer.rs
             every_table_moves_whole,
             a_left_guild_is_purged_whole_after_retention,
+            // import.rs
+            imports_merge_and_a_second_run_changes_nothing,
+            a_dry_run_reports_the_same_and_writes_nothing,
+            an_import_that_fails_writes_nothing,
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {

@@ -7,6 +7,7 @@ mod admin;
 mod cases;
 mod escalations;
 mod guilds;
+mod import;
 mod replays;
 mod rewards;
 mod sessions;
@@ -19,6 +20,7 @@ pub use admin::AdminStore;
 pub use cases::CaseStore;
 pub use escalations::EscalationStore;
 pub use guilds::GuildStore;
+pub use import::ImportStore;
 pub use replays::ReplayStore;
 pub use rewards::RewardStore;
 pub use sessions::SessionStore;
@@ -51,6 +53,7 @@ pub trait Store:
     + ReplayStore
     + GuildStore
     + TransferStore
+    + ImportStore
     + Send
     + Sync
     + 'static
@@ -69,6 +72,7 @@ impl<T> Store for T where
         + ReplayStore
         + GuildStore
         + TransferStore
+        + ImportStore
         + Send
         + Sync
         + 'static
