@@ -9,12 +9,14 @@
 pub mod ban;
 pub mod case;
 pub mod clearwarnings;
+mod click;
 pub mod config;
 pub mod help;
 mod invocation;
 pub mod kick;
 pub mod leaderboard;
 pub mod levels;
+pub mod mydata;
 pub mod note;
 pub mod rank;
 pub mod reason;
@@ -45,6 +47,7 @@ use twilight_model::{
     },
 };
 
+pub use click::{Click, custom_id};
 pub use invocation::{Invocation, Options, missing};
 pub use reply::Reply;
 pub use text::TextInvocation;
@@ -63,6 +66,7 @@ pub const COMMANDS: &[Spec] = &[
     config::SPEC,
     xp::SPEC,
     levels::SPEC,
+    mydata::SPEC,
     warn::SPEC,
     warnings::SPEC,
     unwarn::SPEC,
@@ -96,6 +100,9 @@ pub struct Spec {
     pub private: bool,
     pub slash: Option<Slash>,
     pub text: Option<Text>,
+    /// What its buttons do (`command/click.rs`): a click on a button whose
+    /// `custom_id` starts with the command's name.
+    pub button: Option<ButtonRun>,
 }
 
 /// A permission a command needs, and its name as Discord's client shows it.
@@ -160,6 +167,9 @@ impl Text {
     }
 }
 
+/// What a button's handler is.
+pub type ButtonRun = for<'a> fn(&'a Context, &'a Click<'a>) -> BoxFuture<'a, BotResult<Reply>>;
+
 /// What a slash command's handler is.
 pub type SlashRun = for<'a> fn(&'a Context, &'a Invocation<'a>) -> BoxFuture<'a, BotResult<Reply>>;
 
@@ -172,6 +182,7 @@ impl Spec {
             private: false,
             slash: Some(Slash { definition, run }),
             text: None,
+            button: None,
         }
     }
 
@@ -214,6 +225,14 @@ impl Spec {
         Self {
             permission: Some(BAN_MEMBERS),
             ..Self::moderators(name, definition, run)
+        }
+    }
+
+    /// The command's buttons are handled by `run`.
+    pub const fn with_button(self, run: ButtonRun) -> Self {
+        Self {
+            button: Some(run),
+            ..self
         }
     }
 
@@ -304,8 +323,12 @@ pub fn window_passed(interaction: Id<InteractionMarker>, now: DateTime<Utc>) -> 
 /// Answer one interaction. Never fails: errors are logged with their context and
 /// turned into a short ephemeral answer for the person.
 pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
-    let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
-        return;
+    let data = match &interaction.data {
+        Some(InteractionData::ApplicationCommand(data)) => data,
+        Some(InteractionData::MessageComponent(data)) => {
+            return handle_click(&ctx, &interaction, data).await;
+        }
+        _ => return,
     };
     let Some(inv) = Invocation::new(&interaction, data) else {
         reply::respond(
@@ -343,6 +366,58 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
     reply::answer(&ctx, &interaction, reply, deferred, private).await;
     tracing::debug!(guild = %inv.guild_id, command = %inv.data.name,
         handled_ms, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "answered");
+}
+
+/// Answer a click on one of Keeper's buttons, as [`handle`] answers a
+/// command: late deliveries are not run, the command's permission is checked
+/// again, slow work is deferred, errors become a short answer.
+async fn handle_click(
+    ctx: &Context,
+    interaction: &Interaction,
+    data: &twilight_model::application::interaction::message_component::MessageComponentInteractionData,
+) {
+    let Some((name, click)) = Click::new(interaction, data) else {
+        return;
+    };
+    let now = ctx.clock.now();
+    if window_passed(interaction.id, now) {
+        tracing::warn!(guild = %click.guild_id, user = %click.user.id, button = %data.custom_id,
+            "click not run: past its 3 s answer window");
+        return;
+    }
+    let found = COMMANDS
+        .iter()
+        .find(|spec| spec.name == name)
+        .and_then(|spec| Some((spec, spec.button?)));
+    let work = async {
+        let Some((spec, run)) = found else {
+            return Err(BotError::user("This button no longer works."));
+        };
+        spec.check(click.permissions)?;
+        if click.expired(now) {
+            return Err(BotError::user(
+                "This button has expired: run the command again.",
+            ));
+        }
+        run(ctx, &click).await
+    };
+    let mut work = pin!(work);
+    let (result, deferred) =
+        match tokio::time::timeout(defer_after(interaction.id, now), &mut work).await {
+            Ok(result) => (result, false),
+            Err(_) => {
+                reply::defer_update(ctx, interaction).await;
+                (work.await, true)
+            }
+        };
+    let reply = result.unwrap_or_else(|err| {
+        if err.is_internal() {
+            tracing::error!(guild = %click.guild_id, user = %click.user.id,
+                button = %data.custom_id, error = %err, "button failed");
+        }
+        Reply::ephemeral(err.reply())
+    });
+    reply::update(ctx, interaction, reply, deferred).await;
 }
 
 async fn run(

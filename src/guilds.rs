@@ -34,14 +34,15 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    Delivery, GuildFacts, GuildRole, GuildSettings, LevelReward, SettingsPatch, Store, StoreResult,
+    Applied, Delivery, GuildFacts, GuildRole, GuildSettings, LevelReward, SettingsPatch, Store,
+    StoreResult,
 };
 use tokio::sync::{mpsc, oneshot};
 use twilight_model::{
     guild::Role,
     id::{
         Id,
-        marker::{GuildMarker, RoleMarker, UserMarker},
+        marker::{GuildMarker, InteractionMarker, RoleMarker, UserMarker},
     },
 };
 
@@ -363,6 +364,23 @@ impl Guilds {
         self.facts.write().expect("facts lock").remove(&guild);
         self.rewards.write().expect("rewards lock").remove(&guild);
         self.writes.send(Write::Left(guild));
+    }
+
+    /// `/config reset-data`: delete the guild's data in the store (once per
+    /// interaction), then forget its settings and rewards here, under the
+    /// settings lock so that no settings change lands in between.
+    pub async fn reset_data(
+        &self,
+        guild: Id<GuildMarker>,
+        once: Option<Id<InteractionMarker>>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Applied<u64>> {
+        let _one_at_a_time = self.changing.lock().await;
+        let done = self.store.reset_guild_data(guild, once, at).await?;
+        self.settings.write().expect("settings lock").remove(&guild);
+        self.rewards.write().expect("rewards lock").remove(&guild);
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        Ok(done)
     }
 
     /// The retention policy deleted the left guild's data: its settings go

@@ -370,7 +370,185 @@ on_both_backends!(
     xp_corrections_move_reward_roles,
     guild_facts_survive_a_resumed_restart,
     a_replayed_join_is_counted_once,
+    mydata_shows_and_deletes_ones_own_xp,
+    config_reset_data_is_the_owners_after_a_confirmation,
 );
+
+/// The `custom_id`s of a message's buttons, in order.
+fn buttons(message: &discord_sim::SentMessage) -> Vec<String> {
+    message
+        .components
+        .iter()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|button| button["custom_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Click `custom_id` on `message` as `who`; the content the message shows
+/// afterwards (the click's UPDATE_MESSAGE), its buttons gone.
+async fn click(who: &Member, message: &discord_sim::SentMessage, custom_id: &str) -> String {
+    let response = who
+        .click(message.id, custom_id)
+        .response(WAIT)
+        .await
+        .unwrap_or_else(|err| panic!("{custom_id}: {err}"));
+    assert_eq!(
+        response.kind, 7,
+        "a click updates its message: {response:?}"
+    );
+    assert_eq!(
+        response.data["components"],
+        serde_json::json!([]),
+        "buttons removed"
+    );
+    response.data["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `/mydata show` tells a member what Keeper keeps about them, with the JSON
+/// attached; `/mydata delete` asks first, Cancel deletes nothing, the button
+/// deletes their XP and keeps the cases about them.
+async fn mydata_shows_and_deletes_ones_own_xp(w: World) {
+    let alice = w.guild.member("alice");
+    let owner = w.guild.owner();
+    let user = || ("user", OptionValue::User(alice.id()));
+    w.ask(
+        &w.admin,
+        "xp set",
+        [user(), ("amount", OptionValue::Integer(500))],
+    )
+    .await;
+    w.ask(
+        &owner,
+        "warn",
+        [user(), ("reason", OptionValue::String("spam".into()))],
+    )
+    .await;
+
+    let shown = w.ask(&alice, "mydata show", []).await;
+    assert!(shown.ephemeral, "personal data is shown privately");
+    for expected in [
+        "XP in 1 server(s)",
+        "level 3, 500 XP",
+        "1 case(s) about you",
+    ] {
+        assert!(
+            shown.content.contains(expected),
+            "{expected:?} in {}",
+            shown.content
+        );
+    }
+    let file = &shown.attachments[0];
+    assert_eq!(file.filename, format!("keeper-data-{}.json", alice.id()));
+    let json: serde_json::Value = serde_json::from_slice(&file.data).unwrap();
+    assert_eq!(json["user_id"], alice.id().to_string());
+    assert_eq!(json["xp"][0]["xp"], 500);
+    assert_eq!(json["cases"][0]["reason"], "spam");
+
+    let asked = w.ask(&alice, "mydata delete", []).await;
+    assert!(
+        asked.ephemeral && asked.content.contains("can't be undone"),
+        "{}",
+        asked.content
+    );
+    let ids = buttons(&asked);
+    assert!(
+        ids[0].starts_with("mydata:delete:") && ids[1].starts_with("mydata:cancel:"),
+        "{ids:?}"
+    );
+    let cancelled = click(&alice, &asked, &ids[1]).await;
+    assert!(cancelled.contains("Nothing was deleted"), "{cancelled}");
+    assert_eq!(w.stored(alice.id()).await, (500, 0));
+
+    let asked = w.ask(&alice, "mydata delete", []).await;
+    let deleted = click(&alice, &asked, &buttons(&asked)[0]).await;
+    assert!(deleted.contains("Deleted your XP"), "{deleted}");
+    assert!(deleted.contains("Cases about you are kept"), "{deleted}");
+    assert_eq!(w.stored(alice.id()).await, (0, 0));
+    let store = w.store().await;
+    let cases = store
+        .cases(Id::new(w.guild.id()), Some(Id::new(alice.id())), 10)
+        .await
+        .unwrap();
+    assert_eq!(cases.len(), 1, "the case about her stays");
+    store.close().await;
+
+    let again = w.ask(&alice, "mydata delete", []).await;
+    assert!(
+        again.content.contains("nothing to delete"),
+        "{}",
+        again.content
+    );
+    assert!(buttons(&again).is_empty());
+    w.finish().await;
+}
+
+/// `/config reset-data` is the owner's alone (an admin with Manage Server is
+/// refused), asks first, and then deletes everything Keeper keeps for the
+/// server: settings (the bot's memory too), XP, rewards, cases and their
+/// numbering.
+async fn config_reset_data_is_the_owners_after_a_confirmation(w: World) {
+    let owner = w.guild.owner();
+    let alice = w.guild.member("alice");
+    let veteran = w.guild.role("Veteran", 0);
+    let user = || ("user", OptionValue::User(alice.id()));
+    w.ask(
+        &w.admin,
+        "config prefix",
+        [("prefix", OptionValue::String("k$".into()))],
+    )
+    .await;
+    w.ask(
+        &w.admin,
+        "xp set",
+        [user(), ("amount", OptionValue::Integer(500))],
+    )
+    .await;
+    w.reward(3, &veteran).await;
+    w.ask(
+        &owner,
+        "warn",
+        [user(), ("reason", OptionValue::String("spam".into()))],
+    )
+    .await;
+
+    let refused = w.ask(&w.admin, "config reset-data", []).await;
+    assert!(
+        refused.content.contains("Only the server's owner"),
+        "{}",
+        refused.content
+    );
+    assert!(buttons(&refused).is_empty());
+
+    let asked = w.ask(&owner, "config reset-data", []).await;
+    assert!(asked.ephemeral, "{asked:?}");
+    let ids = buttons(&asked);
+    assert!(ids[0].starts_with("config:reset-data:"), "{ids:?}");
+    let done = click(&owner, &asked, &ids[0]).await;
+    assert!(done.contains("Deleted everything Keeper kept"), "{done}");
+
+    let guild = Id::new(w.guild.id());
+    let store = w.store().await;
+    assert_eq!(store.settings(guild).await.unwrap().prefix, "!");
+    assert_eq!(store.leaderboard_len(guild).await.unwrap(), 0);
+    assert!(store.level_rewards(guild).await.unwrap().is_empty());
+    assert!(store.cases(guild, None, 10).await.unwrap().is_empty());
+    store.close().await;
+    // The bot forgot the settings too, and case numbers start again at 1.
+    let shown = w.ask(&w.admin, "config show", []).await;
+    assert!(!shown.embed_text().contains("k$"), "{}", shown.embed_text());
+    let warned = w
+        .ask(
+            &owner,
+            "warn",
+            [user(), ("reason", OptionValue::String("again".into()))],
+        )
+        .await;
+    assert!(warned.content.contains("#1"), "{}", warned.content);
+    w.finish().await;
+}
 
 /// One member typing `!rank` 100 times: commands within 3 s (by the messages'
 /// own time) of the last one that ran are ignored, silently.

@@ -4,19 +4,27 @@
 //! `modlog [channel]` (empty: off), `levelup set [channel] [message]` (no channel:
 //! the channel the member spoke in) / `levelup off`, `xp [min] [max] [cooldown]`,
 //! `warnings [expiry] [dm]` (how long a warning counts, `off` for ever; whether
-//! the member is told by DM).
+//! the member is told by DM), `escalation add|remove|list`, and `reset-data`
+//! (the owner only, after a confirmation button: everything Keeper keeps for
+//! the server deleted).
 
 use std::time::Duration;
 
+use chrono::Utc;
 use futures_util::FutureExt as _;
-use keeper_store::{EscalationAction, EscalationRule, GuildSettings, LevelUpTarget, SettingsPatch};
+use keeper_store::{
+    Applied, EscalationAction, EscalationRule, GuildSettings, LevelUpTarget, SettingsPatch,
+};
 use twilight_model::{
     application::{
         command::{Command, CommandType},
         interaction::InteractionContextType,
     },
-    channel::ChannelType,
-    id::{Id, marker::GuildMarker},
+    channel::{ChannelType, message::component::ButtonStyle},
+    id::{
+        Id,
+        marker::{GuildMarker, UserMarker},
+    },
 };
 use twilight_util::builder::{
     command::{
@@ -26,7 +34,7 @@ use twilight_util::builder::{
     embed::{EmbedBuilder, EmbedFieldBuilder},
 };
 
-use super::{Invocation, Options, Reply, Spec, missing, text};
+use super::{ALREADY_DONE, Click, Invocation, Options, Reply, Spec, custom_id, missing, text};
 use crate::{
     context::Context,
     duration,
@@ -35,7 +43,8 @@ use crate::{
 
 pub const NAME: &str = "config";
 
-pub const SPEC: Spec = Spec::managers(NAME, command, |ctx, inv| run(ctx, inv).boxed());
+pub const SPEC: Spec = Spec::managers(NAME, command, |ctx, inv| run(ctx, inv).boxed())
+    .with_button(|ctx, click| clicked(ctx, click).boxed());
 
 const TEXT_CHANNELS: [ChannelType; 2] = [ChannelType::GuildText, ChannelType::GuildAnnouncement];
 
@@ -131,6 +140,10 @@ pub fn command() -> Command {
                 SubCommandBuilder::new("list", "The rules"),
             ]),
     )
+    .option(SubCommandBuilder::new(
+        "reset-data",
+        "Delete everything Keeper keeps for this server (the owner only; asks first)",
+    ))
     .option(
         SubCommandBuilder::new("xp", "Set how much XP a message earns and how often")
             .option(
@@ -161,6 +174,28 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
             ..Reply::embed(show(&ctx.guilds.settings(inv.guild_id), &rules))
         });
     }
+    if sub == "reset-data" {
+        owner_only(ctx, inv.guild_id, inv.user.id)?;
+        let now = Utc::now();
+        return Ok(Reply::ephemeral(
+            "This deletes everything Keeper keeps for this server: its settings, every \
+             member's XP and levels, the level rewards, every case and their numbering, the \
+             escalation rules. It can't be undone (only Keeper's operator can restore a backup). \
+             Are you sure?",
+        )
+        .buttons(&[
+            (
+                &custom_id(NAME, "reset-data", now),
+                "Delete all of this server's data",
+                ButtonStyle::Danger,
+            ),
+            (
+                &custom_id(NAME, "cancel", now),
+                "Cancel",
+                ButtonStyle::Secondary,
+            ),
+        ]));
+    }
     if sub == "escalation" {
         return escalation(ctx, inv.guild_id, opts)
             .await
@@ -169,6 +204,38 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     let (patch, done) = patch_for(sub, opts)?;
     ctx.guilds.update_settings(inv.guild_id, &patch).await?;
     Ok(Reply::ephemeral(done))
+}
+
+/// `reset-data` is the owner's alone: only they may undo what every admin
+/// built, as only they may delete the server itself.
+fn owner_only(ctx: &Context, guild: Id<GuildMarker>, user: Id<UserMarker>) -> BotResult<()> {
+    let owner = ctx.guilds.facts(guild).and_then(|facts| facts.owner_id);
+    if owner == Some(user) {
+        Ok(())
+    } else {
+        Err(BotError::user(
+            "Only the server's owner can delete all of Keeper's data here.",
+        ))
+    }
+}
+
+/// The confirmation's buttons: the owner is checked again at the click.
+async fn clicked(ctx: &Context, click: &Click<'_>) -> BotResult<Reply> {
+    if click.action != "reset-data" {
+        return Ok(Reply::ephemeral("Nothing was deleted."));
+    }
+    owner_only(ctx, click.guild_id, click.user.id)?;
+    let done = ctx
+        .guilds
+        .reset_data(click.guild_id, Some(click.interaction_id), Utc::now())
+        .await?;
+    Ok(Reply::ephemeral(match done {
+        Applied::Now(rows) => format!(
+            "Deleted everything Keeper kept for this server ({rows} rows). Keeper starts over \
+             here with the default settings."
+        ),
+        Applied::Before => ALREADY_DONE.to_owned(),
+    }))
 }
 
 /// The settings change a subcommand asks for, and the sentence confirming it.

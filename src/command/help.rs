@@ -15,6 +15,7 @@ pub const SPEC: Spec = Spec {
     private: false,
     slash: None,
     text: Some(TEXT),
+    button: None,
 };
 
 const TEXT: Text = Text {
@@ -81,6 +82,7 @@ mod tests {
              `k?top [page]` (or `/leaderboard`): the leaderboard\n\
              `k?warn @member reason` (or `/warn`): warn a member (Timeout Members)\n\
              `k?warnings [@member] [page]` (or `/warnings`): warnings and cases (others' for moderators)\n\
+             Everyone: `/mydata`.\n\
              Admins: `/config`, `/xp`, `/levels`.\n\
              Moderators: `/unwarn`, `/clearwarnings`, `/case`, `/reason`, `/note`, `/timeout`, `/untimeout`.\n\
              With Kick Members: `/kick`.\n\

@@ -3,8 +3,14 @@
 
 use twilight_model::{
     application::interaction::Interaction,
-    channel::message::{AllowedMentions, Embed, MessageFlags},
-    http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
+    channel::message::{
+        AllowedMentions, Component, Embed, MessageFlags,
+        component::{ActionRow, Button, ButtonStyle},
+    },
+    http::{
+        attachment::Attachment,
+        interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
+    },
 };
 
 use crate::context::Context;
@@ -16,6 +22,11 @@ pub struct Reply {
     pub embeds: Vec<Embed>,
     /// Only the person who ran the command sees it.
     pub ephemeral: bool,
+    /// Buttons under the answer (a confirmation); a click's answer replaces
+    /// the message it was on, and its buttons go unless it names new ones.
+    pub components: Vec<Component>,
+    /// Files attached to the answer (`/mydata show`'s JSON).
+    pub attachments: Vec<Attachment>,
 }
 
 impl Reply {
@@ -41,10 +52,36 @@ impl Reply {
         }
     }
 
+    /// Add a row of buttons: `(custom_id, label, style)`.
+    pub fn buttons(mut self, buttons: &[(&str, &str, ButtonStyle)]) -> Self {
+        let row = buttons
+            .iter()
+            .map(|&(custom_id, label, style)| {
+                Component::Button(Button {
+                    custom_id: Some(custom_id.to_owned()),
+                    disabled: false,
+                    emoji: None,
+                    id: None,
+                    label: Some(label.to_owned()),
+                    sku_id: None,
+                    style,
+                    url: None,
+                })
+            })
+            .collect();
+        self.components.push(Component::ActionRow(ActionRow {
+            components: row,
+            id: None,
+        }));
+        self
+    }
+
     fn data(self) -> InteractionResponseData {
         InteractionResponseData {
             content: self.content,
             embeds: Some(self.embeds),
+            components: (!self.components.is_empty()).then_some(self.components),
+            attachments: (!self.attachments.is_empty()).then_some(self.attachments),
             // Replies never ping: a command's answer names people, it doesn't call them.
             allowed_mentions: Some(AllowedMentions::default()),
             flags: self.ephemeral.then_some(MessageFlags::EPHEMERAL),
@@ -134,5 +171,54 @@ async fn replace_deferred(ctx: &Context, interaction: &Interaction, reply: Reply
         .await;
     if let Err(err) = result {
         tracing::warn!(interaction = %interaction.id, error = %err, "could not answer a deferred interaction");
+    }
+}
+
+/// Answer a button's click by replacing the message it was on (its buttons
+/// go unless the reply has new ones); when the work was deferred, by editing
+/// that message.
+pub(super) async fn update(ctx: &Context, interaction: &Interaction, reply: Reply, deferred: bool) {
+    let client = ctx.interactions.interaction(ctx.application_id);
+    if deferred {
+        let none = AllowedMentions::default();
+        let result = client
+            .update_response(&interaction.token)
+            .content(reply.content.as_deref())
+            .embeds(Some(&reply.embeds))
+            .components(Some(&reply.components))
+            .allowed_mentions(Some(&none))
+            .await;
+        if let Err(err) = result {
+            tracing::warn!(interaction = %interaction.id, error = %err, "could not edit a clicked message");
+        }
+        return;
+    }
+    let mut data = reply.data();
+    data.components.get_or_insert_with(Vec::new);
+    let response = InteractionResponse {
+        kind: InteractionResponseType::UpdateMessage,
+        data: Some(data),
+    };
+    if let Err(err) = client
+        .create_response(interaction.id, &interaction.token, &response)
+        .await
+    {
+        tracing::warn!(interaction = %interaction.id, error = %err, "could not answer a click");
+    }
+}
+
+/// Acknowledge a click whose work takes longer than Discord waits; the
+/// message is edited when done ([`update`]).
+pub(super) async fn defer_update(ctx: &Context, interaction: &Interaction) {
+    let response = InteractionResponse {
+        kind: InteractionResponseType::DeferredUpdateMessage,
+        data: None,
+    };
+    let client = ctx.interactions.interaction(ctx.application_id);
+    if let Err(err) = client
+        .create_response(interaction.id, &interaction.token, &response)
+        .await
+    {
+        tracing::warn!(interaction = %interaction.id, error = %err, "could not defer a click");
     }
 }

@@ -4,12 +4,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    GuildFacts, GuildRole, GuildStore, StoreError, StoreResult, id_from_db, id_to_db,
+    Applied, GuildFacts, GuildRole, GuildStore, StoreError, StoreResult, id_from_db, id_to_db,
     permissions_from_db, permissions_to_db,
 };
 use twilight_model::id::{
     Id,
-    marker::{GuildMarker, RoleMarker, UserMarker},
+    marker::{GuildMarker, InteractionMarker, RoleMarker, UserMarker},
 };
 
 use crate::{
@@ -299,49 +299,9 @@ impl GuildStore for SqliteStore {
         if due.first().copied().unwrap_or(0) == 0 {
             return Ok(None);
         }
-        // Every table that names the guild; the guild's own row last.
-        let mut rows = 0;
-        rows += sqlx::query!("DELETE FROM guild_settings WHERE guild_id = ?1", guild_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
+        // Every table that names the guild; its facts and its own row last.
+        let mut rows = delete_guild_data(&mut tx, guild_id).await?;
         rows += sqlx::query!("DELETE FROM guild_roles WHERE guild_id = ?1", guild_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        rows += sqlx::query!("DELETE FROM member_xp WHERE guild_id = ?1", guild_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        rows += sqlx::query!("DELETE FROM level_rewards WHERE guild_id = ?1", guild_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        rows += sqlx::query!("DELETE FROM case_counters WHERE guild_id = ?1", guild_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        rows += sqlx::query!("DELETE FROM case_amendments WHERE guild_id = ?1", guild_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        rows += sqlx::query!("DELETE FROM mod_cases WHERE guild_id = ?1", guild_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        rows += sqlx::query!("DELETE FROM escalation_rules WHERE guild_id = ?1", guild_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-        rows += sqlx::query!("DELETE FROM welcomed_members WHERE guild_id = ?1", guild_id)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?
@@ -362,6 +322,69 @@ impl GuildStore for SqliteStore {
         tx.commit().await.map_err(db_error)?;
         Ok(Some(rows))
     }
+
+    async fn reset_guild_data(
+        &self,
+        guild: Id<GuildMarker>,
+        once: Option<Id<InteractionMarker>>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Applied<u64>> {
+        let Some(mut tx) = self.begin_once(once, guild, at).await? else {
+            return Ok(Applied::Before);
+        };
+        let rows = delete_guild_data(&mut tx, id_to_db(guild)).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Applied::Now(rows))
+    }
+}
+
+/// Delete the guild's data (settings, members' XP, rewards, cases and their
+/// history and numbering, escalation rules, joins) in `tx`, keeping what the
+/// gateway told of it (facts, roles) and the interactions applied there; the
+/// rows deleted.
+async fn delete_guild_data(tx: &mut sqlx::SqliteConnection, guild_id: i64) -> StoreResult<u64> {
+    let mut rows = 0;
+    rows += sqlx::query!("DELETE FROM guild_settings WHERE guild_id = ?1", guild_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    rows += sqlx::query!("DELETE FROM member_xp WHERE guild_id = ?1", guild_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    rows += sqlx::query!("DELETE FROM level_rewards WHERE guild_id = ?1", guild_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    rows += sqlx::query!("DELETE FROM case_counters WHERE guild_id = ?1", guild_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    rows += sqlx::query!("DELETE FROM case_amendments WHERE guild_id = ?1", guild_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    rows += sqlx::query!("DELETE FROM mod_cases WHERE guild_id = ?1", guild_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    rows += sqlx::query!("DELETE FROM escalation_rules WHERE guild_id = ?1", guild_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    rows += sqlx::query!("DELETE FROM welcomed_members WHERE guild_id = ?1", guild_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    Ok(rows)
 }
 
 /// A change to one of the guild's roles changes the guild.

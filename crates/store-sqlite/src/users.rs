@@ -2,8 +2,12 @@
 //! deleting it.
 
 use async_trait::async_trait;
-use keeper_store::{DeletedCounts, StoreResult, UserDataStore, UserExport, id_to_db};
-use twilight_model::id::{Id, marker::UserMarker};
+use chrono::{DateTime, Utc};
+use keeper_store::{Applied, DeletedCounts, StoreResult, UserDataStore, UserExport, id_to_db};
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, InteractionMarker, UserMarker},
+};
 
 use crate::{SqliteStore, cases::CaseRow, convert::from_rows, error::db_error, xp::XpRow};
 
@@ -89,5 +93,24 @@ impl UserDataStore for SqliteStore {
             xp_rows: xp.rows_affected(),
             cases: cases.rows_affected(),
         })
+    }
+
+    async fn delete_user_xp(
+        &self,
+        user: Id<UserMarker>,
+        guild: Id<GuildMarker>,
+        once: Option<Id<InteractionMarker>>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Applied<u64>> {
+        let Some(mut tx) = self.begin_once(once, guild, at).await? else {
+            return Ok(Applied::Before);
+        };
+        let user_id = id_to_db(user);
+        let xp = sqlx::query!("DELETE FROM member_xp WHERE user_id = ?1", user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Applied::Now(xp.rows_affected()))
     }
 }

@@ -31,7 +31,7 @@ pub async fn callback(
         .uri()
         .query()
         .is_some_and(|q| q.split('&').any(|kv| kv == "with_response=true"));
-    let body = read_body(&core, req).await?;
+    let mut body = read_body(&core, req).await?;
     let Some(kind) = body.json.get("type").and_then(Value::as_u64) else {
         return Err(ApiError::required(&["type".into()]));
     };
@@ -46,6 +46,29 @@ pub async fn callback(
     }
     let data = body.json.get("data").cloned().unwrap_or(Value::Null);
     let mut message_id = None;
+    // UPDATE_MESSAGE (7) and DEFERRED_UPDATE_MESSAGE (6) answer a click on a
+    // message's component: only a component interaction has a message to
+    // update, and 7 replaces it now (6 leaves it for a later edit).
+    if matches!(kind, 6 | 7) {
+        let Some(target) = world.interactions[&id].original_message else {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                50035,
+                "Invalid Form Body: this interaction has no message to update",
+            ));
+        };
+        if kind == 7 {
+            let inner = MessageBody {
+                json: if data.is_object() {
+                    data.clone()
+                } else {
+                    json!({})
+                },
+                files: std::mem::take(&mut body.files),
+            };
+            channels::edit_stored(&mut world, target, inner)?;
+        }
+    }
     if kind == 4 {
         let inner = MessageBody {
             json: if data.is_object() {

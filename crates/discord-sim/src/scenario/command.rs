@@ -160,12 +160,7 @@ pub(super) fn create_interaction(
     };
     let token = format!("sim-interaction-{id}-{:016x}", rand::random::<u64>());
     let g = guild.ok_or_else(|| SimError::Setup("unknown guild".into()))?;
-    let mut member = member_with_permissions(w, g, user_id)
-        .ok_or_else(|| SimError::Setup("the user is not a member".into()))?;
-    // The invoker's permissions are those in the channel, overwrites applied.
-    if let Some(c) = w.channels.get(&channel_id) {
-        member["permissions"] = json!(g.permissions_in(c, user_id).to_string());
-    }
+    let member = invoker(w, g, channel_id, user_id)?;
     let mut data = json!({
         "id": cmd.get("id").cloned().unwrap_or(json!("0")),
         "name": name,
@@ -177,27 +172,68 @@ pub(super) fn create_interaction(
         data["resolved"] = resolved;
     }
     let d = interaction_json(w, g, channel_id, (id, &token), member, data);
-    w.interactions.insert(
-        id,
-        InteractionRec {
-            id,
-            token: token.clone(),
-            guild_id: Some(guild_id),
-            channel_id,
-            user_id,
-            command: command.to_owned(),
-            created: Instant::now(),
-            state: InteractionState::Pending,
-            original_message: None,
-            responded_after: None,
-            deferred_flags: 0,
-            original_deleted: false,
-            payload: d.clone(),
-        },
-    );
-    w.interaction_tokens.insert(token, id);
-    w.dispatch_guild(guild_id, "INTERACTION_CREATE", 0, &d, None);
+    let who = (guild_id, channel_id, user_id);
+    record_and_dispatch(w, (id, token), who, command.to_owned(), None, d);
     Ok(id)
+}
+
+/// Build and dispatch INTERACTION_CREATE for a click by `user_id` on the
+/// button `custom_id` of message `message_id` (type 3, MESSAGE_COMPONENT);
+/// its `@original` is that message. An ephemeral message is seen, so
+/// clicked, only by the member it answered.
+pub(super) fn create_click(
+    w: &mut World,
+    (guild_id, user_id): (u64, u64),
+    message_id: u64,
+    custom_id: &str,
+) -> Result<(u64, u64), SimError> {
+    let m = w
+        .messages
+        .get(&message_id)
+        .ok_or_else(|| SimError::Setup(format!("no message {message_id}")))?;
+    let has_button = m
+        .components
+        .iter()
+        .flat_map(|row| {
+            row.get("components")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .any(|c| c.get("custom_id").and_then(Value::as_str) == Some(custom_id));
+    if !has_button {
+        return Err(SimError::Setup(format!(
+            "message {message_id} has no button {custom_id:?}"
+        )));
+    }
+    if m.flags & 64 != 0 {
+        let asker = m
+            .interaction_id
+            .and_then(|i| w.interactions.get(&i))
+            .map(|r| r.user_id);
+        if asker != Some(user_id) {
+            return Err(SimError::Setup(format!(
+                "message {message_id} is ephemeral: only its member sees it"
+            )));
+        }
+    }
+    let channel_id = m.channel_id;
+    let message = w.message_json(m, false);
+    let id = w.ids.next();
+    let token = format!("sim-interaction-{id}-{:016x}", rand::random::<u64>());
+    let g = w
+        .guilds
+        .get(&guild_id)
+        .ok_or_else(|| SimError::Setup("unknown guild".into()))?;
+    let member = invoker(w, g, channel_id, user_id)?;
+    let data = json!({"custom_id": custom_id, "component_type": 2});
+    let mut d = interaction_json(w, g, channel_id, (id, &token), member, data);
+    d["type"] = json!(3);
+    d["message"] = message;
+    let who = (guild_id, channel_id, user_id);
+    let command = format!("click {custom_id}");
+    record_and_dispatch(w, (id, token), who, command, Some(message_id), d);
+    Ok((id, channel_id))
 }
 
 /// Walk the subcommand group and/or subcommand named after the command, as
@@ -272,6 +308,49 @@ fn resolve(w: &World, guild: Option<&GuildRec>, value: &OptionValue, resolved: &
         }
         _ => {}
     }
+}
+
+/// The member behind an interaction in `channel_id`, with their permissions
+/// there (overwrites applied), as interactions carry them.
+fn invoker(w: &World, g: &GuildRec, channel_id: u64, user_id: u64) -> Result<Value, SimError> {
+    let mut member = member_with_permissions(w, g, user_id)
+        .ok_or_else(|| SimError::Setup("the user is not a member".into()))?;
+    if let Some(c) = w.channels.get(&channel_id) {
+        member["permissions"] = json!(g.permissions_in(c, user_id).to_string());
+    }
+    Ok(member)
+}
+
+/// Remember interaction `id` (its `@original`, when it has one already) and
+/// dispatch its INTERACTION_CREATE `d`.
+fn record_and_dispatch(
+    w: &mut World,
+    (id, token): (u64, String),
+    (guild_id, channel_id, user_id): (u64, u64, u64),
+    command: String,
+    original_message: Option<u64>,
+    d: Value,
+) {
+    w.interactions.insert(
+        id,
+        InteractionRec {
+            id,
+            token: token.clone(),
+            guild_id: Some(guild_id),
+            channel_id,
+            user_id,
+            command,
+            created: Instant::now(),
+            state: InteractionState::Pending,
+            original_message,
+            responded_after: None,
+            deferred_flags: 0,
+            original_deleted: false,
+            payload: d.clone(),
+        },
+    );
+    w.interaction_tokens.insert(token, id);
+    w.dispatch_guild(guild_id, "INTERACTION_CREATE", 0, &d, None);
 }
 
 /// A member's JSON with the `permissions` interactions carry; `None` for

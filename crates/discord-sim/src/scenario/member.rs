@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use super::command::{OptionValue, create_interaction, find_command};
+use super::command::{OptionValue, create_click, create_interaction, find_command};
 use super::{Channel, Guild, Interaction, Role, Sim, SimError, inbox};
 use crate::config::intents;
 use crate::model::MemberRec;
@@ -250,6 +250,22 @@ impl Member {
             Err(e) => panic!("{e}"),
         };
         Interaction::sent(self.sim.clone(), id, cid, lag)
+    }
+
+    /// Click the button `custom_id` on message `message_id` (an answer of
+    /// the bot's): the click is an interaction of its own, answered by
+    /// updating that message.
+    pub fn click(&self, message_id: u64, custom_id: &str) -> Interaction {
+        let (gid, uid) = (self.guild_id, self.user_id);
+        let created = self
+            .sim
+            .with_world(|w| create_click(w, (gid, uid), message_id, custom_id));
+        match created {
+            Ok((id, channel_id)) => {
+                Interaction::sent(self.sim.clone(), id, channel_id, Duration::ZERO)
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
 
     fn read<T>(&self, f: impl FnOnce(Option<&MemberRec>) -> T) -> T {

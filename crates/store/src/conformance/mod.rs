@@ -106,6 +106,7 @@ macro_rules! conformance_tests {
             escalation_rules_are_validated,
             // users.rs
             export_and_delete_user,
+            a_members_xp_is_deleted_everywhere_and_cases_kept,
             // sessions.rs
             sessions_save_load_delete,
             // replays.rs
@@ -118,6 +119,7 @@ macro_rules! conformance_tests {
             // transfer.rs
             every_table_moves_whole,
             a_left_guild_is_purged_whole_after_retention,
+            a_guilds_data_is_reset_whole_and_once,
             // import.rs
             imports_merge_and_a_second_run_changes_nothing,
             a_dry_run_reports_the_same_and_writes_nothing,

@@ -438,6 +438,62 @@ pub async fn every_table_moves_whole<F: Fixture>(fixture: &F) {
 }
 
 /// `rows` without those of `guild`.
+/// `/config reset-data`: the guild's data goes whole, in one transaction, at
+/// most once per interaction; what the gateway told of it (facts, roles), the
+/// other guilds, sessions and applied interactions stay.
+pub async fn a_guilds_data_is_reset_whole_and_once<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    for rows in sample_rows() {
+        store.write_rows(&rows).await.unwrap();
+    }
+    let kept = |table: Table| {
+        matches!(
+            table,
+            Table::Guilds | Table::GuildRoles | Table::GatewaySessions | Table::AppliedInteractions
+        )
+    };
+    let expected: Vec<Rows> = sample_rows()
+        .into_iter()
+        .map(|r| {
+            if kept(r.table()) {
+                r
+            } else {
+                without_guild(r, 1)
+            }
+        })
+        .collect();
+    let gone: usize = sample_rows().iter().map(Rows::len).sum::<usize>()
+        - expected.iter().map(Rows::len).sum::<usize>();
+    assert!(gone > 5, "the sample has guild 1's data in several tables");
+
+    let once = Some(Id::new(4_242));
+    let done = store
+        .reset_guild_data(guild(1), once, at(50))
+        .await
+        .unwrap();
+    assert_eq!(done.now(), Some(gone as u64));
+    let after = read_all(&*store).await;
+    for (got, want) in after.iter().zip(&expected) {
+        if got.table() == Table::AppliedInteractions {
+            // One more: the reset's own.
+            assert_eq!(got.len(), want.len() + 1);
+        } else {
+            assert_eq!(got, want, "{:?}", got.table());
+        }
+    }
+    // Delivered again: nothing more is deleted (guild 1 has new XP by then).
+    store
+        .set_xp(guild(1), user(5), 40, at(60), None)
+        .await
+        .unwrap();
+    let again = store
+        .reset_guild_data(guild(1), once, at(70))
+        .await
+        .unwrap();
+    assert!(again.now().is_none(), "applied once");
+    assert_eq!(store.leaderboard_len(guild(1)).await.unwrap(), 1);
+}
+
 fn without_guild(rows: Rows, guild: u64) -> Rows {
     let keep = |g: Id<twilight_model::id::marker::GuildMarker>| g.get() != guild;
     match rows {

@@ -1,7 +1,9 @@
 //! [`UserDataStore`](crate::UserDataStore): export and deletion of one user's data
 //! across guilds.
 
-use super::{Fixture, award, guild, new_case, user};
+use twilight_model::id::Id;
+
+use super::{Fixture, award, guild, new_case, t, user};
 use crate::{CaseKind, NewCase};
 
 pub async fn export_and_delete_user<F: Fixture>(fixture: &F) {
@@ -77,4 +79,51 @@ pub async fn export_and_delete_user<F: Fixture>(fixture: &F) {
             .number,
         3
     );
+}
+
+/// `/mydata delete`: the user's XP goes in every guild, the cases about them
+/// stay, other members are untouched; once per interaction.
+pub async fn a_members_xp_is_deleted_everywhere_and_cases_kept<F: Fixture>(fixture: &F) {
+    let store = fixture.store();
+    let alice = user(1_000_000_000_000_000_001);
+    store
+        .award_xp(
+            &[
+                award(1, alice.get(), 150, 0),
+                award(2, alice.get(), 30, 0),
+                award(1, 5, 10, 0),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
+    store
+        .add_case(&new_case(1, alice.get(), CaseKind::Warn, "spam", 1), None)
+        .await
+        .unwrap();
+    let once = Some(Id::new(777));
+    let deleted = store
+        .delete_user_xp(alice, guild(1), once, t(10))
+        .await
+        .unwrap();
+    assert_eq!(deleted.now(), Some(2));
+    let left = store.export_user(alice).await.unwrap();
+    assert!(left.xp.is_empty(), "{left:?}");
+    assert_eq!(left.cases.len(), 1, "cases about them are kept");
+    assert_eq!(
+        store.leaderboard_len(guild(1)).await.unwrap(),
+        1,
+        "member 5 stays"
+    );
+    // Delivered again after they earned XP anew: not deleted twice.
+    store
+        .award_xp(&[award(1, alice.get(), 20, 20)], &[])
+        .await
+        .unwrap();
+    let again = store
+        .delete_user_xp(alice, guild(1), once, t(30))
+        .await
+        .unwrap();
+    assert!(again.now().is_none());
+    assert_eq!(store.export_user(alice).await.unwrap().xp.len(), 1);
 }

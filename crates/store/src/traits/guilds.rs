@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use twilight_model::id::{
     Id,
-    marker::{GuildMarker, RoleMarker, UserMarker},
+    marker::{GuildMarker, InteractionMarker, RoleMarker, UserMarker},
 };
 
-use crate::{GuildFacts, GuildRole, StoreResult};
+use crate::{Applied, GuildFacts, GuildRole, StoreResult};
 
 /// What Keeper knows of each guild from the gateway: name, owner, member count,
 /// roles and the roles Keeper holds, and when it joined and left. Discord sends
@@ -83,4 +83,15 @@ pub trait GuildStore: Send + Sync {
         guild: Id<GuildMarker>,
         left_before: DateTime<Utc>,
     ) -> StoreResult<Option<u64>>;
+
+    /// `/config reset-data`: delete the guild's data (settings, members' XP,
+    /// rewards, cases, their history and numbering, escalation rules, joins) in
+    /// one transaction, keeping what the gateway told of it (Keeper is still
+    /// there). The rows deleted; at most once per interaction.
+    async fn reset_guild_data(
+        &self,
+        guild: Id<GuildMarker>,
+        once: Option<Id<InteractionMarker>>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Applied<u64>>;
 }
