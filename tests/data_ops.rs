@@ -714,3 +714,93 @@ async fn import_json_into_sqlite() {
 async fn import_json_into_postgres() {
     import_json_into(true).await;
 }
+
+/// The scale: a SQLite database of 1,000,000 members copied into
+/// PostgreSQL by the binary, killed with SIGKILL half-way; the next run
+/// refuses the half-filled target and says what to do, and `--force`
+/// completes it, every table's rows and checksum equal to the source.
+/// (Rates at this scale, from a release build, are in BENCHMARKS.md.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_members_copy_whole_after_a_kill_9() {
+    const GUILDS: u64 = 100;
+    const PER_GUILD: u64 = 10_000;
+    let (source, source_url) = common::Backend::create(false).await;
+    let store = common::open_store(&source_url).await;
+    for guild in 1..=GUILDS {
+        let rows: Vec<_> = (1..=PER_GUILD)
+            .map(|user| transfer::MemberXpRow {
+                guild_id: Id::new(guild),
+                user_id: Id::new(1_000_000 + user),
+                xp: ((guild * 7_919 + user * 104_729) % 250_000) as i64,
+                messages: (user % 500) as i64,
+                last_award_at: chrono::DateTime::from_timestamp_millis(
+                    1_760_000_000_000 + (user * guild) as i64,
+                ),
+            })
+            .collect();
+        store
+            .write_rows(&transfer::Rows::MemberXp(rows))
+            .await
+            .unwrap();
+    }
+    let expected = digests_of(&store).await;
+    store.close().await;
+    assert_eq!(member_rows(&expected), GUILDS * PER_GUILD);
+
+    let (target, target_url) = common::Backend::create(true).await;
+    let mut copy = Command::new(env!("CARGO_BIN_EXE_keeper"))
+        .args(["copy", "--from", &source_url, "--to", &target_url])
+        .env("KEEPER_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once a good part of member_xp is in.
+    let mut admin = common::connect_admin(&target_url).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let copied: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM member_xp")
+            .fetch_one(&mut admin)
+            .await
+            .ok();
+        if copied.is_some_and(|n| n >= 200_000) {
+            break;
+        }
+        assert!(
+            copy.try_wait().unwrap().is_none(),
+            "the copy ended before it could be killed"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy made no progress"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    copy.kill().unwrap();
+    copy.wait().unwrap();
+    drop(admin);
+
+    let out = keeper(&["copy", "--from", &source_url, "--to", &target_url], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--force"),
+        "{}",
+        said(&out)
+    );
+    let out = keeper(
+        &[
+            "copy",
+            "--from",
+            &source_url,
+            "--to",
+            &target_url,
+            "--force",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", said(&out));
+    assert_eq!(digests(&target_url).await, expected);
+    target.drop().await;
+    source.drop().await;
+}
