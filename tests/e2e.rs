@@ -372,7 +372,40 @@ on_both_backends!(
     a_replayed_join_is_counted_once,
     mydata_shows_and_deletes_ones_own_xp,
     config_reset_data_is_the_owners_after_a_confirmation,
+    a_level_up_grants_every_reward_an_import_left_out,
 );
+
+/// XP that arrived without Discord (`keeper import-json`, a restore) leaves a
+/// member at level 3 without the rewards of levels 1 and 3; their next
+/// level-up asks Discord what they hold and grants all three.
+async fn a_level_up_grants_every_reward_an_import_left_out(w: World) {
+    let regular = w.guild.role("Regular", 0);
+    let veteran = w.guild.role("Veteran", 0);
+    let elder = w.guild.role("Elder", 0);
+    w.reward(1, &regular).await;
+    w.reward(3, &veteran).await;
+    w.reward(4, &elder).await;
+    w.fixed_xp(10).await;
+    let alice = w.guild.member("alice");
+    // Level 3 (475 to 769 XP), written as an import writes it.
+    let store = w.store().await;
+    store
+        .set_xp(
+            Id::new(w.guild.id()),
+            Id::new(alice.id()),
+            765,
+            chrono::Utc::now(),
+            None,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    alice.says(&w.general, "back again").await;
+    for role in [&elder, &veteran, &regular] {
+        await_role(&alice, role).await;
+    }
+    w.finish().await;
+}
 
 /// The `custom_id`s of a message's buttons, in order.
 fn buttons(message: &discord_sim::SentMessage) -> Vec<String> {

@@ -64,8 +64,9 @@ impl LevelUps {
     /// short), the role matters more than the message.
     pub async fn apply(&self, level_up: LevelUp) -> BotResult<()> {
         let LevelUp { outcome, channel } = level_up;
-        // What the old level gave is what the member holds, as far as Keeper knows.
-        let held = Held::AtLevel(outcome.old_level);
+        let held = self
+            .held(outcome.guild_id, outcome.user_id, outcome.old_level)
+            .await;
         self.sync_rewards(outcome.guild_id, outcome.user_id, outcome.new_level, &held)
             .await?;
         let settings = self.guilds.settings(outcome.guild_id);
@@ -103,6 +104,35 @@ impl LevelUps {
     /// is drained last) get until `deadline`.
     pub async fn finish(&self, deadline: tokio::time::Instant) {
         self.outbox.finish(deadline).await;
+    }
+
+    /// The reward roles a member coming from `old_level` holds. When that
+    /// level entitled them to none, none (no need to ask). Otherwise Discord is
+    /// asked: XP imported from another bot (`keeper import-json`), a restore or
+    /// a role taken by hand may have left them without what their level gives,
+    /// and a level-up then grants every reward missing, not only the new one.
+    /// If Discord can't say, what the old level gave is assumed held.
+    async fn held(&self, guild: Id<GuildMarker>, user: Id<UserMarker>, old_level: i32) -> Held {
+        let entitled = self
+            .guilds
+            .level_rewards(guild)
+            .await
+            .is_ok_and(|rewards| rewards.iter().any(|r| r.level <= old_level));
+        if !entitled {
+            return Held::AtLevel(old_level);
+        }
+        let member = match self.http.guild_member(guild, user).await {
+            Ok(response) => response.model().await.map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        match member {
+            Ok(member) => Held::Known(member.roles),
+            Err(error) => {
+                tracing::warn!(%guild, %user, %error,
+                    "could not read a member's roles; assuming their level's rewards");
+                Held::AtLevel(old_level)
+            }
+        }
     }
 
     /// Give and take reward roles so that the member holds exactly the guild's
