@@ -21,19 +21,51 @@ use chrono::{DateTime, Utc};
 use keeper_store::Store;
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::BackupConfig, error::Fatal};
+use crate::{config::BackupConfig, error::Fatal, progress::Progress};
 
 /// Write a backup of `store` in `dir`: under a temporary name (readable by its
 /// owner only from the start, as the data is members' and moderators') and
 /// renamed once complete, so a file with the final name is always a whole
 /// backup. The file written.
 pub async fn write(store: &dyn Store, dir: &Path) -> Result<PathBuf, Fatal> {
+    write_telling(store, dir, None).await
+}
+
+/// [`write`], telling `progress` the bytes written so far (the file's size,
+/// read every 100 ms) on the way.
+pub async fn write_telling(
+    store: &dyn Store,
+    dir: &Path,
+    mut progress: Option<&mut Progress>,
+) -> Result<PathBuf, Fatal> {
     let name = backup_name(store.backend(), Utc::now(), store.backup_extension());
     let (partial, done) = (dir.join(format!(".{name}.partial")), dir.join(&name));
     let written = async {
         private_empty_file(&partial)
             .map_err(|e| Fatal::Config(format!("can't write in {}: {e}", dir.display())))?;
-        store.backup_to(&partial).await.map_err(Fatal::database)?;
+        let mut backup = std::pin::pin!(store.backup_to(&partial));
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let backed_up = loop {
+            tokio::select! {
+                result = &mut backup => break result,
+                _ = tick.tick() => {
+                    if let Some(progress) = progress.as_deref_mut() {
+                        let size = std::fs::metadata(&partial).map_or(0, |m| m.len());
+                        progress.update("backup", 0, size);
+                    }
+                }
+            }
+        };
+        if let Some(progress) = progress.as_deref_mut() {
+            match &backed_up {
+                Ok(()) => {
+                    let size = std::fs::metadata(&partial).map_or(0, |m| m.len());
+                    progress.complete("backup", size);
+                }
+                Err(_) => progress.finish(),
+            }
+        }
+        backed_up.map_err(Fatal::database)?;
         std::fs::rename(&partial, &done)
             .map_err(|e| Fatal::Runtime(format!("can't name the backup {}: {e}", done.display())))
     }

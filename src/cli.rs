@@ -112,7 +112,10 @@ pub async fn backup(config: &Config, out: &std::path::Path) -> Result<(), Fatal>
         store.backend(),
         out.display()
     );
-    let written = backups::write(&*store, out).await;
+    // No hint is no reason to fail a backup: the bar then counts bytes only.
+    let hint = store.backup_size_hint().await.ok().flatten();
+    let mut progress = crate::progress::Progress::bytes(hint);
+    let written = backups::write_telling(&*store, out, Some(&mut progress)).await;
     store.close().await;
     let done = written?;
     let size = std::fs::metadata(&done).map(|m| m.len()).unwrap_or(0);

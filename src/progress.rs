@@ -1,4 +1,5 @@
-//! Progress of a long data operation (`keeper restore`, `keeper copy`): a bar
+//! Progress of a long data operation (`keeper restore`, `keeper copy`,
+//! `keeper backup`): a bar
 //! redrawn in place on a terminal, plain lines every few seconds otherwise (a
 //! log file or CI keeps every line, so they must be few and whole).
 
@@ -12,9 +13,11 @@ const PLAIN_EVERY: Duration = Duration::from_secs(5);
 /// How often the bar is redrawn on a terminal.
 const BAR_EVERY: Duration = Duration::from_millis(100);
 
-/// Rows done out of a known total, told on stderr.
+/// Rows (or bytes) done out of a total, told on stderr.
 pub struct Progress {
-    total: u64,
+    /// `None`: not known beforehand (a `pg_dump` archive's size).
+    total: Option<u64>,
+    unit: &'static str,
     done: u64,
     started: Instant,
     last_told: Option<Instant>,
@@ -24,8 +27,18 @@ pub struct Progress {
 impl Progress {
     /// `total` rows to go; a bar when stderr is a terminal.
     pub fn new(total: u64) -> Self {
+        Self::of(Some(total), "rows")
+    }
+
+    /// Bytes written out of `total` expected (`None`: unknown).
+    pub fn bytes(total: Option<u64>) -> Self {
+        Self::of(total, "bytes")
+    }
+
+    fn of(total: Option<u64>, unit: &'static str) -> Self {
         Self {
             total,
+            unit,
             done: 0,
             started: Instant::now(),
             last_told: None,
@@ -45,13 +58,30 @@ impl Progress {
             return;
         }
         self.last_told = Some(Instant::now());
-        let line = progress_line(table, self.done, self.total, self.started.elapsed());
+        let line = match self.total {
+            Some(total) => line_of(table, self.done, total, self.started.elapsed(), self.unit),
+            None => format!(
+                "{table}  {} {unit} so far  {} {unit}/s",
+                grouped(self.done),
+                grouped(self.rate().round() as u64),
+                unit = self.unit
+            ),
+        };
         let mut err = std::io::stderr().lock();
         let _ = if self.terminal {
             write!(err, "\r{line}\x1b[K")
         } else {
             writeln!(err, "{line}")
         };
+    }
+
+    /// All of it is done: `done` is the whole (an estimated total is replaced
+    /// by what it came to), told at once, and the line finished.
+    pub fn complete(&mut self, table: &str, done: u64) {
+        self.total = Some(done);
+        self.last_told = None;
+        self.update(table, 0, done);
+        self.finish();
     }
 
     /// The bar's line is finished, so what follows starts on its own line.
@@ -75,6 +105,11 @@ fn rate(done: u64, elapsed: Duration) -> f64 {
 
 /// `[########------------]  40%  member_xp  400,000/1,000,000 rows  85,000 rows/s  7 s left`.
 pub fn progress_line(table: &str, done: u64, total: u64, elapsed: Duration) -> String {
+    line_of(table, done, total, elapsed, "rows")
+}
+
+/// [`progress_line`] counting `unit`s.
+fn line_of(table: &str, done: u64, total: u64, elapsed: Duration, unit: &str) -> String {
     const WIDTH: u64 = 20;
     let done = done.min(total);
     let (filled, percent) = match total {
@@ -90,7 +125,7 @@ pub fn progress_line(table: &str, done: u64, total: u64, elapsed: Duration) -> S
         "time left unknown".to_owned()
     };
     format!(
-        "[{}{}] {percent:>3}%  {table}  {}/{} rows  {} rows/s  {left}",
+        "[{}{}] {percent:>3}%  {table}  {}/{} {unit}  {} {unit}/s  {left}",
         "#".repeat(filled as usize),
         "-".repeat((WIDTH - filled) as usize),
         grouped(done),
@@ -146,6 +181,21 @@ mod tests {
         let line = progress_line("guilds", 3, 3, Duration::from_millis(10));
         assert!(line.starts_with("[####################] 100%"), "{line}");
         assert!(line.ends_with("done"), "{line}");
+    }
+
+    #[test]
+    fn bytes_are_counted_like_rows() {
+        let line = line_of(
+            "backup",
+            5_000_000,
+            10_000_000,
+            Duration::from_secs(1),
+            "bytes",
+        );
+        assert_eq!(
+            line,
+            "[##########----------]  50%  backup  5,000,000/10,000,000 bytes  5,000,000 bytes/s  1 s left"
+        );
     }
 
     #[test]

@@ -377,6 +377,17 @@ async fn backup_restores_with_every_row(postgres: bool) {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let file = &files[0];
+    // Plain progress lines off a terminal, the last one the whole file.
+    let size = std::fs::metadata(file).unwrap().len();
+    let whole = format!(
+        "100%  backup  {size}/{size} bytes",
+        size = keeper::progress::grouped(size)
+    );
+    assert!(
+        stderr(&out).contains(&whole),
+        "{whole:?} in {}",
+        stderr(&out)
+    );
     let name = file.file_name().unwrap().to_str().unwrap().to_owned();
     let (prefix, extension) = match postgres {
         false => ("keeper-sqlite-", ".db"),

@@ -32,6 +32,25 @@ impl AdminStore for SqliteStore {
         Ok(())
     }
 
+    /// The pages in use: `VACUUM INTO` writes them and leaves the free ones out.
+    async fn backup_size_hint(&self) -> StoreResult<Option<u64>> {
+        let mut conn = self.reader.acquire().await.map_err(db_error)?;
+        let pages = sqlx::query_scalar!(r#"PRAGMA page_count"#)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        let free = sqlx::query_scalar!(r#"PRAGMA freelist_count"#)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        let size = sqlx::query_scalar!(r#"PRAGMA page_size"#)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        let used = pages.unwrap_or(0).saturating_sub(free.unwrap_or(0));
+        Ok(u64::try_from(used.saturating_mul(size.unwrap_or(0))).ok())
+    }
+
     fn backup_extension(&self) -> &'static str {
         "db"
     }

@@ -35,6 +35,12 @@ pub trait AdminStore: Send + Sync {
     /// naming what to install.
     async fn backup_to(&self, path: &Path) -> StoreResult<()>;
 
+    /// About how many bytes [`AdminStore::backup_to`] will write, for its
+    /// progress bar; `None` when there is no telling (a compressed archive).
+    async fn backup_size_hint(&self) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
+
     /// The extension of what [`AdminStore::backup_to`] writes: `db` or `dump`.
     fn backup_extension(&self) -> &'static str;
 
