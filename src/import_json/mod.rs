@@ -86,6 +86,14 @@ pub fn read_input(path: &Path) -> Result<Input, String> {
     Ok(Input { files, folder })
 }
 
+/// Whether `file` is a file beginning as Keeper's export does (gzip).
+fn starts_as_export(file: &Path) -> bool {
+    let mut head = [0; 2];
+    fs::File::open(file)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| crate::export::is_export(&head))
+}
+
 /// The format `auto` means for `input`.
 pub fn detect(input: &Input) -> Format {
     if input.folder {
@@ -150,6 +158,11 @@ pub async fn run(
     dry_run: bool,
     to: Option<&DatabaseUrl>,
 ) -> Result<(), Fatal> {
+    // A Keeper export is read as `keeper import` reads it, page by page: it
+    // may be far larger than any JSON file read whole here.
+    if format == Format::Keeper || (format == Format::Auto && starts_as_export(file)) {
+        return keeper_export(config, file, guild.is_some(), dry_run, to).await;
+    }
     let path = file.to_path_buf();
     let input = tokio::task::spawn_blocking(move || read_input(&path))
         .await
@@ -159,9 +172,6 @@ pub async fn run(
         Format::Auto => detect(&input),
         given => given,
     };
-    if format == Format::Keeper {
-        return keeper_export(config, file, guild.is_some(), dry_run, to).await;
-    }
     let now = Utc::now();
     let guild = guild.map(std::num::NonZeroU64::get);
     let parsed = tokio::task::spawn_blocking(move || parse(&input, format, guild, now))
