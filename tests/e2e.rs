@@ -373,7 +373,54 @@ on_both_backends!(
     mydata_shows_and_deletes_ones_own_xp,
     config_reset_data_is_the_owners_after_a_confirmation,
     a_level_up_grants_every_reward_an_import_left_out,
+    levels_sync_gives_every_member_the_rewards_of_their_level_now,
 );
+
+/// `/levels sync` after XP arrived without Discord: every member with a level
+/// ends up with exactly its rewards (given, and taken back above their
+/// level), someone who left is skipped, and the mod-log says when it is done.
+async fn levels_sync_gives_every_member_the_rewards_of_their_level_now(w: World) {
+    let modlog = w.modlog().await;
+    let regular = w.guild.role("Regular", 0);
+    let veteran = w.guild.role("Veteran", 0);
+    let elder = w.guild.role("Elder", 0);
+    w.reward(1, &regular).await;
+    w.reward(3, &veteran).await;
+    w.reward(10, &elder).await;
+    let alice = w.guild.member("alice");
+    let bob = w.guild.member("bob").with_role(&elder);
+    let store = w.store().await;
+    let guild = Id::new(w.guild.id());
+    let now = chrono::Utc::now();
+    for (user, xp) in [(alice.id(), 765), (bob.id(), 150), (4_242_424_242, 9_000)] {
+        store
+            .set_xp(guild, Id::new(user), xp, now, None)
+            .await
+            .unwrap();
+    }
+    store.close().await;
+
+    let answer = w.ask(&w.admin, "levels sync", []).await;
+    assert!(
+        answer.content.contains("of 3 with XP"),
+        "{}",
+        answer.content
+    );
+    await_role(&alice, &regular).await;
+    await_role(&alice, &veteran).await;
+    await_role(&bob, &regular).await;
+    await_no_role(&bob, &elder).await;
+    assert!(!alice.has_role(&elder) && !bob.has_role(&veteran));
+    let done = next_post(&modlog).await;
+    assert!(
+        done.content
+            .contains("2 member(s) checked, 2 given or relieved")
+            && done.content.contains("1 no longer here"),
+        "{}",
+        done.content
+    );
+    w.finish().await;
+}
 
 /// XP that arrived without Discord (`keeper import-json`, a restore) leaves a
 /// member at level 3 without the rewards of levels 1 and 3; their next

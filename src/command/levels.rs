@@ -1,6 +1,9 @@
-//! `/levels reward add|remove` and `/levels rewards`: roles granted at levels
-//! (Manage Server; adding one also needs what Discord would ask to give the role
-//! by hand, see [`crate::rewards`]).
+//! `/levels reward add|remove`, `/levels rewards` and `/levels sync`: roles
+//! granted at levels (Manage Server; adding one also needs what Discord would
+//! ask to give the role by hand, see [`crate::rewards`]). `sync` makes every
+//! member with a level hold exactly their rewards now, rather than at their
+//! next level-up: after `keeper import-json`, a restore, or roles changed by
+//! hand.
 
 use futures_util::FutureExt as _;
 use twilight_model::{
@@ -8,6 +11,7 @@ use twilight_model::{
         command::{Command, CommandType},
         interaction::InteractionContextType,
     },
+    channel::message::AllowedMentions,
     id::{Id, marker::RoleMarker},
 };
 use twilight_util::builder::command::{
@@ -19,7 +23,8 @@ use crate::{
     context::Context,
     error::{BotError, BotResult},
     guilds::guild_role,
-    rewards::{self, Manager, Refusal},
+    outbox::{Kind, Post},
+    rewards::{self, Held, Manager, Refusal},
 };
 
 pub const NAME: &str = "levels";
@@ -50,6 +55,10 @@ pub fn command() -> Command {
         ]),
     )
     .option(SubCommandBuilder::new("rewards", "List the level rewards"))
+    .option(SubCommandBuilder::new(
+        "sync",
+        "Give every member the rewards of their level now (after an import, say)",
+    ))
     .build()
 }
 
@@ -69,6 +78,7 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
                 .collect();
             Ok(Reply::ephemeral(lines.join("\n")))
         }
+        ("sync", _) => sync(ctx, inv).await,
         ("reward", Some((action, opts))) => {
             let level = opts.integer("level").ok_or_else(|| missing("level"))?;
             let level = i32::try_from(level)
@@ -126,4 +136,93 @@ fn check_reward(ctx: &Context, inv: &Invocation<'_>, role: Id<RoleMarker>) -> Bo
                 refusal.reason()
             ))
         })
+}
+
+/// Members read from the store per page of `/levels sync`.
+const SYNC_PAGE: u32 = 500;
+
+/// `/levels sync`: answered at once; the members are checked in the
+/// background (one request to Discord each for their roles, paced by its
+/// rate limits), and the outcome goes to the mod-log.
+async fn sync(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
+    let rewards = ctx.guilds.level_rewards(inv.guild_id).await?;
+    let Some(lowest) = rewards.iter().map(|r| r.level).min() else {
+        return Ok(Reply::ephemeral(
+            "No level rewards to give. Add one with `/levels reward add`.",
+        ));
+    };
+    let members = ctx.store.leaderboard_len(inv.guild_id).await?;
+    let (http, store, xp, guilds, outbox) = (
+        ctx.http.clone(),
+        ctx.store.clone(),
+        ctx.xp.clone(),
+        ctx.guilds.clone(),
+        ctx.outbox.clone(),
+    );
+    let guild = inv.guild_id;
+    ctx.tasks.spawn(async move {
+        let (mut checked, mut changed, mut gone) = (0u64, 0u64, 0u64);
+        let mut offset = 0;
+        'pages: loop {
+            let page = match store.leaderboard(guild, offset, SYNC_PAGE).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!(%guild, error = %err, "/levels sync stopped");
+                    break;
+                }
+            };
+            offset += page.len() as u64;
+            for member in &page {
+                // Highest XP first: below the lowest reward, nobody has one due.
+                if member.level < lowest {
+                    break 'pages;
+                }
+                let roles = match http.guild_member(guild, member.user_id).await {
+                    Ok(response) => match response.model().await {
+                        Ok(found) => found.roles,
+                        Err(_) => continue,
+                    },
+                    // Not a member any more (or Discord can't say): nothing to give.
+                    Err(_) => {
+                        gone += 1;
+                        continue;
+                    }
+                };
+                checked += 1;
+                let held = Held::Known(roles);
+                let current = match guilds.level_rewards(guild).await {
+                    Ok(current) => current,
+                    Err(_) => break 'pages,
+                };
+                let due = rewards::reconcile(member.level, &current, &held);
+                if due.add.is_empty() && due.remove.is_empty() {
+                    continue;
+                }
+                changed += 1;
+                if let Err(err) = xp
+                    .sync_rewards(guild, member.user_id, member.level, &held)
+                    .await
+                {
+                    tracing::warn!(%guild, user = %member.user_id, error = %err,
+                        "/levels sync could not move a member's roles");
+                }
+            }
+            if page.len() < SYNC_PAGE as usize {
+                break;
+            }
+        }
+        tracing::info!(%guild, checked, changed, gone, "/levels sync done");
+        if let Some(modlog) = guilds.settings(guild).modlog_channel {
+            let text = format!(
+                "`/levels sync` done: {checked} member(s) checked, {changed} given or relieved of \
+                 reward roles, {gone} no longer here."
+            );
+            let note = Post::text(Kind::ModLog, text, AllowedMentions::default());
+            outbox.post(Some(guild), modlog, note);
+        }
+    });
+    Ok(Reply::ephemeral(format!(
+        "Checking the reward roles of the members with a level of {lowest} or more (of {members} \
+         with XP): each gets exactly the rewards of their level. The mod-log says when it is done."
+    )))
 }

@@ -312,9 +312,9 @@ pub fn report(done: &[GuildImported], dry_run: bool, target: &DatabaseUrl) -> St
     } else {
         let _ = writeln!(
             out,
-            "Levels follow the imported XP; every reward role up to a member's level is given at \
-             their next level-up (or at once with /xp). A running bot reads imported settings at \
-             its next start."
+            "Levels follow the imported XP; run /levels sync in each server to give reward roles \
+             now (otherwise each member gets them at their next level-up). A running bot reads \
+             imported settings at its next start."
         );
     }
     out
