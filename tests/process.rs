@@ -898,12 +898,66 @@ fn named_second(file: &str) -> i64 {
         .timestamp()
 }
 
+/// The restore drill: `backup` restored by `keeper restore` into an empty
+/// database equals, table by table (rows and checksum), what the backup holds
+/// read another way: SQLite opened as it is (on a copy), PostgreSQL through
+/// `pg_restore` itself. The backup must hold members (taken under traffic).
+async fn drill(postgres: bool, backup: &str) {
+    let (target, target_url) = Backend::create(postgres).await;
+    let restored = std::process::Command::new(env!("CARGO_BIN_EXE_keeper"))
+        .args(["restore", backup, "--to", &target_url])
+        .env("KEEPER_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let (reference, reference_url) = Backend::create(postgres).await;
+    if postgres {
+        let out = std::process::Command::new("pg_restore")
+            .args(["--no-owner", "--dbname", &reference_url, backup])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        let path = reference_url.trim_start_matches("sqlite://");
+        std::fs::copy(backup, path).unwrap();
+    }
+    let restored = common::open_store(&target_url).await;
+    let original = common::open_store(&reference_url).await;
+    let members = original.table_counts().await.unwrap();
+    assert!(
+        members.iter().any(|(t, n)| *t == "member_xp" && *n > 0),
+        "the backup was taken under traffic: {members:?}"
+    );
+    for table in keeper_store::transfer::Table::ALL {
+        let want = keeper_store::transfer::digest_table(&*original, table, 500)
+            .await
+            .unwrap();
+        let got = keeper_store::transfer::digest_table(&*restored, table, 500)
+            .await
+            .unwrap();
+        assert_eq!(got, want, "{table:?}");
+    }
+    restored.close().await;
+    original.close().await;
+    reference.drop().await;
+    target.drop().await;
+}
+
 /// Two processes on one database, each with `KEEPER_BACKUP_EVERY=2s` and its
 /// own directory, while members chat: each period's backup is taken by
 /// exactly one of them (no two backups in one period, however many processes),
 /// each directory keeps its newest two, and the newest backup, taken under
 /// traffic, restores into an empty database with `keeper restore`, equal
-/// table for table to the backup itself (the drill, from a scheduled backup).
+/// table for table to the backup itself (the drill, from a scheduled backup);
+/// and so does a `keeper backup` run by hand during the traffic.
 async fn scheduled_backups_are_taken_once_and_restore(postgres: bool) {
     let stage = Stage::new(postgres, 2, 6).await;
     let dirs = [stage.dir.join("backups-a"), stage.dir.join("backups-b")];
@@ -921,6 +975,33 @@ async fn scheduled_backups_are_taken_once_and_restore(postgres: bool) {
     if let Err(err) = stage.sim.wait_connected(2, WAIT).await {
         panic!("{err}\n{}\n{}", first.output(), second.output());
     }
+    // `keeper backup` run by hand in the middle of the traffic.
+    let (url, manual_dir) = (stage.url.clone(), stage.dir.join("backups-manual"));
+    let manual = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&manual_dir).unwrap();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_keeper"))
+                .args(["backup", "--out", manual_dir.to_str().unwrap()])
+                .env("DATABASE_URL", &url)
+                .env("KEEPER_LOG", "warn")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let file = std::fs::read_dir(&manual_dir)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap();
+            file.path().display().to_string()
+        })
+        .await
+        .unwrap()
+    });
     load::run(&stage.sim, &stage.world, &traffic(6, 7_000)).await;
     let mut logs = Vec::new();
     for keeper in [first, second] {
@@ -979,53 +1060,9 @@ async fn scheduled_backups_are_taken_once_and_restore(postgres: bool) {
         .nth(1)
         .unwrap_or_default();
     assert!(listed.contains(&format!("written: {newest}")), "{said}");
-    let (target, target_url) = Backend::create(postgres).await;
-    let restored = std::process::Command::new(env!("CARGO_BIN_EXE_keeper"))
-        .args(["restore", &newest, "--to", &target_url])
-        .env("KEEPER_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        restored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&restored.stderr)
-    );
-    // What the backup holds, read by another way: SQLite opened as it is (on
-    // a copy), PostgreSQL through pg_restore itself.
-    let (reference, reference_url) = Backend::create(postgres).await;
-    if postgres {
-        let out = std::process::Command::new("pg_restore")
-            .args(["--no-owner", "--dbname", &reference_url, &newest])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    } else {
-        let path = reference_url.trim_start_matches("sqlite://");
-        std::fs::copy(&newest, path).unwrap();
-    }
-    let restored = common::open_store(&target_url).await;
-    let original = common::open_store(&reference_url).await;
-    let members = original.table_counts().await.unwrap();
-    assert!(
-        members.iter().any(|(t, n)| *t == "member_xp" && *n > 0),
-        "the backup was taken under traffic: {members:?}"
-    );
-    for table in keeper_store::transfer::Table::ALL {
-        let want = keeper_store::transfer::digest_table(&*original, table, 500)
-            .await
-            .unwrap();
-        let got = keeper_store::transfer::digest_table(&*restored, table, 500)
-            .await
-            .unwrap();
-        assert_eq!(got, want, "{table:?}");
-    }
-    restored.close().await;
-    original.close().await;
-    reference.drop().await;
-    target.drop().await;
+    drill(postgres, &newest).await;
+    // And the backup an operator took with `keeper backup` during the traffic.
+    let manual = manual.await.unwrap();
+    drill(postgres, &manual).await;
     stage.finish().await;
 }
