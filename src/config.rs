@@ -28,6 +28,17 @@ pub struct Config {
     #[arg(long, env = "KEEPER_LOG", global = true)]
     pub log: Option<String>,
 
+    /// How log lines are written on stderr: `text` (colours only on a
+    /// terminal) or `json`, one object per line, for log shippers.
+    #[arg(
+        long,
+        env = "KEEPER_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
     /// How long to keep the data of a guild Keeper left or was removed from
     /// (`30d`, `12h`...), then delete it; `0` keeps it forever. Coming back
     /// before then keeps everything.
@@ -156,6 +167,15 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// How log lines are written (`KEEPER_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines; colours only when stderr is a terminal.
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON formatter).
+    Json,
 }
 
 /// What `keeper import-json` reads (`import_json/`).

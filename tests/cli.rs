@@ -454,3 +454,47 @@ fn backup_into_a_missing_directory_says_so() {
     assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
     assert!(!dir.join("no-such-dir").exists());
 }
+
+/// `KEEPER_LOG_FORMAT=json`: every log line is one JSON object (for log
+/// shippers); the default text has no colour codes off a terminal; another
+/// value is a configuration error naming the setting.
+#[test]
+fn logs_are_json_lines_when_asked_and_plain_text_otherwise() {
+    let url = format!("sqlite://{}/keeper.db", scratch_dir().display());
+    let env = |format: &'static str| {
+        [
+            ("DATABASE_URL", url.clone()),
+            ("KEEPER_LOG", "debug".to_owned()),
+            ("KEEPER_LOG_FORMAT", format.to_owned()),
+        ]
+    };
+    let json = env("json");
+    let json: Vec<(&str, &str)> = json.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = keeper(&["migrate"], &json);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<String> = stderr(&out).lines().map(str::to_owned).collect();
+    assert!(lines.len() > 3, "debug logs something: {lines:?}");
+    for line in &lines {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            value["level"].is_string() && value["fields"].is_object(),
+            "{line}"
+        );
+    }
+
+    let text = env("text");
+    let text: Vec<(&str, &str)> = text.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = keeper(&["migrate"], &text);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("DEBUG"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains('\u{1b}'),
+        "no colour codes in a pipe"
+    );
+
+    assert_config_error(
+        &keeper(&["check"], &[("KEEPER_LOG_FORMAT", "xml")]),
+        "log-format",
+    );
+}
