@@ -219,7 +219,7 @@ async fn lock_counter(tx: &mut PgConnection, guild_id: i64) -> StoreResult<()> {
 
 /// Give `case` the guild's next number and insert it in `tx`: its action status
 /// and lift follow from it ([`NewCase::action_status`], [`NewCase::schedules_lift`]).
-pub(crate) async fn insert_case(tx: &mut PgConnection, case: &NewCase) -> StoreResult<Case> {
+async fn insert_case(tx: &mut PgConnection, case: &NewCase) -> StoreResult<Case> {
     let guild_id = id_to_db(case.guild_id);
     let number = next_number(tx, guild_id).await?;
     sqlx::query_as!(

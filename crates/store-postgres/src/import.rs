@@ -9,13 +9,16 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    ImportStore, StoreResult, id_to_db,
-    import::{GuildImported, ImportGuild, ImportMember, MemberMerge, merge_member, merge_settings},
+    ImportStore, NewCase, StoreResult, id_to_db,
+    import::{
+        GuildImported, ImportGuild, ImportMember, MemberMerge, merge_member, merge_settings,
+        warnings_to_add,
+    },
     levels::{level_for_xp, xp_bucket},
 };
 use sqlx::PgConnection;
 
-use crate::{PgStore, cases::insert_case, error::db_error, settings};
+use crate::{PgStore, error::db_error, settings};
 
 /// The advisory lock imports take (any fixed number; "keeper-import").
 const IMPORT_LOCK: i64 = 0x6b65_6570_696d_7074;
@@ -78,53 +81,127 @@ async fn import_guild(
     .map(|r| (r.target_id, r.warnings))
     .collect();
 
-    for member in &guild.members {
-        let user_id = id_to_db(member.user_id);
-        if merge_member(None, member) != MemberMerge::NoXp {
-            done.count(write_xp(tx, guild_id, member).await?);
+    let with_xp: Vec<&ImportMember> = guild
+        .members
+        .iter()
+        .filter(|m| merge_member(None, m) != MemberMerge::NoXp)
+        .collect();
+    for part in with_xp.chunks(PART) {
+        for merge in write_xp(tx, guild_id, part).await? {
+            done.count(merge);
         }
+    }
 
-        let before = imported_before.get(&user_id).copied().unwrap_or(0);
-        let skip = usize::try_from(before).unwrap_or(usize::MAX);
-        done.warnings_present += member.warnings.len().min(skip) as u64;
-        for warning in member.warnings.iter().skip(skip) {
-            insert_case(tx, &warning.case(guild.guild_id, member.user_id, at)).await?;
-            done.warnings_added += 1;
-        }
+    let before = |user| {
+        let count = imported_before.get(&id_to_db(user)).copied().unwrap_or(0);
+        u64::try_from(count).unwrap_or(0)
+    };
+    let (cases, present) = warnings_to_add(guild, before, at);
+    done.warnings_present = present;
+    done.warnings_added = cases.len() as u64;
+    let mut next = allocate_numbers(tx, guild_id, cases.len()).await?;
+    for part in cases.chunks(PART) {
+        insert_cases(tx, guild_id, next, part).await?;
+        next += part.len() as i64;
     }
     Ok(done)
 }
 
-/// Merge one member's XP: no row back from the upsert means Keeper's total was
-/// at least the file's, and is kept; `xmax = 0` tells a row just inserted from
-/// one updated.
+/// Rows per statement (arrays bound as one parameter each).
+const PART: usize = 5_000;
+
+/// Merge members' XP in one statement: a member whose row comes back was
+/// inserted (`xmax = 0`) or raised; one that does not was kept, Keeper's total
+/// being at least the file's when written.
 async fn write_xp(
     tx: &mut PgConnection,
     guild_id: i64,
-    member: &ImportMember,
-) -> StoreResult<MemberMerge> {
-    let (level, bucket) = (level_for_xp(member.xp), xp_bucket(member.xp));
-    let written = sqlx::query_scalar!(
+    members: &[&ImportMember],
+) -> StoreResult<Vec<MemberMerge>> {
+    let users: Vec<i64> = members.iter().map(|m| id_to_db(m.user_id)).collect();
+    let xps: Vec<i64> = members.iter().map(|m| m.xp).collect();
+    let levels: Vec<i32> = members.iter().map(|m| level_for_xp(m.xp)).collect();
+    let buckets: Vec<i64> = members.iter().map(|m| xp_bucket(m.xp)).collect();
+    let messages: Vec<i64> = members.iter().map(|m| m.messages).collect();
+    let written = sqlx::query!(
         r#"INSERT INTO member_xp (guild_id, user_id, xp, level, xp_bucket, messages)
-           VALUES ($1, $2, $3, $4, $5, $6)
+           SELECT $1, * FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::INT[], $5::BIGINT[],
+                                    $6::BIGINT[])
            ON CONFLICT (guild_id, user_id) DO UPDATE SET
                xp = excluded.xp, level = excluded.level, xp_bucket = excluded.xp_bucket,
                messages = GREATEST(member_xp.messages, excluded.messages)
            WHERE member_xp.xp < excluded.xp
-           RETURNING (xmax = 0) AS "inserted!""#,
+           RETURNING user_id, (xmax = 0) AS "inserted!""#,
         guild_id,
-        id_to_db(member.user_id),
-        member.xp,
-        level,
-        bucket,
-        member.messages
+        &users,
+        &xps,
+        &levels,
+        &buckets,
+        &messages
     )
-    .fetch_optional(&mut *tx)
+    .fetch_all(&mut *tx)
     .await
     .map_err(db_error)?;
-    Ok(match written {
-        None => MemberMerge::Kept,
-        Some(true) => MemberMerge::New,
-        Some(false) => MemberMerge::Raised,
-    })
+    let written: HashMap<i64, bool> = written
+        .into_iter()
+        .map(|r| (r.user_id, r.inserted))
+        .collect();
+    Ok(users
+        .iter()
+        .map(|user| match written.get(user) {
+            None => MemberMerge::Kept,
+            Some(true) => MemberMerge::New,
+            Some(false) => MemberMerge::Raised,
+        })
+        .collect())
+}
+
+/// Take `count` case numbers of the guild at once: the first of them.
+async fn allocate_numbers(tx: &mut PgConnection, guild_id: i64, count: usize) -> StoreResult<i64> {
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    if count == 0 {
+        return Ok(0);
+    }
+    let last = sqlx::query_scalar!(
+        r#"INSERT INTO case_counters (guild_id, last_case) VALUES ($1, $2)
+           ON CONFLICT (guild_id) DO UPDATE SET last_case = case_counters.last_case + $2
+           RETURNING last_case"#,
+        guild_id,
+        count
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    Ok(last - count + 1)
+}
+
+/// Insert imported warnings numbered from `first`, one statement.
+async fn insert_cases(
+    tx: &mut PgConnection,
+    guild_id: i64,
+    first: i64,
+    cases: &[NewCase],
+) -> StoreResult<()> {
+    let numbers: Vec<i64> = (first..).take(cases.len()).collect();
+    let targets: Vec<i64> = cases.iter().map(|c| id_to_db(c.target_id)).collect();
+    let moderators: Vec<Option<i64>> = cases.iter().map(|c| c.moderator_id.map(id_to_db)).collect();
+    let reasons: Vec<Option<String>> = cases.iter().map(|c| c.reason.clone()).collect();
+    let times: Vec<DateTime<Utc>> = cases.iter().map(|c| c.created_at).collect();
+    sqlx::query!(
+        r#"INSERT INTO mod_cases (guild_id, case_number, target_id, moderator_id, kind, reason,
+                              created_at, source, action_status)
+           SELECT $1, n, t, m, 'warn', r, c, 'import', 'done'
+           FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::TIMESTAMPTZ[])
+                AS u(n, t, m, r, c)"#,
+        guild_id,
+        &numbers,
+        &targets,
+        &moderators as &[Option<i64>],
+        &reasons as &[Option<String>],
+        &times
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
 }

@@ -196,7 +196,7 @@ async fn next_number(tx: &mut SqliteConnection, guild_id: i64) -> StoreResult<i6
 
 /// Give `case` the guild's next number and insert it in `tx`: its action status
 /// and lift follow from it ([`NewCase::action_status`], [`NewCase::schedules_lift`]).
-pub(crate) async fn insert_case(tx: &mut SqliteConnection, case: &NewCase) -> StoreResult<Case> {
+async fn insert_case(tx: &mut SqliteConnection, case: &NewCase) -> StoreResult<Case> {
     let guild_id = id_to_db(case.guild_id);
     let number = next_number(tx, guild_id).await?;
     let target_id = id_to_db(case.target_id);

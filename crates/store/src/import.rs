@@ -177,6 +177,31 @@ impl std::fmt::Display for Mention {
     }
 }
 
+/// The warnings of `guild`'s members not imported before, as the cases they
+/// become, in the file's order; and how many were imported before.
+/// `imported_before(user)` is how many imported warnings Keeper holds for them:
+/// that many of theirs in the file are taken as those.
+pub fn warnings_to_add(
+    guild: &ImportGuild,
+    imported_before: impl Fn(Id<UserMarker>) -> u64,
+    at: DateTime<Utc>,
+) -> (Vec<NewCase>, u64) {
+    let mut cases = Vec::new();
+    let mut present = 0;
+    for member in &guild.members {
+        let before = usize::try_from(imported_before(member.user_id)).unwrap_or(usize::MAX);
+        present += member.warnings.len().min(before) as u64;
+        cases.extend(
+            member
+                .warnings
+                .iter()
+                .skip(before)
+                .map(|w| w.case(guild.guild_id, member.user_id, at)),
+        );
+    }
+    (cases, present)
+}
+
 /// What happens to one member's XP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberMerge {
@@ -318,6 +343,35 @@ mod tests {
         assert_eq!(merge_member(Some(10), &member(11, 0)), MemberMerge::Raised);
         assert_eq!(merge_member(Some(11), &member(11, 0)), MemberMerge::Kept);
         assert_eq!(merge_member(Some(12), &member(11, 0)), MemberMerge::Kept);
+    }
+
+    #[test]
+    fn only_warnings_not_imported_before_are_added() {
+        let at: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+        let mut two = member(0, 0);
+        two.user_id = Id::new(2);
+        two.warnings.push(ImportWarning {
+            reason: Some("second".into()),
+            ..Default::default()
+        });
+        let guild = ImportGuild {
+            guild_id: guild(),
+            settings: ImportSettings::default(),
+            members: vec![member(0, 0), two],
+        };
+        let (cases, present) = warnings_to_add(&guild, |user| u64::from(user.get() == 2), at);
+        assert_eq!(present, 1);
+        let added: Vec<_> = cases
+            .iter()
+            .map(|c| (c.target_id.get(), c.reason.clone(), c.source))
+            .collect();
+        assert_eq!(
+            added,
+            vec![
+                (1, None, CaseSource::Import),
+                (2, Some("second".into()), CaseSource::Import)
+            ]
+        );
     }
 
     #[test]
