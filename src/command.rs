@@ -266,6 +266,14 @@ fn slash(name: &str) -> Option<(&'static Spec, &'static Slash)> {
         .and_then(|spec| Some((spec, spec.slash.as_ref()?)))
 }
 
+/// The buttons of the command named `name`.
+fn button(name: &str) -> Option<(&'static Spec, ButtonRun)> {
+    COMMANDS
+        .iter()
+        .find(|spec| spec.name == name)
+        .and_then(|spec| Some((spec, spec.button?)))
+}
+
 /// The text command answering to `name` (or an alias).
 fn text_command(name: &str) -> Option<(&'static Spec, &'static Text)> {
     COMMANDS.iter().find_map(|spec| {
@@ -385,10 +393,7 @@ async fn handle_click(
             "click not run: past its 3 s answer window");
         return;
     }
-    let found = COMMANDS
-        .iter()
-        .find(|spec| spec.name == name)
-        .and_then(|spec| Some((spec, spec.button?)));
+    let found = button(name);
     let work = async {
         let Some((spec, run)) = found else {
             return Err(BotError::user("This button no longer works."));

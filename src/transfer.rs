@@ -67,11 +67,7 @@ async fn import(
     target: &DatabaseUrl,
     force: bool,
 ) -> Result<(), Fatal> {
-    let path = file.to_path_buf();
-    let checked = tokio::task::spawn_blocking(move || crate::export::read(&path, drop))
-        .await
-        .map_err(|e| Fatal::Runtime(format!("reading {}: {e}", file.display())))?
-        .map_err(|e| Fatal::Config(format!("{}: {e}", file.display())))?;
+    let checked = check_export(file).await?;
     let version = checked.header.schema_version;
     refuse_newer(file, version, db::binary_schema_version(target))?;
     println!(
@@ -90,6 +86,16 @@ async fn import(
         grouped(rows)
     );
     Ok(())
+}
+
+/// Read the export `file` whole and check it, writing nothing (see
+/// `export.rs`): what it holds, or one line saying what is wrong.
+pub async fn check_export(file: &Path) -> Result<crate::export::Checked, Fatal> {
+    let path = file.to_path_buf();
+    tokio::task::spawn_blocking(move || crate::export::read(&path, drop))
+        .await
+        .map_err(|e| Fatal::Runtime(format!("reading {}: {e}", file.display())))?
+        .map_err(|e| Fatal::Config(format!("{}: {e}", file.display())))
 }
 
 async fn import_into(
@@ -365,7 +371,8 @@ async fn rows_held(store: &dyn Store) -> Result<Vec<(&'static str, i64)>, Fatal>
     Ok(counts.into_iter().filter(|(_, n)| *n > 0).collect())
 }
 
-async fn open_target(
+/// Open `target` with the configured settings; failing is about that URL.
+pub async fn open_target(
     config: &Config,
     target: &DatabaseUrl,
 ) -> Result<std::sync::Arc<dyn Store>, Fatal> {

@@ -189,22 +189,13 @@ async fn sync(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
                     }
                 };
                 checked += 1;
-                let held = Held::Known(roles);
-                let current = match guilds.level_rewards(guild).await {
-                    Ok(current) => current,
-                    Err(_) => break 'pages,
-                };
-                let due = rewards::reconcile(member.level, &current, &held);
-                if due.add.is_empty() && due.remove.is_empty() {
-                    continue;
-                }
-                changed += 1;
-                if let Err(err) = xp
-                    .sync_rewards(guild, member.user_id, member.level, &held)
+                match xp
+                    .sync_rewards(guild, member.user_id, member.level, &Held::Known(roles))
                     .await
                 {
-                    tracing::warn!(%guild, user = %member.user_id, error = %err,
-                        "/levels sync could not move a member's roles");
+                    Ok(moved) => changed += u64::from(moved),
+                    Err(err) => tracing::warn!(%guild, user = %member.user_id, error = %err,
+                        "/levels sync could not move a member's roles"),
                 }
             }
             if page.len() < SYNC_PAGE as usize {

@@ -114,13 +114,13 @@ pub(super) async fn respond(ctx: &Context, interaction: &Interaction, reply: Rep
         kind: InteractionResponseType::ChannelMessageWithSource,
         data: Some(reply.data()),
     };
-    let client = ctx.interactions.interaction(ctx.application_id);
-    if let Err(err) = client
-        .create_response(interaction.id, &interaction.token, &response)
-        .await
-    {
-        tracing::warn!(interaction = %interaction.id, error = %err, "could not answer an interaction");
-    }
+    acknowledge(
+        ctx,
+        interaction,
+        &response,
+        "could not answer an interaction",
+    )
+    .await;
 }
 
 pub(super) async fn defer(ctx: &Context, interaction: &Interaction, ephemeral: bool) {
@@ -131,15 +131,33 @@ pub(super) async fn defer(ctx: &Context, interaction: &Interaction, ephemeral: b
             ..InteractionResponseData::default()
         }),
     };
+    acknowledge(
+        ctx,
+        interaction,
+        &response,
+        "could not defer an interaction",
+    )
+    .await;
+}
+
+/// The first answer to an interaction; a failure is logged as `failed`.
+async fn acknowledge(
+    ctx: &Context,
+    interaction: &Interaction,
+    response: &InteractionResponse,
+    failed: &str,
+) {
     let client = ctx.interactions.interaction(ctx.application_id);
     if let Err(err) = client
-        .create_response(interaction.id, &interaction.token, &response)
+        .create_response(interaction.id, &interaction.token, response)
         .await
     {
-        tracing::warn!(interaction = %interaction.id, error = %err, "could not defer an interaction");
+        tracing::warn!(interaction = %interaction.id, error = %err, "{failed}");
     }
 }
 
+/// Put `reply` in place of the deferral (or, for a click, of the message the
+/// button was on), buttons and files included.
 async fn edit_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
     let client = ctx.interactions.interaction(ctx.application_id);
     let none = AllowedMentions::default();
@@ -147,6 +165,8 @@ async fn edit_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
         .update_response(&interaction.token)
         .content(reply.content.as_deref())
         .embeds(Some(&reply.embeds))
+        .components(Some(&reply.components))
+        .attachments(&reply.attachments)
         .allowed_mentions(Some(&none))
         .await;
     if let Err(err) = result {
@@ -166,6 +186,8 @@ async fn replace_deferred(ctx: &Context, interaction: &Interaction, reply: Reply
         .create_followup(&interaction.token)
         .content(reply.content.as_deref().unwrap_or_default())
         .embeds(&reply.embeds)
+        .components(&reply.components)
+        .attachments(&reply.attachments)
         .flags(MessageFlags::EPHEMERAL)
         .allowed_mentions(Some(&none))
         .await;
@@ -178,20 +200,8 @@ async fn replace_deferred(ctx: &Context, interaction: &Interaction, reply: Reply
 /// go unless the reply has new ones); when the work was deferred, by editing
 /// that message.
 pub(super) async fn update(ctx: &Context, interaction: &Interaction, reply: Reply, deferred: bool) {
-    let client = ctx.interactions.interaction(ctx.application_id);
     if deferred {
-        let none = AllowedMentions::default();
-        let result = client
-            .update_response(&interaction.token)
-            .content(reply.content.as_deref())
-            .embeds(Some(&reply.embeds))
-            .components(Some(&reply.components))
-            .allowed_mentions(Some(&none))
-            .await;
-        if let Err(err) = result {
-            tracing::warn!(interaction = %interaction.id, error = %err, "could not edit a clicked message");
-        }
-        return;
+        return edit_deferred(ctx, interaction, reply).await;
     }
     let mut data = reply.data();
     data.components.get_or_insert_with(Vec::new);
@@ -199,12 +209,7 @@ pub(super) async fn update(ctx: &Context, interaction: &Interaction, reply: Repl
         kind: InteractionResponseType::UpdateMessage,
         data: Some(data),
     };
-    if let Err(err) = client
-        .create_response(interaction.id, &interaction.token, &response)
-        .await
-    {
-        tracing::warn!(interaction = %interaction.id, error = %err, "could not answer a click");
-    }
+    acknowledge(ctx, interaction, &response, "could not answer a click").await;
 }
 
 /// Acknowledge a click whose work takes longer than Discord waits; the
@@ -214,11 +219,5 @@ pub(super) async fn defer_update(ctx: &Context, interaction: &Interaction) {
         kind: InteractionResponseType::DeferredUpdateMessage,
         data: None,
     };
-    let client = ctx.interactions.interaction(ctx.application_id);
-    if let Err(err) = client
-        .create_response(interaction.id, &interaction.token, &response)
-        .await
-    {
-        tracing::warn!(interaction = %interaction.id, error = %err, "could not defer a click");
-    }
+    acknowledge(ctx, interaction, &response, "could not defer a click").await;
 }

@@ -2,8 +2,9 @@
 //! guilds keyed by id with their settings and members, members keyed
 //! `"<guild>:<user>"`, or, with `--guild`, members keyed by user id.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
-use twilight_model::id::Id;
 
 use super::collect::{Collector, normal, quoted};
 
@@ -247,15 +248,12 @@ fn members(guild: u64, value: &Value, at: &str, c: &mut Collector) {
 
 /// One member's value: an object of fields, or a bare number (their XP).
 fn member(guild: u64, user: u64, value: &Value, at: &str, c: &mut Collector) {
-    if Id::<twilight_model::id::marker::GuildMarker>::new_checked(guild).is_none() {
-        return;
-    }
     let fields = match value {
-        Value::Object(fields) => fields.clone(),
+        Value::Object(fields) => Cow::Borrowed(fields),
         Value::Number(_) | Value::String(_) => {
             let mut fields = Map::new();
             fields.insert("xp".into(), value.clone());
-            fields
+            Cow::Owned(fields)
         }
         _ => {
             c.skip(at, "bad shape", "not a member object");

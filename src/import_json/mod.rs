@@ -27,7 +27,6 @@ use serde_json::Value;
 
 use crate::{
     config::{Config, DatabaseUrl, ImportFormat as Format},
-    db,
     error::Fatal,
     progress::grouped,
 };
@@ -186,9 +185,7 @@ pub async fn run(
         )));
     }
     let target = to.unwrap_or(&config.database.database_url);
-    let store = db::open_url(target, &config.database)
-        .await
-        .map_err(|e| Fatal::Config(format!("{target}: {e}")))?;
+    let store = crate::transfer::open_target(config, target).await?;
     let done = store.import_guilds(&parsed.guilds, now, dry_run).await;
     store.close().await;
     let done = done.map_err(|e| {
@@ -217,11 +214,7 @@ async fn keeper_export(
     if !dry_run {
         return crate::transfer::restore(config, file, to, false).await;
     }
-    let path = file.to_path_buf();
-    let checked = tokio::task::spawn_blocking(move || crate::export::read(&path, drop))
-        .await
-        .map_err(|e| Fatal::Runtime(e.to_string()))?
-        .map_err(|e| Fatal::Config(format!("{}: {e}", file.display())))?;
+    let checked = crate::transfer::check_export(file).await?;
     println!(
         "{} is a whole Keeper export (schema version {}); it holds:",
         file.display(),

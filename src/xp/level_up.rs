@@ -139,18 +139,18 @@ impl LevelUps {
     /// rewards at or below `level` ([`rewards::reconcile`]); roles that are no
     /// reward are never touched. A grant Keeper must not make (the role is now
     /// dangerous, at or above Keeper's, or gone) or that Discord refuses is
-    /// reported in the mod-log once.
+    /// reported in the mod-log once. Whether any role was due to move.
     pub async fn sync_rewards(
         &self,
         guild: Id<GuildMarker>,
         user: Id<UserMarker>,
         level: i32,
         held: &Held,
-    ) -> BotResult<()> {
+    ) -> BotResult<bool> {
         let configured = self.guilds.level_rewards(guild).await?;
         let changes = rewards::reconcile(level, &configured, held);
         if changes.add.is_empty() && changes.remove.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let facts = self.guilds.facts(guild);
         for (reward_level, role) in changes.add {
@@ -185,7 +185,7 @@ impl LevelUps {
                     "could not take back a level reward above the member's level");
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     fn reported(&self) -> std::sync::MutexGuard<'_, HashSet<(Id<GuildMarker>, Id<RoleMarker>)>> {

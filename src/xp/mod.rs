@@ -174,14 +174,15 @@ impl Xp {
     }
 
     /// The member's XP was changed by hand (`/xp`, an import): their reward
-    /// roles follow their level now (see [`LevelUps::sync_rewards`]).
+    /// roles follow their level now (see [`LevelUps::sync_rewards`]); whether
+    /// any was due to move.
     pub async fn sync_rewards(
         &self,
         guild: Id<GuildMarker>,
         user: Id<UserMarker>,
         level: i32,
         held: &crate::rewards::Held,
-    ) -> crate::error::BotResult<()> {
+    ) -> crate::error::BotResult<bool> {
         self.effects.sync_rewards(guild, user, level, held).await
     }
 
