@@ -23,7 +23,7 @@ use crate::{
     discord_acts,
     dispatch::{self, ShardEnd},
     error::Fatal,
-    events,
+    events, http,
     outbox::OutboxStats,
     retention,
     seen_acts::DiscordActs,
@@ -63,11 +63,19 @@ pub async fn run_with_stats(
     // twilight's TLS needs a process-wide crypto provider; a second install (tests
     // starting several bots) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Bound first: a port already taken is the operator's to fix, before
+    // anything connects.
+    let probes = match config.http_addr {
+        Some(addr) => Some(http::bind(addr).await?),
+        None => None,
+    };
     let ctx = Arc::new(log_in(config, &token.0, Arc::clone(&store), stats).await?);
     // Before any shard connects: handling a message must never wait on the
     // database, and a replayed message must be decided as it was live.
     // The guild facts too: a resumed session gets no GUILD_CREATE.
+    let loading = std::time::Instant::now();
     let guilds = ctx.guilds.load().await.map_err(Fatal::database)?;
+    ctx.metrics.database("load_guilds", loading.elapsed());
     let cooling = ctx.xp.load_cooldowns().await.map_err(Fatal::database)?;
     tracing::info!(guilds, cooling, "guilds and cooldowns read");
     if let Some(writer) = ctx.guilds.writer() {
@@ -90,7 +98,18 @@ pub async fn run_with_stats(
     let started = chrono::Utc::now();
     let filter = events::filter(discord);
     let mut running = JoinSet::new();
-    for shard in shards::build(&ctx.http, discord, &token.0, &store).await? {
+    let shards = shards::build(&ctx.http, discord, &token.0, &store).await?;
+    ctx.metrics
+        .expect_shards(shards.iter().map(|s| s.id().number()));
+    if let Some(listener) = probes {
+        tokio::spawn(http::serve(
+            listener,
+            Arc::clone(&ctx.metrics),
+            Arc::clone(&store),
+            shutdown.clone(),
+        ));
+    }
+    for shard in shards {
         running.spawn(dispatch::run(
             shard,
             Arc::clone(&ctx),
@@ -118,6 +137,7 @@ pub async fn run_with_stats(
         Arc::clone(&ctx.xp),
         Duration::from_millis(config.xp_flush_ms),
         shutdown.clone(),
+        Arc::clone(&ctx.metrics),
     ));
 
     // Only a requested stop ends the bot with success; a shard or the flush loop

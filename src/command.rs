@@ -55,6 +55,7 @@ pub use text::TextInvocation;
 use crate::{
     context::Context,
     error::{BotError, BotResult},
+    metrics::Outcome,
     snowflake,
 };
 
@@ -352,6 +353,8 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
         tracing::warn!(guild = %inv.guild_id, user = %inv.user.id, command = %data.name,
             age_ms = snowflake::age(interaction.id.get(), now).num_milliseconds(),
             "not run: past its 3 s answer window (delivered late, or replayed after a restart); the member saw it fail");
+        ctx.metrics
+            .command(known(slash(&data.name)), Outcome::Late, None);
         return;
     }
     let found = slash(&data.name);
@@ -367,6 +370,8 @@ pub async fn handle(ctx: Arc<Context>, interaction: Interaction) {
         }
     };
     let handled_ms = started.elapsed().as_secs_f64() * 1e3;
+    ctx.metrics
+        .command(known(found), outcome(&result), Some(started.elapsed()));
     let reply = result.unwrap_or_else(|err| {
         log_error(&err, &inv);
         Reply::ephemeral(err.reply())
@@ -391,6 +396,8 @@ async fn handle_click(
     if window_passed(interaction.id, now) {
         tracing::warn!(guild = %click.guild_id, user = %click.user.id, button = %data.custom_id,
             "click not run: past its 3 s answer window");
+        ctx.metrics
+            .command(known(button(name)), Outcome::Late, None);
         return;
     }
     let found = button(name);
@@ -406,6 +413,7 @@ async fn handle_click(
         }
         run(ctx, &click).await
     };
+    let started = std::time::Instant::now();
     let mut work = pin!(work);
     let (result, deferred) =
         match tokio::time::timeout(defer_after(interaction.id, now), &mut work).await {
@@ -415,6 +423,8 @@ async fn handle_click(
                 (work.await, true)
             }
         };
+    ctx.metrics
+        .command(known(found), outcome(&result), Some(started.elapsed()));
     let reply = result.unwrap_or_else(|err| {
         if err.is_internal() {
             tracing::error!(guild = %click.guild_id, user = %click.user.id,
@@ -438,6 +448,21 @@ async fn run(
     };
     spec.check(inv.permissions)?;
     (slash.run)(ctx, inv).await
+}
+
+/// A command's name for the metrics: one of Keeper's, never what was sent
+/// (a label per made-up name would grow without bound).
+fn known<T>(found: Option<(&Spec, T)>) -> &'static str {
+    found.map_or("unknown", |(spec, _)| spec.name)
+}
+
+/// How a command's run ended, for `keeper_commands_total`.
+pub fn outcome<T>(result: &BotResult<T>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Done,
+        Err(err) if err.is_internal() => Outcome::Failed,
+        Err(_) => Outcome::Refused,
+    }
 }
 
 fn log_error(err: &BotError, inv: &Invocation<'_>) {

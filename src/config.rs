@@ -39,6 +39,11 @@ pub struct Config {
     )]
     pub log_format: LogFormat,
 
+    /// Serve `/healthz`, `/readyz` and `/metrics` (Prometheus) over HTTP on this
+    /// address while the bot runs, e.g. `0.0.0.0:8080`; off when not set.
+    #[arg(long, env = "KEEPER_HTTP_ADDR", global = true)]
+    pub http_addr: Option<std::net::SocketAddr>,
+
     /// How long to keep the data of a guild Keeper left or was removed from
     /// (`30d`, `12h`...), then delete it; `0` keeps it forever. Coming back
     /// before then keeps everything.

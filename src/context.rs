@@ -17,6 +17,7 @@ use twilight_model::id::{
 
 use crate::{
     guilds::Guilds,
+    metrics::Metrics,
     outbox::{Outbox, OutboxStats},
     seen_acts::DiscordActs,
     snowflake::DiscordClock,
@@ -49,6 +50,8 @@ pub struct Context {
     /// Bans and timeouts made in Discord's menus, queued to be recorded as
     /// cases in gateway order (off unless the bot was started with it on).
     pub discord_acts: DiscordActs,
+    /// What `/metrics` shows, and the shard states `/readyz` reads.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Context {
@@ -62,7 +65,13 @@ impl Context {
     ) -> Self {
         let guilds = Arc::new(Guilds::new(Arc::clone(&store)));
         let tasks = TaskTracker::new();
-        let outbox = Arc::new(Outbox::new(Arc::clone(&http), Arc::clone(&guilds), stats));
+        let metrics = Arc::new(Metrics::new());
+        let outbox = Arc::new(Outbox::new(
+            Arc::clone(&http),
+            Arc::clone(&guilds),
+            stats,
+            Arc::clone(&metrics),
+        ));
         let xp = Xp::new(
             Arc::clone(&store),
             Arc::clone(&http),
@@ -84,6 +93,7 @@ impl Context {
             clock: DiscordClock::default(),
             lifts: Arc::default(),
             discord_acts: DiscordActs::new(false),
+            metrics,
         }
     }
 }

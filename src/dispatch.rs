@@ -12,7 +12,7 @@ use keeper_store::GatewaySession;
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Shard, StreamExt as _};
 
-use crate::{context::Context, events};
+use crate::{context::Context, events, metrics::ShardUp};
 
 /// How a shard's loop ended.
 #[derive(Debug)]
@@ -35,6 +35,9 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> ShardEnd {
     let id = shard.id();
+    // RESUMED is handled by no event file but says the shard is connected again
+    // (for /readyz and keeper_shard_sessions_total).
+    let filter = filter | EventTypeFlags::RESUMED;
     let mut closing = false;
     loop {
         let item = tokio::select! {
@@ -58,10 +61,20 @@ pub async fn run(
             }
             Some(Ok(event)) => event,
             Some(Err(err)) => {
+                ctx.metrics.shard(id.number(), ShardUp::Down);
                 tracing::warn!(shard = %id, error = %err, "gateway error; the shard reconnects by itself");
                 continue;
             }
         };
+        if let Some(name) = event.kind().name() {
+            ctx.metrics.event(name);
+        }
+        match &event {
+            Event::Ready(_) => ctx.metrics.session(id.number(), false),
+            Event::Resumed => ctx.metrics.session(id.number(), true),
+            Event::GatewayClose(_) => ctx.metrics.disconnected(id.number()),
+            _ => {}
+        }
         if let Event::GatewayClose(frame) = &event {
             if closing {
                 return ShardEnd::Shutdown;

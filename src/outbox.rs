@@ -45,7 +45,11 @@ use twilight_model::{
     },
 };
 
-use crate::{guilds::Guilds, template::MAX_MESSAGE_CHARS};
+use crate::{
+    guilds::Guilds,
+    metrics::{Metrics, status_of},
+    template::MAX_MESSAGE_CHARS,
+};
 
 /// Messages kept waiting per channel; beyond this the oldest is dropped. At
 /// Discord's five per five seconds this is half a minute of backlog.
@@ -164,16 +168,23 @@ pub struct Outbox {
     state: Arc<Mutex<State>>,
     senders: TaskTracker,
     stats: Arc<OutboxStats>,
+    metrics: Arc<Metrics>,
 }
 
 impl Outbox {
-    pub fn new(http: Arc<Client>, guilds: Arc<Guilds>, stats: Arc<OutboxStats>) -> Self {
+    pub fn new(
+        http: Arc<Client>,
+        guilds: Arc<Guilds>,
+        stats: Arc<OutboxStats>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             http,
             guilds,
             state: Arc::default(),
             senders: TaskTracker::new(),
             stats,
+            metrics,
         }
     }
 
@@ -283,6 +294,7 @@ impl Outbox {
                         tracing::info!(%channel, "posting in this channel works again");
                     }
                     if let Some(wait) = pace {
+                        self.metrics.rate_limited(wait);
                         tokio::time::sleep(wait).await;
                     }
                 }
@@ -316,7 +328,7 @@ impl Outbox {
                 if let Some(id) = post.reply_to {
                     request = request.reply(id);
                 }
-                request.await?
+                self.counted(request.await)?
             }
             Queued::Announcements(list) => {
                 let (text, users) = combine(&list);
@@ -325,14 +337,25 @@ impl Outbox {
                     users,
                     ..Default::default()
                 };
-                self.http
+                let sent = self
+                    .http
                     .create_message(channel)
                     .content(&text)
                     .allowed_mentions(Some(&mentions))
-                    .await?
+                    .await;
+                self.counted(sent)?
             }
         };
         Ok(pace(response.headers()))
+    }
+
+    /// Count a post in `keeper_rest_requests_total`.
+    fn counted<T>(
+        &self,
+        result: Result<twilight_http::Response<T>, twilight_http::Error>,
+    ) -> Result<twilight_http::Response<T>, twilight_http::Error> {
+        self.metrics.rest("create_message", status_of(&result));
+        result
     }
 
     /// Discord refused `channel`: stop posting there for a while, drop what

@@ -184,6 +184,7 @@ on_both_backends!(
     a_temporary_ban_is_lifted_once_after_kill_9,
     an_escalation_cut_off_by_kill_9_is_carried_out_once,
     scheduled_backups_are_taken_once_and_restore,
+    probes_say_alive_ready_and_what_happened,
 );
 
 /// Members chatting at 200 messages a second level up faster than Discord lets
@@ -1064,5 +1065,161 @@ async fn scheduled_backups_are_taken_once_and_restore(postgres: bool) {
     // And the backup an operator took with `keeper backup` during the traffic.
     let manual = manual.await.unwrap();
     drill(postgres, &manual).await;
+    stage.finish().await;
+}
+
+/// A free port on 127.0.0.1 (taken and given back; the binary binds it next).
+fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// `GET path` over plain HTTP/1.1: the status and the body.
+async fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Ok((status, body))
+}
+
+/// `/readyz` until it answers `want` (the last answer when it never does).
+async fn await_ready(addr: &str, want: u16) -> (u16, String) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let answer = http_get(addr, "/readyz")
+            .await
+            .unwrap_or((0, String::new()));
+        if answer.0 == want || tokio::time::Instant::now() > deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One sample of a scrape, by name and labels.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(ref buckets) => {
+                buckets.last().map_or(0.0, |b| b.count)
+            }
+            prometheus_parse::Value::Summary(_) => f64::NAN,
+        })
+}
+
+/// `KEEPER_HTTP_ADDR`: `/healthz` answers while the process runs; `/readyz`
+/// once both shards have their sessions and the database answers, and (on
+/// PostgreSQL, whose connection the test can cut) 503 naming the database while
+/// it does not, then 200 again; `/metrics` parses as Prometheus text and counts
+/// what happened: the messages, the commands by outcome, the flushes and the
+/// members they wrote, the shards' sessions, the interaction callbacks.
+async fn probes_say_alive_ready_and_what_happened(postgres: bool) {
+    let stage = Stage::new(postgres, 2, 4).await;
+    let addr = free_addr();
+    let keeper = stage.start(2, &[("KEEPER_HTTP_ADDR", addr.as_str())]).await;
+    let (status, body) = http_get(&addr, "/healthz").await.expect("/healthz answers");
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let (status, body) = await_ready(&addr, 200).await;
+    assert_eq!(status, 200, "not ready: {body}\n{}", keeper.output());
+
+    let config = LoadConfig {
+        command: Some("rank".to_owned()),
+        command_every: 10,
+        ..traffic(4, 1_500)
+    };
+    let report = load::run(&stage.sim, &stage.world, &config).await;
+    assert!(report.commands_answered > 0, "{report:?}");
+    stage.check_xp(&[&report], &keeper.output()).await;
+
+    let (status, text) = http_get(&addr, "/metrics").await.expect("/metrics answers");
+    assert_eq!(status, 200);
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .unwrap_or_else(|e| panic!("not Prometheus text ({e}):\n{text}"));
+    let messages = sample(
+        &scrape,
+        "keeper_gateway_events_total",
+        &[("event", "MESSAGE_CREATE")],
+    )
+    .unwrap_or_else(|| panic!("no message count:\n{text}"));
+    assert!(
+        messages >= report.messages_sent as f64,
+        "{messages} MESSAGE_CREATE counted, {} sent",
+        report.messages_sent
+    );
+    let ranks = sample(
+        &scrape,
+        "keeper_commands_total",
+        &[("command", "rank"), ("outcome", "done")],
+    );
+    assert_eq!(ranks, Some(report.commands_answered as f64), "{text}");
+    let answered = sample(
+        &scrape,
+        "keeper_rest_requests_total",
+        &[("route", "interaction_callback"), ("status", "204")],
+    );
+    assert_eq!(answered, Some(report.commands_answered as f64), "{text}");
+    for shard in ["0", "1"] {
+        assert_eq!(
+            sample(&scrape, "keeper_shard_up", &[("shard", shard)]),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(
+                &scrape,
+                "keeper_shard_sessions_total",
+                &[("shard", shard), ("how", "identify")]
+            ),
+            Some(1.0),
+            "{text}"
+        );
+    }
+    let flushes = sample(&scrape, "keeper_xp_flush_members", &[]).unwrap_or(0.0);
+    assert!(flushes >= 1.0, "no flush wrote members:\n{text}");
+    assert_eq!(
+        sample(&scrape, "keeper_xp_awards_waiting", &[]),
+        Some(0.0),
+        "{text}"
+    );
+    let commands_timed = sample(
+        &scrape,
+        "keeper_command_duration_seconds",
+        &[("command", "rank")],
+    );
+    assert_eq!(
+        commands_timed,
+        Some(report.commands_answered as f64),
+        "{text}"
+    );
+
+    if let Some(proxy) = stage.proxy.as_ref() {
+        proxy.down();
+        let (status, body) = await_ready(&addr, 503).await;
+        assert_eq!(status, 503, "still ready with the database cut off: {body}");
+        assert!(body.contains("database"), "{body}");
+        proxy.up();
+        let (status, body) = await_ready(&addr, 200).await;
+        assert_eq!(status, 200, "not ready again: {body}");
+    }
+    let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{log}");
     stage.finish().await;
 }

@@ -148,10 +148,12 @@ async fn acknowledge(
     failed: &str,
 ) {
     let client = ctx.interactions.interaction(ctx.application_id);
-    if let Err(err) = client
+    let sent = client
         .create_response(interaction.id, &interaction.token, response)
-        .await
-    {
+        .await;
+    ctx.metrics
+        .rest("interaction_callback", crate::metrics::status_of(&sent));
+    if let Err(err) = sent {
         tracing::warn!(interaction = %interaction.id, error = %err, "{failed}");
     }
 }
@@ -169,6 +171,8 @@ async fn edit_deferred(ctx: &Context, interaction: &Interaction, reply: Reply) {
         .attachments(&reply.attachments)
         .allowed_mentions(Some(&none))
         .await;
+    ctx.metrics
+        .rest("interaction_edit", crate::metrics::status_of(&result));
     if let Err(err) = result {
         tracing::warn!(interaction = %interaction.id, error = %err, "could not edit a deferred answer");
     }

@@ -106,10 +106,13 @@ pub async fn handle(ctx: &Context, message: &Message, name: &str, args: &str, pr
     };
     // Server-wide permissions only (Manage Server, Timeout Members...):
     // channel overwrites can't grant or deny those.
+    let started = std::time::Instant::now();
     let result = match spec.check(inv.permissions) {
         Ok(()) => (text.run)(ctx, &inv).await,
         Err(err) => Err(err),
     };
+    ctx.metrics
+        .command(text.name, super::outcome(&result), Some(started.elapsed()));
     let reply = result.unwrap_or_else(|err| {
         if err.is_internal() {
             tracing::error!(guild = %guild_id, channel = %message.channel_id, user = %message.author.id,

@@ -11,17 +11,25 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Xp;
+use crate::metrics::Metrics;
 
 /// The longest pause between two attempts while the database fails.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Flush `xp` every `every` until `shutdown`; a flush under way when it comes
 /// is finished, not abandoned (the shutdown's own last write follows it).
-pub async fn run(xp: Arc<Xp>, every: Duration, shutdown: CancellationToken) {
+pub async fn run(xp: Arc<Xp>, every: Duration, shutdown: CancellationToken, metrics: Arc<Metrics>) {
     let pending = Arc::clone(&xp);
     let flush = move || {
-        let xp = Arc::clone(&xp);
-        async move { xp.flush().await }
+        let (xp, metrics) = (Arc::clone(&xp), Arc::clone(&metrics));
+        async move {
+            let members = xp.pending_members();
+            let started = Instant::now();
+            let result = xp.flush().await;
+            let waiting = xp.pending_members();
+            metrics.flush(started.elapsed(), members, result.is_err(), waiting);
+            result
+        }
     };
     run_with(every, shutdown, flush, move || pending.pending_members()).await;
 }
