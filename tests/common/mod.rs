@@ -182,6 +182,36 @@ impl KeeperProcess {
     }
 }
 
+impl KeeperProcess {
+    /// The binary with exactly `args` and `env` and nothing inherited, as a
+    /// container runs its entrypoint with a service's `command:` and
+    /// `environment:` (`tests/deploy.rs`). The working directory is `dir`, so
+    /// no developer's `.env` is picked up; stdout and stderr go to a log file
+    /// there.
+    pub fn spawn_with(dir: &Path, args: &[String], env: &[(String, String)]) -> Self {
+        let log = dir.join(format!("keeper-{}.log", unique()));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keeper"))
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the keeper binary");
+        Self { child, log }
+    }
+
+    /// The exit status, if the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+}
+
 /// Keeper's own store on `url`, opened (and migrated) as `keeper migrate` would.
 pub async fn open_store(url: &str) -> std::sync::Arc<dyn keeper_store::Store> {
     use clap::Parser;
