@@ -325,6 +325,13 @@ pub struct DiscordConfig {
     #[arg(long, env = "KEEPER_RECORD_DISCORD_MODERATION", global = true,
           default_value_t = true, action = clap::ArgAction::Set)]
     pub record_discord_moderation: bool,
+
+    /// Milliseconds between two IDENTIFYs of one bucket, across all processes.
+    /// Hidden, not a setting: Discord's is 5 s. The tests run a simulator whose
+    /// window is shorter, under the same rule.
+    #[arg(long, env = "KEEPER_IDENTIFY_WINDOW_MS", default_value_t = 5_000, global = true,
+          hide = true, value_parser = clap::value_parser!(u64).range(100..))]
+    pub identify_window_ms: u64,
 }
 
 impl DiscordConfig {

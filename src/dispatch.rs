@@ -12,7 +12,7 @@ use keeper_store::GatewaySession;
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Shard, StreamExt as _};
 
-use crate::{context::Context, events, metrics::ShardUp};
+use crate::{context::Context, events, identify::StoreQueue, metrics::ShardUp};
 
 /// How a shard's loop ended.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ pub enum ShardEnd {
 /// Run `shard` until `shutdown` (or Discord refuses it for good), parsing the
 /// events of `filter`.
 pub async fn run(
-    mut shard: Shard,
+    mut shard: Shard<StoreQueue>,
     ctx: Arc<Context>,
     filter: EventTypeFlags,
     shutdown: CancellationToken,

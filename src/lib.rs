@@ -20,6 +20,7 @@ pub mod events;
 pub mod export;
 pub mod guilds;
 pub mod http;
+pub mod identify;
 pub mod import_json;
 pub mod metrics;
 pub mod moderation;

@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use keeper_store::Store;
-use twilight_gateway::{ConfigBuilder, Session, Shard, ShardId, queue::InMemoryQueue};
+use twilight_gateway::{ConfigBuilder, Session, Shard, ShardId};
 use twilight_http::Client;
 
 use crate::{
@@ -13,6 +13,7 @@ use crate::{
     discord::startup_request,
     error::Fatal,
     events,
+    identify::StoreQueue,
 };
 
 /// Build this process's shards, each with its stored session when it has one.
@@ -21,7 +22,7 @@ pub async fn build(
     discord: &DiscordConfig,
     token: &str,
     store: &Arc<dyn Store>,
-) -> Result<Vec<Shard>, Fatal> {
+) -> Result<Vec<Shard<StoreQueue>>, Fatal> {
     let info = startup_request("asking for the gateway", discord, || {
         http.gateway().authed()
     })
@@ -36,12 +37,14 @@ pub async fn build(
         },
     };
     let limit = &info.session_start_limit;
-    // Discord allows `max_concurrency` identifies per 5 s; the queue paces them.
-    let queue = InMemoryQueue::new(
-        limit.max_concurrency.max(1),
+    // Discord allows `max_concurrency` identifies per 5 s across the whole bot;
+    // the queue claims each in the database, so every process takes its turn.
+    let queue = StoreQueue::new(
+        Arc::clone(store),
+        u32::from(limit.max_concurrency),
+        Duration::from_millis(discord.identify_window_ms),
         limit.remaining,
         Duration::from_millis(limit.reset_after),
-        limit.total,
     );
     tracing::info!(
         first = range.first,
@@ -65,7 +68,11 @@ pub async fn build(
 }
 
 /// The shard's stored session, when it was saved for the same number of shards.
-async fn resume(builder: ConfigBuilder, store: &dyn Store, id: ShardId) -> ConfigBuilder {
+async fn resume(
+    builder: ConfigBuilder<StoreQueue>,
+    store: &dyn Store,
+    id: ShardId,
+) -> ConfigBuilder<StoreQueue> {
     match store.session(id.number()).await {
         Ok(Some(saved)) if saved.shard_total == id.total() => {
             tracing::info!(shard = %id, sequence = saved.sequence, "resuming the stored session");

@@ -1401,6 +1401,9 @@ async fn run_compose_processes(
             ("DISCORD_API_URL", format!("http://{}", sim.http_addr())),
             ("DISCORD_GATEWAY_URL", sim.gateway_url()),
             ("KEEPER_HTTP_ADDR", http.to_string()),
+            // The simulator's identify window is 1 s, Discord's 5 s: the same
+            // rule, faster (hidden, so the compose file does not set it).
+            ("KEEPER_IDENTIFY_WINDOW_MS", common::identify_window_ms()),
         ] {
             env.insert(key.to_owned(), value);
         }
@@ -1477,6 +1480,15 @@ async fn run_compose_processes(
     assert_eq!(
         counts.identifies,
         u64::from(total),
+        "{counts:?}; logs:\n{}",
+        logs()
+    );
+    // Four processes started together took turns through the database: none
+    // identified inside another's window (each one that did would have been
+    // refused, and counted by Discord toward a ban).
+    assert_eq!(
+        counts.identifies_too_fast,
+        0,
         "{counts:?}; logs:\n{}",
         logs()
     );

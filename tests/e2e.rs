@@ -101,6 +101,7 @@ impl World {
                 format!("--token={}", self.sim.token()),
                 format!("--api-url=http://{}", self.sim.http_addr()),
                 format!("--gateway-url={}", self.sim.gateway_url()),
+                format!("--identify-window-ms={}", common::identify_window_ms()),
             ]
             .into_iter()
             .chain(self.args.iter().cloned()),

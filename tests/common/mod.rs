@@ -110,6 +110,14 @@ pub fn unique() -> u128 {
     nanos % 1_000_000_000_000 * 1000 + u128::from(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Keeper's identify window for a simulator with `SimConfig::fast()`'s: its
+/// 1 s and a quarter more, so that two IDENTIFYs claimed a window apart never
+/// reach the simulator inside one of its windows (Keeper waits Discord's 5 s
+/// otherwise, which would only make the tests slower).
+pub fn identify_window_ms() -> String {
+    (discord_sim::config::FAST_IDENTIFY_INTERVAL.as_millis() * 5 / 4).to_string()
+}
+
 /// The real `keeper` binary, run as an operator would run it, pointed at a
 /// simulator. Its output goes to a log file that failures print.
 pub struct KeeperProcess {
@@ -135,6 +143,7 @@ impl KeeperProcess {
             .env("DISCORD_API_URL", format!("http://{}", sim.http_addr()))
             .env("DISCORD_GATEWAY_URL", sim.gateway_url())
             .env("KEEPER_LOG", "info")
+            .env("KEEPER_IDENTIFY_WINDOW_MS", identify_window_ms())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -44,7 +44,8 @@ pub async fn restore_dump(path: &Path, url: &str) -> StoreResult<()> {
     let dropped = sqlx::query!(
         "DROP TABLE IF EXISTS guild_settings, guilds, guild_roles, member_xp, level_rewards,
              case_counters, mod_cases, case_amendments, escalation_rules, welcomed_members,
-             gateway_sessions, applied_interactions, backup_runs, _sqlx_migrations CASCADE"
+             gateway_sessions, applied_interactions, backup_runs, identify_slots, _sqlx_migrations
+             CASCADE"
     )
     .execute(&mut conn)
     .await

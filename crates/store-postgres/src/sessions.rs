@@ -1,8 +1,10 @@
 //! [`SessionStore`]: gateway sessions, what each shard needs to resume after a restart.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keeper_store::{GatewaySession, SessionStore, StoreError, StoreResult};
+use keeper_store::{GatewaySession, SessionStore, StoreError, StoreResult, identify_wait};
 use sqlx::PgConnection;
 
 use crate::{
@@ -135,6 +137,40 @@ impl SessionStore for PgStore {
     async fn save_session(&self, session: &GatewaySession) -> StoreResult<()> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         save_all(&mut conn, std::slice::from_ref(session)).await
+    }
+
+    /// One conditional upsert on the server's clock (the same for every
+    /// process): a racing claim waits for the winner's row lock, then finds its
+    /// claim too recent. No session state, so it holds through PgBouncer's
+    /// transaction pooling.
+    async fn claim_identify(&self, bucket: u32, window: Duration) -> StoreResult<Option<Duration>> {
+        let bucket = i32::try_from(bucket).map_err(|_| out_of_range("The identify bucket"))?;
+        let secs = window.as_secs_f64();
+        let claimed = sqlx::query_scalar!(
+            "INSERT INTO identify_slots (bucket, claimed_at) VALUES ($1, clock_timestamp())
+             ON CONFLICT (bucket) DO UPDATE SET claimed_at = clock_timestamp()
+             WHERE identify_slots.claimed_at <= clock_timestamp() - make_interval(secs => $2)
+             RETURNING bucket",
+            bucket,
+            secs
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if !claimed.is_empty() {
+            return Ok(None);
+        }
+        let left = sqlx::query_scalar!(
+            r#"SELECT EXTRACT(EPOCH FROM claimed_at + make_interval(secs => $2) - clock_timestamp())::float8
+                   AS "left!"
+               FROM identify_slots WHERE bucket = $1"#,
+            bucket,
+            secs
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(Some(identify_wait(left.first().copied(), window)))
     }
 
     async fn session(&self, shard_id: u32) -> StoreResult<Option<GatewaySession>> {

@@ -269,6 +269,7 @@ async fn every_table_is_commented() {
             "guild_roles",
             "guild_settings",
             "guilds",
+            "identify_slots",
             "level_rewards",
             "member_xp",
             "mod_cases",

@@ -1,7 +1,10 @@
 //! [`SessionStore`]: gateway sessions, what each shard needs to resume after a restart.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use keeper_store::{GatewaySession, SessionStore, StoreError, StoreResult};
+use chrono::Utc;
+use keeper_store::{GatewaySession, SessionStore, StoreError, StoreResult, identify_wait};
 use sqlx::SqliteConnection;
 
 use crate::{
@@ -113,6 +116,40 @@ impl SessionStore for SqliteStore {
     async fn session(&self, shard_id: u32) -> StoreResult<Option<GatewaySession>> {
         let mut conn = self.reader.acquire().await.map_err(db_error)?;
         load(&mut conn, shard_id).await
+    }
+
+    /// One conditional upsert on the writer: the database file's write lock
+    /// orders the claims of every process on this host, on the host's clock.
+    async fn claim_identify(&self, bucket: u32, window: Duration) -> StoreResult<Option<Duration>> {
+        let bucket = i64::from(bucket);
+        let now = to_ms(Utc::now());
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let claimed = sqlx::query_scalar!(
+            r#"INSERT INTO identify_slots (bucket, claimed_at) VALUES (?1, ?2)
+               ON CONFLICT (bucket) DO UPDATE SET claimed_at = excluded.claimed_at
+               WHERE identify_slots.claimed_at <= ?2 - ?3
+               RETURNING bucket AS "bucket!: i64""#,
+            bucket,
+            now,
+            window_ms
+        )
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db_error)?;
+        if !claimed.is_empty() {
+            return Ok(None);
+        }
+        let last = sqlx::query_scalar!(
+            r#"SELECT claimed_at AS "claimed_at!: i64" FROM identify_slots WHERE bucket = ?1"#,
+            bucket
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        let left = last
+            .first()
+            .map(|at| (at.saturating_add(window_ms) - now) as f64 / 1e3);
+        Ok(Some(identify_wait(left, window)))
     }
 
     async fn delete_session(&self, shard_id: u32) -> StoreResult<()> {

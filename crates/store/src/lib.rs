@@ -42,7 +42,7 @@ pub use settings::{
 };
 pub use traits::{
     AdminStore, CaseStore, EscalationStore, GuildStore, ImportStore, ReplayStore, RewardStore,
-    SessionStore, SettingsStore, Store, TransferStore, UserDataStore, XpStore,
+    SessionStore, SettingsStore, Store, TransferStore, UserDataStore, XpStore, identify_wait,
 };
 pub use types::*;
 

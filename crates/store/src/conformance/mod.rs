@@ -109,6 +109,7 @@ macro_rules! conformance_tests {
             a_members_xp_is_deleted_everywhere_and_cases_kept,
             // sessions.rs
             sessions_save_load_delete,
+            identify_claims_are_one_per_bucket_per_window,
             // replays.rs
             a_join_is_counted_once,
             a_departure_is_counted_once,

@@ -23,7 +23,7 @@ pub use guilds::GuildStore;
 pub use import::ImportStore;
 pub use replays::ReplayStore;
 pub use rewards::RewardStore;
-pub use sessions::SessionStore;
+pub use sessions::{SessionStore, identify_wait};
 pub use settings::SettingsStore;
 pub use transfer::TransferStore;
 pub use users::UserDataStore;
