@@ -1228,3 +1228,111 @@ async fn probes_say_alive_ready_and_what_happened(postgres: bool) {
     assert!(status.success(), "{log}");
     stage.finish().await;
 }
+
+/// The cluster of `docker-compose.yml` on one PostgreSQL: 4 processes of 2
+/// shards each (8 in all), identifies paced by the simulator as on Discord.
+/// Every shard runs once and no IDENTIFY is refused; one process is killed
+/// with `kill -9` while members chat and restarted: its two shards resume and
+/// the other six are not disturbed; then a rolling restart (SIGTERM, start,
+/// wait until its shards are back, next) while members keep chatting: each
+/// restart resumes, every process exits 0, and every member's XP is exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_survives_kill_9_and_a_rolling_restart() {
+    const SLICES: [&str; 4] = ["0-1", "2-3", "4-5", "6-7"];
+    let stage = Stage::new(true, 8, 16).await;
+    let spawn = |slice: &'static str| {
+        stage.spawn(&[("KEEPER_SHARDS", slice), ("KEEPER_TOTAL_SHARDS", "8")])
+    };
+    // Resumes of each shard's one session so far.
+    let attachments = || {
+        let mut by_shard: BTreeMap<u32, u64> = BTreeMap::new();
+        for session in stage.sim.sessions() {
+            assert!(
+                by_shard
+                    .insert(session.shard[0], session.attachments)
+                    .is_none(),
+                "shard {} has two sessions",
+                session.shard[0]
+            );
+        }
+        by_shard
+    };
+    let mut keepers: Vec<KeeperProcess> = SLICES.iter().map(|s| spawn(s)).collect();
+    all_connected(&stage, &keepers).await;
+    let counts = stage.sim.gateway_counts();
+    assert_eq!(
+        (counts.identifies, counts.identifies_too_fast),
+        (8, 0),
+        "{counts:?}"
+    );
+    assert_eq!(attachments(), (0..8).map(|s| (s, 1)).collect());
+    let shard_of = |guild: u64| (guild >> 22) % 8;
+    let served: std::collections::BTreeSet<u64> =
+        stage.guilds().iter().map(|g| shard_of(*g)).collect();
+    assert!(
+        served.len() >= 4,
+        "the guilds fall on shards {served:?} only"
+    );
+
+    // kill -9 the second process mid-traffic; chat while it is down; restart.
+    let (chat, short_chat, long_chat) = (traffic(16, 2_000), traffic(16, 500), traffic(16, 6_000));
+    let (during, ()) = tokio::join!(load::run(&stage.sim, &stage.world, &chat), async {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        keepers.remove(1).kill9().await;
+    });
+    let while_down = load::run(&stage.sim, &stage.world, &short_chat).await;
+    keepers.insert(1, spawn(SLICES[1]));
+    all_connected(&stage, &keepers).await;
+    let after_kill: BTreeMap<u32, u64> = (0..8)
+        .map(|s| (s, if s / 2 == 1 { 2 } else { 1 }))
+        .collect();
+    assert_eq!(
+        attachments(),
+        after_kill,
+        "only the killed process's shards resumed"
+    );
+
+    // Rolling restart while members chat.
+    let (rolling, ()) = tokio::join!(load::run(&stage.sim, &stage.world, &long_chat), async {
+        for (i, slice) in SLICES.iter().enumerate() {
+            let (status, log) = keepers.remove(i).terminate(Duration::from_secs(10)).await;
+            assert!(status.success(), "process {i} on SIGTERM:\n{log}");
+            keepers.insert(i, spawn(slice));
+            all_connected(&stage, &keepers).await;
+        }
+    });
+    let restarted: BTreeMap<u32, u64> = after_kill.iter().map(|(s, n)| (*s, n + 1)).collect();
+    assert_eq!(attachments(), restarted, "each restart resumed");
+    let counts = stage.sim.gateway_counts();
+    assert_eq!(
+        (counts.identifies, counts.identifies_too_fast),
+        (8, 0),
+        "{counts:?}"
+    );
+    assert_eq!(counts.resumes_elsewhere, 0, "{counts:?}");
+
+    stage
+        .check_xp(&[&during, &while_down, &rolling], &outputs(&keepers))
+        .await;
+    for keeper in keepers {
+        let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
+        assert!(status.success(), "{log}");
+    }
+    stage.finish().await;
+}
+
+/// Every process's log, one after the other.
+fn outputs(keepers: &[KeeperProcess]) -> String {
+    keepers
+        .iter()
+        .map(KeeperProcess::output)
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+/// Wait until the simulator has all 8 shards connected.
+async fn all_connected(stage: &Stage, keepers: &[KeeperProcess]) {
+    if let Err(err) = stage.sim.wait_connected(8, WAIT).await {
+        panic!("8 shards did not connect: {err}\n{}", outputs(keepers));
+    }
+}
