@@ -34,7 +34,29 @@ pub(crate) async fn migrate(pool: &PgPool) -> StoreResult<()> {
             binary: SCHEMA_VERSION,
         });
     }
-    MIGRATOR.run(pool).await.map_err(|e| match e {
+    // One transaction for all of it, under a transaction-level lock: a process
+    // starting beside another waits until the other's migrations are committed
+    // (not merely applied: sqlx's own lock is released before), and the
+    // whole run is pinned to one server connection, so it holds through a
+    // pooler in transaction mode, where a session lock taken by one statement
+    // may be on another server connection than the next statement's.
+    let mut tx = pool.begin().await.map_err(db_error)?;
+    sqlx::query!("SELECT pg_advisory_xact_lock(7243580119522613317)")
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    let ran = MIGRATOR.run_direct(None, &mut *tx, false).await;
+    if ran.is_err() {
+        // sqlx's session lock outlives a rollback: release it, or the next
+        // boot on this server connection would wait for ever.
+        let _ = sqlx::query!("SELECT pg_advisory_unlock_all()")
+            .execute(&mut *tx)
+            .await;
+        let _ = tx.rollback().await;
+    } else {
+        tx.commit().await.map_err(db_error)?;
+    }
+    ran.map_err(|e| match e {
         // A newer binary migrated between our check and the lock.
         MigrateError::VersionMissing(database) if database > SCHEMA_VERSION => {
             StoreError::SchemaTooNew {
