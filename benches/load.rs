@@ -127,6 +127,29 @@ struct Outcome {
     wrong: usize,
     sigterm: Duration,
     exit_ok: bool,
+    /// Start of the process to every shard connected and the commands
+    /// registered (new sessions: IDENTIFY).
+    startup: Duration,
+    /// Resident memory (MiB) after start-up and after every phase's load.
+    rss_started: f64,
+    rss_loaded: f64,
+    /// A restart after the SIGTERM: start to every shard connected again
+    /// (stored sessions: RESUME), and the memory then.
+    resume: Duration,
+    rss_resumed: f64,
+}
+
+/// A process's resident memory in MiB, from /proc (0 where there is none).
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 #[tokio::main]
@@ -173,6 +196,22 @@ async fn main() {
             } else {
                 " (exit status not 0!)"
             }
+        );
+    }
+    println!(
+        "\n| backend | guilds | start-up (IDENTIFY) to ready | RSS then | RSS after the load | restart (RESUME) to ready | RSS then |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for o in &outcomes {
+        println!(
+            "| {} | {} | {:.2?} | {:.1} MiB | {:.1} MiB | {:.2?} | {:.1} MiB |",
+            o.backend,
+            options.guilds,
+            o.startup,
+            o.rss_started,
+            o.rss_loaded,
+            o.resume,
+            o.rss_resumed
         );
     }
     println!(
@@ -245,14 +284,20 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     let flush_ms = o.xp_flush_ms.map(|ms| ms.to_string());
     let mut env = vec![("KEEPER_LOG", o.keeper_log.as_str())];
     env.extend(flush_ms.as_deref().map(|ms| ("KEEPER_XP_FLUSH_MS", ms)));
+    let spawned = Instant::now();
     let keeper = KeeperProcess::spawn(&sim, &url, &dir, &env);
-    sim.wait_connected(o.shards as usize, Duration::from_secs(120))
+    sim.wait_connected(o.shards as usize, Duration::from_secs(300))
         .await
         .unwrap_or_else(|e| panic!("keeper did not connect: {e}\n{}", keeper.output()));
     sim.wait_for_command("rank", Duration::from_secs(60))
         .await
         .expect("commands registered");
-    eprintln!("[{name}] keeper connected with {} shard(s)", o.shards);
+    let startup = spawned.elapsed();
+    let rss_started = rss_mib(keeper.pid());
+    eprintln!(
+        "[{name}] keeper connected with {} shard(s) in {startup:.2?}, {rss_started:.1} MiB resident",
+        o.shards
+    );
 
     let mut expected: Vec<BTreeMap<(u64, u64), ExpectedXp>> = Vec::new();
 
@@ -341,9 +386,34 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
         sim.invalid_requests()
     );
 
+    let rss_loaded = rss_mib(keeper.pid());
     let stopping = Instant::now();
     let (status, log) = keeper.terminate(Duration::from_secs(30)).await;
     let sigterm = stopping.elapsed();
+    // Started again: every shard resumes its stored session (once the
+    // simulator has seen every connection of the last run close).
+    let closing = Instant::now();
+    while sim.sessions().iter().any(|s| s.connected) && closing.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let restarted = Instant::now();
+    let again = KeeperProcess::spawn(&sim, &url, &dir, &env);
+    let disconnected = |s: &discord_sim::SessionInfo| !s.connected;
+    while sim.sessions().iter().any(disconnected) {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(300),
+            "keeper did not resume:\n{}",
+            again.output()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let resume = restarted.elapsed();
+    let rss_resumed = rss_mib(again.pid());
+    eprintln!(
+        "[{name}] restarted: every shard resumed in {resume:.2?}, {rss_resumed:.1} MiB resident"
+    );
+    let _ = again.terminate(Duration::from_secs(30)).await;
     if !status.success() {
         eprintln!("[{name}] keeper exited with {status}; log:\n{log}");
     }
@@ -385,6 +455,11 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
         wrong,
         sigterm,
         exit_ok: status.success(),
+        startup,
+        rss_started,
+        rss_loaded,
+        resume,
+        rss_resumed,
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use keeper_store::GatewaySession;
 use tokio_util::sync::CancellationToken;
-use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Shard, StreamExt as _};
+use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Shard, ShardState, StreamExt as _};
 
 use crate::{context::Context, events, identify::StoreQueue, metrics::ShardUp};
 
@@ -61,7 +61,11 @@ pub async fn run(
             }
             Some(Ok(event)) => event,
             Some(Err(err)) => {
-                ctx.metrics.shard(id.number(), ShardUp::Down);
+                // A message that did not parse leaves the session up; one
+                // that ended the connection leaves the shard reconnecting.
+                if !matches!(shard.state(), ShardState::Active | ShardState::Resuming) {
+                    ctx.metrics.shard(id.number(), ShardUp::Down);
+                }
                 tracing::warn!(shard = %id, error = %err, "gateway error; the shard reconnects by itself");
                 continue;
             }
