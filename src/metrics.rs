@@ -25,39 +25,39 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabels {
-    event: String,
+    event: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CommandLabels {
-    command: String,
-    outcome: String,
+    command: &'static str,
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NameLabels {
-    command: String,
+    command: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
-    operation: String,
+    operation: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ShardLabels {
-    shard: String,
+    shard: u32,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SessionLabels {
-    shard: String,
-    how: String,
+    shard: u32,
+    how: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RestLabels {
-    route: String,
+    route: &'static str,
     status: String,
 }
 
@@ -162,7 +162,7 @@ impl Metrics {
         let database_seconds: Histograms<OperationLabels> = Family::new_with_constructor(latency);
         registry.register(
             "database_duration_seconds",
-            "Database operations, by operation: award_xp (one flush's write), health_check (/readyz), load_guilds (start-up)",
+            "Database operations, by operation: health_check (/readyz), load_guilds (start-up); XP writes are keeper_xp_flush_duration_seconds",
             database_seconds.clone(),
         );
         let flush_seconds = latency();
@@ -246,35 +246,30 @@ impl Metrics {
         text
     }
 
-    pub fn event(&self, name: &str) {
+    /// One gateway event (no allocation: every label is static).
+    pub fn event(&self, name: &'static str) {
         self.events
-            .get_or_create(&EventLabels {
-                event: name.to_owned(),
-            })
+            .get_or_create(&EventLabels { event: name })
             .inc();
     }
 
-    pub fn command(&self, name: &str, outcome: Outcome, took: Option<Duration>) {
+    pub fn command(&self, name: &'static str, outcome: Outcome, took: Option<Duration>) {
         self.commands
             .get_or_create(&CommandLabels {
-                command: name.to_owned(),
-                outcome: outcome.label().to_owned(),
+                command: name,
+                outcome: outcome.label(),
             })
             .inc();
         if let Some(took) = took {
             self.command_seconds
-                .get_or_create(&NameLabels {
-                    command: name.to_owned(),
-                })
+                .get_or_create(&NameLabels { command: name })
                 .observe(took.as_secs_f64());
         }
     }
 
-    pub fn database(&self, operation: &str, took: Duration) {
+    pub fn database(&self, operation: &'static str, took: Duration) {
         self.database_seconds
-            .get_or_create(&OperationLabels {
-                operation: operation.to_owned(),
-            })
+            .get_or_create(&OperationLabels { operation })
             .observe(took.as_secs_f64());
     }
 
@@ -282,7 +277,6 @@ impl Metrics {
     /// members wait after it.
     pub fn flush(&self, took: Duration, members: usize, failed: bool, waiting: usize) {
         self.flush_seconds.observe(took.as_secs_f64());
-        self.database("award_xp", took);
         if members > 0 {
             self.flush_members.observe(members as f64);
         }
@@ -304,9 +298,7 @@ impl Metrics {
 
     pub fn shard(&self, id: u32, up: ShardUp) {
         self.shard_up
-            .get_or_create(&ShardLabels {
-                shard: id.to_string(),
-            })
+            .get_or_create(&ShardLabels { shard: id })
             .set(i64::from(up == ShardUp::Connected));
     }
 
@@ -314,8 +306,8 @@ impl Metrics {
     pub fn session(&self, id: u32, resumed: bool) {
         self.sessions
             .get_or_create(&SessionLabels {
-                shard: id.to_string(),
-                how: if resumed { "resume" } else { "identify" }.to_owned(),
+                shard: id,
+                how: if resumed { "resume" } else { "identify" },
             })
             .inc();
         self.shard(id, ShardUp::Connected);
@@ -323,9 +315,7 @@ impl Metrics {
 
     pub fn disconnected(&self, id: u32) {
         self.disconnects
-            .get_or_create(&ShardLabels {
-                shard: id.to_string(),
-            })
+            .get_or_create(&ShardLabels { shard: id })
             .inc();
         self.shard(id, ShardUp::Down);
     }
@@ -338,9 +328,7 @@ impl Metrics {
             .copied()
             .filter(|&id| {
                 self.shard_up
-                    .get_or_create(&ShardLabels {
-                        shard: id.to_string(),
-                    })
+                    .get_or_create(&ShardLabels { shard: id })
                     .get()
                     != 1
             })
@@ -354,10 +342,10 @@ impl Metrics {
 
     /// A REST request to `route` and what came of it: the HTTP status, or
     /// `error` when none came (a timeout, a connection refused).
-    pub fn rest(&self, route: &str, status: Option<u16>) {
+    pub fn rest(&self, route: &'static str, status: Option<u16>) {
         self.rest
             .get_or_create(&RestLabels {
-                route: route.to_owned(),
+                route,
                 status: status.map_or_else(|| "error".to_owned(), |s| s.to_string()),
             })
             .inc();

@@ -1279,15 +1279,6 @@ fn dockerfile_builds_from_a_complete_context() {
 
 // --- the compose file's processes, without containers -------------------------------
 
-/// A free port on 127.0.0.1 (bound and released: each process gets its own,
-/// where in compose each container has its own network address).
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 /// Each Keeper service's name, shard range and total.
 fn slices_of(keepers: &[KeeperService]) -> Vec<(String, ShardRange, u32)> {
     keepers
@@ -1297,33 +1288,6 @@ fn slices_of(keepers: &[KeeperService]) -> Vec<(String, ShardRange, u32)> {
             (k.name.clone(), range, total)
         })
         .collect()
-}
-
-/// `GET path` over HTTP/1.1: the status and the body.
-async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await?;
-        Ok::<_, std::io::Error>(response)
-    };
-    let response = tokio::time::timeout(Duration::from_secs(5), exchange)
-        .await
-        .map_err(|_| "no answer within 5 s".to_owned())?
-        .map_err(|err| err.to_string())?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("not an HTTP response: {text:?}"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("no status in {head:?}"))?;
-    Ok((status, body.to_owned()))
 }
 
 /// One compose service's process, running.
@@ -1393,7 +1357,7 @@ async fn run_compose_processes(
             "{}: no KEEPER_HTTP_ADDR, so no /healthz for its healthcheck",
             service.name
         );
-        let http = free_addr();
+        let http = common::free_addr();
         let mut env = service.env.clone();
         for (key, value) in [
             ("DATABASE_URL", url.clone()),
@@ -1436,7 +1400,7 @@ async fn run_compose_processes(
                     process.keeper.output()
                 );
             }
-            match http_get(process.http, "/readyz").await {
+            match common::http_get(process.http, "/readyz").await {
                 Ok((200, _)) => break,
                 answer => last = answer,
             }
@@ -1450,7 +1414,7 @@ async fn run_compose_processes(
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        let health = http_get(process.http, "/healthz").await;
+        let health = common::http_get(process.http, "/healthz").await;
         assert!(
             matches!(health, Ok((200, _))),
             "{}'s /healthz: {health:?}",

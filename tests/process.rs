@@ -1073,37 +1073,11 @@ async fn scheduled_backups_are_taken_once_and_restore(postgres: bool) {
     stage.finish().await;
 }
 
-/// A free port on 127.0.0.1 (taken and given back; the binary binds it next).
-fn free_addr() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
-/// `GET path` over plain HTTP/1.1: the status and the body.
-async fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await?;
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    Ok((status, body))
-}
-
 /// `/readyz` until it answers `want` (the last answer when it never does).
-async fn await_ready(addr: &str, want: u16) -> (u16, String) {
+async fn await_ready(addr: std::net::SocketAddr, want: u16) -> (u16, String) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let answer = http_get(addr, "/readyz")
+        let answer = common::http_get(addr, "/readyz")
             .await
             .unwrap_or((0, String::new()));
         if answer.0 == want || tokio::time::Instant::now() > deadline {
@@ -1138,11 +1112,15 @@ fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]
 /// members they wrote, the shards' sessions, the interaction callbacks.
 async fn probes_say_alive_ready_and_what_happened(postgres: bool) {
     let stage = Stage::new(postgres, 2, 4).await;
-    let addr = free_addr();
-    let keeper = stage.start(2, &[("KEEPER_HTTP_ADDR", addr.as_str())]).await;
-    let (status, body) = http_get(&addr, "/healthz").await.expect("/healthz answers");
+    let addr = common::free_addr();
+    let keeper = stage
+        .start(2, &[("KEEPER_HTTP_ADDR", addr.to_string().as_str())])
+        .await;
+    let (status, body) = common::http_get(addr, "/healthz")
+        .await
+        .expect("/healthz answers");
     assert_eq!((status, body.as_str()), (200, "ok\n"));
-    let (status, body) = await_ready(&addr, 200).await;
+    let (status, body) = await_ready(addr, 200).await;
     assert_eq!(status, 200, "not ready: {body}\n{}", keeper.output());
 
     let config = LoadConfig {
@@ -1154,7 +1132,9 @@ async fn probes_say_alive_ready_and_what_happened(postgres: bool) {
     assert!(report.commands_answered > 0, "{report:?}");
     stage.check_xp(&[&report], &keeper.output()).await;
 
-    let (status, text) = http_get(&addr, "/metrics").await.expect("/metrics answers");
+    let (status, text) = common::http_get(addr, "/metrics")
+        .await
+        .expect("/metrics answers");
     assert_eq!(status, 200);
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
         .unwrap_or_else(|e| panic!("not Prometheus text ({e}):\n{text}"));
@@ -1217,11 +1197,11 @@ async fn probes_say_alive_ready_and_what_happened(postgres: bool) {
 
     if let Some(proxy) = stage.proxy.as_ref() {
         proxy.down();
-        let (status, body) = await_ready(&addr, 503).await;
+        let (status, body) = await_ready(addr, 503).await;
         assert_eq!(status, 503, "still ready with the database cut off: {body}");
         assert!(body.contains("database"), "{body}");
         proxy.up();
-        let (status, body) = await_ready(&addr, 200).await;
+        let (status, body) = await_ready(addr, 200).await;
         assert_eq!(status, 200, "not ready again: {body}");
     }
     let (status, log) = keeper.terminate(Duration::from_secs(10)).await;

@@ -3,8 +3,8 @@
 -- (shard id % max_concurrency), across all its processes. Each IDENTIFY first
 -- claims its bucket here: one conditional upsert, on the server's clock, that
 -- succeeds only when the bucket's last claim is a whole window old. Row locks
--- and one statement, no advisory lock: it works through PgBouncer's
--- transaction pooling. Mirrors migrations/sqlite/0013_identify_slots.sql.
+-- and one statement, no advisory lock: no session state, as a pooler in
+-- transaction mode needs. Mirrors migrations/sqlite/0013_identify_slots.sql.
 -- About this connection to Discord, not Keeper's data: `keeper copy` and the
 -- restores do not carry it.
 CREATE TABLE identify_slots (

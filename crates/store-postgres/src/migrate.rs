@@ -3,7 +3,7 @@
 
 use keeper_store::{StoreError, StoreResult};
 use sqlx::{
-    PgPool,
+    Connection, PgPool,
     migrate::{MigrateError, Migrator},
 };
 
@@ -36,25 +36,25 @@ pub(crate) async fn migrate(pool: &PgPool) -> StoreResult<()> {
     }
     // One transaction for all of it, under a transaction-level lock: a process
     // starting beside another waits until the other's migrations are committed
-    // (not merely applied: sqlx's own lock is released before), and the
-    // whole run is pinned to one server connection, so it holds through a
-    // pooler in transaction mode, where a session lock taken by one statement
-    // may be on another server connection than the next statement's.
-    let mut tx = pool.begin().await.map_err(db_error)?;
+    // (not merely applied: sqlx's own lock is released before the end), and a
+    // failed run leaves nothing half-applied.
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     sqlx::query!("SELECT pg_advisory_xact_lock(7243580119522613317)")
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
     let ran = MIGRATOR.run_direct(None, &mut *tx, false).await;
-    if ran.is_err() {
-        // sqlx's session lock outlives a rollback: release it, or the next
-        // boot on this server connection would wait for ever.
-        let _ = sqlx::query!("SELECT pg_advisory_unlock_all()")
-            .execute(&mut *tx)
-            .await;
-        let _ = tx.rollback().await;
-    } else {
+    if ran.is_ok() {
         tx.commit().await.map_err(db_error)?;
+    } else {
+        let _ = tx.rollback().await;
+        // sqlx's session lock outlives the rollback: release it on this
+        // connection, or the next boot that gets it from the pool would wait
+        // for ever.
+        let _ = sqlx::query!("SELECT pg_advisory_unlock_all()")
+            .execute(&mut *conn)
+            .await;
     }
     ran.map_err(|e| match e {
         // A newer binary migrated between our check and the lock.

@@ -141,8 +141,8 @@ impl SessionStore for PgStore {
 
     /// One conditional upsert on the server's clock (the same for every
     /// process): a racing claim waits for the winner's row lock, then finds its
-    /// claim too recent. No session state, so it holds through PgBouncer's
-    /// transaction pooling.
+    /// claim too recent. The SQL keeps no session state (no advisory lock), as
+    /// a pooler in transaction mode needs (docs/SCALING.md says what else does).
     async fn claim_identify(&self, bucket: u32, window: Duration) -> StoreResult<Option<Duration>> {
         let bucket = i32::try_from(bucket).map_err(|_| out_of_range("The identify bucket"))?;
         let secs = window.as_secs_f64();
