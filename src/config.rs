@@ -231,6 +231,15 @@ pub struct DatabaseConfig {
     #[arg(long, env = "KEEPER_PG_CONNECT_ATTEMPTS", default_value_t = 8, global = true,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub pg_connect_attempts: u32,
+
+    /// PostgreSQL: what sits between Keeper and the server. `none`: Keeper
+    /// connects to it directly (or through a pooler in session mode).
+    /// `transaction`: through a pooler in transaction mode, such as PgBouncer
+    /// with `pool_mode = transaction`; every operation then runs in a
+    /// transaction of its own, without cached statements or startup options
+    /// (docs/SCALING.md).
+    #[arg(long, env = "KEEPER_PG_POOLER", default_value = "none", global = true)]
+    pub pg_pooler: PgPoolerArg,
 }
 
 /// Backups the running bot takes on its own.
@@ -442,6 +451,12 @@ impl ShardRange {
         }
         Ok(self)
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PgPoolerArg {
+    None,
+    Transaction,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -681,6 +696,7 @@ mod tests {
         assert_eq!(config.command, None);
         assert_eq!(config.database.pg_pool, 10);
         assert_eq!(config.database.sqlite_sync, SqliteSyncArg::Normal);
+        assert_eq!(config.database.pg_pooler, PgPoolerArg::None);
         assert_eq!(config.log_filter(), "info");
         assert_eq!(parse(&["demo"]).unwrap().log_filter(), "warn");
         let asked = parse(&["demo", "--log", "keeper=debug"]).unwrap();
@@ -691,8 +707,11 @@ mod tests {
             "postgres://a@b/c",
             "--pg-pool",
             "3",
+            "--pg-pooler",
+            "transaction",
         ])
         .unwrap();
+        assert_eq!(config.database.pg_pooler, PgPoolerArg::Transaction);
         assert_eq!(config.command, Some(Command::Check));
         assert!(matches!(
             config.database.database_url,

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use keeper_store::{Store, StoreError};
-use keeper_store_postgres::{PgConfig, PgStore};
+use keeper_store_postgres::{PgConfig, PgStore, Pooler};
 use keeper_store_sqlite::{SqliteConfig, SqliteStore, SqliteSync};
 
-use crate::config::{DatabaseConfig, DatabaseUrl, SqliteSyncArg};
+use crate::config::{DatabaseConfig, DatabaseUrl, PgPoolerArg, SqliteSyncArg};
 
 /// Connect, refuse a schema newer than this binary, and apply pending migrations.
 pub async fn open(config: &DatabaseConfig) -> Result<Arc<dyn Store>, StoreError> {
@@ -37,6 +37,10 @@ pub async fn open_url(
                 url: url.clone(),
                 pool_size: config.pg_pool,
                 connect_attempts: config.pg_connect_attempts,
+                pooler: match config.pg_pooler {
+                    PgPoolerArg::None => Pooler::None,
+                    PgPoolerArg::Transaction => Pooler::Transaction,
+                },
             };
             Arc::new(PgStore::connect(&config).await?)
         }

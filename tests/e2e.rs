@@ -1,5 +1,6 @@
 //! End to end: the real bot (`keeper::bot::run`) against the Discord simulator, on
-//! SQLite and on PostgreSQL. Each test is written once and run on both backends.
+//! SQLite and on PostgreSQL. Each test is written once and run on both backends,
+//! and most again on PostgreSQL through PgBouncer in transaction mode.
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -57,18 +58,44 @@ impl World {
         Self::build(postgres, |_| Vec::new(), true).await
     }
 
+    /// A world on PostgreSQL reached through PgBouncer in transaction mode,
+    /// Keeper told so; `None` where PgBouncer is not here (the test is skipped,
+    /// having said why; CI requires it).
+    async fn through_pgbouncer() -> Option<Self> {
+        let (backend, url) = Backend::create_pooled().await?;
+        Some(
+            Self::build_on(
+                backend,
+                url,
+                |_| vec!["--pg-pooler=transaction".into()],
+                false,
+            )
+            .await,
+        )
+    }
+
     async fn build(
         postgres: bool,
         args: impl FnOnce(&Guild) -> Vec<String>,
         proxied: bool,
     ) -> Self {
+        let (backend, url) = Backend::create(postgres).await;
+        Self::build_on(backend, url, args, proxied).await
+    }
+
+    async fn build_on(
+        backend: Backend,
+        mut url: String,
+        args: impl FnOnce(&Guild) -> Vec<String>,
+        proxied: bool,
+    ) -> Self {
+        let postgres = matches!(backend, Backend::Postgres { .. });
         let sim = Sim::start().await;
         let guild = sim.guild("Test Guild").await;
         let general = guild.text_channel("general");
         // What a server's managers usually have: settings, and giving roles.
         let admins = guild.role("Admins", bits::MANAGE_GUILD | bits::MANAGE_ROLES);
         let admin = guild.member("admin").with_role(&admins);
-        let (backend, mut url) = Backend::create(postgres).await;
         let mut proxy = None;
         if postgres && proxied {
             let p = common::DbProxy::start(common::pg_host_port(&url)).await;
@@ -292,6 +319,17 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name(super::World::new(true).await).await;
+                }
+            )*
+        }
+        /// The PostgreSQL tests again through PgBouncer in transaction mode.
+        mod pgbouncer {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(world) = super::World::through_pgbouncer().await {
+                        super::$name(world).await;
+                    }
                 }
             )*
         }

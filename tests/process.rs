@@ -29,6 +29,8 @@ struct Stage {
     rules: XpRules,
     /// The URL Keeper gets: PostgreSQL through a proxy the test can silence.
     keeper_url: String,
+    /// Set for every Keeper process of the stage (the pooler setting).
+    keeper_env: Vec<(&'static str, &'static str)>,
     proxy: Option<common::DbProxy>,
 }
 
@@ -38,21 +40,51 @@ impl Stage {
     }
 
     async fn with_rules(postgres: bool, shards: u32, guilds: usize, rules: XpRules) -> Self {
+        let (backend, url) = Backend::create(postgres).await;
+        let proxy = match postgres {
+            true => Some(common::DbProxy::start(common::pg_host_port(&url)).await),
+            false => None,
+        };
+        let keeper_url = proxy.as_ref().map_or(url.clone(), |p| p.url_for(&url));
+        let mut stage = Self::on(backend, url, keeper_url, shards, guilds, rules).await;
+        stage.proxy = proxy;
+        stage
+    }
+
+    /// A stage whose Keeper processes reach PostgreSQL through PgBouncer in
+    /// transaction mode, told so; `None` where PgBouncer is not here (the test
+    /// is skipped, having said why; CI requires it). The test's own store
+    /// connects directly.
+    async fn through_pgbouncer(shards: u32, guilds: usize) -> Option<Self> {
+        let (backend, pooled_url) = Backend::create_pooled().await?;
+        let url = match &backend {
+            Backend::Postgres { admin_url, name } => {
+                format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
+            }
+            Backend::Sqlite(_) => unreachable!("created on PostgreSQL"),
+        };
+        let mut stage = Self::on(backend, url, pooled_url, shards, guilds, EXACT_RULES).await;
+        stage.keeper_env.push(("KEEPER_PG_POOLER", "transaction"));
+        Some(stage)
+    }
+
+    async fn on(
+        backend: Backend,
+        url: String,
+        keeper_url: String,
+        shards: u32,
+        guilds: usize,
+        rules: XpRules,
+    ) -> Self {
         let sim = Sim::with_config(SimConfig {
             shards,
             ..SimConfig::fast()
         })
         .await;
         let world = load::build(&sim, &traffic(guilds, 0)).await;
-        let (backend, url) = Backend::create(postgres).await;
         let dir = backend.scratch_dir();
         let store = common::open_store(&url).await;
         common::set_rules(&*store, self_guilds(&world), &rules).await;
-        let proxy = match postgres {
-            true => Some(common::DbProxy::start(common::pg_host_port(&url)).await),
-            false => None,
-        };
-        let keeper_url = proxy.as_ref().map_or(url.clone(), |p| p.url_for(&url));
         Self {
             sim,
             world,
@@ -62,7 +94,8 @@ impl Stage {
             store,
             rules,
             keeper_url,
-            proxy,
+            keeper_env: Vec::new(),
+            proxy: None,
         }
     }
 
@@ -71,7 +104,8 @@ impl Stage {
     }
 
     fn spawn(&self, extra: &[(&str, &str)]) -> KeeperProcess {
-        KeeperProcess::spawn(&self.sim, &self.keeper_url, &self.dir, extra)
+        let env: Vec<(&str, &str)> = self.keeper_env.iter().chain(extra).copied().collect();
+        KeeperProcess::spawn(&self.sim, &self.keeper_url, &self.dir, &env)
     }
 
     /// Start the binary and wait until `sessions` shards are connected.
@@ -278,7 +312,10 @@ async fn sigterm_mid_traffic_flushes_and_exits_within_10_s(postgres: bool) {
 /// awards the crash lost from memory come back through RESUME, and nothing that
 /// was already stored is counted again.
 async fn kill_9_mid_traffic_loses_nothing(postgres: bool) {
-    let stage = Stage::new(postgres, 1, 2).await;
+    kill_9_mid_traffic(Stage::new(postgres, 1, 2).await).await;
+}
+
+async fn kill_9_mid_traffic(stage: Stage) {
     let keeper = stage.start(1, &[]).await;
     let session_before = stage.sim.sessions()[0].id.clone();
 
@@ -1218,8 +1255,32 @@ async fn probes_say_alive_ready_and_what_happened(postgres: bool) {
 /// restart resumes, every process exits 0, and every member's XP is exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_survives_kill_9_and_a_rolling_restart() {
+    cluster_survives(Stage::new(true, 8, 16).await).await;
+}
+
+/// Through PgBouncer in transaction mode, as operators at scale run it: the
+/// flushes, identify claims and session saves of a cluster keep to one
+/// transaction each and trip on no other process's statements.
+mod pgbouncer {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cluster_survives_kill_9_and_a_rolling_restart() {
+        if let Some(stage) = Stage::through_pgbouncer(8, 16).await {
+            cluster_survives(stage).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kill_9_mid_traffic_loses_nothing() {
+        if let Some(stage) = Stage::through_pgbouncer(1, 2).await {
+            kill_9_mid_traffic(stage).await;
+        }
+    }
+}
+
+async fn cluster_survives(stage: Stage) {
     const SLICES: [&str; 4] = ["0-1", "2-3", "4-5", "6-7"];
-    let stage = Stage::new(true, 8, 16).await;
     let spawn = |slice: &'static str| {
         stage.spawn(&[("KEEPER_SHARDS", slice), ("KEEPER_TOTAL_SHARDS", "8")])
     };

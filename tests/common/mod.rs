@@ -10,6 +10,11 @@ use std::{
 
 use discord_sim::Sim;
 
+/// PgBouncer in front of the test server (shared with the PostgreSQL store's
+/// tests, which keep the file).
+#[path = "../../crates/store-postgres/tests/common/pgbouncer.rs"]
+pub mod pgbouncer;
+
 /// A database that exists for one test (or one benchmark run) and is dropped after.
 pub enum Backend {
     Sqlite(PathBuf),
@@ -41,6 +46,21 @@ impl Backend {
         let (base, _) = admin_url.rsplit_once('/').unwrap();
         let url = format!("{base}/{name}");
         (Backend::Postgres { admin_url, name }, url)
+    }
+
+    /// A fresh PostgreSQL database as [`Backend::create`] makes one, and its URL
+    /// through PgBouncer in transaction mode; `None` where PgBouncer is not
+    /// here (see [`pgbouncer`]). Keeper must be run with `--pg-pooler=transaction`.
+    pub async fn create_pooled() -> Option<(Self, String)> {
+        if !pgbouncer::available() {
+            return None;
+        }
+        let (backend, _) = Self::create(true).await;
+        let Backend::Postgres { name, .. } = &backend else {
+            unreachable!("created on PostgreSQL")
+        };
+        let url = pgbouncer::url_for(name).expect("available");
+        Some((backend, url))
     }
 
     pub fn name(&self) -> &'static str {

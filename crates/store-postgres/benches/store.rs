@@ -7,16 +7,23 @@
 //! Needs a PostgreSQL server where the user may create databases:
 //! `KEEPER_BENCH_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres).
 //! A database `keeper_bench_<pid>` is created, seeded and dropped at the end.
+//!
+//! With `KEEPER_BENCH_PGBOUNCER_URL` (a PgBouncer in transaction mode in front of
+//! that server, such as `.ci/pgbouncer`'s postgres://postgres@127.0.0.1:6432/postgres)
+//! the database is seeded directly and then measured through PgBouncer, Keeper
+//! told so (`Pooler::Transaction`): the cost of a transaction per operation
+//! without cached statements.
 
 use std::{
     hint::black_box,
+    str::FromStr,
     time::{Duration, Instant},
 };
 
 use chrono::Utc;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
 use keeper_store::{XpAward, levels::total_xp_for_level, prelude::*};
-use keeper_store_postgres::{PgConfig, PgStore};
+use keeper_store_postgres::{PgConfig, PgStore, Pooler};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
 use tokio::runtime::Runtime;
@@ -45,6 +52,24 @@ fn main() {
         .expect("tokio runtime");
     let bench = runtime.block_on(BenchDb::create());
     let store = runtime.block_on(bench.seed());
+    let store = match std::env::var("KEEPER_BENCH_PGBOUNCER_URL") {
+        Ok(pgbouncer) => runtime.block_on(async {
+            store.close().await;
+            let url = PgConnectOptions::from_str(&pgbouncer)
+                .expect("KEEPER_BENCH_PGBOUNCER_URL is a URL")
+                .database(&bench.name)
+                .to_url_lossy()
+                .to_string();
+            let config = PgConfig {
+                pooler: Pooler::Transaction,
+                ..PgConfig::new(url)
+            };
+            PgStore::connect(&config)
+                .await
+                .expect("connect through PgBouncer")
+        }),
+        Err(_) => store,
+    };
 
     let mut criterion = Criterion::default()
         .sample_size(20)

@@ -59,25 +59,31 @@ impl AdminStore for PgStore {
     }
 
     async fn health_check(&self) -> StoreResult<()> {
+        let mut work = self.work().await?;
         sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *work)
             .await
             .map_err(db_error)?;
+        work.done().await?;
         Ok(())
     }
 
     async fn schema_version(&self) -> StoreResult<i64> {
-        sqlx::query_scalar!(
+        let mut work = self.work().await?;
+        let out = sqlx::query_scalar!(
             r#"SELECT COALESCE(MAX(version), 0) AS "version!" FROM _sqlx_migrations WHERE success"#
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *work)
         .await
-        .map_err(db_error)
+        .map_err(db_error)?;
+        work.done().await?;
+        Ok(out)
     }
 
     async fn table_counts(&self) -> StoreResult<Vec<(&'static str, i64)>> {
         // One round trip; exact counts are fine at Keeper's sizes (a million XP rows
         // count in well under a second with the primary key).
+        let mut work = self.work().await?;
         let row = sqlx::query!(
             r#"SELECT
             (SELECT COUNT(*) FROM guild_settings) AS "guild_settings!",
@@ -93,9 +99,10 @@ impl AdminStore for PgStore {
             (SELECT COUNT(*) FROM guilds) AS "guilds!",
             (SELECT COUNT(*) FROM guild_roles) AS "guild_roles!""#
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(vec![
             ("guild_settings", row.guild_settings),
             ("member_xp", row.member_xp),
@@ -113,11 +120,13 @@ impl AdminStore for PgStore {
     }
 
     async fn advisories(&self) -> StoreResult<Vec<String>> {
+        let mut work = self.work().await?;
         let autovacuum =
             sqlx::query_scalar!(r#"SELECT current_setting('autovacuum') AS "setting!""#)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *work)
                 .await
                 .map_err(db_error)?;
+        work.done().await?;
         Ok(autovacuum_advice(&autovacuum).into_iter().collect())
     }
 
@@ -128,6 +137,7 @@ impl AdminStore for PgStore {
         by: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let mut work = self.work().await?;
         let done = sqlx::query!(
             "INSERT INTO backup_runs (period_start, claimed_by, claimed_at) VALUES ($1, $2, $3)
              ON CONFLICT (period_start) DO NOTHING",
@@ -135,9 +145,10 @@ impl AdminStore for PgStore {
             by,
             at
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -148,6 +159,7 @@ impl AdminStore for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let (file, error) = (outcome.ok(), outcome.err());
+        let mut work = self.work().await?;
         sqlx::query!(
             "UPDATE backup_runs SET finished_at = $2, file = $3, error = $4 WHERE period_start = $1",
             period,
@@ -155,21 +167,24 @@ impl AdminStore for PgStore {
             file,
             error
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(())
     }
 
     async fn backup_runs(&self, limit: u32) -> StoreResult<Vec<BackupRun>> {
+        let mut work = self.work().await?;
         let rows = sqlx::query!(
             r#"SELECT period_start, claimed_by, claimed_at, finished_at, file, error
                FROM backup_runs ORDER BY period_start DESC LIMIT $1"#,
             i64::from(limit)
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(rows
             .into_iter()
             .map(|r| BackupRun {

@@ -365,8 +365,10 @@ impl CaseStore for PgStore {
     }
 
     async fn case(&self, guild: Id<GuildMarker>, number: i64) -> StoreResult<Option<Case>> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        fetch_case(&mut conn, id_to_db(guild), number).await
+        let mut conn = self.work().await?;
+        let case = fetch_case(&mut conn, id_to_db(guild), number).await?;
+        conn.done().await?;
+        Ok(case)
     }
 
     async fn cases(
@@ -375,12 +377,14 @@ impl CaseStore for PgStore {
         target: Option<Id<UserMarker>>,
         limit: u32,
     ) -> StoreResult<Vec<Case>> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let mut conn = self.work().await?;
         // Two statements rather than `($2 IS NULL OR target_id = $2)`: a prepared
         // statement's generic plan could not use the (guild_id, target_id) index.
         if let Some(target) = target {
             let (guild_id, target_id) = (id_to_db(guild), id_to_db(target));
-            return target_cases(&mut conn, guild_id, target_id, 0, i64::from(limit)).await;
+            let cases = target_cases(&mut conn, guild_id, target_id, 0, i64::from(limit)).await?;
+            conn.done().await?;
+            return Ok(cases);
         }
         let rows = sqlx::query_as!(
             CaseRow,
@@ -396,6 +400,7 @@ impl CaseStore for PgStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(db_error)?;
+        conn.done().await?;
         from_rows(rows)
     }
 
@@ -495,8 +500,10 @@ impl CaseStore for PgStore {
         target: Id<UserMarker>,
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        count_active(&mut conn, id_to_db(guild), id_to_db(target), now).await
+        let mut conn = self.work().await?;
+        let n = count_active(&mut conn, id_to_db(guild), id_to_db(target), now).await?;
+        conn.done().await?;
+        Ok(n)
     }
 
     /// The case's row is locked first: concurrent amendments of one case take
@@ -559,6 +566,7 @@ impl CaseStore for PgStore {
     }
 
     async fn amendments(&self, guild: Id<GuildMarker>, number: i64) -> StoreResult<Vec<Amendment>> {
+        let mut work = self.work().await?;
         let rows = sqlx::query_as!(
             AmendmentRow,
             "SELECT guild_id, case_number, amendment, amended_at, amended_by, old_reason, new_reason
@@ -566,9 +574,10 @@ impl CaseStore for PgStore {
             id_to_db(guild),
             number,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         from_rows(rows)
     }
 
@@ -607,6 +616,7 @@ impl CaseStore for PgStore {
     }
 
     async fn pending_actions(&self, limit: u32) -> StoreResult<Vec<Case>> {
+        let mut work = self.work().await?;
         let rows = sqlx::query_as!(
             CaseRow,
             "SELECT guild_id, case_number, target_id, moderator_id, kind, reason, created_at,
@@ -617,9 +627,10 @@ impl CaseStore for PgStore {
          ORDER BY created_at, guild_id, case_number LIMIT $1",
             i64::from(limit),
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         from_rows(rows)
     }
 
@@ -669,6 +680,7 @@ impl CaseStore for PgStore {
             LiftOutcome::Lifted { at } => ("lifted", Some(at), None),
             LiftOutcome::Failed(error) => ("failed", None, Some(error)),
         };
+        let mut work = self.work().await?;
         let done = sqlx::query!(
             "UPDATE mod_cases SET lift_status = $4, lifted_at = $5, lift_error = $6,
              lift_claimed_by = NULL, lift_claimed_until = NULL
@@ -681,26 +693,32 @@ impl CaseStore for PgStore {
             lifted_at,
             error,
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn cancel_lift(&self, guild: Id<GuildMarker>, number: i64) -> StoreResult<bool> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        drop_lift(&mut conn, id_to_db(guild), number).await
+        let mut conn = self.work().await?;
+        let dropped = drop_lift(&mut conn, id_to_db(guild), number).await?;
+        conn.done().await?;
+        Ok(dropped)
     }
 
     async fn next_lift_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
         // GREATEST ignores NULLs: an unclaimed lift is due at its expires_at.
-        sqlx::query_scalar!(
+        let mut work = self.work().await?;
+        let out = sqlx::query_scalar!(
             "SELECT MIN(GREATEST(expires_at, lift_claimed_until)) FROM mod_cases
          WHERE lift_status = 'scheduled' AND action_status = 'done'"
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *work)
         .await
-        .map_err(db_error)
+        .map_err(db_error)?;
+        work.done().await?;
+        Ok(out)
     }
 
     async fn set_log_message(
@@ -710,6 +728,7 @@ impl CaseStore for PgStore {
         channel: Id<ChannelMarker>,
         message: Id<MessageMarker>,
     ) -> StoreResult<bool> {
+        let mut work = self.work().await?;
         let done = sqlx::query!(
             "UPDATE mod_cases SET log_channel_id = $3, log_message_id = $4
          WHERE guild_id = $1 AND case_number = $2",
@@ -718,9 +737,10 @@ impl CaseStore for PgStore {
             id_to_db(channel),
             id_to_db(message),
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -731,15 +751,17 @@ impl CaseStore for PgStore {
         sent: bool,
     ) -> StoreResult<bool> {
         let status = if sent { "sent" } else { "failed" };
+        let mut work = self.work().await?;
         let done = sqlx::query!(
             "UPDATE mod_cases SET dm_status = $3 WHERE guild_id = $1 AND case_number = $2",
             id_to_db(guild),
             number,
             status,
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -751,9 +773,9 @@ impl CaseStore for PgStore {
         // Most acts seen are echoes of Keeper's own or replays, and every
         // member update is seen as one: decided without a transaction first,
         // they never lock the guild's counter. Decided again below, locked.
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let mut conn = self.work().await?;
         let latest = latest_state_case(&mut conn, guild_id, target_id, [a, b]).await?;
-        drop(conn);
+        conn.done().await?;
         if !discord_act_changes_state(&act, latest.as_ref()) {
             return Ok(None);
         }

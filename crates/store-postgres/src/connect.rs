@@ -9,7 +9,7 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
-use crate::{PgStore, error::db_error, migrate::migrate};
+use crate::{PgStore, Pooler, error::db_error, migrate::migrate};
 
 /// Connections in the pool when `KEEPER_PG_POOL` is not set.
 pub const DEFAULT_POOL_SIZE: u32 = 10;
@@ -35,6 +35,8 @@ pub struct PgConfig {
     /// Tries at boot before giving up, with exponential backoff in between
     /// (0.5 s, 1 s, 2 s, then 4 s each).
     pub connect_attempts: u32,
+    /// What sits between Keeper and the server (`KEEPER_PG_POOLER`).
+    pub pooler: Pooler,
 }
 
 impl PgConfig {
@@ -44,6 +46,7 @@ impl PgConfig {
             url: url.into(),
             pool_size: DEFAULT_POOL_SIZE,
             connect_attempts: DEFAULT_CONNECT_ATTEMPTS,
+            pooler: Pooler::None,
         }
     }
 }
@@ -52,13 +55,18 @@ impl PgStore {
     /// Connect (retrying while the server is unreachable), refuse a schema newer
     /// than this build, and apply pending migrations.
     ///
-    /// Several processes may call this at once on one database: sqlx's migrator
-    /// holds a Postgres advisory lock while it migrates, so exactly one applies each
-    /// migration and the others wait, then find it applied.
+    /// Several processes may call this at once on one database: the migrations
+    /// run in one transaction under a transaction-level advisory lock, so exactly
+    /// one applies them and the others wait, then find them applied (`migrate.rs`).
     pub async fn connect(config: &PgConfig) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(&config.url)
-            .map_err(|e| StoreError::Config(format!("the PostgreSQL URL is not valid: {e}")))?
-            .options(SESSION_LIMITS);
+            .map_err(|e| StoreError::Config(format!("the PostgreSQL URL is not valid: {e}")))?;
+        let options = match config.pooler {
+            Pooler::None => options.options(SESSION_LIMITS),
+            // No startup option PgBouncer would refuse (each transaction sets
+            // the limits itself: POOLED_BEGIN), and no statement cache.
+            Pooler::Transaction => options.extra_float_digits(None).statement_cache_capacity(0),
+        };
         if config.pool_size == 0 {
             return Err(StoreError::Config(
                 "the PostgreSQL pool size must be at least 1".into(),
@@ -72,13 +80,65 @@ impl PgStore {
             .max_connections(config.pool_size)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
-        migrate(&pool).await?;
-        Ok(Self {
+        let store = Self {
             pool,
             url: config.url.clone(),
-        })
+            pooler: config.pooler,
+        };
+        migrate(&store).await?;
+        Ok(store)
     }
 }
+
+// The two limits a transaction behind a pooler sets for itself too, written
+// once for both (`concat!` takes literals only).
+macro_rules! statement_timeout {
+    () => {
+        "10s"
+    };
+}
+macro_rules! idle_in_transaction_timeout {
+    () => {
+        "30s"
+    };
+}
+
+// What follows the BEGIN of every transaction behind a pooler.
+macro_rules! pooled_transaction {
+    () => {
+        concat!(
+            "DEALLOCATE ALL; SET LOCAL statement_timeout = '",
+            statement_timeout!(),
+            "'; SET LOCAL idle_in_transaction_session_timeout = '",
+            idle_in_transaction_timeout!(),
+            "'"
+        )
+    };
+}
+
+/// How every transaction starts behind a pooler in transaction mode, in one
+/// round trip (a simple query may hold several statements; none takes a value).
+///
+/// - `DEALLOCATE ALL`: with its cache off sqlx still names each statement it
+///   prepares (`sqlx_s_1`, `sqlx_s_2`... counted per client connection) and
+///   never closes it, so a server connection keeps the statements of every
+///   client that used it before; another client reaching the same name there
+///   would fail with "already exists". Clearing them first makes the names of
+///   this transaction the only ones.
+/// - `SET LOCAL`: the [`SESSION_LIMITS`] can't be startup options (PgBouncer
+///   refuses those it does not know) nor session settings (the next
+///   transaction may run on another server connection), so each transaction
+///   sets them for itself. Keepalives are PgBouncer's own settings there.
+pub(crate) const POOLED_BEGIN: &str = concat!("BEGIN; ", pooled_transaction!());
+
+/// A read-only transaction on one snapshot (the reads of one answer agree).
+pub(crate) const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
+/// [`BEGIN_READ`] behind a pooler: as [`POOLED_BEGIN`].
+pub(crate) const POOLED_BEGIN_READ: &str = concat!(
+    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; ",
+    pooled_transaction!()
+);
 
 /// Set on every connection, so that nothing Keeper starts holds the server
 /// for ever: a statement that runs 10 s is cancelled (Keeper's own writes take
@@ -88,8 +148,11 @@ impl PgStore {
 /// client vanished without a word is closed within about a minute. The client
 /// side of a silent connection is the flush's timeout and the pool's.
 const SESSION_LIMITS: [(&str, &str); 5] = [
-    ("statement_timeout", "10s"),
-    ("idle_in_transaction_session_timeout", "30s"),
+    ("statement_timeout", statement_timeout!()),
+    (
+        "idle_in_transaction_session_timeout",
+        idle_in_transaction_timeout!(),
+    ),
     ("tcp_keepalives_idle", "30"),
     ("tcp_keepalives_interval", "10"),
     ("tcp_keepalives_count", "3"),
@@ -103,7 +166,7 @@ async fn wait_for_server(options: &PgConnectOptions, attempts: u32) -> StoreResu
         let outcome = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(options))
             .await
             .map_err(|_| StoreError::unavailable(sqlx::Error::PoolTimedOut))
-            .and_then(|connected| connected.map_err(db_error));
+            .and_then(|connected| connected.map_err(connect_error));
         let err = match outcome {
             Ok(conn) => {
                 // Only a probe; the pool opens its own connections.
@@ -139,6 +202,21 @@ async fn wait_for_server(options: &PgConnectOptions, attempts: u32) -> StoreResu
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     unreachable!("the loop returns on its last attempt")
+}
+
+/// A failed connection sorted as [`db_error`] does, except PgBouncer's refusal
+/// of a startup option (which comes as a protocol error, class 08, and would
+/// read as "unavailable" and be retried): that is the operator's to fix.
+fn connect_error(e: sqlx::Error) -> StoreError {
+    let said = e.to_string();
+    if said.contains("unsupported startup parameter") {
+        return StoreError::Config(format!(
+            "a pooler between Keeper and PostgreSQL refused the connection ({said}). \
+             Behind PgBouncer in transaction mode set KEEPER_PG_POOLER=transaction; \
+             in session mode add the parameter to PgBouncer's ignore_startup_parameters"
+        ));
+    }
+    db_error(e)
 }
 
 /// The sentence for a server that answered but would not let us in.

@@ -18,6 +18,17 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(ref db) if db.code().as_deref() == Some("22021") => {
             StoreError::Invalid("Text can't contain the NUL character (U+0000).".into())
         }
+        // 42P05 duplicate_prepared_statement, 26000 invalid_sql_statement_name:
+        // statements prepared on one server connection and run on another, what
+        // a pooler in transaction mode does to a client that does not know it.
+        sqlx::Error::Database(ref db)
+            if matches!(db.code().as_deref(), Some("42P05" | "26000")) =>
+        {
+            StoreError::Config(format!(
+                "{e}: PostgreSQL is reached through a pooler in transaction mode \
+                 (PgBouncer's pool_mode = transaction?); set KEEPER_PG_POOLER=transaction"
+            ))
+        }
         sqlx::Error::Configuration(_) => {
             StoreError::Config(format!("PostgreSQL configuration: {e}"))
         }

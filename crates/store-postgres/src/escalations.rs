@@ -39,6 +39,7 @@ impl TryFrom<EscalationRow> for EscalationRule {
 impl EscalationStore for PgStore {
     async fn set_escalation(&self, rule: &EscalationRule) -> StoreResult<()> {
         rule.validate().map_err(StoreError::Invalid)?;
+        let mut work = self.work().await?;
         sqlx::query!(
             "INSERT INTO escalation_rules (guild_id, warnings, action, duration_secs)
          VALUES ($1, $2, $3, $4)
@@ -49,7 +50,7 @@ impl EscalationStore for PgStore {
             rule.action.as_str(),
             rule.duration_secs,
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(|e| {
             check_violation(
@@ -57,24 +58,29 @@ impl EscalationStore for PgStore {
                 "A rule needs a warning count of 1 or more, and a timeout a positive duration.",
             )
         })?;
+        work.done().await?;
         Ok(())
     }
 
     async fn remove_escalation(&self, guild: Id<GuildMarker>, warnings: i32) -> StoreResult<bool> {
+        let mut work = self.work().await?;
         let done = sqlx::query!(
             "DELETE FROM escalation_rules WHERE guild_id = $1 AND warnings = $2",
             id_to_db(guild),
             warnings,
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn escalations(&self, guild: Id<GuildMarker>) -> StoreResult<Vec<EscalationRule>> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        rules_of(&mut conn, id_to_db(guild)).await
+        let mut conn = self.work().await?;
+        let rules = rules_of(&mut conn, id_to_db(guild)).await?;
+        conn.done().await?;
+        Ok(rules)
     }
 }
 

@@ -139,6 +139,7 @@ impl GuildStore for PgStore {
         owner: Option<Id<UserMarker>>,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let mut work = self.work().await?;
         sqlx::query!(
             "UPDATE guilds SET name = $2, owner_id = COALESCE($3, owner_id), updated_at = $4
              WHERE guild_id = $1",
@@ -147,9 +148,10 @@ impl GuildStore for PgStore {
             owner.map(id_to_db),
             at,
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(())
     }
 
@@ -226,14 +228,16 @@ impl GuildStore for PgStore {
     }
 
     async fn mark_left(&self, guild: Id<GuildMarker>, at: DateTime<Utc>) -> StoreResult<()> {
+        let mut work = self.work().await?;
         sqlx::query!(
             "UPDATE guilds SET left_at = $2, updated_at = $2 WHERE guild_id = $1",
             id_to_db(guild),
             at,
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(())
     }
 
@@ -266,15 +270,17 @@ impl GuildStore for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<Id<GuildMarker>>> {
         let limit = i64::from(limit);
+        let mut work = self.work().await?;
         let ids = sqlx::query_scalar!(
             "SELECT guild_id FROM guilds WHERE left_at IS NOT NULL AND left_at < $1
              ORDER BY left_at, guild_id LIMIT $2",
             before,
             limit
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         ids.into_iter().map(id_from_db).collect()
     }
 

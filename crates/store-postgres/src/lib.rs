@@ -41,7 +41,7 @@ mod users;
 mod xp;
 
 use keeper_store::StoreResult;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction, pool::PoolConnection};
 
 pub use backup::{inspect_dump, restore_dump};
 pub use connect::{DEFAULT_CONNECT_ATTEMPTS, DEFAULT_POOL_SIZE, PgConfig};
@@ -58,6 +58,8 @@ pub struct PgStore {
     pool: PgPool,
     /// The URL it was opened with, for the tools it runs (`pg_dump`).
     url: String,
+    /// What sits between Keeper and the server (see [`Pooler`]).
+    pooler: Pooler,
 }
 
 impl PgStore {
@@ -66,18 +68,90 @@ impl PgStore {
         &self.pool
     }
 
+    /// A connection for one operation's statements; [`Work::done`] ends it.
+    ///
+    /// Directly on the server it is a pooled connection and costs nothing more.
+    /// Behind a pooler in transaction mode it is a transaction, because there
+    /// a server connection is ours only inside one: sqlx prepares a statement
+    /// and runs it in two exchanges, which must reach the same server.
+    pub(crate) async fn work(&self) -> StoreResult<Work> {
+        Ok(match self.pooler {
+            Pooler::None => Work::Direct(self.pool.acquire().await.map_err(db_error)?),
+            Pooler::Transaction => Work::Pooled(self.begin_write().await?),
+        })
+    }
+
     /// Start a transaction for writes that must land together.
     pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(db_error)
+        match self.pooler {
+            Pooler::None => self.pool.begin().await,
+            Pooler::Transaction => self.pool.begin_with(connect::POOLED_BEGIN).await,
+        }
+        .map_err(db_error)
     }
 
     /// Start a read-only transaction whose reads all see one snapshot.
     pub(crate) async fn begin_read(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        Ok(tx)
+        match self.pooler {
+            Pooler::None => self.pool.begin_with(connect::BEGIN_READ).await,
+            Pooler::Transaction => self.pool.begin_with(connect::POOLED_BEGIN_READ).await,
+        }
+        .map_err(db_error)
+    }
+}
+
+/// What sits between Keeper and PostgreSQL (`KEEPER_PG_POOLER`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pooler {
+    /// Keeper talks to the server itself, or through a pooler in session mode
+    /// (a client connection keeps its server connection): statements are
+    /// prepared once per connection and cached.
+    #[default]
+    None,
+    /// A pooler in transaction mode, such as PgBouncer with
+    /// `pool_mode = transaction`: a server connection is ours only inside a
+    /// transaction. Every operation runs in one, sqlx's statement cache is off
+    /// (a cached statement lives on a server connection the next transaction
+    /// may not get), and no startup option is sent. Works with PgBouncer 1.18,
+    /// which does not track prepared statements (1.21's
+    /// `max_prepared_statements` does). Costs a round trip or two per
+    /// operation: BENCHMARKS.md has the figures.
+    Transaction,
+}
+
+/// A connection lent for one operation (see [`PgStore::work`]).
+pub(crate) enum Work {
+    Direct(PoolConnection<Postgres>),
+    Pooled(Transaction<'static, Postgres>),
+}
+
+impl Work {
+    /// End the operation: behind a pooler, commit its transaction (dropped
+    /// without this, it is rolled back, so an operation that failed half way
+    /// leaves nothing).
+    pub(crate) async fn done(self) -> StoreResult<()> {
+        match self {
+            Work::Direct(_) => Ok(()),
+            Work::Pooled(tx) => tx.commit().await.map_err(db_error),
+        }
+    }
+}
+
+impl std::ops::Deref for Work {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        match self {
+            Work::Direct(conn) => conn,
+            Work::Pooled(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Work {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Work::Direct(conn) => conn,
+            Work::Pooled(tx) => tx,
+        }
     }
 }

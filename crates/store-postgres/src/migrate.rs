@@ -2,12 +2,9 @@
 //! at boot (refusing a database newer than this build first).
 
 use keeper_store::{StoreError, StoreResult};
-use sqlx::{
-    Connection, PgPool,
-    migrate::{MigrateError, Migrator},
-};
+use sqlx::migrate::{MigrateError, Migrator};
 
-use crate::error::db_error;
+use crate::{PgStore, error::db_error};
 
 /// The migrations of `migrations/postgres`, embedded at compile time (the folder
 /// comes from `sqlx.toml`; `build.rs` makes a new file trigger a rebuild).
@@ -21,12 +18,13 @@ pub fn binary_schema_version() -> i64 {
     SCHEMA_VERSION
 }
 
-/// Refuse a newer schema, then apply pending migrations (under sqlx's advisory
-/// lock, so concurrent boots take turns: see [`PgStore::connect`](crate::PgStore::connect)).
-pub(crate) async fn migrate(pool: &PgPool) -> StoreResult<()> {
+/// Refuse a newer schema, then apply pending migrations, in one transaction
+/// under a transaction-level lock, so concurrent boots take turns: see
+/// [`PgStore::connect`](crate::PgStore::connect).
+pub(crate) async fn migrate(store: &PgStore) -> StoreResult<()> {
     // Checked before migrating so that an older binary started against a newer
     // database never touches it (sqlx alone would only notice a missing file).
-    if let Some(database) = applied_version(pool).await?
+    if let Some(database) = applied_version(store).await?
         && database > SCHEMA_VERSION
     {
         return Err(StoreError::SchemaTooNew {
@@ -36,54 +34,60 @@ pub(crate) async fn migrate(pool: &PgPool) -> StoreResult<()> {
     }
     // One transaction for all of it, under a transaction-level lock: a process
     // starting beside another waits until the other's migrations are committed
-    // (not merely applied: sqlx's own lock is released before the end), and a
-    // failed run leaves nothing half-applied.
-    let mut conn = pool.acquire().await.map_err(db_error)?;
-    let mut tx = conn.begin().await.map_err(db_error)?;
+    // (not merely applied), and a failed run leaves nothing half-applied. The
+    // lock is the only one: sqlx's own is a session lock, which a pooler in
+    // transaction mode would leave held on a server connection after a failed
+    // run, and it is released before the commit.
+    let migrator = Migrator {
+        locking: false,
+        migrations: MIGRATOR.migrations.clone(),
+        ignore_missing: MIGRATOR.ignore_missing,
+        no_tx: MIGRATOR.no_tx,
+        table_name: MIGRATOR.table_name.clone(),
+        create_schemas: MIGRATOR.create_schemas.clone(),
+    };
+    let mut tx = store.begin_write().await?;
     sqlx::query!("SELECT pg_advisory_xact_lock(7243580119522613317)")
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-    let ran = MIGRATOR.run_direct(None, &mut *tx, false).await;
-    if ran.is_ok() {
-        tx.commit().await.map_err(db_error)?;
-    } else {
-        let _ = tx.rollback().await;
-        // sqlx's session lock outlives the rollback: release it on this
-        // connection, or the next boot that gets it from the pool would wait
-        // for ever.
-        let _ = sqlx::query!("SELECT pg_advisory_unlock_all()")
-            .execute(&mut *conn)
-            .await;
-    }
-    ran.map_err(|e| match e {
-        // A newer binary migrated between our check and the lock.
-        MigrateError::VersionMissing(database) if database > SCHEMA_VERSION => {
-            StoreError::SchemaTooNew {
-                database,
-                binary: SCHEMA_VERSION,
+    // Dropped on error, the transaction rolls back.
+    migrator
+        .run_direct(None, &mut *tx, false)
+        .await
+        .map_err(|e| match e {
+            // A newer binary migrated between our check and the lock.
+            MigrateError::VersionMissing(database) if database > SCHEMA_VERSION => {
+                StoreError::SchemaTooNew {
+                    database,
+                    binary: SCHEMA_VERSION,
+                }
             }
-        }
-        MigrateError::Execute(e) => db_error(e),
-        other => StoreError::internal(other),
-    })
+            MigrateError::Execute(e) => db_error(e),
+            other => StoreError::internal(other),
+        })?;
+    tx.commit().await.map_err(db_error)
 }
 
 /// The highest applied migration, `None` before the first boot (no
 /// `_sqlx_migrations` table yet). Read before migrating, to refuse a newer schema.
-async fn applied_version(pool: &PgPool) -> StoreResult<Option<i64>> {
+async fn applied_version(store: &PgStore) -> StoreResult<Option<i64>> {
+    let mut work = store.work().await?;
     // The table is looked up first because a statement naming a missing table
     // fails to plan; `to_regclass` follows the search_path as sqlx's migrator does.
     let exists =
         sqlx::query_scalar!(r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#)
-            .fetch_one(pool)
+            .fetch_one(&mut *work)
             .await
             .map_err(db_error)?;
-    if !exists {
-        return Ok(None);
-    }
-    sqlx::query_scalar!("SELECT MAX(version) FROM _sqlx_migrations")
-        .fetch_one(pool)
-        .await
-        .map_err(db_error)
+    let version = if exists {
+        sqlx::query_scalar!("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&mut *work)
+            .await
+            .map_err(db_error)?
+    } else {
+        None
+    };
+    work.done().await?;
+    Ok(version)
 }

@@ -146,13 +146,15 @@ impl ReplayStore for PgStore {
     }
 
     async fn prune_applied(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut work = self.work().await?;
         let done = sqlx::query!(
             "DELETE FROM applied_interactions WHERE applied_at < $1",
             before
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(done.rows_affected())
     }
 }

@@ -40,6 +40,7 @@ impl RewardStore for PgStore {
         level: i32,
         role: Id<RoleMarker>,
     ) -> StoreResult<()> {
+        let mut work = self.work().await?;
         sqlx::query!(
             "INSERT INTO level_rewards (guild_id, level, role_id) VALUES ($1, $2, $3)
          ON CONFLICT (guild_id, level) DO UPDATE SET role_id = excluded.role_id",
@@ -47,33 +48,38 @@ impl RewardStore for PgStore {
             level,
             id_to_db(role),
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(|e| check_violation(e, "A reward level must be 1 or more."))?;
+        work.done().await?;
         Ok(())
     }
 
     async fn remove_level_reward(&self, guild: Id<GuildMarker>, level: i32) -> StoreResult<bool> {
+        let mut work = self.work().await?;
         let done = sqlx::query!(
             "DELETE FROM level_rewards WHERE guild_id = $1 AND level = $2",
             id_to_db(guild),
             level,
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn level_rewards(&self, guild: Id<GuildMarker>) -> StoreResult<Vec<LevelReward>> {
+        let mut work = self.work().await?;
         let rows = sqlx::query_as!(
             RewardRow,
             "SELECT guild_id, level, role_id FROM level_rewards WHERE guild_id = $1 ORDER BY level",
             id_to_db(guild),
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         from_rows(rows)
     }
 }

@@ -135,8 +135,9 @@ pub(crate) async fn save_all(
 #[async_trait]
 impl SessionStore for PgStore {
     async fn save_session(&self, session: &GatewaySession) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        save_all(&mut conn, std::slice::from_ref(session)).await
+        let mut conn = self.work().await?;
+        save_all(&mut conn, std::slice::from_ref(session)).await?;
+        conn.done().await
     }
 
     /// One conditional upsert on the server's clock (the same for every
@@ -146,6 +147,7 @@ impl SessionStore for PgStore {
     async fn claim_identify(&self, bucket: u32, window: Duration) -> StoreResult<Option<Duration>> {
         let bucket = i32::try_from(bucket).map_err(|_| out_of_range("The identify bucket"))?;
         let secs = window.as_secs_f64();
+        let mut work = self.work().await?;
         let claimed = sqlx::query_scalar!(
             "INSERT INTO identify_slots (bucket, claimed_at) VALUES ($1, clock_timestamp())
              ON CONFLICT (bucket) DO UPDATE SET claimed_at = clock_timestamp()
@@ -154,12 +156,14 @@ impl SessionStore for PgStore {
             bucket,
             secs
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         if !claimed.is_empty() {
             return Ok(None);
         }
+        let mut work = self.work().await?;
         let left = sqlx::query_scalar!(
             r#"SELECT EXTRACT(EPOCH FROM claimed_at + make_interval(secs => $2) - clock_timestamp())::float8
                    AS "left!"
@@ -167,25 +171,30 @@ impl SessionStore for PgStore {
             bucket,
             secs
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(Some(identify_wait(left.first().copied(), window)))
     }
 
     async fn session(&self, shard_id: u32) -> StoreResult<Option<GatewaySession>> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        load(&mut conn, shard_id).await
+        let mut conn = self.work().await?;
+        let session = load(&mut conn, shard_id).await?;
+        conn.done().await?;
+        Ok(session)
     }
 
     async fn delete_session(&self, shard_id: u32) -> StoreResult<()> {
         let Ok(shard_id) = i32::try_from(shard_id) else {
             return Ok(());
         };
+        let mut work = self.work().await?;
         sqlx::query!("DELETE FROM gateway_sessions WHERE shard_id = $1", shard_id)
-            .execute(&self.pool)
+            .execute(&mut *work)
             .await
             .map_err(db_error)?;
+        work.done().await?;
         Ok(())
     }
 }

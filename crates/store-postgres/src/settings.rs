@@ -69,6 +69,7 @@ impl TryFrom<SettingsRow> for GuildSettings {
 #[async_trait]
 impl SettingsStore for PgStore {
     async fn settings(&self, guild: Id<GuildMarker>) -> StoreResult<GuildSettings> {
+        let mut work = self.work().await?;
         let row = sqlx::query_as!(
             SettingsRow,
             "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
@@ -77,9 +78,10 @@ impl SettingsStore for PgStore {
          FROM guild_settings WHERE guild_id = $1",
             id_to_db(guild),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         match row {
             Some(row) => row.try_into(),
             None => Ok(GuildSettings::defaults(guild)),
@@ -87,6 +89,7 @@ impl SettingsStore for PgStore {
     }
 
     async fn all_settings(&self) -> StoreResult<Vec<GuildSettings>> {
+        let mut work = self.work().await?;
         let rows = sqlx::query_as!(
             SettingsRow,
             "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
@@ -94,9 +97,10 @@ impl SettingsStore for PgStore {
                 xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
          FROM guild_settings ORDER BY guild_id",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         from_rows(rows)
     }
 

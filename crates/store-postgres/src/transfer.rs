@@ -359,8 +359,9 @@ impl TransferStore for PgStore {
         limit: u32,
     ) -> StoreResult<Rows> {
         let limit = i64::from(limit);
-        let conn = &mut *self.pool.acquire().await.map_err(db_error)?;
-        Ok(match table {
+        let mut work = self.work().await?;
+        let conn = &mut *work;
+        let rows = match table {
             Table::GuildSettings => Rows::GuildSettings(read_settings(conn, after, limit).await?),
             Table::Guilds => Rows::Guilds(read_guilds(conn, after, limit).await?),
             Table::GuildRoles => Rows::GuildRoles(read_roles(conn, after, limit).await?),
@@ -381,7 +382,9 @@ impl TransferStore for PgStore {
             Table::AppliedInteractions => {
                 Rows::AppliedInteractions(read_applied(conn, after, limit).await?)
             }
-        })
+        };
+        work.done().await?;
+        Ok(rows)
     }
 
     async fn write_rows(&self, rows: &Rows) -> StoreResult<()> {
@@ -410,14 +413,16 @@ impl TransferStore for PgStore {
     /// TRUNCATE rather than DELETE: it frees the space at once, and leaves no
     /// dead rows for VACUUM before the restore that usually follows.
     async fn clear_all(&self) -> StoreResult<()> {
+        let mut work = self.work().await?;
         sqlx::query!(
             "TRUNCATE guild_settings, guilds, guild_roles, member_xp, level_rewards,
              case_counters, mod_cases, case_amendments, escalation_rules, welcomed_members,
              gateway_sessions, applied_interactions"
         )
-        .execute(&self.pool)
+        .execute(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         Ok(())
     }
 }

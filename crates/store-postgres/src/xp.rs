@@ -291,10 +291,12 @@ impl XpStore for PgStore {
     }
 
     async fn reset_guild_xp(&self, guild: Id<GuildMarker>) -> StoreResult<u64> {
+        let mut work = self.work().await?;
         let done = sqlx::query!("DELETE FROM member_xp WHERE guild_id = $1", id_to_db(guild))
-            .execute(&self.pool)
+            .execute(&mut *work)
             .await
             .map_err(db_error)?;
+        work.done().await?;
         Ok(done.rows_affected())
     }
 
@@ -307,6 +309,7 @@ impl XpStore for PgStore {
         // Reads the index (guild_id, xp_bucket DESC) in order and sorts each bucket by
         // exact XP (an incremental sort): a page costs the buckets down to it.
         let offset = i64::try_from(offset).map_err(|_| out_of_range("The leaderboard page"))?;
+        let mut work = self.work().await?;
         let rows = sqlx::query_as!(
             XpRow,
             "SELECT guild_id, user_id, xp, level, messages, last_award_at
@@ -317,9 +320,10 @@ impl XpStore for PgStore {
             i64::from(limit),
             offset,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         from_rows(rows)
     }
 
@@ -330,6 +334,7 @@ impl XpStore for PgStore {
         now: DateTime<Utc>,
         margin_secs: i64,
     ) -> StoreResult<Vec<LastAward>> {
+        let mut work = self.work().await?;
         let rows = sqlx::query_as!(
             LastAwardRow,
             r#"SELECT m.guild_id, m.user_id, m.last_award_at AS "last_award_at!"
@@ -340,20 +345,23 @@ impl XpStore for PgStore {
             DEFAULT_XP_COOLDOWN_SECS,
             margin_secs,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         from_rows(rows)
     }
 
     async fn leaderboard_len(&self, guild: Id<GuildMarker>) -> StoreResult<u64> {
+        let mut work = self.work().await?;
         let n = sqlx::query_scalar!(
             r#"SELECT COUNT(*) AS "n!" FROM member_xp WHERE guild_id = $1"#,
             id_to_db(guild),
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         narrow(n, "member count")
     }
 
@@ -366,6 +374,7 @@ impl XpStore for PgStore {
         // a lower user id): those of higher buckets, an index-only range scan of
         // (guild_id, xp_bucket DESC), then those of the member's own bucket that are
         // ahead, read from that bucket's rows only.
+        let mut work = self.work().await?;
         let row = sqlx::query_as!(
             RankRow,
             r#"SELECT m.guild_id, m.user_id, m.xp, m.level, m.messages, m.last_award_at,
@@ -379,9 +388,10 @@ impl XpStore for PgStore {
             id_to_db(guild),
             id_to_db(user),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *work)
         .await
         .map_err(db_error)?;
+        work.done().await?;
         row.map(MemberRank::try_from).transpose()
     }
 }

@@ -5,7 +5,9 @@ mod common;
 
 use common::ScratchDb;
 use keeper_store::{StoreError, prelude::*};
-use keeper_store_postgres::{MIGRATOR, PgConfig, PgStore, SCHEMA_VERSION, binary_schema_version};
+use keeper_store_postgres::{
+    MIGRATOR, PgConfig, PgStore, Pooler, SCHEMA_VERSION, binary_schema_version,
+};
 use sqlx::{Connection, PgConnection};
 use twilight_model::id::Id;
 
@@ -199,6 +201,7 @@ async fn unreachable_server_is_unavailable_after_the_configured_attempts() {
         url: "postgres://postgres@127.0.0.1:1/keeper".into(),
         pool_size: 2,
         connect_attempts: 2,
+        pooler: Pooler::None,
     };
     let err = PgStore::connect(&config)
         .await
@@ -482,6 +485,36 @@ async fn the_views_show_what_the_store_reads() {
     let names: Vec<&str> = views.iter().map(|v| v.view.as_str()).collect();
     assert_eq!(names, ["active_warnings", "guild_overview", "leaderboard"]);
     assert!(views.iter().all(|v| v.comment.is_some()), "{names:?}");
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// An operator who puts PgBouncer in transaction mode in front without telling
+/// Keeper is told at start-up what to set, rather than meeting "prepared
+/// statement already exists" under load; told, Keeper starts through it.
+#[tokio::test]
+async fn a_transaction_pooler_not_declared_is_named_at_start() {
+    let db = ScratchDb::create().await;
+    let Some(pooled) = db.pooled_config() else {
+        db.drop_db().await;
+        return;
+    };
+    let undeclared = PgConfig {
+        pooler: Pooler::None,
+        ..pooled.clone()
+    };
+    let err = PgStore::connect(&undeclared)
+        .await
+        .expect_err("PgBouncer refuses the startup options of a direct connection");
+    assert!(matches!(err, StoreError::Config(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("KEEPER_PG_POOLER=transaction"),
+        "{err}"
+    );
+    let store = PgStore::connect(&pooled)
+        .await
+        .expect("declared, it starts");
+    store.health_check().await.expect("and answers");
     store.close().await;
     db.drop_db().await;
 }

@@ -8,8 +8,10 @@ use std::sync::{
     atomic::{AtomicU32, Ordering},
 };
 
+pub mod pgbouncer;
+
 use keeper_store::prelude::*;
-use keeper_store_postgres::{PgConfig, PgStore};
+use keeper_store_postgres::{PgConfig, PgStore, Pooler};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
 
 pub const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -59,7 +61,18 @@ impl ScratchDb {
             url: self.url.clone(),
             pool_size: 8,
             connect_attempts: 1,
+            pooler: Pooler::None,
         }
+    }
+
+    /// The same database through PgBouncer in transaction mode (`None` where
+    /// PgBouncer is not here: see [`pgbouncer`]).
+    pub fn pooled_config(&self) -> Option<PgConfig> {
+        Some(PgConfig {
+            url: pgbouncer::url_for(&self.name)?,
+            pooler: Pooler::Transaction,
+            ..self.config()
+        })
     }
 
     pub async fn drop_db(self) {
@@ -92,21 +105,35 @@ async fn connect_admin(admin: &PgConnectOptions, server: &str) -> PgConnection {
 pub struct PgFixture {
     /// Taken by `cleanup`; still here in `drop` only when the test panicked.
     db: Option<ScratchDb>,
+    /// How the stores reach the database: directly, or through PgBouncer.
+    config: PgConfig,
     store: Arc<PgStore>,
     reopened: std::sync::Mutex<Vec<Arc<PgStore>>>,
 }
 
-impl keeper_store::conformance::Fixture for PgFixture {
-    async fn create() -> Self {
+impl PgFixture {
+    async fn create_with(pooled: bool) -> Self {
         let db = ScratchDb::create().await;
-        let store = PgStore::connect(&db.config())
+        let config = if pooled {
+            db.pooled_config().expect("PgBouncer was found available")
+        } else {
+            db.config()
+        };
+        let store = PgStore::connect(&config)
             .await
             .unwrap_or_else(|e| panic!("connecting to test database {}: {e}", db.name));
         Self {
             db: Some(db),
+            config,
             store: Arc::new(store),
             reopened: Default::default(),
         }
+    }
+}
+
+impl keeper_store::conformance::Fixture for PgFixture {
+    async fn create() -> Self {
+        Self::create_with(false).await
     }
 
     fn store(&self) -> Arc<dyn Store> {
@@ -116,7 +143,7 @@ impl keeper_store::conformance::Fixture for PgFixture {
     async fn reopen(&self) -> Arc<dyn Store> {
         let db = self.db.as_ref().expect("not cleaned up yet");
         let store = Arc::new(
-            PgStore::connect(&db.config())
+            PgStore::connect(&self.config)
                 .await
                 .unwrap_or_else(|e| panic!("reopening test database {}: {e}", db.name)),
         );
@@ -153,5 +180,31 @@ impl Drop for PgFixture {
                 eprintln!("could not drop a test database; remove keeper_test_* databases by hand");
             }
         }
+    }
+}
+
+/// The conformance suite through PgBouncer in transaction pooling mode, Keeper
+/// told so (`Pooler::Transaction`): the same fixture otherwise.
+pub struct PooledFixture(PgFixture);
+
+impl keeper_store::conformance::Fixture for PooledFixture {
+    async fn create() -> Self {
+        Self(PgFixture::create_with(true).await)
+    }
+
+    fn store(&self) -> Arc<dyn Store> {
+        self.0.store()
+    }
+
+    async fn reopen(&self) -> Arc<dyn Store> {
+        self.0.reopen().await
+    }
+
+    async fn cleanup(self) {
+        self.0.cleanup().await;
+    }
+
+    fn available() -> bool {
+        pgbouncer::available()
     }
 }
