@@ -69,13 +69,11 @@ pub async fn run_with_stats(
         Some(addr) => Some(http::bind(addr).await?),
         None => None,
     };
-    let ctx = Arc::new(log_in(config, &token.0, Arc::clone(&store), stats).await?);
+    let ctx = Arc::new(log_in(config, &token.0, store, stats).await?);
     // Before any shard connects: handling a message must never wait on the
     // database, and a replayed message must be decided as it was live.
     // The guild facts too: a resumed session gets no GUILD_CREATE.
-    let loading = std::time::Instant::now();
     let guilds = ctx.guilds.load().await.map_err(Fatal::database)?;
-    ctx.metrics.database("load_guilds", loading.elapsed());
     let cooling = ctx.xp.load_cooldowns().await.map_err(Fatal::database)?;
     tracing::info!(guilds, cooling, "guilds and cooldowns read");
     if let Some(writer) = ctx.guilds.writer() {
@@ -83,7 +81,8 @@ pub async fn run_with_stats(
     }
     // No session replays a day back: older records of applied interactions only
     // take room.
-    if let Err(err) = store
+    if let Err(err) = ctx
+        .store
         .prune_applied(chrono::Utc::now() - chrono::Duration::days(1))
         .await
     {
@@ -98,14 +97,14 @@ pub async fn run_with_stats(
     let started = chrono::Utc::now();
     let filter = events::filter(discord);
     let mut running = JoinSet::new();
-    let shards = shards::build(&ctx.http, discord, &token.0, &store).await?;
+    let shards = shards::build(&ctx.http, discord, &token.0, &ctx.store).await?;
     ctx.metrics
         .expect_shards(shards.iter().map(|s| s.id().number()));
     if let Some(listener) = probes {
         tokio::spawn(http::serve(
             listener,
             Arc::clone(&ctx.metrics),
-            Arc::clone(&store),
+            Arc::clone(&ctx.store),
             shutdown.clone(),
         ));
     }
@@ -129,7 +128,7 @@ pub async fn run_with_stats(
     ));
     // Scheduled backups, when KEEPER_BACKUP_EVERY asks for them.
     let backups = tokio::spawn(backups::run(
-        Arc::clone(&store),
+        Arc::clone(&ctx.store),
         config.backups.clone(),
         shutdown.clone(),
     ));
@@ -175,7 +174,7 @@ pub async fn run_with_stats(
     }
     // Closing waits for connections in use; one lost to a silent database never
     // comes back.
-    if tokio::time::timeout(CLOSE_LIMIT, store.close())
+    if tokio::time::timeout(CLOSE_LIMIT, ctx.store.close())
         .await
         .is_err()
     {

@@ -17,6 +17,7 @@ use twilight_model::id::{
 
 use crate::{
     guilds::Guilds,
+    metered_store::MeteredStore,
     metrics::Metrics,
     outbox::{Outbox, OutboxStats},
     seen_acts::DiscordActs,
@@ -63,9 +64,11 @@ impl Context {
         bot_id: Id<UserMarker>,
         stats: Arc<OutboxStats>,
     ) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        // Everything the bot asks of the database, timed by operation.
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, Arc::clone(&metrics)));
         let guilds = Arc::new(Guilds::new(Arc::clone(&store)));
         let tasks = TaskTracker::new();
-        let metrics = Arc::new(Metrics::new());
         let outbox = Arc::new(Outbox::new(
             Arc::clone(&http),
             Arc::clone(&guilds),

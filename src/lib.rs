@@ -22,6 +22,7 @@ pub mod guilds;
 pub mod http;
 pub mod identify;
 pub mod import_json;
+pub mod metered_store;
 pub mod metrics;
 pub mod moderation;
 pub mod modlog;

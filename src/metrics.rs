@@ -9,6 +9,7 @@
 
 use std::{fmt, sync::atomic::AtomicU64, time::Duration};
 
+use keeper_store::StoreError;
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{
@@ -42,6 +43,27 @@ struct NameLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
     operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    operation: &'static str,
+    /// [`failure_kind`]'s, or abandoned: the caller stopped waiting (a
+    /// deadline such as `/readyz`'s 2 s) before the database answered.
+    kind: &'static str,
+}
+
+/// A store error's kind, as `keeper_database_errors_total` labels it: what the
+/// operator can do differs (unavailable: the database; invalid: nothing, a
+/// person asked for something refused; the others: a bug or the setup).
+pub fn failure_kind(err: &StoreError) -> &'static str {
+    match err {
+        StoreError::Unavailable(_) => "unavailable",
+        StoreError::Invalid(_) => "invalid",
+        StoreError::SchemaTooNew { .. } => "schema",
+        StoreError::Config(_) => "config",
+        StoreError::Internal(_) => "internal",
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -113,6 +135,7 @@ pub struct Metrics {
     commands: Family<CommandLabels, Counter>,
     command_seconds: Histograms<NameLabels>,
     database_seconds: Histograms<OperationLabels>,
+    database_errors: Family<FailureLabels, Counter>,
     flush_seconds: Histogram,
     flush_members: Histogram,
     flush_failures: Counter,
@@ -162,8 +185,14 @@ impl Metrics {
         let database_seconds: Histograms<OperationLabels> = Family::new_with_constructor(latency);
         registry.register(
             "database_duration_seconds",
-            "Database operations, by operation: health_check (/readyz), load_guilds (start-up); XP writes are keeper_xp_flush_duration_seconds",
+            "Store operations, by operation (the store method: member_rank, award_xp, add_warning...), failed ones included",
             database_seconds.clone(),
+        );
+        let database_errors = Family::<FailureLabels, Counter>::default();
+        registry.register(
+            "database_errors",
+            "Store operations that failed, by operation and kind: unavailable, invalid, schema, config, internal, abandoned (the caller stopped waiting)",
+            database_errors.clone(),
         );
         let flush_seconds = latency();
         registry.register(
@@ -225,6 +254,7 @@ impl Metrics {
             commands,
             command_seconds,
             database_seconds,
+            database_errors,
             flush_seconds,
             flush_members,
             flush_failures,
@@ -267,10 +297,17 @@ impl Metrics {
         }
     }
 
-    pub fn database(&self, operation: &'static str, took: Duration) {
+    /// One store operation: how long it took, and how it failed if it did
+    /// (`kind` from [`failure_kind`], or `abandoned`).
+    pub fn database(&self, operation: &'static str, took: Duration, failed: Option<&'static str>) {
         self.database_seconds
             .get_or_create(&OperationLabels { operation })
             .observe(took.as_secs_f64());
+        if let Some(kind) = failed {
+            self.database_errors
+                .get_or_create(&FailureLabels { operation, kind })
+                .inc();
+        }
     }
 
     /// One flush: how long, how many members, whether it failed, and how many

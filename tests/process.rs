@@ -1231,6 +1231,21 @@ async fn probes_say_alive_ready_and_what_happened(postgres: bool) {
         Some(report.commands_answered as f64),
         "{text}"
     );
+    // Every store operation is timed by name: each /rank read its member's
+    // rank once, and the flushes wrote awards.
+    let operation = |name| {
+        sample(
+            &scrape,
+            "keeper_database_duration_seconds",
+            &[("operation", name)],
+        )
+    };
+    assert_eq!(
+        operation("member_rank"),
+        Some(report.commands_answered as f64),
+        "{text}"
+    );
+    assert!(operation("award_xp").unwrap_or(0.0) >= flushes, "{text}");
 
     if let Some(proxy) = stage.proxy.as_ref() {
         proxy.down();
@@ -1240,6 +1255,20 @@ async fn probes_say_alive_ready_and_what_happened(postgres: bool) {
         proxy.up();
         let (status, body) = await_ready(addr, 200).await;
         assert_eq!(status, 200, "not ready again: {body}");
+        // The failed health checks are counted: refused (unavailable), or cut
+        // off by /readyz's deadline (abandoned).
+        let (_, text) = common::http_get(addr, "/metrics").await.unwrap();
+        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+            .expect("the metrics parse");
+        let failed = |kind| {
+            sample(
+                &scrape,
+                "keeper_database_errors_total",
+                &[("operation", "health_check"), ("kind", kind)],
+            )
+            .unwrap_or(0.0)
+        };
+        assert!(failed("unavailable") + failed("abandoned") >= 1.0, "{text}");
     }
     let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
     assert!(status.success(), "{log}");
