@@ -16,6 +16,17 @@
 //! recorded; then the XP check: every member's stored XP and message count equal
 //! what the simulator sent, over all phases.
 //! Finally SIGTERM, timed. Results print as markdown rows for BENCHMARKS.md.
+//!
+//! `--largest N` spreads the guild sizes (the k-th guild has N/k members, never
+//! fewer than `--members`; messages fall in guilds by size). `--soak SECS`
+//! adds a mixed phase before the XP check: `--soak-rate` messages a second
+//! (default 2,000) for SECS seconds, in 30 s turns of `/rank`, `/leaderboard`
+//! and `/warn`, Keeper's resident memory read after each turn.
+//!
+//! ```sh
+//! cargo bench --bench load -- --backend postgres --shards 4 --guilds 10000 --members 5 \
+//!     --largest 20000 --rate 20000 --seconds 5 --soak 600
+//! ```
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -49,6 +60,11 @@ struct Options {
     keeper_log: String,
     /// `KEEPER_XP_FLUSH_MS` for the bot (its default when not given).
     xp_flush_ms: Option<u64>,
+    /// The largest guild's members when sizes are spread (`--largest`).
+    largest: Option<usize>,
+    /// Seconds of mixed load at `soak_rate` before the XP check (`--soak`).
+    soak: u64,
+    soak_rate: u64,
 }
 
 impl Options {
@@ -64,6 +80,9 @@ impl Options {
             levelups: true,
             keeper_log: "warn".into(),
             xp_flush_ms: None,
+            largest: None,
+            soak: 0,
+            soak_rate: 2_000,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut i = 0;
@@ -92,6 +111,9 @@ impl Options {
                 "--levelups" => o.levelups = value != "off",
                 "--keeper-log" => o.keeper_log = value.clone(),
                 "--xp-flush-ms" => o.xp_flush_ms = Some(number()),
+                "--largest" => o.largest = Some(number() as usize),
+                "--soak" => o.soak = number(),
+                "--soak-rate" => o.soak_rate = number(),
                 // `cargo bench` passes --bench; anything else is a mistake.
                 "--bench" => {
                     i += 1;
@@ -137,6 +159,22 @@ struct Outcome {
     /// (stored sessions: RESUME), and the memory then.
     resume: Duration,
     rss_resumed: f64,
+    /// The mixed phase, when asked for: messages sent, the highest and the
+    /// last resident memory read, and the worst p99 of each command's turns.
+    soak: Option<Soak>,
+    /// Members in all the guilds.
+    members: usize,
+}
+
+#[derive(Default)]
+struct Soak {
+    messages: u64,
+    rss_max: f64,
+    rss_end: f64,
+    p99_ms: BTreeMap<&'static str, f64>,
+    commands: (u64, u64, u64),
+    /// Of which `/warn` answered: each must be a case.
+    warns_answered: u64,
 }
 
 /// A process's resident memory in MiB, from /proc (0 where there is none).
@@ -221,9 +259,37 @@ async fn main() {
         options.members,
         options.shards
     );
+    for o in outcomes.iter() {
+        let Some(soak) = &o.soak else { continue };
+        println!(
+            "\n| backend | guilds | members | soak | messages | RSS highest | RSS at the end | commands sent/answered/failed | worst p99 of a turn |"
+        );
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
+        let p99: Vec<String> = soak
+            .p99_ms
+            .iter()
+            .map(|(command, ms)| format!("/{command} {ms:.1} ms"))
+            .collect();
+        println!(
+            "| {} | {} | {} | {} s at {}/s | {} | {:.1} MiB | {:.1} MiB | {}/{}/{} | {} |",
+            o.backend,
+            options.guilds,
+            o.members,
+            options.soak,
+            options.soak_rate,
+            soak.messages,
+            soak.rss_max,
+            soak.rss_end,
+            soak.commands.0,
+            soak.commands.1,
+            soak.commands.2,
+            p99.join(", ")
+        );
+    }
+    let warned = |o: &Outcome| o.warns.1 + o.soak.as_ref().map_or(0, |s| s.warns_answered);
     if outcomes
         .iter()
-        .any(|o| o.wrong > 0 || !o.exit_ok || o.cases as u64 != o.warns.1)
+        .any(|o| o.wrong > 0 || !o.exit_ok || o.cases as u64 != warned(o))
     {
         eprintln!("FAILED: XP mismatch, a warning not recorded, or unclean exit (see above)");
         std::process::exit(1);
@@ -240,6 +306,7 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     let shape = |rate, millis, command: Option<&str>, seed| LoadConfig {
         guilds: o.guilds,
         members_per_guild: o.members,
+        largest_guild: o.largest,
         rate,
         duration: Duration::from_millis(millis),
         command: command.map(str::to_owned),
@@ -356,6 +423,45 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     )
     .await;
     eprintln!("[{name}] half rate {half_rate}/s with /warn:\n{warned}");
+    // The mixed phase: turns of each command at a steady rate, memory read
+    // after each turn.
+    let soak = if o.soak > 0 {
+        let mut soak = Soak::default();
+        let started = Instant::now();
+        let mut turn = 0u64;
+        while started.elapsed() < Duration::from_secs(o.soak) {
+            let command = ["rank", "leaderboard", "warn"][(turn % 3) as usize];
+            let report = load::run(
+                &sim,
+                &world,
+                &shape(o.soak_rate, 30_000, Some(command), 100 + turn),
+            )
+            .await;
+            expected.push(report.expected_xp(&EXACT_RULES));
+            soak.messages += report.messages_sent;
+            soak.commands.0 += report.commands_sent;
+            soak.commands.1 += report.commands_answered;
+            soak.commands.2 += report.commands_failed;
+            if command == "warn" {
+                soak.warns_answered += report.commands_answered;
+            }
+            let p99 = soak.p99_ms.entry(command).or_default();
+            *p99 = p99.max(report.rtt_p99_us as f64 / 1000.0);
+            let rss = rss_mib(keeper.pid());
+            soak.rss_max = soak.rss_max.max(rss);
+            soak.rss_end = rss;
+            eprintln!(
+                "[{name}] soak turn {turn} ({command}) at {:.0?}: {rss:.1} MiB resident\n{report}",
+                started.elapsed()
+            );
+            turn += 1;
+        }
+        // Checked with the rest below.
+        Some(soak)
+    } else {
+        None
+    };
+
     let mut cases = 0;
     for &guild in &guilds {
         cases += store
@@ -460,6 +566,8 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
         rss_loaded,
         resume,
         rss_resumed,
+        soak,
+        members: world.guilds.iter().map(|(_, _, m)| m.len()).sum(),
     }
 }
 

@@ -26,7 +26,14 @@ use crate::state::InteractionState;
 #[derive(Clone, Debug)]
 pub struct LoadConfig {
     pub guilds: usize,
+    /// Members of every guild; with `largest_guild`, of the smallest.
     pub members_per_guild: usize,
+    /// A realistic spread of guild sizes: the `k`-th guild (1-based) gets
+    /// `largest_guild / k` members, but never fewer than `members_per_guild`
+    /// (a few big servers, a long tail of small ones), and a guild's share of
+    /// the messages follows its size. `None`: every guild the same size, and
+    /// activity skewed across guilds by rank.
+    pub largest_guild: Option<usize>,
     /// Target messages per second across all guilds.
     pub rate: u64,
     /// How long to play.
@@ -50,6 +57,7 @@ impl Default for LoadConfig {
         Self {
             guilds: 10,
             members_per_guild: 100,
+            largest_guild: None,
             rate: 1_000,
             duration: Duration::from_secs(10),
             command: None,
@@ -215,12 +223,38 @@ pub async fn build(sim: &Sim, config: &LoadConfig) -> LoadWorld {
     let mut guilds = Vec::with_capacity(config.guilds);
     for (g, guild) in made.into_iter().enumerate() {
         let channel = guild.text_channel("general");
-        let members = (0..config.members_per_guild)
+        let members = (0..guild_size(config, g))
             .map(|m| guild.member(&format!("g{g}m{m}")))
             .collect();
         guilds.push((guild, channel, members));
     }
     LoadWorld { guilds }
+}
+
+/// Members of the `g`-th guild (0-based) under `config`'s spread.
+pub fn guild_size(config: &LoadConfig, g: usize) -> usize {
+    match config.largest_guild {
+        Some(largest) => (largest / (g + 1)).max(config.members_per_guild),
+        None => config.members_per_guild,
+    }
+}
+
+/// Cumulative weights of the guilds a message falls in: by size when the
+/// sizes are spread, else Zipf by rank (exponent 0.8).
+fn guild_cdf(world: &LoadWorld, config: &LoadConfig) -> Vec<f64> {
+    if config.largest_guild.is_none() {
+        return zipf_cdf(world.guilds.len().max(1), 0.8);
+    }
+    let total: usize = world.guilds.iter().map(|(_, _, m)| m.len()).sum();
+    let mut acc = 0.0;
+    world
+        .guilds
+        .iter()
+        .map(|(_, _, members)| {
+            acc += members.len() as f64 / total.max(1) as f64;
+            acc
+        })
+        .collect()
 }
 
 /// Cumulative Zipf weights for ranks 1..=n.
@@ -241,8 +275,14 @@ fn zipf_cdf(n: usize, s: f64) -> Vec<f64> {
 /// Play the load against whatever bot is connected to `sim`.
 pub async fn run(sim: &Sim, world: &LoadWorld, config: &LoadConfig) -> LoadReport {
     let mut rng = StdRng::seed_from_u64(config.seed);
-    let cdf = zipf_cdf(config.members_per_guild.max(1), config.zipf_s);
-    let guild_cdf = zipf_cdf(world.guilds.len().max(1), 0.8);
+    // Member activity within a guild, one table per guild size.
+    let mut member_cdfs: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for (_, _, members) in &world.guilds {
+        member_cdfs
+            .entry(members.len())
+            .or_insert_with(|| zipf_cdf(members.len().max(1), config.zipf_s));
+    }
+    let guild_cdf = guild_cdf(world, config);
     let pick = |cdf: &[f64], rng: &mut StdRng| -> usize {
         let x: f64 = rng.random();
         cdf.partition_point(|c| *c < x).min(cdf.len() - 1)
@@ -269,7 +309,7 @@ pub async fn run(sim: &Sim, world: &LoadWorld, config: &LoadConfig) -> LoadRepor
             if members.is_empty() {
                 break;
             }
-            let member = &members[pick(&cdf, &mut rng)];
+            let member = &members[pick(&member_cdfs[&members.len()], &mut rng)];
             sent += 1;
             let is_command = config.command_every > 0 && sent.is_multiple_of(config.command_every);
             match (&config.command, is_command) {
@@ -383,6 +423,25 @@ mod tests {
         assert_eq!(awarded_messages(&times, minute), 3);
         assert_eq!(awarded_messages(&times, Duration::ZERO), 7);
         assert_eq!(awarded_messages(&[], minute), 0);
+    }
+
+    #[test]
+    fn guild_sizes_spread_from_the_largest_down_to_the_floor() {
+        let config = super::LoadConfig {
+            guilds: 10_000,
+            members_per_guild: 5,
+            largest_guild: Some(20_000),
+            ..Default::default()
+        };
+        let size = |g| super::guild_size(&config, g);
+        assert_eq!((size(0), size(1), size(99)), (20_000, 10_000, 200));
+        assert_eq!(size(3_999), 5, "never under the floor");
+        assert_eq!(size(9_999), 5);
+        let even = super::LoadConfig {
+            largest_guild: None,
+            ..config
+        };
+        assert_eq!(super::guild_size(&even, 0), 5);
     }
 
     #[test]
