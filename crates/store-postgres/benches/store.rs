@@ -178,6 +178,13 @@ async fn baseline_upsert(pool: &sqlx::PgPool, (g, u, x): (Vec<i64>, Vec<i64>, Ve
 
 /// The ceiling: rounds of `concurrent` bare 500-row upserts on the tutorial's
 /// table, the upserts of a round side by side (each on its own connection).
+/// Whether the baselines run: they are the database's own ceiling, measured on
+/// the server directly; through PgBouncer in transaction mode their bare
+/// statements would need the transactions Keeper runs there.
+fn baselines_here() -> bool {
+    std::env::var_os("KEEPER_BENCH_PGBOUNCER_URL").is_none()
+}
+
 fn baseline_batches(
     group: &mut BenchmarkGroup<'_, WallTime>,
     rt: &Runtime,
@@ -186,6 +193,9 @@ fn baseline_batches(
     shape: &str,
     concurrent: usize,
 ) {
+    if !baselines_here() {
+        return;
+    }
     group.throughput(Throughput::Elements((concurrent * BATCH) as u64));
     group.bench_function(BenchmarkId::new("batch_500", shape), |b| {
         b.to_async(rt).iter_custom(|iters| {
@@ -249,40 +259,42 @@ fn awards(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
         })
     });
 
-    // The tutorial's pattern on the tutorial's table, same server, same run.
-    group.bench_function(BenchmarkId::new("single", "baseline tutorial upsert"), |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let awards: Vec<(i64, i64, i64)> = (0..iters)
-                .map(|_| {
-                    (
-                        rng.random_range(1..=BASELINE_GUILDS),
-                        rng.random_range(1..=BASELINE_USERS),
-                        rng.random_range(15..=25),
-                    )
-                })
-                .collect();
-            let pool = store.pool().clone();
-            async move {
-                let start = Instant::now();
-                for (guild, user, xp) in awards {
-                    // `sqlx::query` rather than a checked macro: `user_data` exists only
-                    // in the bench database (it is the tutorial's table, not Keeper's),
-                    // so the macros can't see it at compile time. Values are bound.
-                    sqlx::query(
-                        "INSERT INTO user_data (guild_id, user_id, xp, warnings) VALUES ($1, $2, $3, 0)
-                         ON CONFLICT (guild_id, user_id) DO UPDATE SET xp = user_data.xp + $3",
-                    )
-                    .bind(guild)
-                    .bind(user)
-                    .bind(xp)
-                    .execute(&pool)
-                    .await
-                    .expect("baseline upsert");
+    if baselines_here() {
+        // The tutorial's pattern on the tutorial's table, same server, same run.
+        group.bench_function(BenchmarkId::new("single", "baseline tutorial upsert"), |b| {
+            b.to_async(rt).iter_custom(|iters| {
+                let awards: Vec<(i64, i64, i64)> = (0..iters)
+                    .map(|_| {
+                        (
+                            rng.random_range(1..=BASELINE_GUILDS),
+                            rng.random_range(1..=BASELINE_USERS),
+                            rng.random_range(15..=25),
+                        )
+                    })
+                    .collect();
+                let pool = store.pool().clone();
+                async move {
+                    let start = Instant::now();
+                    for (guild, user, xp) in awards {
+                        // `sqlx::query` rather than a checked macro: `user_data` exists only
+                        // in the bench database (it is the tutorial's table, not Keeper's),
+                        // so the macros can't see it at compile time. Values are bound.
+                        sqlx::query(
+                            "INSERT INTO user_data (guild_id, user_id, xp, warnings) VALUES ($1, $2, $3, 0)
+                             ON CONFLICT (guild_id, user_id) DO UPDATE SET xp = user_data.xp + $3",
+                        )
+                        .bind(guild)
+                        .bind(user)
+                        .bind(xp)
+                        .execute(&pool)
+                        .await
+                        .expect("baseline upsert");
+                    }
+                    start.elapsed()
                 }
-                start.elapsed()
-            }
-        })
-    });
+            })
+        });
+    }
 
     // The database's own ceiling for a batch: the bare UNNEST upsert on the
     // tutorial's table, without levels, RETURNING or a transaction around it; and
