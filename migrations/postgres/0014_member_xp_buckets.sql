@@ -38,12 +38,17 @@ INSERT INTO member_xp_buckets (guild_id, xp_bucket, members)
 SELECT guild_id, xp_bucket, COUNT(*) FROM member_xp GROUP BY guild_id, xp_bucket;
 
 -- Statement-level triggers: each statement's rows are counted once, by
--- (guild, bucket), and the counts are changed in key order (ORDER BY), so two
--- transactions take the count rows' locks in the same order and can't deadlock
--- on them. A flush writes every member row (locked in key order) before its
--- statements' counts, and a command writes one guild, so neither waits for a
--- member row while holding a count row another needs. Awards that cross no
--- bucket (most) sum to nothing and write no count row.
+-- (guild, bucket), and the counts are changed in key order (ORDER BY), so within
+-- a statement every transaction takes the count rows' locks in the same order.
+-- A transaction takes them only after the member rows it writes: an award flush
+-- upserts (and locks) all its members first, then counts its new members, then
+-- the bucket changes; a command writes one member. Two flushes never share a
+-- guild, and within one guild every writer's counts go in ascending bucket order,
+-- so a flush and a command can't deadlock on them. A transaction over several
+-- guilds at once (a user's deletion, an import) may meet a flush in the opposite
+-- guild order, as it could on member rows before; PostgreSQL then aborts one and
+-- the flush is written again. Awards that cross no bucket (most) sum to nothing
+-- here and write no count row.
 CREATE FUNCTION member_xp_buckets_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
