@@ -22,7 +22,11 @@ use std::{
 
 use chrono::Utc;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
-use keeper_store::{XpAward, levels::total_xp_for_level, prelude::*};
+use keeper_store::{
+    XpAward,
+    levels::{total_xp_for_level, xp_bucket, xp_bucket_floor},
+    prelude::*,
+};
 use keeper_store_postgres::{PgConfig, PgStore, Pooler};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
@@ -448,6 +452,8 @@ impl BenchDb {
         // Levels come from the same curve as the store's: `width_bucket` finds how
         // many level thresholds an XP total has passed. Buckets are the store's too.
         let thresholds: Vec<i64> = (0..=200).map(total_xp_for_level).collect();
+        // The same for buckets: an array of every bucket's lowest XP total.
+        let bucket_floors: Vec<i64> = (0..=xp_bucket(300_000)).map(xp_bucket_floor).collect();
         for (first_guild, last_guild, members) in [
             (1, SMALL_GUILDS, SMALL_GUILD_MEMBERS),
             (BIG_GUILD, BIG_GUILD, BIG_GUILD_MEMBERS),
@@ -455,7 +461,8 @@ impl BenchDb {
             sqlx::query!(
                 "INSERT INTO member_xp (guild_id, user_id, xp, level, xp_bucket, messages,
                                         last_award_at)
-                 SELECT g, u, x, width_bucket(x, $1::int8[]) - 1, x / $6, x / 20, now()
+                 SELECT g, u, x, width_bucket(x, $1::int8[]) - 1, width_bucket(x, $6::int8[]) - 1,
+                        x / 20, now()
                  FROM (SELECT g, $4::int8 + u AS u, floor(random() ^ 3 * 300000)::int8 AS x
                        FROM generate_series($2::int8, $3::int8) AS g,
                             generate_series(1::int8, $5::int8) AS u) AS s",
@@ -464,7 +471,7 @@ impl BenchDb {
                 last_guild,
                 USER_BASE,
                 members,
-                keeper_store::levels::XP_BUCKET_WIDTH,
+                &bucket_floors,
             )
             .execute(store.pool())
             .await

@@ -42,14 +42,26 @@ pub async fn restore_dump(path: &Path, url: &str) -> StoreResult<()> {
     // here: restoring a dump over a migrated database (tests/data_ops.rs) fails
     // on any that is not.
     let dropped = sqlx::query!(
-        "DROP TABLE IF EXISTS guild_settings, guilds, guild_roles, member_xp, level_rewards,
-             case_counters, mod_cases, case_amendments, escalation_rules, welcomed_members,
-             gateway_sessions, applied_interactions, backup_runs, identify_slots, _sqlx_migrations
+        "DROP TABLE IF EXISTS guild_settings, guilds, guild_roles, member_xp, member_xp_buckets,
+             level_rewards, case_counters, mod_cases, case_amendments, escalation_rules,
+             welcomed_members, gateway_sessions, applied_interactions, backup_runs,
+             identify_slots, _sqlx_migrations
              CASCADE"
     )
     .execute(&mut conn)
     .await
     .map_err(db_error);
+    // Functions outlive their tables (the triggers went with member_xp), and the
+    // archive creates them again.
+    let dropped = match dropped {
+        Ok(_) => sqlx::query!(
+            "DROP FUNCTION IF EXISTS member_xp_buckets_count(), member_xp_buckets_clear()"
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(db_error),
+        Err(e) => Err(e),
+    };
     let _ = conn.close().await;
     dropped?;
     pg_restore(

@@ -1,7 +1,8 @@
 //! [`XpStore`]: member XP and levels: batched awards, moderator changes, leaderboards.
 //!
 //! The stored `level` always equals `level_for_xp(xp)`, and `xp_bucket` equals
-//! `xp_bucket(xp)` (the leaderboard index orders by it, migration 0003). Both rules
+//! `xp_bucket(xp)` (the leaderboard index orders by it, migrations 0003 and 0014;
+//! `member_xp_buckets` counts each guild's members by it, kept by triggers). Both rules
 //! live in Rust (`keeper_store::levels`), so every write adds XP in SQL, reads back
 //! the new total with the level and bucket as they were, and writes those that
 //! changed in the same transaction. An award that changes neither (most of them)
@@ -306,16 +307,28 @@ impl XpStore for PgStore {
         offset: u64,
         limit: u32,
     ) -> StoreResult<Vec<MemberXp>> {
-        // Reads the index (guild_id, xp_bucket DESC) in order and sorts each bucket by
-        // exact XP (an incremental sort): a page costs the buckets down to it.
+        // The page's first row is in the highest bucket whose running count (members
+        // of higher buckets plus its own, member_xp_buckets) passes the offset. From
+        // that bucket down, the index (guild_id, xp_bucket DESC) is read in order and
+        // each bucket sorted by exact XP (an incremental sort), so a page costs its
+        // bucket and the next ones it reaches into, however deep it is. Both in one
+        // statement, so the counts and the rows are of one snapshot.
         let offset = i64::try_from(offset).map_err(|_| out_of_range("The leaderboard page"))?;
         let mut work = self.work().await?;
         let rows = sqlx::query_as!(
             XpRow,
-            "SELECT guild_id, user_id, xp, level, messages, last_award_at
-         FROM member_xp WHERE guild_id = $1
+            "WITH seek AS (
+             SELECT xp_bucket, above FROM (
+                 SELECT xp_bucket, members,
+                        (SUM(members) OVER (ORDER BY xp_bucket DESC))::int8 - members AS above
+                 FROM member_xp_buckets WHERE guild_id = $1) AS c
+             WHERE above + members > $3::int8
+             ORDER BY xp_bucket DESC LIMIT 1)
+         SELECT guild_id, user_id, xp, level, messages, last_award_at
+         FROM member_xp
+         WHERE guild_id = $1 AND xp_bucket <= (SELECT xp_bucket FROM seek)
          ORDER BY xp_bucket DESC, xp DESC, user_id
-         LIMIT $2 OFFSET $3",
+         LIMIT $2 OFFSET (SELECT $3::int8 - above FROM seek)",
             id_to_db(guild),
             i64::from(limit),
             offset,
@@ -355,7 +368,8 @@ impl XpStore for PgStore {
     async fn leaderboard_len(&self, guild: Id<GuildMarker>) -> StoreResult<u64> {
         let mut work = self.work().await?;
         let n = sqlx::query_scalar!(
-            r#"SELECT COUNT(*) AS "n!" FROM member_xp WHERE guild_id = $1"#,
+            r#"SELECT COALESCE(SUM(members), 0)::int8 AS "n!" FROM member_xp_buckets
+               WHERE guild_id = $1"#,
             id_to_db(guild),
         )
         .fetch_one(&mut *work)
@@ -371,19 +385,21 @@ impl XpStore for PgStore {
         user: Id<UserMarker>,
     ) -> StoreResult<Option<MemberRank>> {
         // Position: 1 + members ahead in leaderboard order (more XP, or as much XP and
-        // a lower user id): those of higher buckets, an index-only range scan of
-        // (guild_id, xp_bucket DESC), then those of the member's own bucket that are
-        // ahead, read from that bucket's rows only.
+        // a lower user id): those of higher buckets, summed from member_xp_buckets (a
+        // row per bucket), then those of the member's own bucket that are ahead, read
+        // from that bucket's rows only. One statement: the counts and the rows are of
+        // one snapshot, and the triggers keep them in step in every transaction.
         let mut work = self.work().await?;
         let row = sqlx::query_as!(
             RankRow,
             r#"SELECT m.guild_id, m.user_id, m.xp, m.level, m.messages, m.last_award_at,
-                  (SELECT COUNT(*) FROM member_xp o
-                   WHERE o.guild_id = $1 AND o.xp_bucket > m.xp_bucket)
+                  (SELECT COALESCE(SUM(c.members), 0)::int8 FROM member_xp_buckets c
+                   WHERE c.guild_id = $1 AND c.xp_bucket > m.xp_bucket)
                   + (SELECT COUNT(*) FROM member_xp o
                      WHERE o.guild_id = $1 AND o.xp_bucket = m.xp_bucket
                        AND (o.xp > m.xp OR (o.xp = m.xp AND o.user_id < m.user_id))) AS "ahead!",
-                  (SELECT COUNT(*) FROM member_xp o WHERE o.guild_id = $1) AS "out_of!"
+                  (SELECT COALESCE(SUM(c.members), 0)::int8 FROM member_xp_buckets c
+                   WHERE c.guild_id = $1) AS "out_of!"
            FROM member_xp m WHERE m.guild_id = $1 AND m.user_id = $2"#,
             id_to_db(guild),
             id_to_db(user),

@@ -275,6 +275,7 @@ async fn every_table_is_commented() {
             "identify_slots",
             "level_rewards",
             "member_xp",
+            "member_xp_buckets",
             "mod_cases",
             "welcomed_members",
         ]

@@ -35,15 +35,46 @@ pub fn level_for_xp(xp: i64) -> i32 {
     level
 }
 
-/// Width of the XP buckets the leaderboard index orders members by (migration
-/// 0003). Wide enough that few awards cross a bucket, so most awards change no
-/// indexed column; narrow enough that the top of a leaderboard sorts few members.
-pub const XP_BUCKET_WIDTH: i64 = 1_000;
+/// The XP buckets the leaderboard index orders members by, and per-guild member
+/// counts are kept for (`member_xp_buckets`, migration 0014): bucket `b` holds the
+/// totals `x` with `b³ <= 64·x < (b+1)³`, i.e. `b = ⌊4·∛x⌋`.
+///
+/// A bucket's width grows like `x^(2/3)`, as the level curve does (a level costs
+/// about `3.6·x^(2/3)` XP), so the buckets follow where members crowd: XP piles up
+/// at the bottom of a guild (in the benches' `300,000·r³` spread, 15% of members
+/// under 1,000 XP), where fixed 1,000-XP buckets held thousands of members that a
+/// rank or a deep page had to read one by one. Here each bucket of a 100,000-member
+/// guild holds about 370 of them, 0 XP alone (its own bucket) the largest. A wide
+/// bucket at the top keeps the busiest members' awards inside their bucket, so
+/// most awards still change no indexed column (migration 0003).
+pub const XP_BUCKETS_PER_CUBE_ROOT: i64 = 4;
+
+/// Totals above this share the top bucket (41,285), so the arithmetic stays exact
+/// in 64 bits and in the migrations' SQL; 2^40 XP is far past anything reachable.
+pub const XP_BUCKET_CAP: i64 = 1 << 40;
 
 /// The bucket stored beside a member's XP total (`xp_bucket`). Ordering by bucket,
 /// then by exact XP, is ordering by XP.
 pub fn xp_bucket(xp: i64) -> i64 {
-    xp.max(0) / XP_BUCKET_WIDTH
+    let scale = XP_BUCKETS_PER_CUBE_ROOT.pow(3);
+    let x = xp.clamp(0, XP_BUCKET_CAP) * scale;
+    // The float cube root is a close guess; the loops make it exact.
+    let mut b = (x as f64).cbrt() as i64;
+    while b > 0 && b * b * b > x {
+        b -= 1;
+    }
+    while (b + 1) * (b + 1) * (b + 1) <= x {
+        b += 1;
+    }
+    b
+}
+
+/// The lowest XP total in `bucket` (`⌈b³ / 64⌉`); a bucket is empty when the next
+/// one has the same floor. For seeding benches with the same buckets in SQL.
+pub fn xp_bucket_floor(bucket: i64) -> i64 {
+    let scale = XP_BUCKETS_PER_CUBE_ROOT.pow(3);
+    let b = bucket.clamp(0, xp_bucket(XP_BUCKET_CAP));
+    (b * b * b + scale - 1) / scale
 }
 
 /// Where a member stands within their current level: `(xp into it, xp it costs)`.
@@ -86,14 +117,36 @@ mod tests {
     #[test]
     fn buckets_order_like_xp() {
         assert_eq!(xp_bucket(0), 0);
-        assert_eq!(xp_bucket(999), 0);
-        assert_eq!(xp_bucket(1_000), 1);
         assert_eq!(xp_bucket(-5), 0);
-        assert_eq!(xp_bucket(i64::MAX), i64::MAX / XP_BUCKET_WIDTH);
+        // 4·∛x: 1 XP is bucket 4, 1,000 XP bucket 40, 300,000 XP bucket 267.
+        assert_eq!(xp_bucket(1), 4);
+        assert_eq!(xp_bucket(999), 39);
+        assert_eq!(xp_bucket(1_000), 40);
+        assert_eq!(xp_bucket(300_000), 267);
+        assert_eq!(xp_bucket(XP_BUCKET_CAP), 41_285);
+        assert_eq!(xp_bucket(i64::MAX), 41_285);
         // More XP never means a lower bucket, so (bucket DESC, xp DESC) is xp DESC.
         let totals = [0, 1, 998, 999, 1_000, 1_001, 25_000, 999_999, i64::MAX];
         for pair in totals.windows(2) {
             assert!(xp_bucket(pair[0]) <= xp_bucket(pair[1]), "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn bucket_floors_are_exact() {
+        // Every bucket starts at its floor and ends below the next one's, checked
+        // exactly at the edges, where a float cube root is most likely one off.
+        for b in 0..xp_bucket(XP_BUCKET_CAP) {
+            let (floor, next) = (xp_bucket_floor(b), xp_bucket_floor(b + 1));
+            assert!(next >= floor);
+            if next > floor {
+                assert_eq!(xp_bucket(floor), b, "floor of {b}");
+                assert_eq!(xp_bucket(next - 1), b, "top of {b}");
+            }
+        }
+        for n in [10_i64, 100, 1_000, 10_000] {
+            assert_eq!(xp_bucket(n * n * n), 4 * n);
+            assert_eq!(xp_bucket(n * n * n - 1), 4 * n - 1);
         }
     }
 

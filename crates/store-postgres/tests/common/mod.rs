@@ -161,6 +161,38 @@ impl keeper_store::conformance::Fixture for PgFixture {
             db.drop_db().await;
         }
     }
+
+    async fn xp_bucket_counts(&self) -> [Vec<(i64, i64, i64)>; 2] {
+        // On the server itself, not through the store's pool: behind PgBouncer in
+        // transaction mode sqlx's named statements need Keeper's own transactions.
+        let db = self.db.as_ref().expect("not cleaned up yet");
+        let mut conn = PgConnection::connect(&db.url).await.unwrap();
+        let stored = sqlx::query!(
+            "SELECT guild_id, xp_bucket, members FROM member_xp_buckets
+             ORDER BY guild_id, xp_bucket"
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let counted = sqlx::query!(
+            r#"SELECT guild_id, xp_bucket, COUNT(*) AS "members!" FROM member_xp
+               GROUP BY guild_id, xp_bucket ORDER BY guild_id, xp_bucket"#
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let _ = conn.close().await;
+        [
+            stored
+                .into_iter()
+                .map(|r| (r.guild_id, r.xp_bucket, r.members))
+                .collect(),
+            counted
+                .into_iter()
+                .map(|r| (r.guild_id, r.xp_bucket, r.members))
+                .collect(),
+        ]
+    }
 }
 
 impl Drop for PgFixture {
@@ -206,5 +238,9 @@ impl keeper_store::conformance::Fixture for PooledFixture {
 
     fn available() -> bool {
         pgbouncer::available()
+    }
+
+    async fn xp_bucket_counts(&self) -> [Vec<(i64, i64, i64)>; 2] {
+        self.0.xp_bucket_counts().await
     }
 }

@@ -90,4 +90,34 @@ impl Fixture for SqliteFixture {
         self.store.close().await;
         drop(self.dir);
     }
+
+    async fn xp_bucket_counts(&self) -> [Vec<(i64, i64, i64)>; 2] {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+        let stored = sqlx::query!(
+            r#"SELECT guild_id AS "guild_id!", xp_bucket AS "xp_bucket!", members AS "members!"
+               FROM member_xp_buckets ORDER BY guild_id, xp_bucket"#
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let counted = sqlx::query!(
+            r#"SELECT guild_id AS "guild_id!", xp_bucket AS "xp_bucket!", COUNT(*) AS "members!: i64"
+               FROM member_xp GROUP BY guild_id, xp_bucket ORDER BY guild_id, xp_bucket"#
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        [
+            stored
+                .into_iter()
+                .map(|r| (r.guild_id, r.xp_bucket, r.members))
+                .collect(),
+            counted
+                .into_iter()
+                .map(|r| (r.guild_id, r.xp_bucket, r.members))
+                .collect(),
+        ]
+    }
 }

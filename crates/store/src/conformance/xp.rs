@@ -326,7 +326,7 @@ pub async fn member_rank_positions<F: Fixture>(fixture: &F) {
 /// must still be exact XP, whichever way a total moved across buckets: awards
 /// (batched, duplicates summed), set, add and take away.
 pub async fn leaderboard_and_rank_exact_across_xp_buckets<F: Fixture>(fixture: &F) {
-    use crate::levels::{XP_BUCKET_WIDTH, xp_bucket};
+    use crate::levels::{xp_bucket, xp_bucket_floor};
     let store = fixture.store();
     let g = guild(1);
     let mut model = std::collections::BTreeMap::<u64, i64>::new();
@@ -348,7 +348,8 @@ pub async fn leaderboard_and_rank_exact_across_xp_buckets<F: Fixture>(fixture: &
         store.award_xp(&batch, &[]).await.unwrap();
         // One member set just below or on an edge, one pushed up, one pulled down.
         let u = 1 + next(40);
-        let xp = (1 + next(4) as i64) * XP_BUCKET_WIDTH - next(2) as i64;
+        // The floors of buckets 40, 80, 120, 160: 1,000, 8,000, 27,000, 64,000 XP.
+        let xp = xp_bucket_floor(40 * (1 + next(4) as i64)) - next(2) as i64;
         store.set_xp(g, user(u), xp, t(round), None).await.unwrap();
         model.insert(u, xp);
         let u = 1 + next(40);
@@ -577,4 +578,242 @@ pub async fn a_write_for_an_interaction_is_applied_once<F: Fixture>(fixture: &F)
         store.add_xp(g, u, 8, t(4), second).await.unwrap(),
         Applied::Before
     );
+}
+
+/// Members by (guild, user) with their XP: what the store should hold.
+type Model = std::collections::BTreeMap<(u64, u64), i64>;
+
+/// A fixed xorshift: the same "random" data on every backend and every run.
+struct Walk(u64);
+
+impl Walk {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+
+    /// XP spread like a guild's: many at 0 (ties), many low, a long tail to
+    /// 300,000, and repeated values, so buckets of every width hold ties.
+    fn xp(&mut self) -> i64 {
+        match self.below(10) {
+            0 | 1 => 0,
+            2 => 1 + self.below(60) as i64,
+            3 => [100, 999, 1_000, 4_096, 15_625][self.below(5) as usize],
+            _ => {
+                let r = self.below(1 << 20) as f64 / f64::from(1 << 20);
+                (r * r * r * 300_000.0) as i64
+            }
+        }
+    }
+}
+
+/// The counts table equals a `GROUP BY` of `member_xp`, and both equal the
+/// model's; every guild's leaderboard, page by page at offsets landing
+/// anywhere, its length, and every member's rank and `out_of` equal a brute-force
+/// sort of the model.
+async fn expect_exact<F: Fixture>(fixture: &F, model: &Model, when: &str) {
+    use crate::levels::xp_bucket;
+    let store = fixture.store();
+    let [stored, counted] = fixture.xp_bucket_counts().await;
+    assert_eq!(stored, counted, "member_xp_buckets after {when}");
+    let mut expected_counts = std::collections::BTreeMap::<(i64, i64), i64>::new();
+    for (&(g, _), &xp) in model {
+        *expected_counts
+            .entry((g as i64, xp_bucket(xp)))
+            .or_default() += 1;
+    }
+    let expected_counts: Vec<(i64, i64, i64)> = expected_counts
+        .into_iter()
+        .map(|((g, b), n)| (g, b, n))
+        .collect();
+    assert_eq!(counted, expected_counts, "member_xp after {when}");
+
+    let guilds: std::collections::BTreeSet<u64> =
+        model.keys().map(|&(g, _)| g).chain([1, 2, 3]).collect();
+    for g in guilds {
+        let mut order: Vec<(i64, u64)> = model
+            .iter()
+            .filter(|&(&(mg, _), _)| mg == g)
+            .map(|(&(_, u), &xp)| (xp, u))
+            .collect();
+        order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let order: Vec<(u64, i64)> = order.into_iter().map(|(xp, u)| (u, xp)).collect();
+        let n = order.len() as u64;
+        assert_eq!(
+            store.leaderboard_len(guild(g)).await.unwrap(),
+            n,
+            "guild {g} after {when}"
+        );
+        // Every offset of a few strides and page sizes, past the end too.
+        for (step, limit) in [(10, 10), (7, 3), (37, 25)] {
+            let mut offset = 0;
+            while offset <= n + step {
+                let page: Vec<(u64, i64)> = store
+                    .leaderboard(guild(g), offset, limit)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|m| (m.user_id.get(), m.xp))
+                    .collect();
+                let from = (offset as usize).min(order.len());
+                let to = (from + limit as usize).min(order.len());
+                assert_eq!(
+                    page,
+                    order[from..to],
+                    "guild {g}, page at {offset} of {limit}, after {when}"
+                );
+                offset += step;
+            }
+        }
+        for (i, &(u, xp)) in order.iter().enumerate() {
+            let rank = store.member_rank(guild(g), user(u)).await.unwrap().unwrap();
+            assert_eq!(
+                (rank.position, rank.out_of, rank.member.xp),
+                (i as u64 + 1, n, xp),
+                "rank of user {u} in guild {g} after {when}"
+            );
+        }
+    }
+}
+
+/// Ranks, `out_of` and pages are exact against a brute-force order, and the
+/// per-bucket counts against `member_xp`, after each kind of write: awards
+/// (new members and members crossing buckets, in one batch over several
+/// guilds), set, add, take away, reset, a guild's reset, a user's deletion
+/// (all their data, or their XP), an import, and a transfer's clear and write.
+pub async fn ranks_and_pages_exact_against_brute_force<F: Fixture>(fixture: &F) {
+    use crate::{
+        import::{ImportGuild, ImportMember, ImportSettings},
+        transfer::{MemberXpRow, Rows},
+    };
+    let store = fixture.store();
+    let mut walk = Walk(0x2545_f491_4f6c_dd1d);
+    let mut model = Model::new();
+    expect_exact(fixture, &model, "nothing").await;
+
+    // Three guilds, 400 members in guild 1; users shared between guilds.
+    let mut batch = Vec::new();
+    for (g, members) in [(1, 400), (2, 120), (3, 60)] {
+        for u in 1..=members {
+            let xp = walk.xp();
+            batch.push(award(g, u, xp, 0));
+            model.insert((g, u), xp);
+        }
+    }
+    store.award_xp(&batch, &[]).await.unwrap();
+    expect_exact(fixture, &model, "the first awards").await;
+
+    // Awards as a flush writes them: duplicates, new members, many crossings.
+    for round in 1..=3 {
+        let batch: Vec<XpAward> = (0..300)
+            .map(|_| {
+                let g = 1 + walk.below(3);
+                let u = 1 + walk.below(450);
+                let xp = [0, 15, 25, 400, 5_000][walk.below(5) as usize];
+                award(g, u, xp, round)
+            })
+            .collect();
+        for a in &batch {
+            *model
+                .entry((a.guild_id.get(), a.user_id.get()))
+                .or_default() += a.xp;
+        }
+        store.award_xp(&batch, &[]).await.unwrap();
+    }
+    expect_exact(fixture, &model, "awards").await;
+
+    // Set (down to 0, onto a cube where a bucket starts, a new member), add, take
+    // away below 0.
+    for (u, xp) in [(1, 0), (2, 64), (3, 1_000), (4, 999), (451, 27_000)] {
+        store
+            .set_xp(guild(1), user(u), xp, t(5), None)
+            .await
+            .unwrap();
+        model.insert((1, u), xp);
+    }
+    for (u, delta) in [(5, 1), (6, 100_000), (7, -50), (8, -1_000_000), (452, 7)] {
+        let out = store
+            .add_xp(guild(1), user(u), delta, t(5), None)
+            .await
+            .unwrap()
+            .now()
+            .unwrap();
+        let total = model.entry((1, u)).or_default();
+        *total = (*total + delta).max(0);
+        assert_eq!(out.xp, *total);
+    }
+    expect_exact(fixture, &model, "set and add").await;
+
+    for u in [9, 10, 11, 999] {
+        store.reset_xp(guild(1), user(u), t(6), None).await.unwrap();
+        model.remove(&(1, u));
+    }
+    expect_exact(fixture, &model, "resets").await;
+
+    let in_guild_3 = model.keys().filter(|&&(g, _)| g == 3).count() as u64;
+    assert_eq!(store.reset_guild_xp(guild(3)).await.unwrap(), in_guild_3);
+    model.retain(|&(g, _), _| g != 3);
+    expect_exact(fixture, &model, "a guild's reset").await;
+
+    store.delete_user(user(12)).await.unwrap();
+    store
+        .delete_user_xp(user(13), guild(1), None, t(7))
+        .await
+        .unwrap();
+    model.retain(|&(_, u), _| u != 12 && u != 13);
+    expect_exact(fixture, &model, "user deletions").await;
+
+    store.reset_guild_data(guild(2), None, t(8)).await.unwrap();
+    model.retain(|&(g, _), _| g != 2);
+    expect_exact(fixture, &model, "a guild's data reset").await;
+
+    // An import: new members, and existing ones raised (a lower total is kept).
+    let members: Vec<ImportMember> = (380..=470)
+        .map(|u| ImportMember {
+            user_id: user(u),
+            xp: walk.xp(),
+            messages: 1,
+            warnings: Vec::new(),
+        })
+        .collect();
+    for m in &members {
+        let total = model.entry((1, m.user_id.get())).or_insert(m.xp);
+        *total = (*total).max(m.xp);
+    }
+    store
+        .import_guilds(
+            &[ImportGuild {
+                guild_id: guild(1),
+                settings: ImportSettings::default(),
+                members,
+            }],
+            t(9),
+            false,
+        )
+        .await
+        .unwrap();
+    expect_exact(fixture, &model, "an import").await;
+
+    // A restore or copy: every table emptied, then member_xp written page by page.
+    store.clear_all().await.unwrap();
+    expect_exact(fixture, &Model::new(), "clearing every table").await;
+    let rows: Vec<MemberXpRow> = model
+        .iter()
+        .map(|(&(g, u), &xp)| MemberXpRow {
+            guild_id: guild(g),
+            user_id: user(u),
+            xp,
+            messages: 1,
+            last_award_at: None,
+        })
+        .collect();
+    for page in rows.chunks(100) {
+        store
+            .write_rows(&Rows::MemberXp(page.to_vec()))
+            .await
+            .unwrap();
+    }
+    expect_exact(fixture, &model, "a transfer").await;
 }
