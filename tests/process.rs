@@ -254,6 +254,40 @@ async fn chat_under_load_is_never_answered_429(postgres: bool) {
     stage.finish().await;
 }
 
+/// Level-ups in 120 guilds at once: each channel's own limit is far off, but
+/// together the announcements would pass Discord's global limit of 50
+/// requests a second (enforced by the simulator). Keeper paces all its posts
+/// under it, so none is answered 429. SQLite only: no storage is involved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_in_many_channels_stay_under_the_global_limit() {
+    let stage = Stage::new(false, 1, 120).await;
+    let keeper = stage.start(1, &[]).await;
+    let chat = LoadConfig {
+        rate: 2_000,
+        ..traffic(120, 3_000)
+    };
+    let report = load::run(&stage.sim, &stage.world, &chat).await;
+    stage.check_xp(&[&report], &keeper.output()).await;
+    // Let the announcements held back go out.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, log) = keeper.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{log}");
+    let posts = stage
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.route.ends_with("/messages"))
+        .count();
+    // More than a second's worth of the global limit, or the test proves nothing.
+    assert!(posts > 100, "too few posts: {posts}");
+    assert_eq!(
+        stage.sim.invalid_requests(),
+        0,
+        "Keeper was answered 401/403/429 ({posts} posts); its log:\n{log}"
+    );
+    stage.finish().await;
+}
+
 /// Two shards in one process against a simulator that paces identifies as
 /// Discord does (`max_concurrency` 1): Keeper's identify queue sends them one
 /// window apart, so Discord never has to refuse one. SQLite only: no storage is
