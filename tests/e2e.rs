@@ -62,7 +62,7 @@ impl World {
     /// Keeper told so; `None` where PgBouncer is not here (the test is skipped,
     /// having said why; CI requires it).
     async fn through_pgbouncer() -> Option<Self> {
-        let (backend, url) = Backend::create_pooled().await?;
+        let (backend, url, _) = Backend::create_pooled().await?;
         Some(
             Self::build_on(
                 backend,

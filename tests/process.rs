@@ -56,13 +56,7 @@ impl Stage {
     /// is skipped, having said why; CI requires it). The test's own store
     /// connects directly.
     async fn through_pgbouncer(shards: u32, guilds: usize) -> Option<Self> {
-        let (backend, pooled_url) = Backend::create_pooled().await?;
-        let url = match &backend {
-            Backend::Postgres { admin_url, name } => {
-                format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
-            }
-            Backend::Sqlite(_) => unreachable!("created on PostgreSQL"),
-        };
+        let (backend, pooled_url, url) = Backend::create_pooled().await?;
         let mut stage = Self::on(backend, url, pooled_url, shards, guilds, EXACT_RULES).await;
         stage.keeper_env.push(("KEEPER_PG_POOLER", "transaction"));
         Some(stage)

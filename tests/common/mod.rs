@@ -48,19 +48,20 @@ impl Backend {
         (Backend::Postgres { admin_url, name }, url)
     }
 
-    /// A fresh PostgreSQL database as [`Backend::create`] makes one, and its URL
-    /// through PgBouncer in transaction mode; `None` where PgBouncer is not
-    /// here (see [`pgbouncer`]). Keeper must be run with `--pg-pooler=transaction`.
-    pub async fn create_pooled() -> Option<(Self, String)> {
+    /// A fresh PostgreSQL database as [`Backend::create`] makes one, its URL
+    /// through PgBouncer in transaction mode, and its direct URL; `None` where
+    /// PgBouncer is not here (see [`pgbouncer`]). Keeper must be run with
+    /// `--pg-pooler=transaction`.
+    pub async fn create_pooled() -> Option<(Self, String, String)> {
         if !pgbouncer::available() {
             return None;
         }
-        let (backend, _) = Self::create(true).await;
+        let (backend, direct) = Self::create(true).await;
         let Backend::Postgres { name, .. } = &backend else {
             unreachable!("created on PostgreSQL")
         };
-        let url = pgbouncer::url_for(name).expect("available");
-        Some((backend, url))
+        let pooled = pgbouncer::url_for(name).expect("available");
+        Some((backend, pooled, direct))
     }
 
     pub fn name(&self) -> &'static str {
