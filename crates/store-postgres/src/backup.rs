@@ -55,7 +55,8 @@ pub async fn restore_dump(path: &Path, url: &str) -> StoreResult<()> {
     // archive creates them again.
     let dropped = match dropped {
         Ok(_) => sqlx::query!(
-            "DROP FUNCTION IF EXISTS member_xp_buckets_count(), member_xp_buckets_clear()"
+            "DROP FUNCTION IF EXISTS member_xp_buckets_count(), member_xp_buckets_clear(),
+                 member_xp_bucket(int8), member_xp_bucket_exact(int8, int8)"
         )
         .execute(&mut conn)
         .await

@@ -2,18 +2,20 @@
 //!
 //! The stored `level` always equals `level_for_xp(xp)`, and `xp_bucket` equals
 //! `xp_bucket(xp)` (the leaderboard index orders by it, migrations 0003 and 0014;
-//! `member_xp_buckets` counts each guild's members by it, kept by triggers). Both rules
-//! live in Rust (`keeper_store::levels`), so every write adds XP in SQL, reads back
-//! the new total with the level and bucket as they were, and writes those that
-//! changed in the same transaction. An award that changes neither (most of them)
-//! changes no indexed column, so PostgreSQL updates the row in place (HOT).
+//! `member_xp_buckets` counts each guild's members by it, kept by triggers). The
+//! bucket is computed by the upsert itself, in SQL (`member_xp_bucket`, 0015, the
+//! same function as Rust's), so an award writes one row version even when it
+//! crosses a bucket. The level curve lives in Rust (`keeper_store::levels`): every
+//! write reads back the new total with the level as it was and writes the levels
+//! that changed in the same transaction. An award that changes neither (most of
+//! them) changes no indexed column, so PostgreSQL updates the row in place (HOT).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
     Applied, AwardOutcome, DEFAULT_XP_COOLDOWN_SECS, GatewaySession, LastAward, MemberRank,
     MemberXp, StoreError, StoreResult, XpAward, XpStore, already_written, id_from_db, id_to_db,
-    levels::{level_for_xp, xp_bucket},
+    levels::level_for_xp,
 };
 use sqlx::{PgConnection, Postgres, Transaction};
 use twilight_model::id::{
@@ -86,13 +88,13 @@ impl TryFrom<RankRow> for MemberRank {
     }
 }
 
-/// A member's total after an upsert, with the level and bucket stored before it.
+/// A member's total after an upsert (which wrote its bucket too, 0015), with the
+/// level stored before it.
 struct Upserted {
     guild_id: i64,
     user_id: i64,
     xp: i64,
     old_level: i32,
-    old_bucket: i64,
 }
 
 impl Upserted {
@@ -164,21 +166,23 @@ impl XpStore for PgStore {
             Vec::new()
         } else {
             // In RETURNING, `member_xp.level` is the row after the upsert; the upsert
-            // doesn't touch `level` or `xp_bucket`, so they are as before this batch (0
-            // for a new member). SUM over int8 is numeric, hence the casts back.
+            // doesn't touch `level`, so it is as before this batch (0 for a new
+            // member). The bucket is written here with the XP, in one row version
+            // (0015). SUM over int8 is numeric, hence the casts back.
             sqlx::query_as!(
                 Upserted,
-                r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, messages, last_award_at)
-               SELECT g, u, SUM(x)::int8, SUM(n)::int8, MAX(at)
+                r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, xp_bucket, messages, last_award_at)
+               SELECT g, u, SUM(x)::int8, member_xp_bucket(SUM(x)::int8), SUM(n)::int8, MAX(at)
                FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::timestamptz[])
                     AS a(g, u, x, n, at)
                GROUP BY g, u
                ORDER BY g, u
                ON CONFLICT (guild_id, user_id) DO UPDATE SET
                    xp = m.xp + excluded.xp,
+                   xp_bucket = member_xp_bucket(m.xp + excluded.xp),
                    messages = m.messages + excluded.messages,
                    last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
-               RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
+               RETURNING guild_id, user_id, xp, level AS old_level"#,
                 &guilds,
                 &users,
                 &xps,
@@ -215,12 +219,13 @@ impl XpStore for PgStore {
         };
         let written = sqlx::query_as!(
             Upserted,
-            r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, last_award_at)
-           VALUES ($1, $2, GREATEST($3::int8, 0), $4)
+            r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, xp_bucket, last_award_at)
+           VALUES ($1, $2, GREATEST($3::int8, 0), member_xp_bucket($3::int8), $4)
            ON CONFLICT (guild_id, user_id) DO UPDATE SET
                xp = excluded.xp,
+               xp_bucket = excluded.xp_bucket,
                last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
-           RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
+           RETURNING guild_id, user_id, xp, level AS old_level"#,
             id_to_db(guild),
             id_to_db(user),
             xp,
@@ -246,12 +251,13 @@ impl XpStore for PgStore {
         // `excluded.xp` is already clamped, so the delta is added from `$3` itself.
         let written = sqlx::query_as!(
             Upserted,
-            r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, last_award_at)
-           VALUES ($1, $2, GREATEST($3::int8, 0), $4)
+            r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, xp_bucket, last_award_at)
+           VALUES ($1, $2, GREATEST($3::int8, 0), member_xp_bucket($3::int8), $4)
            ON CONFLICT (guild_id, user_id) DO UPDATE SET
                xp = GREATEST(m.xp + $3::int8, 0),
+               xp_bucket = member_xp_bucket(m.xp + $3::int8),
                last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
-           RETURNING guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket"#,
+           RETURNING guild_id, user_id, xp, level AS old_level"#,
             id_to_db(guild),
             id_to_db(user),
             delta,
@@ -412,33 +418,31 @@ impl XpStore for PgStore {
     }
 }
 
-/// Store the new level and bucket of every member where either changed, in one
-/// statement (usually few rows).
+/// Store the new level of every member whose level changed, in one statement
+/// (level-ups: few rows). The upsert already wrote the bucket (0015); SQLite's
+/// `write_derived` writes both.
 async fn write_derived(conn: &mut PgConnection, written: &[Upserted]) -> StoreResult<()> {
     let mut guilds = Vec::new();
     let mut users = Vec::new();
     let mut levels = Vec::new();
-    let mut buckets = Vec::new();
     for w in written {
-        let (level, bucket) = (level_for_xp(w.xp), xp_bucket(w.xp));
-        if level != w.old_level || bucket != w.old_bucket {
+        let level = level_for_xp(w.xp);
+        if level != w.old_level {
             guilds.push(w.guild_id);
             users.push(w.user_id);
             levels.push(level);
-            buckets.push(bucket);
         }
     }
     if levels.is_empty() {
         return Ok(());
     }
     sqlx::query!(
-        "UPDATE member_xp AS m SET level = c.level, xp_bucket = c.bucket
-         FROM UNNEST($1::int8[], $2::int8[], $3::int4[], $4::int8[]) AS c(g, u, level, bucket)
+        "UPDATE member_xp AS m SET level = c.level
+         FROM UNNEST($1::int8[], $2::int8[], $3::int4[]) AS c(g, u, level)
          WHERE m.guild_id = c.g AND m.user_id = c.u",
         &guilds,
         &users,
         &levels,
-        &buckets,
     )
     .execute(conn)
     .await
@@ -446,7 +450,7 @@ async fn write_derived(conn: &mut PgConnection, written: &[Upserted]) -> StoreRe
     Ok(())
 }
 
-/// Write back the level and bucket of a single-member change and commit.
+/// Write back the level of a single-member change and commit.
 async fn finish_one(
     mut tx: Transaction<'static, Postgres>,
     written: Upserted,

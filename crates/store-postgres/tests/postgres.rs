@@ -245,6 +245,58 @@ async fn a_missing_database_is_a_config_error_at_once() {
     db.drop_db().await;
 }
 
+/// The upsert computes the bucket in SQL (0015) while imports, copies and the
+/// reads compute it in Rust: both must agree everywhere, edges of every bucket
+/// included, or ranks and counts would drift.
+#[tokio::test]
+async fn the_sql_bucket_is_keepers_bucket() {
+    use keeper_store::levels::{XP_BUCKET_CAP, xp_bucket, xp_bucket_floor};
+    let db = ScratchDb::create().await;
+    let store = PgStore::connect(&db.config()).await.unwrap();
+    let mut xps = vec![
+        i64::MIN,
+        -1,
+        0,
+        1,
+        2,
+        63,
+        64,
+        65,
+        i64::MAX,
+        XP_BUCKET_CAP + 1,
+    ];
+    for b in 0..=xp_bucket(XP_BUCKET_CAP) {
+        let floor = xp_bucket_floor(b);
+        xps.extend([floor - 1, floor, floor + 1]);
+    }
+    // A spread of ordinary totals between the edges.
+    let mut x: i64 = 1;
+    while x < XP_BUCKET_CAP {
+        xps.push(x);
+        x = x * 21 / 20 + 7;
+    }
+    let in_sql: Vec<i64> = sqlx::query_scalar!(
+        r#"SELECT member_xp_bucket(x) AS "b!"
+           FROM UNNEST($1::int8[]) WITH ORDINALITY AS a(x, i) ORDER BY i"#,
+        &xps
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(in_sql.len(), xps.len());
+    let differ: Vec<_> = (xps.iter().zip(&in_sql))
+        .filter(|&(&x, &b)| xp_bucket(x) != b)
+        .map(|(&x, &b)| (x, b, xp_bucket(x)))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "(xp, SQL, Rust): {:?}",
+        &differ[..differ.len().min(10)]
+    );
+    store.close().await;
+    db.drop_db().await;
+}
+
 #[tokio::test]
 async fn every_table_is_commented() {
     let db = ScratchDb::create().await;
