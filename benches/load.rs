@@ -491,6 +491,9 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
         "[{name}] invalid requests (401/403/429): {}",
         sim.invalid_requests()
     );
+    for (what, n) in sim.invalid_requests_by_route() {
+        eprintln!("[{name}]   {n} × {what}");
+    }
 
     let rss_loaded = rss_mib(keeper.pid());
     let stopping = Instant::now();

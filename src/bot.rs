@@ -98,6 +98,10 @@ pub async fn run_with_stats(
     let filter = events::filter(discord);
     let mut running = JoinSet::new();
     let shards = shards::build(&ctx.http, discord, &token.0, &ctx.store).await?;
+    if let Some(shard) = shards.first() {
+        ctx.outbox
+            .share_global_limit(shards.len() as u32, shard.id().total());
+    }
     ctx.metrics
         .expect_shards(shards.iter().map(|s| s.id().number()));
     if let Some(listener) = probes {

@@ -18,6 +18,16 @@
 //!   which Discord sends with a 429 alone, so on its own it learns a channel's
 //!   limit from one 429 per window: each would count toward Discord's ban of
 //!   10,000 invalid requests per 10 minutes;
+//! * every sender takes its turn from one pace for the whole process
+//!   ([`GlobalPace`]): Discord allows a bot 50 requests a second in all, and
+//!   level-ups in a hundred busy channels want twice that. twilight's limiter
+//!   lets 50 go at the start of each of its own seconds, which are not
+//!   Discord's: the burst at the start of one lands partly in Discord's last
+//!   second, is answered 429 (an invalid request) and retried at once. So the
+//!   outbox spaces its posts evenly at [`GLOBAL_POSTS_PER_SECOND`], leaving
+//!   the rest of the 50 to role grants, DMs and moderation, and a process
+//!   running a slice of the shards takes its slice of that
+//!   ([`Outbox::share_global_limit`]): the limit is the bot's, across processes;
 //! * a channel Discord refuses (403: Keeper may not see it or post there, or it
 //!   is gone) is reported once (a warn line, and a note in the guild's mod-log
 //!   when that is another channel), its queue is dropped, and nothing is tried
@@ -60,6 +70,70 @@ pub const REFUSED_PAUSE: Duration = Duration::from_secs(600);
 
 /// The longest Keeper waits on a bucket's reset, whatever the header says.
 const MAX_PACE: Duration = Duration::from_secs(60);
+
+/// The outbox's share of Discord's global limit of 50 requests a second per
+/// bot: the other 10 are for what Keeper asks outside it (role grants, DMs,
+/// moderation, mod-log embeds, which are few and come in bursts).
+pub const GLOBAL_POSTS_PER_SECOND: f64 = 40.0;
+
+/// One post every `interval` at most, whichever channel asks: posts spaced
+/// evenly stay under a limit counted over any second, where a burst at the
+/// start of Keeper's second may fall in Discord's previous one.
+#[derive(Debug)]
+pub struct GlobalPace {
+    /// Nanoseconds between two posts.
+    interval_ns: AtomicU64,
+    /// The earliest moment the next post may go.
+    next: Mutex<Instant>,
+}
+
+impl GlobalPace {
+    pub fn new(per_second: f64) -> Self {
+        let pace = Self {
+            interval_ns: AtomicU64::new(0),
+            next: Mutex::new(Instant::now()),
+        };
+        pace.set_rate(per_second);
+        pace
+    }
+
+    /// Posts per second from now on (at least one a minute).
+    pub fn set_rate(&self, per_second: f64) {
+        let per_second = per_second.max(1.0 / 60.0);
+        self.interval_ns
+            .store((1e9 / per_second) as u64, Ordering::Relaxed);
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_nanos(self.interval_ns.load(Ordering::Relaxed))
+    }
+
+    /// Wait for this post's turn; how long that was.
+    pub async fn turn(&self) -> Duration {
+        let now = Instant::now();
+        let at = {
+            let mut next = self.next.lock().expect("pace lock");
+            let (at, after) = next_turn(*next, now, self.interval());
+            *next = after;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+        at - now
+    }
+}
+
+/// Posts a second for a process running `owned` of the bot's `total` shards.
+pub fn global_share(owned: u32, total: u32) -> f64 {
+    GLOBAL_POSTS_PER_SECOND * f64::from(owned.min(total)) / f64::from(total.max(1))
+}
+
+/// When a post asked for at `now` may go, given the earliest free moment
+/// `next`, and the earliest free moment after it: a turn unused in the past is
+/// not saved up, so an idle outbox never bursts.
+pub fn next_turn(next: Instant, now: Instant, interval: Duration) -> (Instant, Instant) {
+    let at = next.max(now);
+    (at, at + interval)
+}
 
 /// Discord pings at most 100 users listed in `allowed_mentions.users`.
 pub const MAX_PINGED_USERS: usize = 100;
@@ -164,6 +238,7 @@ struct State {
 
 pub struct Outbox {
     http: Arc<Client>,
+    pace: GlobalPace,
     guilds: Arc<Guilds>,
     state: Arc<Mutex<State>>,
     senders: TaskTracker,
@@ -180,6 +255,7 @@ impl Outbox {
     ) -> Self {
         Self {
             http,
+            pace: GlobalPace::new(GLOBAL_POSTS_PER_SECOND),
             guilds,
             state: Arc::default(),
             senders: TaskTracker::new(),
@@ -190,6 +266,19 @@ impl Outbox {
 
     pub fn stats(&self) -> &OutboxStats {
         &self.stats
+    }
+
+    /// This process runs `owned` of the bot's `total` shards: its posts get
+    /// that share of [`GLOBAL_POSTS_PER_SECOND`], as the processes of one bot
+    /// share Discord's global limit (their guilds, and so their posts, are
+    /// spread over the shards alike).
+    pub fn share_global_limit(&self, owned: u32, total: u32) {
+        self.pace.set_rate(global_share(owned, total));
+    }
+
+    /// The time between two posts of this process.
+    pub fn global_interval(&self) -> Duration {
+        self.pace.interval()
     }
 
     /// Queue `post` for `channel` (of `guild`).
@@ -283,6 +372,10 @@ impl Outbox {
                 tracing::warn!(%channel, dropped, "dropped the oldest waiting messages: more than {MAX_WAITING} waited for Discord in this channel");
             }
             let kind = item.kind();
+            let waited = self.pace.turn().await;
+            if !waited.is_zero() {
+                self.metrics.rate_limited(waited);
+            }
             match self.send(channel, item).await {
                 Ok(pace) => {
                     let was_refused = {
@@ -498,6 +591,46 @@ pub fn combine(batch: &[Announcement]) -> (String, Vec<Id<UserMarker>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Asked all at once, turns are spaced by the interval; asked after a
+    /// pause, the next goes at once and no unused turn is saved up.
+    #[test]
+    fn turns_are_spaced_and_never_saved_up() {
+        let t0 = Instant::now();
+        let gap = Duration::from_millis(25);
+        let mut next = t0;
+        let mut turns = Vec::new();
+        for _ in 0..4 {
+            let (at, after) = next_turn(next, t0, gap);
+            turns.push(at - t0);
+            next = after;
+        }
+        assert_eq!(turns, [0, 25, 50, 75].map(Duration::from_millis));
+        // A second later: the four turns missed meanwhile are gone.
+        let later = t0 + Duration::from_secs(1);
+        let (at, after) = next_turn(next, later, gap);
+        assert_eq!((at, after), (later, later + gap));
+        // Any second holds at most rate turns.
+        let per_second = (Duration::from_secs(1).as_nanos() / gap.as_nanos()) as u32;
+        assert_eq!(f64::from(per_second), GLOBAL_POSTS_PER_SECOND);
+    }
+
+    /// A process with 2 of 8 shards posts at a quarter of the outbox's rate;
+    /// one with them all at the whole of it.
+    #[test]
+    fn a_slice_of_the_shards_gets_its_slice_of_the_limit() {
+        let pace = GlobalPace::new(GLOBAL_POSTS_PER_SECOND);
+        assert_eq!(pace.interval(), Duration::from_millis(25));
+        let share = |owned, total| {
+            pace.set_rate(global_share(owned, total));
+            pace.interval()
+        };
+        assert_eq!(share(2, 8), Duration::from_millis(100));
+        assert_eq!(share(8, 8), Duration::from_millis(25));
+        assert_eq!(share(1, 1), Duration::from_millis(25));
+        // Never stopped altogether, however small the slice.
+        assert_eq!(GlobalPace::new(0.0).interval(), Duration::from_secs(60));
+    }
 
     fn a(user: u64, text: &str) -> Announcement {
         Announcement {

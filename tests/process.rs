@@ -248,17 +248,20 @@ async fn chat_under_load_is_never_answered_429(postgres: bool) {
     stage.finish().await;
 }
 
-/// Level-ups in 120 guilds at once: each channel's own limit is far off, but
-/// together the announcements would pass Discord's global limit of 50
-/// requests a second (enforced by the simulator). Keeper paces all its posts
-/// under it, so none is answered 429. SQLite only: no storage is involved.
+/// Level-ups in 120 guilds for several seconds: each channel could post once
+/// a second under its own limit, 120 a second together, over Discord's global
+/// limit of 50 requests a second (enforced by the simulator, over its own
+/// seconds). Keeper spaces its posts under it, so none is answered 429. (Posted
+/// as fast as twilight's limiter allowed, 50 at the start of each of Keeper's
+/// seconds, about 90 were in a run of the load benchmark.) SQLite only: no
+/// storage is involved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posts_in_many_channels_stay_under_the_global_limit() {
     let stage = Stage::new(false, 1, 120).await;
     let keeper = stage.start(1, &[]).await;
     let chat = LoadConfig {
         rate: 2_000,
-        ..traffic(120, 3_000)
+        ..traffic(120, 8_000)
     };
     let report = load::run(&stage.sim, &stage.world, &chat).await;
     stage.check_xp(&[&report], &keeper.output()).await;
@@ -272,12 +275,13 @@ async fn posts_in_many_channels_stay_under_the_global_limit() {
         .iter()
         .filter(|r| r.method == "POST" && r.route.ends_with("/messages"))
         .count();
-    // More than a second's worth of the global limit, or the test proves nothing.
-    assert!(posts > 100, "too few posts: {posts}");
+    // Several seconds at the global limit, or the test proves nothing.
+    assert!(posts > 300, "too few posts: {posts}");
     assert_eq!(
         stage.sim.invalid_requests(),
         0,
-        "Keeper was answered 401/403/429 ({posts} posts); its log:\n{log}"
+        "Keeper was answered 401/403/429 ({posts} posts): {:?}; its log:\n{log}",
+        stage.sim.invalid_requests_by_route()
     );
     stage.finish().await;
 }

@@ -7,8 +7,12 @@
 //! `webhook_id` + token; interaction callbacks per interaction). A bucket
 //! allows `limit` requests per window, the window starting at its first
 //! request. Every request but interaction callbacks and webhooks also counts
-//! against the global limit (50 a second). A request over either limit is
-//! answered 429 and not served; it does not use up the bucket.
+//! against the global limit (50 a second). Discord does not say when its
+//! second starts, so the simulator takes the strictest reading: no more than
+//! 50 in *any* second (a sliding window). A client that keeps to that keeps to
+//! every other reading; one that sends 50 at the start of each of its own
+//! seconds does not, as those need not be Discord's. A request over either
+//! limit is answered 429 and not served; it does not use up the bucket.
 //!
 //! Responses carry `X-RateLimit-Limit`, `-Remaining`, `-Reset` (Unix seconds),
 //! `-Reset-After` (seconds) and `-Bucket`; `X-RateLimit-Scope` (`user` or
@@ -19,7 +23,7 @@
 //! Plain data and arithmetic on an [`Instant`] the caller passes, so the rules
 //! are unit-tested without a server.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -245,9 +249,14 @@ impl Window {
 pub struct Limiter {
     pub limits: RateLimits,
     buckets: HashMap<(String, String), Option<Window>>,
-    global: Option<Window>,
+    /// When the global requests of the last second were allowed, oldest first.
+    global: VecDeque<Instant>,
     /// 401, 403 and 429 answers so far.
     pub invalid: u64,
+    /// The same, by method, matched route, status and a 429's scope (`user`,
+    /// `global`; empty for the others): which requests earn them is what a
+    /// bot's author needs to know.
+    pub invalid_by_route: BTreeMap<(String, String, u16, String), u64>,
 }
 
 impl Limiter {
@@ -263,6 +272,7 @@ impl Limiter {
     pub fn set_limits(&mut self, limits: RateLimits) {
         *self = Self {
             invalid: self.invalid,
+            invalid_by_route: std::mem::take(&mut self.invalid_by_route),
             ..Self::new(limits)
         };
     }
@@ -274,10 +284,13 @@ impl Limiter {
         let bucket = limits.limit_of(method, route);
         // Look before counting: a request refused by one limit uses neither.
         if let Some(per_second) = limits.global_per_second.filter(|_| is_global(route)) {
-            let w = Window::current(&mut self.global, now, Duration::from_secs(1));
-            if w.used >= per_second {
-                let retry_after =
-                    (w.started + Duration::from_secs(1)).saturating_duration_since(now);
+            let second = Duration::from_secs(1);
+            while self.global.front().is_some_and(|t| now >= *t + second) {
+                self.global.pop_front();
+            }
+            if self.global.len() >= per_second as usize {
+                // Room again when the oldest of the last second leaves it.
+                let retry_after = (self.global[0] + second).saturating_duration_since(now);
                 return Decision::Global { retry_after };
             }
         }
@@ -303,17 +316,15 @@ impl Limiter {
             }
             None => None,
         };
-        if self.limits.global_per_second.is_some()
-            && is_global(route)
-            && let Some(w) = self.global.as_mut()
-        {
-            w.used += 1;
+        if self.limits.global_per_second.is_some() && is_global(route) {
+            self.global.push_back(now);
         }
         Decision::Allow { bucket: state }
     }
 
-    /// Count an answer toward the invalid requests if it is one.
-    pub fn answered(&mut self, status: u16, scope: Option<&str>) {
+    /// Count an answer to `method route` toward the invalid requests if it is
+    /// one.
+    pub fn answered(&mut self, method: &str, route: &str, status: u16, scope: Option<&str>) {
         let invalid = match status {
             401 | 403 => true,
             429 => scope != Some("shared"),
@@ -321,6 +332,15 @@ impl Limiter {
         };
         if invalid {
             self.invalid += 1;
+            *self
+                .invalid_by_route
+                .entry((
+                    method.to_owned(),
+                    route.to_owned(),
+                    status,
+                    scope.unwrap_or_default().to_owned(),
+                ))
+                .or_default() += 1;
         }
     }
 }
@@ -415,6 +435,31 @@ mod tests {
         assert_eq!(allowed(&d).map(|b| b.remaining), Some(4));
     }
 
+    /// Any second holds at most the limit: a burst at the start of the
+    /// client's next second is refused while the end of its last one is still
+    /// inside Discord's.
+    #[test]
+    fn the_global_limit_holds_over_any_second() {
+        let mut l = Limiter::new(RateLimits {
+            global_per_second: Some(3),
+            ..RateLimits::default()
+        });
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        allowed(&l.check("POST", POST, "/channels/1/messages", at(0)));
+        allowed(&l.check("POST", POST, "/channels/2/messages", at(900)));
+        allowed(&l.check("POST", POST, "/channels/3/messages", at(900)));
+        // t0's request has left the last second; the two at 900 ms have not.
+        allowed(&l.check("POST", POST, "/channels/4/messages", at(1_000)));
+        match l.check("POST", POST, "/channels/5/messages", at(1_050)) {
+            Decision::Global { retry_after } => {
+                assert_eq!(retry_after, Duration::from_millis(850));
+            }
+            other => panic!("{other:?}"),
+        }
+        allowed(&l.check("POST", POST, "/channels/5/messages", at(1_900)));
+    }
+
     #[test]
     fn major_parameters_are_the_top_level_resources() {
         assert_eq!(major_parameter(POST, "/channels/12/messages"), "12");
@@ -440,9 +485,22 @@ mod tests {
             (429, Some("global")),
             (429, Some("shared")),
         ] {
-            l.answered(status, scope);
+            l.answered("POST", POST, status, scope);
         }
-        assert_eq!(l.invalid, 4);
+        l.answered("PUT", ADD, 403, None);
+        assert_eq!(l.invalid, 5);
+        let key =
+            |m: &str, r: &str, s, scope: &str| (m.to_owned(), r.to_owned(), s, scope.to_owned());
+        assert_eq!(
+            l.invalid_by_route,
+            BTreeMap::from([
+                (key("POST", POST, 401, ""), 1),
+                (key("POST", POST, 403, ""), 1),
+                (key("POST", POST, 429, "global"), 1),
+                (key("POST", POST, 429, "user"), 1),
+                (key("PUT", ADD, 403, ""), 1),
+            ])
+        );
     }
 
     #[test]

@@ -247,9 +247,12 @@ async fn around(State(core): State<Arc<Core>>, req: Request, next: Next) -> Resp
         .get("x-ratelimit-scope")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    core.limiter
-        .lock()
-        .answered(response.status().as_u16(), scope.as_deref());
+    core.limiter.lock().answered(
+        &method,
+        &short_route,
+        response.status().as_u16(),
+        scope.as_deref(),
+    );
 
     let status = response.status().as_u16();
     {

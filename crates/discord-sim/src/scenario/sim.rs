@@ -148,6 +148,23 @@ impl Sim {
         self.core().limiter.lock().invalid
     }
 
+    /// The invalid requests by method, matched route, status and a 429's
+    /// scope, with their count, most first.
+    pub fn invalid_requests_by_route(&self) -> Vec<(String, u64)> {
+        let mut by: Vec<_> = (self.core().limiter.lock().invalid_by_route.iter())
+            .map(|((method, route, status, scope), n)| {
+                let scope = if scope.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({scope})")
+                };
+                (format!("{status}{scope} on {method} {route}"), *n)
+            })
+            .collect();
+        by.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        by
+    }
+
     /// Replace the REST rate limits (windows already open start afresh).
     pub fn set_rate_limits(&self, limits: RateLimits) {
         self.core().limiter.lock().set_limits(limits);
