@@ -168,7 +168,10 @@ impl XpStore for PgStore {
             // In RETURNING, `member_xp.level` is the row after the upsert; the upsert
             // doesn't touch `level`, so it is as before this batch (0 for a new
             // member). The bucket is written here with the XP, in one row version
-            // (0015). SUM over int8 is numeric, hence the casts back.
+            // (0015); awards only add, so a total still under the next bucket's
+            // floor keeps its bucket, which three multiplications tell (most
+            // awards), and only a crossing computes the cube root. SUM over int8
+            // is numeric, hence the casts back.
             sqlx::query_as!(
                 Upserted,
                 r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, xp_bucket, messages, last_award_at)
@@ -179,7 +182,11 @@ impl XpStore for PgStore {
                ORDER BY g, u
                ON CONFLICT (guild_id, user_id) DO UPDATE SET
                    xp = m.xp + excluded.xp,
-                   xp_bucket = member_xp_bucket(m.xp + excluded.xp),
+                   xp_bucket = CASE
+                       WHEN 64 * LEAST(m.xp + excluded.xp, 1099511627776)
+                            < (m.xp_bucket + 1) * (m.xp_bucket + 1) * (m.xp_bucket + 1)
+                       THEN m.xp_bucket
+                       ELSE member_xp_bucket(m.xp + excluded.xp) END,
                    messages = m.messages + excluded.messages,
                    last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
                RETURNING guild_id, user_id, xp, level AS old_level"#,
