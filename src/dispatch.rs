@@ -1,5 +1,8 @@
 //! The per-shard loop: read an event, hand it to [`events`], record how far the
-//! shard got. Every gateway event Keeper receives passes through here.
+//! shard got. Every gateway event Keeper receives passes through here. Chat
+//! that only earns XP is read from the raw payload
+//! ([`events::message_create::handle_raw`]); every other event is parsed by
+//! twilight and handed over whole.
 //!
 //! The checkpoint after each event is what makes a restart exact: the XP
 //! pipeline stores it with the awards of the events it covers (see
@@ -8,9 +11,12 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use futures_util::StreamExt as _;
 use keeper_store::GatewaySession;
 use tokio_util::sync::CancellationToken;
-use twilight_gateway::{CloseFrame, Event, EventTypeFlags, Shard, ShardState, StreamExt as _};
+use twilight_gateway::{
+    CloseFrame, Event, EventTypeFlags, Message, Shard, ShardState, error::ReceiveMessageError,
+};
 
 use crate::{context::Context, events, identify::StoreQueue, metrics::ShardUp};
 
@@ -49,7 +55,7 @@ pub async fn run(
                 closing = true;
                 continue;
             }
-            item = shard.next_event(filter) => item,
+            item = next_event(&mut shard, &ctx, filter) => item,
         };
         let event = match item {
             None => {
@@ -91,16 +97,50 @@ pub async fn run(
             continue;
         }
         events::handle(&ctx, event, shard.session());
-        if let (Some(session), Some(resume_url)) = (shard.session(), shard.resume_url()) {
-            ctx.xp.checkpoint(GatewaySession {
-                shard_id: id.number(),
-                shard_total: id.total(),
-                session_id: session.id().to_owned(),
-                resume_url: resume_url.to_owned(),
-                sequence: session.sequence(),
-                updated_at: Utc::now(),
-            });
+        checkpoint(&ctx, &shard);
+    }
+}
+
+/// The next event of `filter` to hand over whole. Chat that only earns XP is
+/// handled on the way, from the raw payload, and checkpointed as any event.
+/// Cancel safe, as twilight's `next_event`: a message is handled or returned
+/// before the next is read.
+async fn next_event(
+    shard: &mut Shard<StoreQueue>,
+    ctx: &Context,
+    filter: EventTypeFlags,
+) -> Option<Result<Event, ReceiveMessageError>> {
+    let chat = filter.contains(EventTypeFlags::MESSAGE_CREATE);
+    loop {
+        match shard.next().await? {
+            Ok(Message::Close(frame)) => return Some(Ok(Event::GatewayClose(frame))),
+            Ok(Message::Text(json)) => {
+                if chat && events::message_create::handle_raw(ctx, &json) {
+                    ctx.metrics.event("MESSAGE_CREATE");
+                    checkpoint(ctx, shard);
+                    continue;
+                }
+                if let Some(event) = twilight_gateway::parse(json, filter).transpose() {
+                    return Some(event.map(Event::from));
+                }
+            }
+            Err(err) => return Some(Err(err)),
         }
+    }
+}
+
+/// Every event of `shard` up to its sequence has been handed over.
+fn checkpoint(ctx: &Context, shard: &Shard<StoreQueue>) {
+    if let (Some(session), Some(resume_url)) = (shard.session(), shard.resume_url()) {
+        let id = shard.id();
+        ctx.xp.checkpoint(GatewaySession {
+            shard_id: id.number(),
+            shard_total: id.total(),
+            session_id: session.id().to_owned(),
+            resume_url: resume_url.to_owned(),
+            sequence: session.sequence(),
+            updated_at: Utc::now(),
+        });
     }
 }
 

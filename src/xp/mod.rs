@@ -48,12 +48,9 @@ use chrono::{DateTime, Utc};
 use keeper_store::{GatewaySession, GuildSettings, Store, StoreResult, XpAward};
 use tokio_util::task::TaskTracker;
 use twilight_http::Client;
-use twilight_model::{
-    channel::Message,
-    id::{
-        Id,
-        marker::{GuildMarker, UserMarker},
-    },
+use twilight_model::id::{
+    Id,
+    marker::{ChannelMarker, GuildMarker, MessageMarker, UserMarker},
 };
 
 use crate::{guilds::Guilds, outbox::Outbox, snowflake};
@@ -111,15 +108,21 @@ impl Xp {
 
     /// A guild message by a member: its XP (0 inside the cooldown, but the
     /// message still counts) goes into the buffer. Never waits: two short locks.
-    pub fn on_message(&self, settings: &GuildSettings, message: &Message) {
+    pub fn on_message(
+        &self,
+        settings: &GuildSettings,
+        message: Id<MessageMarker>,
+        user: Id<UserMarker>,
+        channel: Id<ChannelMarker>,
+    ) {
         // Discord's moment for the message (its ID), not our clock: a message
         // replayed after a restart gets the decision it had live.
-        let at = snowflake::created_at(message.id.get());
-        let (guild, user) = (settings.guild_id, message.author.id);
+        let at = snowflake::created_at(message.get());
+        let guild = settings.guild_id;
         let (xp, awarded_at) = {
             let mut cooldowns = self.cooldowns.lock().expect("cooldowns lock");
             if cooldowns.try_award(guild, user, at, settings.xp_cooldown_secs) {
-                let xp = cooldown::roll_xp(message.id.get(), settings.xp_min, settings.xp_max);
+                let xp = cooldown::roll_xp(message.get(), settings.xp_min, settings.xp_max);
                 (xp, at)
             } else {
                 // Inside the cooldown there is a last award to keep.
@@ -133,7 +136,7 @@ impl Xp {
             messages: 1,
             at: awarded_at,
         };
-        self.buffer.record(&award, message.channel_id, at);
+        self.buffer.record(&award, channel, at);
     }
 
     /// Every event of the session's shard up to its sequence has been handed
