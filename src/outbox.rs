@@ -276,11 +276,6 @@ impl Outbox {
         self.pace.set_rate(global_share(owned, total));
     }
 
-    /// The time between two posts of this process.
-    pub fn global_interval(&self) -> Duration {
-        self.pace.interval()
-    }
-
     /// Queue `post` for `channel` (of `guild`).
     pub fn post(
         self: &Arc<Self>,
