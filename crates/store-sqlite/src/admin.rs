@@ -185,6 +185,8 @@ impl AdminStore for SqliteStore {
         // Readers first: the writer closing last checkpoints the WAL into the
         // database and removes the -wal and -shm files.
         self.reader.close().await;
+        self.checkpoints.abort();
+        self.checkpointer.close().await;
         self.writer.close().await;
     }
 }

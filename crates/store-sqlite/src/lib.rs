@@ -26,6 +26,8 @@
 //! to a user. So every write goes through **one** writer connection (a pool of at
 //! most one, which queues callers fairly), and reads use a small pool of read-only
 //! connections that WAL lets run beside the writer without waiting for it.
+//! A third connection only checkpoints the WAL into the database file, every
+//! 500 ms (`connect::checkpoints`), so that the writer never stops for it.
 //! `busy_timeout` stays as a guard against *other processes* (`sqlite3` on the
 //! command line, a second Keeper by mistake). Every method picks `self.writer` or
 //! `self.reader` accordingly.
@@ -60,7 +62,10 @@ mod transfer;
 mod users;
 mod xp;
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::atomic::AtomicBool,
+};
 
 use keeper_store::StoreResult;
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -81,7 +86,20 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only connections; WAL lets them read while the writer writes.
     reader: SqlitePool,
+    /// The connection that copies the WAL into the file (`connect::checkpoints`,
+    /// the task behind `checkpoints`), so the writer does not have to.
+    checkpointer: SqlitePool,
+    checkpoints: tokio::task::AbortHandle,
     path: PathBuf,
+    /// Whether `xp_staged` may hold parts (true until a look found none), so a
+    /// flush does not look for them every time.
+    staged: AtomicBool,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpoints.abort();
+    }
 }
 
 impl SqliteStore {
@@ -91,6 +109,9 @@ impl SqliteStore {
     }
 
     /// Start a write transaction on the writer, taking the write lock at once.
+    /// Callers queue for the writer first come, first served (sqlx's pool is
+    /// fair): a command that comes while the XP flush writes one of its parts
+    /// (`xp.rs`) goes before the next part.
     pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         self.writer
             .begin_with("BEGIN IMMEDIATE")
@@ -102,5 +123,51 @@ impl SqliteStore {
     /// snapshot.
     pub(crate) async fn begin_read(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         self.reader.begin().await.map_err(db_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Mutex, time::Duration};
+
+    use keeper_store::prelude::*;
+
+    use super::*;
+    use crate::SqliteConfig;
+
+    /// The flush writes part after part, each asking for the writer again as
+    /// soon as the last is committed; a command that queued meanwhile gets the
+    /// writer first, so it waits for one part at most.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queued_command_goes_before_the_flushs_next_part() {
+        let path =
+            std::env::temp_dir().join(format!("keeper-writer-queue-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let store =
+            SqliteStore::connect(&SqliteConfig::new(format!("sqlite://{}", path.display())))
+                .await
+                .unwrap();
+        let order = Mutex::new(Vec::new());
+        let flush = async {
+            let part = store.begin_write().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            part.commit().await.unwrap();
+            let next = store.begin_write().await.unwrap();
+            order.lock().unwrap().push("next part");
+            next.commit().await.unwrap();
+        };
+        let command = async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let tx = store.begin_write().await.unwrap();
+            order.lock().unwrap().push("command");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            tx.commit().await.unwrap();
+        };
+        tokio::join!(flush, command);
+        assert_eq!(*order.lock().unwrap(), ["command", "next part"]);
+        store.close().await;
+        for end in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+        }
     }
 }

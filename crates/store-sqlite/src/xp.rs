@@ -7,6 +7,8 @@
 //! back those that changed, in the same transaction. Awards that change neither
 //! (most of them) write no index.
 
+use std::sync::atomic::Ordering;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
@@ -94,61 +96,42 @@ impl TryFrom<LastAwardRow> for LastAward {
 
 #[async_trait]
 impl XpStore for SqliteStore {
-    /// Add a whole batch in one statement over `json_each`.
+    /// Add a batch: at most [`PART_MEMBERS`] members in one transaction, more in
+    /// parts of that size, so that a command waiting for SQLite's one writer
+    /// waits for one part at most (`begin_write` queues fairly). A batch in parts is staged
+    /// first: its parts and the checkpoints in one short transaction, then each
+    /// part applied and deleted in a transaction of its own. A crash between
+    /// parts leaves the rest staged, applied at the next flush or start-up,
+    /// never twice and never lost (the checkpoints went with the staging, so
+    /// Discord does not replay those messages).
     ///
-    /// The batch is bound as one JSON array of `[guild, user, xp, messages, at_ms]`;
-    /// `GROUP BY` sums repeated members (an upsert may touch a row only once per
-    /// statement). `RETURNING` hands back each member's new total and the level and
-    /// bucket stored before (the statement touches neither), read with `fetch_all` so the
-    /// statement is finished and the WAL can checkpoint. A batch that would take a
-    /// total below 0 violates the table's CHECK and fails whole, checkpoints included.
+    /// Parts left staged by an earlier call go first; their level-ups are
+    /// returned with this batch's. Once the batch is staged, it counts as
+    /// written: a part that fails is logged and left for the next call.
     async fn award_xp(
         &self,
         batch: &[XpAward],
         checkpoints: &[GatewaySession],
     ) -> StoreResult<Vec<AwardOutcome>> {
-        if batch.is_empty() && checkpoints.is_empty() {
-            return Ok(Vec::new());
+        let mut outcomes = self.apply_staged().await?;
+        if batch.len() > PART_MEMBERS {
+            self.stage(batch, checkpoints).await?;
+            match self.apply_staged().await {
+                Ok(applied) => outcomes.extend(applied),
+                Err(err) => tracing::warn!(error = %err,
+                    "an XP part could not be written; it stays staged for the next flush"),
+            }
+        } else if !batch.is_empty() || !checkpoints.is_empty() {
+            let mut tx = self.begin_write().await?;
+            if !already_written(
+                checkpoints,
+                &sessions::load_all(&mut tx, checkpoints).await?,
+            ) {
+                outcomes.extend(upsert_awards(&mut tx, awards_json(batch.iter())).await?);
+                sessions::save_all(&mut tx, checkpoints).await?;
+                tx.commit().await.map_err(db_error)?;
+            }
         }
-        let json = awards_json(batch);
-        let mut tx = self.begin_write().await?;
-        if already_written(
-            checkpoints,
-            &sessions::load_all(&mut tx, checkpoints).await?,
-        ) {
-            return Ok(Vec::new());
-        }
-        let mut outcomes = Vec::new();
-        if !batch.is_empty() {
-            let rows = sqlx::query_as!(
-                Upserted,
-                r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
-               SELECT value ->> 0, value ->> 1, SUM(value ->> 2), 0, SUM(value ->> 3),
-                      MAX(value ->> 4)
-               FROM json_each(?1)
-               WHERE true -- lets SQLite tell the upsert's ON from a join's
-               GROUP BY value ->> 0, value ->> 1
-               ON CONFLICT (guild_id, user_id) DO UPDATE SET
-                   xp = member_xp.xp + excluded.xp,
-                   messages = member_xp.messages + excluded.messages,
-                   last_award_at = max(coalesce(member_xp.last_award_at, excluded.last_award_at),
-                                       excluded.last_award_at)
-               RETURNING guild_id AS "guild_id!: i64", user_id AS "user_id!: i64",
-                         xp AS "xp!: i64", level AS "old_level!: i64",
-                         xp_bucket AS "old_bucket!: i64""#,
-                json
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            outcomes = rows
-                .iter()
-                .map(Upserted::outcome)
-                .collect::<StoreResult<Vec<_>>>()?;
-            write_derived(&mut tx, &rows).await?;
-        }
-        sessions::save_all(&mut tx, checkpoints).await?;
-        tx.commit().await.map_err(db_error)?;
         outcomes.sort_unstable_by_key(|o| (o.guild_id, o.user_id));
         Ok(outcomes)
     }
@@ -401,11 +384,118 @@ impl XpStore for SqliteStore {
     }
 }
 
+/// The most members one transaction of a flush writes; a larger batch is
+/// written in parts. A part of 256 held the writer 4.6 ms at p50 and 12.6 ms at
+/// p99 in the load benchmark's `/warn` phase (BENCHMARKS.md); parts of 128 and
+/// 64 made the flushes longer without a shorter `/warn`.
+const PART_MEMBERS: usize = 256;
+
+/// Add `json`'s awards (see [`awards_json`]) in one statement over `json_each`.
+///
+/// `GROUP BY` sums repeated members (an upsert may touch a row only once per
+/// statement). `RETURNING` hands back each member's new total and the level and
+/// bucket stored before (the statement touches neither), read with `fetch_all` so the
+/// statement is finished and the WAL can checkpoint; the changed levels and buckets
+/// are written back in the same transaction. Awards that would take a total below 0
+/// violate the table's CHECK and fail the transaction.
+async fn upsert_awards(
+    tx: &mut Transaction<'static, Sqlite>,
+    json: String,
+) -> StoreResult<Vec<AwardOutcome>> {
+    let rows = sqlx::query_as!(
+        Upserted,
+        r#"INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
+               SELECT value ->> 0, value ->> 1, SUM(value ->> 2), 0, SUM(value ->> 3),
+                      MAX(value ->> 4)
+               FROM json_each(?1)
+               WHERE true -- lets SQLite tell the upsert's ON from a join's
+               GROUP BY value ->> 0, value ->> 1
+               ON CONFLICT (guild_id, user_id) DO UPDATE SET
+                   xp = member_xp.xp + excluded.xp,
+                   messages = member_xp.messages + excluded.messages,
+                   last_award_at = max(coalesce(member_xp.last_award_at, excluded.last_award_at),
+                                       excluded.last_award_at)
+               RETURNING guild_id AS "guild_id!: i64", user_id AS "user_id!: i64",
+                         xp AS "xp!: i64", level AS "old_level!: i64",
+                         xp_bucket AS "old_bucket!: i64""#,
+        json
+    )
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let outcomes = rows
+        .iter()
+        .map(Upserted::outcome)
+        .collect::<StoreResult<Vec<_>>>()?;
+    write_derived(tx, &rows).await?;
+    Ok(outcomes)
+}
+
+impl SqliteStore {
+    /// Stage `batch` in parts of [`PART_MEMBERS`] with `checkpoints`, in one
+    /// transaction; nothing when the checkpoints show it staged (or written)
+    /// before.
+    async fn stage(&self, batch: &[XpAward], checkpoints: &[GatewaySession]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        if already_written(
+            checkpoints,
+            &sessions::load_all(&mut tx, checkpoints).await?,
+        ) {
+            return Ok(());
+        }
+        // In key order, so that a part's members share the table's pages: in
+        // random order each part dirtied (and wrote to the WAL) pages of the
+        // whole table, several times the writes of the batch in one transaction.
+        let mut sorted: Vec<&XpAward> = batch.iter().collect();
+        sorted.sort_unstable_by_key(|a| (a.guild_id, a.user_id));
+        for part in sorted.chunks(PART_MEMBERS) {
+            let awards = awards_json(part.iter().copied());
+            sqlx::query!("INSERT INTO xp_staged (awards) VALUES (?1)", awards)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        sessions::save_all(&mut tx, checkpoints).await?;
+        tx.commit().await.map_err(db_error)?;
+        self.staged.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Apply every staged part in order, each in its own transaction with its
+    /// deletion; the outcomes of all.
+    pub(crate) async fn apply_staged(&self) -> StoreResult<Vec<AwardOutcome>> {
+        let mut outcomes = Vec::new();
+        // Only this store's writer stages (one process per SQLite file).
+        if !self.staged.load(Ordering::SeqCst) {
+            return Ok(outcomes);
+        }
+        loop {
+            let mut tx = self.begin_write().await?;
+            let staged = sqlx::query!(
+                r#"SELECT part AS "part!", awards FROM xp_staged ORDER BY part LIMIT 1"#
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            let Some(next) = staged.into_iter().next() else {
+                self.staged.store(false, Ordering::SeqCst);
+                return Ok(outcomes);
+            };
+            outcomes.extend(upsert_awards(&mut tx, next.awards).await?);
+            sqlx::query!("DELETE FROM xp_staged WHERE part = ?1", next.part)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+        }
+    }
+}
+
 /// `[[guild, user, xp, messages, at_ms], ...]`; all integers, so no escaping.
-fn awards_json(batch: &[XpAward]) -> String {
+fn awards_json<'a>(batch: impl ExactSizeIterator<Item = &'a XpAward>) -> String {
     let mut json = String::with_capacity(2 + batch.len() * 64);
     json.push('[');
-    for (i, a) in batch.iter().enumerate() {
+    for (i, a) in batch.enumerate() {
         if i > 0 {
             json.push(',');
         }

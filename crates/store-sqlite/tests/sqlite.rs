@@ -462,3 +462,139 @@ async fn the_views_show_what_the_store_reads() {
     conn.close().await.unwrap();
     store.close().await;
 }
+
+fn checkpoint(sequence: u64) -> GatewaySession {
+    GatewaySession {
+        shard_id: 0,
+        shard_total: 1,
+        session_id: "s".into(),
+        resume_url: "wss://resume".into(),
+        sequence,
+        updated_at: at(sequence as i64),
+    }
+}
+
+/// How many parts `xp_staged` holds, read beside the store.
+async fn staged_parts(url: &str) -> i64 {
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    let parts = sqlx::query_scalar("SELECT COUNT(*) FROM xp_staged")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    parts
+}
+
+/// A flush of more members than one transaction takes is written in parts
+/// (so that a command can take SQLite's one writer between two): every member
+/// exactly once, every level-up returned, nothing left staged, and the same
+/// batch with the same checkpoint again (a retry after an unclear failure)
+/// writes nothing.
+#[tokio::test]
+async fn a_flush_in_parts_is_exact_once() {
+    let dir = TempDir::new();
+    let url = dir.url("parts.db");
+    let store = open(&url).await;
+    let batch: Vec<XpAward> = (1..=2_000)
+        .map(|u| award(1 + u % 3, u, 100 + u as i64, 5))
+        .collect();
+    let outcomes = store.award_xp(&batch, &[checkpoint(7)]).await.unwrap();
+    assert_eq!(outcomes.len(), 2_000, "an outcome for every member");
+    assert!(
+        outcomes
+            .windows(2)
+            .all(|w| (w[0].guild_id, w[0].user_id) < (w[1].guild_id, w[1].user_id))
+    );
+    assert_eq!(staged_parts(&url).await, 0);
+    assert!(
+        store
+            .award_xp(&batch, &[checkpoint(7)])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for a in [&batch[0], &batch[999], &batch[1_999]] {
+        let rank = store
+            .member_rank(a.guild_id, a.user_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rank.member.xp, a.xp, "{a:?}");
+        assert_eq!(rank.member.messages, 1);
+    }
+    let total: i64 = batch.iter().map(|a| a.xp).sum();
+    let mut stored = 0;
+    for guild in 1..=3 {
+        stored += store
+            .leaderboard(Id::new(guild), 0, 1_000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.xp)
+            .sum::<i64>();
+    }
+    assert_eq!(stored, total);
+    assert_eq!(store.session(0).await.unwrap().unwrap().sequence, 7);
+    store.close().await;
+}
+
+/// Parts a flush staged before it stopped (a crash between two parts) are
+/// applied when the file is opened again, once: the checkpoint saved with them
+/// means Discord does not replay their messages.
+#[tokio::test]
+async fn parts_left_staged_by_a_crash_are_applied_at_start_once() {
+    let dir = TempDir::new();
+    let url = dir.url("crash.db");
+    let store = open(&url).await;
+    store.award_xp(&[award(1, 1, 50, 0)], &[]).await.unwrap();
+    store.close().await;
+    // What a flush leaves when it dies after staging and one part.
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("INSERT INTO xp_staged (awards) VALUES (?1), (?2)")
+        .bind(format!(
+            "[[1,1,25,1,{}],[1,2,7,2,{}]]",
+            at(9).timestamp_millis(),
+            at(9).timestamp_millis()
+        ))
+        .bind(format!("[[2,3,40,1,{}]]", at(9).timestamp_millis()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    assert_eq!(staged_parts(&url).await, 2);
+
+    let store = open(&url).await;
+    assert_eq!(staged_parts(&url).await, 0);
+    let one = store
+        .member_rank(Id::new(1), Id::new(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((one.member.xp, one.member.messages), (75, 2));
+    assert_eq!(one.member.last_award_at, Some(at(9)));
+    let two = store
+        .member_rank(Id::new(1), Id::new(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (two.member.xp, two.member.messages, two.position),
+        (7, 2, 2)
+    );
+    let three = store
+        .member_rank(Id::new(2), Id::new(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(three.member.xp, 40);
+    store.close().await;
+    // Opening again applies nothing more.
+    let store = open(&url).await;
+    let one = store
+        .member_rank(Id::new(1), Id::new(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.member.xp, 75);
+    store.close().await;
+}
