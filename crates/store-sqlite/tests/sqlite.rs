@@ -176,16 +176,8 @@ async fn wal_stays_small_under_returning_awards() {
     };
     let mut largest = 0;
     for i in 0..20_000u64 {
-        let checkpoint = GatewaySession {
-            shard_id: 0,
-            shard_total: 1,
-            session_id: "s".into(),
-            resume_url: "wss://resume".into(),
-            sequence: i,
-            updated_at: at(i as i64),
-        };
         let out = store
-            .award_xp(&[award(1, 1 + i % 5_000, 20, i as i64)], &[checkpoint])
+            .award_xp(&[award(1, 1 + i % 5_000, 20, i as i64)], &[checkpoint(i)])
             .await
             .unwrap();
         assert_eq!(out.len(), 1);
