@@ -106,8 +106,68 @@ fn random_award(rng: &mut StdRng) -> XpAward {
     }
 }
 
-fn random_batch(rng: &mut StdRng, size: usize) -> Vec<XpAward> {
-    (0..size).map(|_| random_award(rng)).collect()
+/// Who the awards go to.
+enum Pick {
+    /// Any member alike: the least coalescing, and the crowded low-XP end, where
+    /// buckets are narrow and awards cross them most, weighs most.
+    Uniform,
+    /// Members as they are active: a member's share of the awards is their share
+    /// of the XP (plus one), as when members go on posting at the pace that
+    /// earned their totals. Awards then fall mostly where buckets are wide.
+    Active(ActiveMembers),
+}
+
+struct ActiveMembers {
+    members: Vec<(i64, i64)>,
+    /// Running sum of the weights, `members`' order.
+    cumulative: Vec<u64>,
+}
+
+impl ActiveMembers {
+    async fn read(store: &PgStore) -> Self {
+        let rows = sqlx::query!(
+            r#"SELECT guild_id AS "guild_id!", user_id AS "user_id!", xp AS "xp!"
+               FROM member_xp ORDER BY guild_id, user_id"#
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("read the members");
+        let mut total = 0u64;
+        let cumulative = rows
+            .iter()
+            .map(|row| {
+                total += row.xp.max(0) as u64 + 1;
+                total
+            })
+            .collect();
+        let members = rows.iter().map(|row| (row.guild_id, row.user_id)).collect();
+        Self {
+            members,
+            cumulative,
+        }
+    }
+
+    fn pick(&self, rng: &mut StdRng) -> (i64, i64) {
+        let total = *self.cumulative.last().expect("members");
+        let at = rng.random_range(0..total);
+        self.members[self.cumulative.partition_point(|&sum| sum <= at)]
+    }
+}
+
+fn random_batch(rng: &mut StdRng, size: usize, pick: &Pick) -> Vec<XpAward> {
+    (0..size)
+        .map(|_| match pick {
+            Pick::Uniform => random_award(rng),
+            Pick::Active(active) => {
+                let (guild, user) = active.pick(rng);
+                XpAward {
+                    guild_id: Id::new(guild as u64),
+                    user_id: Id::new(user as u64),
+                    ..random_award(rng)
+                }
+            }
+        })
+        .collect()
 }
 
 /// Keeper's batched awards: rounds of `concurrent` batches of `size` random awards,
@@ -118,14 +178,18 @@ fn keeper_batches(
     store: &PgStore,
     rng: &mut StdRng,
     (name, shape): (&str, &str),
-    concurrent: usize,
-    size: usize,
+    (concurrent, size): (usize, usize),
+    pick: &Pick,
 ) {
     group.throughput(Throughput::Elements((concurrent * size) as u64));
     group.bench_function(BenchmarkId::new(name, shape), |b| {
         b.to_async(rt).iter_custom(|iters| {
             let rounds: Vec<Vec<_>> = (0..iters)
-                .map(|_| (0..concurrent).map(|_| random_batch(rng, size)).collect())
+                .map(|_| {
+                    (0..concurrent)
+                        .map(|_| random_batch(rng, size, pick))
+                        .collect()
+                })
                 .collect();
             let store = store.clone();
             async move {
@@ -229,8 +293,8 @@ fn awards(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
         store,
         &mut rng,
         ("batch_500", "1 connection"),
-        1,
-        BATCH,
+        (1, BATCH),
+        &Pick::Uniform,
     );
     // What the bot does under load: several shards flushing batches at once.
     keeper_batches(
@@ -239,8 +303,8 @@ fn awards(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
         store,
         &mut rng,
         ("batch_500", "4 concurrent"),
-        4,
-        BATCH,
+        (4, BATCH),
+        &Pick::Uniform,
     );
 
     group.throughput(Throughput::Elements(1));
@@ -330,8 +394,8 @@ fn awards(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
         store,
         &mut rng,
         ("batch_25000", "1 connection"),
-        1,
-        FLOOD_BATCH,
+        (1, FLOOD_BATCH),
+        &Pick::Uniform,
     );
     // The same 25,000 awards as the bot flushes them on PostgreSQL with 4 or more
     // shards: split by shard into 4 batches written side by side.
@@ -341,9 +405,32 @@ fn awards(c: &mut Criterion, rt: &Runtime, store: &PgStore) {
         store,
         &mut rng,
         ("batch_25000", "as 4 concurrent"),
-        4,
-        FLOOD_BATCH / 4,
+        (4, FLOOD_BATCH / 4),
+        &Pick::Uniform,
     );
+
+    // The same shapes with the awards going to members as they are active.
+    let active = Pick::Active(rt.block_on(ActiveMembers::read(store)));
+    group.sample_size(20);
+    for (name, concurrent, size) in [
+        (("active_500", "1 connection"), 1, BATCH),
+        (("active_500", "4 concurrent"), 4, BATCH),
+        (("active_25000", "1 connection"), 1, FLOOD_BATCH),
+        (("active_25000", "as 4 concurrent"), 4, FLOOD_BATCH / 4),
+    ] {
+        if size == FLOOD_BATCH / concurrent {
+            group.sample_size(10);
+        }
+        keeper_batches(
+            &mut group,
+            rt,
+            store,
+            &mut rng,
+            name,
+            (concurrent, size),
+            &active,
+        );
+    }
     group.finish();
 }
 
