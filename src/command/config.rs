@@ -140,6 +140,22 @@ pub fn command() -> Command {
                 SubCommandBuilder::new("list", "The rules"),
             ]),
     )
+    .option(
+        SubCommandGroupBuilder::new("rankcard", "How /rank looks").subcommands([
+            SubCommandBuilder::new("on", "Answer /rank with a card image").option(
+                StringBuilder::new("accent", "The card's colour: #RRGGBB, or default")
+                    .max_length(16),
+            ),
+            SubCommandBuilder::new("off", "Answer /rank with text only"),
+        ]),
+    )
+    .option(
+        SubCommandBuilder::new("web", "Show this server's leaderboard on the web, or not").option(
+            StringBuilder::new("visibility", "Who can see the page and its API")
+                .required(true)
+                .choices([("public", "public"), ("private", "private")]),
+        ),
+    )
     .option(SubCommandBuilder::new(
         "reset-data",
         "Delete everything Keeper keeps for this server (the owner only; asks first)",
@@ -299,6 +315,38 @@ fn patch_for(sub: &str, opts: Options<'_>) -> BotResult<(SettingsPatch, String)>
             }
             "Warning settings saved.".to_owned()
         }
+        "rankcard" => match opts.subcommand() {
+            Some(("on", opts)) => {
+                patch.rank_card = Some(true);
+                match opts.string("accent").map(parse_accent).transpose()? {
+                    Some(accent) => {
+                        patch.rank_card_accent = Some(accent);
+                        format!(
+                            "`/rank` answers with a card, in {}.",
+                            accent.map_or("Keeper's colour".to_owned(), |c| format!("#{c:06X}"))
+                        )
+                    }
+                    None => "`/rank` answers with a card.".to_owned(),
+                }
+            }
+            _ => {
+                patch.rank_card = Some(false);
+                "`/rank` answers with text only.".to_owned()
+            }
+        },
+        "web" => match opts.string("visibility") {
+            Some("public") => {
+                patch.web_public = Some(true);
+                "This server's leaderboard is public on the web: anyone with the link sees                  members' names, avatars, levels and XP."
+                    .to_owned()
+            }
+            Some("private") => {
+                patch.web_public = Some(false);
+                "This server's leaderboard is private: its page and API answer as if it did                  not exist."
+                    .to_owned()
+            }
+            _ => return Err(BotError::user("Choose `public` or `private`.")),
+        },
         "xp" => {
             let int = |name| {
                 opts.integer(name)
@@ -408,6 +456,25 @@ fn warn_expiry(text: &str) -> BotResult<Option<i64>> {
     ))
 }
 
+/// A colour as typed: `#RRGGBB` (the `#` optional), or `default` for
+/// Keeper's own (`None`).
+fn parse_accent(text: &str) -> BotResult<Option<u32>> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("default") {
+        return Ok(None);
+    }
+    let hex = text.strip_prefix('#').unwrap_or(text);
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(BotError::user(format!(
+            "`{}` is not a colour: give six hex digits such as `#FF8800`, or `default`.",
+            text.replace('`', "'")
+        )));
+    }
+    u32::from_str_radix(hex, 16)
+        .map(Some)
+        .map_err(|_| out_of_range("accent"))
+}
+
 fn out_of_range(name: &str) -> BotError {
     BotError::user(format!("`{name}` is out of range."))
 }
@@ -457,6 +524,24 @@ fn show(s: &GuildSettings, rules: &[EscalationRule]) -> twilight_model::channel:
             EmbedFieldBuilder::new("DM on warn", if s.dm_on_warn { "on" } else { "off" }).inline(),
         )
         .field(EmbedFieldBuilder::new("Escalation", escalation))
+        .field(
+            EmbedFieldBuilder::new(
+                "Rank card",
+                match (s.rank_card, s.rank_card_accent) {
+                    (false, _) => "off: text only".to_owned(),
+                    (true, None) => "on, Keeper's colour".to_owned(),
+                    (true, Some(c)) => format!("on, #{c:06X}"),
+                },
+            )
+            .inline(),
+        )
+        .field(
+            EmbedFieldBuilder::new(
+                "Web leaderboard",
+                if s.web_public { "public" } else { "private" },
+            )
+            .inline(),
+        )
         .field(
             EmbedFieldBuilder::new(
                 "XP",
@@ -530,6 +615,8 @@ mod tests {
                 "Warnings expire",
                 "DM on warn",
                 "Escalation",
+                "Rank card",
+                "Web leaderboard",
                 "XP"
             ]
         );
@@ -624,5 +711,78 @@ mod tests {
         let (patch, _) = patch_for("xp", Options(&opts)).unwrap();
         assert_eq!(patch.xp_cooldown_secs, Some(0));
         assert_eq!(patch.xp_min, None);
+    }
+
+    #[test]
+    fn accents_are_six_hex_digits_or_default() {
+        assert_eq!(parse_accent("#FF8800").unwrap(), Some(0xFF8800));
+        assert_eq!(parse_accent(" 00ff7f ").unwrap(), Some(0x00FF7F));
+        assert_eq!(parse_accent("Default").unwrap(), None);
+        for bad in [
+            "",
+            "#FFF",
+            "#GG0000",
+            "#FF88000",
+            "red",
+            "#+F8800",
+            "#ＦＦ8800",
+        ] {
+            let err = parse_accent(bad).unwrap_err();
+            assert!(
+                err.reply().contains("six hex digits"),
+                "{bad:?}: {}",
+                err.reply()
+            );
+        }
+        assert!(parse_accent("`x`").unwrap_err().reply().contains("'x'"));
+    }
+
+    #[test]
+    fn rankcard_on_off_and_web() {
+        let on = [opt(
+            "on",
+            CommandOptionValue::SubCommand(vec![opt(
+                "accent",
+                CommandOptionValue::String("#ff8800".into()),
+            )]),
+        )];
+        let (patch, done) = patch_for("rankcard", Options(&on)).unwrap();
+        assert_eq!(
+            (patch.rank_card, patch.rank_card_accent),
+            (Some(true), Some(Some(0xFF8800)))
+        );
+        assert!(done.contains("#FF8800"), "{done}");
+        let bare = [opt("on", CommandOptionValue::SubCommand(vec![]))];
+        let (patch, _) = patch_for("rankcard", Options(&bare)).unwrap();
+        assert_eq!(
+            (patch.rank_card, patch.rank_card_accent),
+            (Some(true), None),
+            "on without a colour keeps the colour"
+        );
+        let bad = [opt(
+            "on",
+            CommandOptionValue::SubCommand(vec![opt(
+                "accent",
+                CommandOptionValue::String("blue".into()),
+            )]),
+        )];
+        assert!(patch_for("rankcard", Options(&bad)).is_err());
+        let off = [opt("off", CommandOptionValue::SubCommand(vec![]))];
+        assert_eq!(
+            patch_for("rankcard", Options(&off)).unwrap().0.rank_card,
+            Some(false)
+        );
+        for (choice, public) in [("public", true), ("private", false)] {
+            let web = [opt("visibility", CommandOptionValue::String(choice.into()))];
+            assert_eq!(
+                patch_for("web", Options(&web)).unwrap().0.web_public,
+                Some(public)
+            );
+        }
+        let web = [opt(
+            "visibility",
+            CommandOptionValue::String("hidden".into()),
+        )];
+        assert!(patch_for("web", Options(&web)).is_err());
     }
 }

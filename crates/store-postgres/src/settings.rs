@@ -11,7 +11,11 @@ use twilight_model::id::{Id, marker::GuildMarker};
 
 use sqlx::PgConnection;
 
-use crate::{PgStore, convert::from_rows, error::db_error};
+use crate::{
+    PgStore,
+    convert::{from_rows, narrow},
+    error::db_error,
+};
 
 /// A `guild_settings` row as stored.
 struct SettingsRow {
@@ -28,6 +32,9 @@ struct SettingsRow {
     xp_cooldown_secs: i32,
     warn_expiry_secs: Option<i64>,
     dm_on_warn: bool,
+    rank_card: bool,
+    rank_card_accent: Option<i32>,
+    web_public: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -60,6 +67,12 @@ impl TryFrom<SettingsRow> for GuildSettings {
             xp_cooldown_secs: r.xp_cooldown_secs,
             warn_expiry_secs: r.warn_expiry_secs,
             dm_on_warn: r.dm_on_warn,
+            rank_card: r.rank_card,
+            rank_card_accent: r
+                .rank_card_accent
+                .map(|c| narrow(c.into(), "rank_card_accent"))
+                .transpose()?,
+            web_public: r.web_public,
             created_at: Some(r.created_at),
             updated_at: Some(r.updated_at),
         })
@@ -74,7 +87,8 @@ impl SettingsStore for PgStore {
             SettingsRow,
             "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                 levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+                xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                web_public, created_at, updated_at
          FROM guild_settings WHERE guild_id = $1",
             id_to_db(guild),
         )
@@ -94,7 +108,8 @@ impl SettingsStore for PgStore {
             SettingsRow,
             "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                 levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+                xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                web_public, created_at, updated_at
          FROM guild_settings ORDER BY guild_id",
         )
         .fetch_all(&mut *work)
@@ -146,7 +161,8 @@ pub(crate) async fn lock(
         SettingsRow,
         "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
             levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-            xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+            xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                web_public, created_at, updated_at
      FROM guild_settings WHERE guild_id = $1 FOR UPDATE",
         guild_id,
     )
@@ -169,11 +185,12 @@ pub(crate) async fn save(
         prefix = $2, welcome_channel_id = $3, welcome_message = $4, modlog_channel_id = $5,
         levelup_mode = $6, levelup_channel_id = $7, levelup_message = $8, xp_min = $9,
         xp_max = $10, xp_cooldown_secs = $11, warn_expiry_secs = $12, dm_on_warn = $13,
-        updated_at = $14
+        rank_card = $15, rank_card_accent = $16, web_public = $17, updated_at = $14
      WHERE guild_id = $1
      RETURNING guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-               xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at",
+               xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                web_public, created_at, updated_at",
         id_to_db(settings.guild_id),
         settings.prefix,
         settings.welcome_channel.map(id_to_db),
@@ -188,6 +205,9 @@ pub(crate) async fn save(
         settings.warn_expiry_secs,
         settings.dm_on_warn,
         at,
+        settings.rank_card,
+        settings.rank_card_accent.map(|c| c as i32),
+        settings.web_public,
     )
     .fetch_one(&mut *conn)
     .await

@@ -47,6 +47,9 @@ struct StoredSettings {
     xp_cooldown_secs: i32,
     warn_expiry_secs: Option<i64>,
     dm_on_warn: bool,
+    rank_card: bool,
+    rank_card_accent: Option<i32>,
+    web_public: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -69,6 +72,9 @@ impl TryFrom<StoredSettings> for GuildSettingsRow {
             xp_cooldown_secs: r.xp_cooldown_secs,
             warn_expiry_secs: r.warn_expiry_secs,
             dm_on_warn: r.dm_on_warn,
+            rank_card: r.rank_card,
+            rank_card_accent: r.rank_card_accent.map(i64::from),
+            web_public: r.web_public,
             created_at: to_millis(r.created_at),
             updated_at: to_millis(r.updated_at),
         })
@@ -440,7 +446,8 @@ async fn read_settings(
                 StoredSettings,
                 "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                     levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                    xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+                    xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                    web_public, created_at, updated_at
              FROM guild_settings ORDER BY guild_id LIMIT $1",
                 limit,
             )
@@ -452,7 +459,8 @@ async fn read_settings(
                 StoredSettings,
                 "SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                     levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                    xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+                    xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                    web_public, created_at, updated_at
              FROM guild_settings WHERE guild_id > $1 ORDER BY guild_id LIMIT $2",
                 guild_id,
                 limit,
@@ -837,8 +845,10 @@ async fn write_settings(conn: &mut PgConnection, rows: &[GuildSettingsRow]) -> S
             "INSERT INTO guild_settings
                  (guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                   levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                  web_public, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                     $18)",
             id_to_db(r.guild_id),
             r.prefix,
             r.welcome_channel_id.map(id_to_db),
@@ -852,6 +862,11 @@ async fn write_settings(conn: &mut PgConnection, rows: &[GuildSettingsRow]) -> S
             r.xp_cooldown_secs,
             r.warn_expiry_secs,
             r.dm_on_warn,
+            r.rank_card,
+            r.rank_card_accent
+                .map(|c| i32::try_from(c).map_err(|_| out_of_range("A rank card's accent")))
+                .transpose()?,
+            r.web_public,
             r.created_at,
             r.updated_at,
         )

@@ -30,6 +30,9 @@ struct SettingsRow {
     xp_cooldown_secs: i64,
     warn_expiry_secs: Option<i64>,
     dm_on_warn: i64,
+    rank_card: i64,
+    rank_card_accent: Option<i64>,
+    web_public: i64,
     created_at: i64,
     updated_at: i64,
 }
@@ -61,6 +64,12 @@ impl TryFrom<SettingsRow> for GuildSettings {
             xp_cooldown_secs: narrow(r.xp_cooldown_secs, "xp_cooldown_secs")?,
             warn_expiry_secs: r.warn_expiry_secs,
             dm_on_warn: r.dm_on_warn != 0,
+            rank_card: r.rank_card != 0,
+            rank_card_accent: r
+                .rank_card_accent
+                .map(|c| narrow(c, "rank_card_accent"))
+                .transpose()?,
+            web_public: r.web_public != 0,
             created_at: Some(from_ms(r.created_at)?),
             updated_at: Some(from_ms(r.updated_at)?),
         })
@@ -76,7 +85,8 @@ pub(crate) async fn load(
         SettingsRow,
         r#"SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                   levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                  web_public, created_at, updated_at
            FROM guild_settings WHERE guild_id = ?1"#,
         guild_id
     )
@@ -101,7 +111,8 @@ impl SettingsStore for SqliteStore {
             SettingsRow,
             r#"SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                   levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                  web_public, created_at, updated_at
            FROM guild_settings ORDER BY guild_id"#
         )
         .fetch_all(&self.reader)
@@ -146,14 +157,19 @@ pub(crate) async fn save(
     let welcome_channel_id = settings.welcome_channel.map(id_to_db);
     let modlog_channel_id = settings.modlog_channel.map(id_to_db);
     let dm_on_warn = i64::from(settings.dm_on_warn);
+    let rank_card = i64::from(settings.rank_card);
+    let rank_card_accent = settings.rank_card_accent.map(i64::from);
+    let web_public = i64::from(settings.web_public);
     let created_ms = to_ms(created_at);
     let updated_ms = to_ms(at);
     sqlx::query!(
         r#"INSERT INTO guild_settings (
            guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
            levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-           xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+           xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+           web_public, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+               ?18)
        ON CONFLICT (guild_id) DO UPDATE SET
            prefix = excluded.prefix,
            welcome_channel_id = excluded.welcome_channel_id,
@@ -167,6 +183,9 @@ pub(crate) async fn save(
            xp_cooldown_secs = excluded.xp_cooldown_secs,
            warn_expiry_secs = excluded.warn_expiry_secs,
            dm_on_warn = excluded.dm_on_warn,
+           rank_card = excluded.rank_card,
+           rank_card_accent = excluded.rank_card_accent,
+           web_public = excluded.web_public,
            updated_at = excluded.updated_at"#,
         guild_id,
         settings.prefix,
@@ -181,6 +200,9 @@ pub(crate) async fn save(
         settings.xp_cooldown_secs,
         settings.warn_expiry_secs,
         dm_on_warn,
+        rank_card,
+        rank_card_accent,
+        web_public,
         created_ms,
         updated_ms,
     )

@@ -47,6 +47,9 @@ struct StoredSettings {
     xp_cooldown_secs: i64,
     warn_expiry_secs: Option<i64>,
     dm_on_warn: i64,
+    rank_card: i64,
+    rank_card_accent: Option<i64>,
+    web_public: i64,
     created_at: i64,
     updated_at: i64,
 }
@@ -69,6 +72,9 @@ impl TryFrom<StoredSettings> for GuildSettingsRow {
             xp_cooldown_secs: narrow(r.xp_cooldown_secs, "xp_cooldown_secs")?,
             warn_expiry_secs: r.warn_expiry_secs,
             dm_on_warn: r.dm_on_warn != 0,
+            rank_card: r.rank_card != 0,
+            rank_card_accent: r.rank_card_accent,
+            web_public: r.web_public != 0,
             created_at: from_ms(r.created_at)?,
             updated_at: from_ms(r.updated_at)?,
         })
@@ -464,7 +470,8 @@ async fn read_settings(
                 StoredSettings,
                 r#"SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                   levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                  web_public, created_at, updated_at
            FROM guild_settings ORDER BY guild_id LIMIT ?1"#,
                 limit
             )
@@ -474,7 +481,8 @@ async fn read_settings(
                 StoredSettings,
                 r#"SELECT guild_id, prefix, welcome_channel_id, welcome_message, modlog_channel_id,
                   levelup_mode, levelup_channel_id, levelup_message, xp_min, xp_max,
-                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at
+                  xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card, rank_card_accent,
+                  web_public, created_at, updated_at
            FROM guild_settings WHERE guild_id > ?1 ORDER BY guild_id LIMIT ?2"#,
                 guild_id,
                 limit
@@ -860,12 +868,15 @@ async fn write_settings(tx: &mut SqliteConnection, rows: &[GuildSettingsRow]) ->
         let modlog_channel_id = r.modlog_channel_id.map(id_to_db);
         let levelup_channel_id = r.levelup_channel_id.map(id_to_db);
         let dm_on_warn = i64::from(r.dm_on_warn);
+        let (rank_card, web_public) = (i64::from(r.rank_card), i64::from(r.web_public));
         let (created_ms, updated_ms) = (to_ms(r.created_at), to_ms(r.updated_at));
         sqlx::query!(
             "INSERT INTO guild_settings (guild_id, prefix, welcome_channel_id, welcome_message,
                  modlog_channel_id, levelup_mode, levelup_channel_id, levelup_message, xp_min,
-                 xp_max, xp_cooldown_secs, warn_expiry_secs, dm_on_warn, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 xp_max, xp_cooldown_secs, warn_expiry_secs, dm_on_warn, rank_card,
+                 rank_card_accent, web_public, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                     ?17, ?18)",
             guild_id,
             r.prefix,
             welcome_channel_id,
@@ -879,6 +890,9 @@ async fn write_settings(tx: &mut SqliteConnection, rows: &[GuildSettingsRow]) ->
             r.xp_cooldown_secs,
             r.warn_expiry_secs,
             dm_on_warn,
+            rank_card,
+            r.rank_card_accent,
+            web_public,
             created_ms,
             updated_ms
         )

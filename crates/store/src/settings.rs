@@ -49,6 +49,13 @@ pub struct GuildSettings {
     /// Warnings stop counting after this many seconds; `None`: never.
     pub warn_expiry_secs: Option<i64>,
     pub dm_on_warn: bool,
+    /// Whether `/rank` answers with a card image; its text is sent either way.
+    pub rank_card: bool,
+    /// The rank card's accent colour as 0xRRGGBB; `None`: Keeper's own.
+    pub rank_card_accent: Option<u32>,
+    /// Whether the guild's leaderboard is on the web (the page and the API).
+    /// Private, the default, answers 404 there, as for a guild Keeper never saw.
+    pub web_public: bool,
     /// When the guild's row was first written; `None` for a guild never configured.
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
@@ -70,6 +77,9 @@ impl GuildSettings {
             xp_cooldown_secs: DEFAULT_XP_COOLDOWN_SECS,
             warn_expiry_secs: None,
             dm_on_warn: true,
+            rank_card: true,
+            rank_card_accent: None,
+            web_public: false,
             created_at: None,
             updated_at: None,
         }
@@ -125,6 +135,15 @@ impl GuildSettings {
         if let Some(dm) = patch.dm_on_warn {
             next.dm_on_warn = dm;
         }
+        if let Some(on) = patch.rank_card {
+            next.rank_card = on;
+        }
+        if let Some(accent) = patch.rank_card_accent {
+            next.rank_card_accent = accent;
+        }
+        if let Some(public) = patch.web_public {
+            next.web_public = public;
+        }
         next.validate()?;
         *self = next;
         Ok(())
@@ -151,6 +170,9 @@ impl GuildSettings {
         }
         if matches!(self.warn_expiry_secs, Some(s) if s <= 0) {
             return invalid("A warning expiry must be a positive duration.");
+        }
+        if matches!(self.rank_card_accent, Some(c) if c > 0xFF_FFFF) {
+            return invalid("A colour is six hex digits, #RRGGBB.");
         }
         for message in [&self.welcome_message, &self.levelup_message]
             .into_iter()
@@ -179,6 +201,9 @@ pub struct SettingsPatch {
     pub xp_cooldown_secs: Option<i32>,
     pub warn_expiry_secs: Option<Option<i64>>,
     pub dm_on_warn: Option<bool>,
+    pub rank_card: Option<bool>,
+    pub rank_card_accent: Option<Option<u32>>,
+    pub web_public: Option<bool>,
 }
 
 #[cfg(test)]

@@ -120,8 +120,20 @@ pub struct GuildSettingsRow {
     pub xp_cooldown_secs: i32,
     pub warn_expiry_secs: Option<i64>,
     pub dm_on_warn: bool,
+    /// Exports written before 0017 have none of the next three: their
+    /// defaults (a card, Keeper's accent, private).
+    #[serde(default = "on")]
+    pub rank_card: bool,
+    #[serde(default)]
+    pub rank_card_accent: Option<i64>,
+    #[serde(default)]
+    pub web_public: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+fn on() -> bool {
+    true
 }
 
 /// `guilds`.
@@ -560,5 +572,18 @@ mod tests {
     fn times_are_cut_to_the_millisecond() {
         let at = DateTime::from_timestamp(1_700_000_000, 123_456_789).expect("time");
         assert_eq!(to_millis(at).timestamp_subsec_nanos(), 123_000_000);
+    }
+
+    #[test]
+    fn settings_exported_before_0017_read_with_their_defaults() {
+        let old = r#"{"guild_id":"7","prefix":"!","welcome_channel_id":null,
+            "welcome_message":null,"modlog_channel_id":null,"levelup_mode":"here",
+            "levelup_channel_id":null,"levelup_message":null,"xp_min":15,"xp_max":25,
+            "xp_cooldown_secs":60,"warn_expiry_secs":null,"dm_on_warn":true,
+            "created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#;
+        let row: GuildSettingsRow = serde_json::from_str(old).expect("an older row");
+        assert!(row.rank_card, "cards on, as for a guild never configured");
+        assert_eq!(row.rank_card_accent, None);
+        assert!(!row.web_public, "private, as for a guild never configured");
     }
 }

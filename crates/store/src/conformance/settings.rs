@@ -14,6 +14,9 @@ pub async fn settings_default_when_never_set<F: Fixture>(fixture: &F) {
         (15, 25, 60)
     );
     assert!(settings.dm_on_warn);
+    assert!(settings.rank_card);
+    assert_eq!(settings.rank_card_accent, None);
+    assert!(!settings.web_public, "a guild's leaderboard starts private");
     assert_eq!(settings.warn_expiry_secs, None);
     assert_eq!(settings.levelup, LevelUpTarget::Here);
 }
@@ -33,6 +36,9 @@ pub async fn settings_patch_is_partial_and_validated<F: Fixture>(fixture: &F) {
         xp_cooldown_secs: Some(0),
         warn_expiry_secs: Some(Some(86_400)),
         dm_on_warn: Some(false),
+        rank_card: Some(false),
+        rank_card_accent: Some(Some(0xFF_88_00)),
+        web_public: Some(true),
     };
     let stored = store.update_settings(g, &patch, t(10)).await.unwrap();
     let mut expected = GuildSettings::defaults(g);
@@ -68,6 +74,27 @@ pub async fn settings_patch_is_partial_and_validated<F: Fixture>(fixture: &F) {
     );
     assert_eq!(stored.created_at, Some(t(10)));
     assert_eq!(stored.updated_at, Some(t(20)));
+    assert!(!stored.rank_card);
+    assert_eq!(stored.rank_card_accent, Some(0xFF_88_00));
+    assert!(stored.web_public);
+    let stored = store
+        .update_settings(
+            g,
+            &SettingsPatch {
+                rank_card: Some(true),
+                rank_card_accent: Some(None),
+                web_public: Some(false),
+                ..Default::default()
+            },
+            t(25),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (stored.rank_card, stored.rank_card_accent, stored.web_public),
+        (true, None, false)
+    );
+    assert_eq!(store.settings(g).await.unwrap(), stored);
 
     // Refused patches change nothing.
     let err = store
@@ -85,6 +112,19 @@ pub async fn settings_patch_is_partial_and_validated<F: Fixture>(fixture: &F) {
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     let after = store.settings(g).await.unwrap();
     assert_eq!(after, stored);
+    let err = store
+        .update_settings(
+            g,
+            &SettingsPatch {
+                rank_card_accent: Some(Some(0x100_0000)),
+                ..Default::default()
+            },
+            t(31),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(store.settings(g).await.unwrap(), stored);
 }
 
 pub async fn settings_concurrent_patches_keep_every_field<F: Fixture>(fixture: &F) {
@@ -116,6 +156,14 @@ pub async fn settings_concurrent_patches_keep_every_field<F: Fixture>(fixture: &
             warn_expiry_secs: Some(Some(60)),
             ..Default::default()
         },
+        SettingsPatch {
+            rank_card_accent: Some(Some(0x12_34_56)),
+            ..Default::default()
+        },
+        SettingsPatch {
+            web_public: Some(true),
+            ..Default::default()
+        },
     ];
     let tasks: Vec<_> = patches
         .into_iter()
@@ -134,6 +182,8 @@ pub async fn settings_concurrent_patches_keep_every_field<F: Fixture>(fixture: &
     assert_eq!(s.xp_cooldown_secs, 5);
     assert!(!s.dm_on_warn);
     assert_eq!(s.warn_expiry_secs, Some(60));
+    assert_eq!(s.rank_card_accent, Some(0x12_34_56));
+    assert!(s.web_public);
 }
 
 /// Every stored guild, with what was stored; guilds without a row are absent
