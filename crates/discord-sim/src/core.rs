@@ -32,6 +32,10 @@ pub struct Core {
     pub epoch: watch::Sender<u64>,
     /// Delay before HEARTBEAT_ACKs, in milliseconds (fault injection).
     pub ack_delay_ms: AtomicU64,
+    /// Delay before the CDN answers, in milliseconds (fault injection).
+    pub cdn_delay_ms: AtomicU64,
+    /// Requests the CDN was sent.
+    pub cdn_requests: AtomicU64,
     pub next_conn: AtomicU64,
     pub port: AtomicU16,
     config: SimConfig,
@@ -48,6 +52,8 @@ impl Core {
             changed: watch::channel(0).0,
             epoch: watch::channel(0).0,
             ack_delay_ms: AtomicU64::new(0),
+            cdn_delay_ms: AtomicU64::new(0),
+            cdn_requests: AtomicU64::new(0),
             next_conn: AtomicU64::new(1),
             port: AtomicU16::new(port),
             config,

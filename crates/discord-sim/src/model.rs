@@ -15,6 +15,8 @@ pub struct UserRec {
     pub bot: bool,
     /// A user who refuses DMs from the bot (sending one fails with 50007).
     pub blocks_dms: bool,
+    /// The avatar's hash (made by the CDN's `hash_for`); `None`: Discord's default.
+    pub avatar: Option<String>,
 }
 
 impl UserRec {
@@ -24,7 +26,7 @@ impl UserRec {
             "username": self.name,
             "discriminator": "0",
             "global_name": self.name,
-            "avatar": null,
+            "avatar": self.avatar,
             "bot": self.bot,
             "public_flags": 0,
             "flags": 0,
@@ -306,7 +308,7 @@ pub mod fast {
         username: &'a str,
         discriminator: &'static str,
         global_name: &'a str,
-        avatar: Option<()>,
+        avatar: Option<&'a str>,
         bot: bool,
         public_flags: u8,
         flags: u8,
@@ -320,7 +322,7 @@ pub mod fast {
                 username: &u.name,
                 discriminator: "0",
                 global_name: &u.name,
-                avatar: None,
+                avatar: u.avatar.as_deref(),
                 bot: u.bot,
                 public_flags: 0,
                 flags: 0,

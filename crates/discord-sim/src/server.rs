@@ -124,6 +124,8 @@ fn router(core: Arc<Core>) -> Router {
         .route(RESUME_PATH, get(gateway::resume_handler))
         .route(&format!("{RESUME_PATH}/"), get(gateway::resume_handler))
         .nest("/api/v10", rest::router(core.clone()))
+        // Discord's CDN (cdn.discordapp.com), on the same port.
+        .route("/avatars/{user_id}/{file}", get(rest::cdn::avatar))
         .fallback(rest::not_found)
         .with_state(core)
 }

@@ -7,6 +7,7 @@
 //! the errors they answer with are in `error.rs`.
 
 pub mod applications;
+pub mod cdn;
 pub mod channels;
 mod error;
 pub mod gateway;

@@ -70,6 +70,18 @@ impl Sim {
             .store(delay.as_millis() as u64, Ordering::Relaxed);
     }
 
+    /// Delay every answer of the CDN by `delay` (zero: prompt again).
+    pub fn delay_cdn(&self, delay: Duration) {
+        self.core()
+            .cdn_delay_ms
+            .store(delay.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Requests the CDN was sent so far.
+    pub fn cdn_requests(&self) -> u64 {
+        self.core().cdn_requests.load(Ordering::Relaxed)
+    }
+
     /// Fail the next request whose method is `method` and whose path (after
     /// `/api/v10`) contains `path_contains` with `status` (429 or 5xx).
     pub fn fail_next(&self, method: &str, path_contains: &str, status: u16) {

@@ -116,6 +116,25 @@ impl Member {
         self
     }
 
+    /// Give the member an avatar: a square of `rgb` on the CDN. What the
+    /// member sends from now on carries its hash; the previous one is gone.
+    pub fn with_avatar(self, rgb: [u8; 3]) -> Self {
+        self.set_avatar(Some(rgb));
+        self
+    }
+
+    /// Change the member's avatar (`None`: Discord's default); the new hash.
+    pub fn set_avatar(&self, rgb: Option<[u8; 3]>) -> Option<String> {
+        let id = self.user_id;
+        self.sim.with_world(|w| {
+            let hash = rgb.map(|rgb| crate::rest::cdn::hash_for(rgb, w.ids.next()));
+            if let Some(u) = w.users.get_mut(&id) {
+                u.avatar.clone_from(&hash);
+            }
+            hash
+        })
+    }
+
     /// Make the member refuse DMs from the bot (50007 when it tries).
     pub fn blocking_dms(self) -> Self {
         self.close_dms();

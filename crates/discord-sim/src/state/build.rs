@@ -46,6 +46,7 @@ impl World {
                 name: name.into(),
                 bot,
                 blocks_dms: false,
+                avatar: None,
             },
         );
         id

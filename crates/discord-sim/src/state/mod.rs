@@ -67,6 +67,7 @@ impl World {
             name: config.bot_name.clone(),
             bot: true,
             blocks_dms: false,
+            avatar: None,
         };
         let mut users = HashMap::new();
         users.insert(bot_id, bot.clone());
