@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
 
 use crate::{
-    acts, backups, command,
+    acts,
+    avatars::{self, Avatars},
+    backups, command,
     config::Config,
     context::Context,
     discord::{self, startup_request},
@@ -245,6 +247,7 @@ async fn log_in(
     let interactions = Arc::new(discord::interaction_client(&config.discord, token));
     let mut ctx = Context::new(http, interactions, store, app.id, me.id, stats);
     ctx.clock = clock;
+    ctx.avatars = Avatars::new(&config.discord.cdn_url, avatars::CACHE_BYTES);
     ctx.discord_acts = DiscordActs::new(events::Feature::DiscordModeration.on(discord));
     Ok(ctx)
 }

@@ -297,6 +297,11 @@ pub struct DiscordConfig {
     #[arg(long, env = "DISCORD_API_URL", global = true)]
     pub api_url: Option<ApiUrl>,
 
+    /// Discord's CDN, where rank cards get avatars, e.g. `http://127.0.0.1:5000`
+    /// for a simulator (default: Discord's).
+    #[arg(long, env = "DISCORD_CDN_URL", global = true, default_value = crate::avatars::DISCORD_CDN)]
+    pub cdn_url: String,
+
     /// Discord's gateway, e.g. `ws://127.0.0.1:5000` for a simulator (default: the URL
     /// Discord gives).
     #[arg(long, env = "DISCORD_GATEWAY_URL", global = true)]

@@ -16,6 +16,8 @@ use twilight_model::id::{
 };
 
 use crate::{
+    avatars::{self, Avatars},
+    card,
     guilds::Guilds,
     metered_store::MeteredStore,
     metrics::Metrics,
@@ -53,6 +55,10 @@ pub struct Context {
     pub discord_acts: DiscordActs,
     /// What `/metrics` shows, and the shard states `/readyz` reads.
     pub metrics: Arc<Metrics>,
+    /// Draws rank cards (fonts loaded once).
+    pub cards: Arc<card::Renderer>,
+    /// Members' avatars for the cards, from Discord's CDN.
+    pub avatars: Avatars,
 }
 
 impl Context {
@@ -97,6 +103,8 @@ impl Context {
             lifts: Arc::default(),
             discord_acts: DiscordActs::new(false),
             metrics,
+            cards: Arc::new(card::Renderer::new()),
+            avatars: Avatars::new(avatars::DISCORD_CDN, avatars::CACHE_BYTES),
         }
     }
 }

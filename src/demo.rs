@@ -216,6 +216,7 @@ async fn start_bot(
         format!("--database-url=sqlite://{}", db.display()),
         format!("--token={}", sim.token()),
         format!("--api-url=http://{}", sim.http_addr()),
+        format!("--cdn-url=http://{}", sim.http_addr()),
         format!("--gateway-url={}", sim.gateway_url()),
     ];
     let config = Config::try_parse_from(args).map_err(|e| Fatal::Runtime(format!("demo: {e}")))?;

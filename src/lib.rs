@@ -3,8 +3,10 @@
 //! the repository's root is the map.
 
 pub mod acts;
+pub mod avatars;
 pub mod backups;
 pub mod bot;
+pub mod card;
 pub mod cli;
 pub mod command;
 pub mod config;

@@ -49,6 +49,7 @@ use tokio_util::task::TaskTracker;
 use twilight_http::{Client, error::ErrorType};
 use twilight_model::{
     channel::message::{AllowedMentions, Embed},
+    http::attachment::Attachment,
     id::{
         Id,
         marker::{ChannelMarker, GuildMarker, MessageMarker, UserMarker},
@@ -176,6 +177,8 @@ pub struct Post {
     pub mentions: AllowedMentions,
     /// The message this one answers.
     pub reply_to: Option<Id<MessageMarker>>,
+    /// Files sent with it (`!rank`'s card).
+    pub attachments: Vec<Attachment>,
 }
 
 impl Post {
@@ -187,6 +190,7 @@ impl Post {
             embeds: Vec::new(),
             mentions,
             reply_to: None,
+            attachments: Vec::new(),
         }
     }
 }
@@ -409,6 +413,7 @@ impl Outbox {
                     .http
                     .create_message(channel)
                     .embeds(&post.embeds)
+                    .attachments(&post.attachments)
                     .allowed_mentions(Some(&post.mentions));
                 if let Some(content) = &post.content {
                     request = request.content(content);

@@ -80,6 +80,7 @@ fn help_lists_every_variable() {
         "DISCORD_TOKEN",
         "DISCORD_API_URL",
         "DISCORD_GATEWAY_URL",
+        "DISCORD_CDN_URL",
         "KEEPER_SHARDS",
         "KEEPER_TOTAL_SHARDS",
         "KEEPER_DEV_GUILD",

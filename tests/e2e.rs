@@ -127,6 +127,7 @@ impl World {
                 format!("--database-url={}", self.url),
                 format!("--token={}", self.sim.token()),
                 format!("--api-url=http://{}", self.sim.http_addr()),
+                format!("--cdn-url=http://{}", self.sim.http_addr()),
                 format!("--gateway-url={}", self.sim.gateway_url()),
                 format!("--identify-window-ms={}", common::identify_window_ms()),
             ]
@@ -395,6 +396,7 @@ on_both_backends!(
     config_show_and_refusals,
     chat_earns_xp_and_announces_level_ups,
     rank_and_leaderboard,
+    rank_cards_show_the_member_and_follow_the_setting,
     settings_need_manage_server,
     welcome_pings_only_the_newcomer,
     prefix_commands_follow_the_prefix,
@@ -2528,6 +2530,141 @@ async fn level_up_announcements_follow_the_setting(w: World) {
         in_general,
         "announced in #general"
     );
+    w.finish().await;
+}
+
+/// A rank card as RGB pixels, checked to be the card's size.
+fn card_pixels(message: &discord_sim::SentMessage) -> Vec<[u8; 3]> {
+    let [file] = message.attachments.as_slice() else {
+        panic!("one card attached: {:?}", message.attachments.len());
+    };
+    assert_eq!(file.filename, "rank.png");
+    let embed = &message.embeds[0];
+    assert_eq!(embed["image"]["url"], "attachment://rank.png", "{embed}");
+    let mut reader = png::Decoder::new(std::io::Cursor::new(file.data.as_slice()))
+        .read_info()
+        .expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("its size")];
+    let info = reader.next_frame(&mut buf).expect("its pixels");
+    assert_eq!(
+        (info.width, info.height),
+        (keeper::card::WIDTH, keeper::card::HEIGHT)
+    );
+    let step = info.color_type.samples();
+    buf.chunks(step).map(|p| [p[0], p[1], p[2]]).collect()
+}
+
+/// Pixels within a small distance of `rgb`.
+fn near(pixels: &[[u8; 3]], rgb: [u8; 3]) -> usize {
+    pixels
+        .iter()
+        .filter(|p| p.iter().zip(rgb).all(|(a, b)| a.abs_diff(b) <= 6))
+        .count()
+}
+
+/// `/rank` and `!rank` answer with a card over the same facts: the member's
+/// avatar from the CDN (their initials when it is slow), the guild's accent,
+/// and text only when the guild turned cards off.
+async fn rank_cards_show_the_member_and_follow_the_setting(w: World) {
+    const CRIMSON: [u8; 3] = [220, 20, 60];
+    const TEAL: [u8; 3] = [0, 128, 128];
+    const ORANGE: [u8; 3] = [0xFF, 0x88, 0x00];
+    w.fixed_xp(50).await;
+    let alice = w.guild.member("alice").with_avatar(CRIMSON);
+    for _ in 0..3 {
+        alice.says(&w.general, "hi").await;
+    }
+    w.await_xp(alice.id(), 150).await;
+
+    let card = w
+        .ask(&w.admin, "rank", [("user", OptionValue::User(alice.id()))])
+        .await;
+    let fields = card.embeds[0]["fields"].to_string();
+    assert!(
+        fields.contains("\"Total XP\",\"value\":\"150\""),
+        "{fields}"
+    );
+    let pixels = card_pixels(&card);
+    assert!(
+        near(&pixels, CRIMSON) > 10_000,
+        "alice's avatar is on her card ({} crimson pixels)",
+        near(&pixels, CRIMSON)
+    );
+    let asked = w.sim.cdn_requests();
+    assert!(asked >= 1);
+
+    // The guild's colour; the avatar comes from the cache now.
+    w.ask(
+        &w.admin,
+        "config rankcard on",
+        [("accent", OptionValue::String("#FF8800".into()))],
+    )
+    .await;
+    let card = w
+        .ask(&w.admin, "rank", [("user", OptionValue::User(alice.id()))])
+        .await;
+    let pixels = card_pixels(&card);
+    assert!(near(&pixels, ORANGE) > 1_000, "{}", near(&pixels, ORANGE));
+    assert!(near(&pixels, CRIMSON) > 10_000);
+    assert_eq!(
+        w.sim.cdn_requests(),
+        asked,
+        "a cached avatar is not fetched again"
+    );
+
+    // A slow CDN: the card is drawn with initials, in time.
+    let bob = w.guild.member("bob").with_avatar(TEAL);
+    bob.says(&w.general, "hello").await;
+    w.await_xp(bob.id(), 50).await;
+    w.sim.delay_cdn(Duration::from_secs(2));
+    let card = bob
+        .runs(&w.general, "rank", [])
+        .await
+        .message(WAIT)
+        .await
+        .unwrap();
+    let pixels = card_pixels(&card);
+    assert_eq!(
+        near(&pixels, TEAL),
+        0,
+        "bob's avatar came too late to be drawn"
+    );
+    assert!(
+        near(&pixels, ORANGE) > 1_000,
+        "his initials' disc is in the accent"
+    );
+    w.sim.delay_cdn(Duration::ZERO);
+
+    // The text form gets the card too.
+    alice.says(&w.general, "!rank").await;
+    let answer = loop {
+        let post = next_post(&w.general).await;
+        if !post.attachments.is_empty() {
+            break post;
+        }
+    };
+    assert!(near(&card_pixels(&answer), CRIMSON) > 10_000);
+
+    // Off: the same facts, no image.
+    w.ask(&w.admin, "config rankcard off", []).await;
+    let text_only = w
+        .ask(&w.admin, "rank", [("user", OptionValue::User(alice.id()))])
+        .await;
+    assert!(text_only.attachments.is_empty());
+    assert!(
+        text_only.embeds[0]["image"].is_null(),
+        "{}",
+        text_only.embeds[0]
+    );
+    let names = |m: &discord_sim::SentMessage| -> Vec<String> {
+        m.embeds[0]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].to_string())
+            .collect()
+    };
+    assert_eq!(names(&text_only), names(&card), "the same facts either way");
     w.finish().await;
 }
 

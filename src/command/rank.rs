@@ -1,26 +1,38 @@
 //! `/rank [user]` and `!rank [@member]`: a member's level, progress, total XP
-//! and place in the guild.
+//! and place in the guild, as a card image (unless the guild turned cards
+//! off) over the same facts in text, for screen readers and for clients that
+//! hide images.
 
+use bytes::Bytes;
 use futures_util::FutureExt as _;
-use keeper_store::levels;
+use keeper_store::{MemberRank, levels};
 use twilight_model::{
     application::{
         command::{Command, CommandType},
         interaction::InteractionContextType,
     },
     channel::message::Embed,
+    http::attachment::Attachment,
     id::{
         Id,
         marker::{GuildMarker, UserMarker},
     },
+    util::ImageHash,
 };
 use twilight_util::builder::{
     command::{CommandBuilder, UserBuilder},
-    embed::{EmbedBuilder, EmbedFieldBuilder},
+    embed::{EmbedBuilder, EmbedFieldBuilder, ImageSource},
 };
 
 use super::{Invocation, Reply, Spec, Text, TextInvocation, text::Named};
-use crate::{context::Context, error::BotResult};
+use crate::{
+    card::{Accent, Avatar, RankCard},
+    context::Context,
+    error::BotResult,
+};
+
+/// The card's file name, which the embed shows as its image.
+const CARD_FILE: &str = "rank.png";
 
 pub const NAME: &str = "rank";
 
@@ -50,16 +62,15 @@ pub fn command() -> Command {
 
 pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     let user = inv.options().user("user").unwrap_or(inv.user.id);
-    let name = match inv.resolved_user(user) {
-        Some(u) => u.name.clone(),
-        None => inv.user.name.clone(),
-    };
-    reply(ctx, inv.guild_id, user, &name).await
+    let who = inv.resolved_user(user).unwrap_or(inv.user);
+    reply(ctx, inv.guild_id, user, &who.name, who.avatar).await
 }
 
 pub async fn run_text(ctx: &Context, inv: &TextInvocation<'_>) -> BotResult<Reply> {
-    let Named { id, name, .. } = text_target(inv);
-    reply(ctx, inv.guild_id, id, name).await
+    let Named {
+        id, name, avatar, ..
+    } = text_target(inv);
+    reply(ctx, inv.guild_id, id, name, avatar).await
 }
 
 /// Whose rank `!rank` asks for: the first member mentioned, or the author.
@@ -73,20 +84,93 @@ async fn reply(
     guild: Id<GuildMarker>,
     user: Id<UserMarker>,
     name: &str,
+    avatar: Option<ImageHash>,
 ) -> BotResult<Reply> {
     match ctx.store.member_rank(guild, user).await? {
-        Some(rank) => Ok(Reply::embed(card(
-            name,
-            rank.member.xp,
-            rank.position,
-            rank.out_of,
-        ))),
+        Some(rank) => {
+            let facts = card(name, rank.member.xp, rank.position, rank.out_of);
+            let settings = ctx.guilds.settings(guild);
+            if !settings.rank_card {
+                return Ok(Reply::embed(facts));
+            }
+            let picture = match avatar {
+                Some(hash) => ctx.avatars.get(user, &hash.to_string()).await,
+                None => None,
+            };
+            let accent = settings
+                .rank_card_accent
+                .map_or(Accent::DEFAULT, |c| Accent(rgb(c)));
+            Ok(match draw(ctx, name, &rank, accent, picture).await {
+                Some(png) => with_card(facts, png),
+                // Logged in `draw`: the facts still go.
+                None => Reply::embed(facts),
+            })
+        }
         None if user == ctx.bot_id => Ok(Reply::text("I don't earn XP; I only count it.")),
         None => Ok(Reply::text(format!(
             "**{}** hasn't earned any XP here yet.",
             escape(name)
         ))),
     }
+}
+
+/// The card as PNG, drawn off the async threads (a few milliseconds of CPU);
+/// `None`, logged, if it could not be drawn.
+async fn draw(
+    ctx: &Context,
+    name: &str,
+    rank: &MemberRank,
+    accent: Accent,
+    picture: Option<Bytes>,
+) -> Option<Vec<u8>> {
+    let renderer = ctx.cards.clone();
+    let name = name.to_owned();
+    let xp = rank.member.xp;
+    let (position, out_of) = (rank.position, rank.out_of);
+    let drawn = tokio::task::spawn_blocking(move || {
+        let (into, needed) = levels::progress(xp);
+        renderer.render(&RankCard {
+            name: &name,
+            level: i64::from(levels::level_for_xp(xp)),
+            rank: position,
+            out_of,
+            xp_into_level: into,
+            xp_for_level: needed,
+            total_xp: xp,
+            accent,
+            avatar: picture.as_deref().map_or(Avatar::Initials, Avatar::Png),
+        })
+    })
+    .await;
+    match drawn {
+        Ok(Ok(png)) => Some(png),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "a rank card could not be drawn");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the rank card's drawing stopped");
+            None
+        }
+    }
+}
+
+/// The facts with the card attached and shown as their image.
+fn with_card(facts: Embed, png: Vec<u8>) -> Reply {
+    let mut facts = facts;
+    facts.image = ImageSource::attachment(CARD_FILE)
+        .ok()
+        .and_then(|source| EmbedBuilder::new().image(source).build().image);
+    Reply {
+        attachments: vec![Attachment::from_bytes(CARD_FILE.to_owned(), png, 0)],
+        ..Reply::embed(facts)
+    }
+}
+
+/// A colour stored as 0xRRGGBB.
+fn rgb(colour: u32) -> [u8; 3] {
+    let [_, r, g, b] = colour.to_be_bytes();
+    [r, g, b]
 }
 
 fn card(name: &str, xp: i64, position: u64, out_of: u64) -> Embed {
@@ -167,6 +251,7 @@ mod tests {
             id: twilight_model::id::Id::new(id),
             name,
             bot: false,
+            avatar: None,
             roles: None,
         };
         let mut inv = TextInvocation {

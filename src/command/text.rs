@@ -11,6 +11,7 @@ use twilight_model::{
         Id,
         marker::{ChannelMarker, GuildMarker, MessageMarker, RoleMarker, UserMarker},
     },
+    util::ImageHash,
 };
 
 use super::{Reply, Text};
@@ -28,6 +29,8 @@ pub struct Named<'a> {
     pub id: Id<UserMarker>,
     pub name: &'a str,
     pub bot: bool,
+    /// Their avatar's hash (`None`: Discord's default picture).
+    pub avatar: Option<ImageHash>,
     /// Their roles, when the message carried them as a member (`None`: not a
     /// member of the guild, as far as the message says).
     pub roles: Option<&'a [Id<RoleMarker>]>,
@@ -87,6 +90,7 @@ pub async fn handle(ctx: &Context, message: &Message, name: &str, args: &str, pr
             id: message.author.id,
             name: &message.author.name,
             bot: message.author.bot,
+            avatar: message.author.avatar,
             roles: author_roles,
         },
         mentions: message
@@ -97,6 +101,7 @@ pub async fn handle(ctx: &Context, message: &Message, name: &str, args: &str, pr
                 id: m.id,
                 name: &m.name,
                 bot: m.bot,
+                avatar: m.avatar,
                 roles: m.member.as_ref().map(|member| member.roles.as_slice()),
             })
             .collect(),
@@ -133,6 +138,7 @@ async fn post(ctx: &Context, message: &Message, reply: &Reply) {
         embeds: reply.embeds.clone(),
         mentions: AllowedMentions::default(),
         reply_to: Some(message.id),
+        attachments: reply.attachments.clone(),
     };
     ctx.outbox.post(message.guild_id, message.channel_id, post);
 }

@@ -162,6 +162,7 @@ impl KeeperProcess {
             .env("DATABASE_URL", database_url)
             .env("DISCORD_TOKEN", sim.token())
             .env("DISCORD_API_URL", format!("http://{}", sim.http_addr()))
+            .env("DISCORD_CDN_URL", format!("http://{}", sim.http_addr()))
             .env("DISCORD_GATEWAY_URL", sim.gateway_url())
             .env("KEEPER_LOG", "info")
             .env("KEEPER_IDENTIFY_WINDOW_MS", identify_window_ms())
