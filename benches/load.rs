@@ -55,6 +55,8 @@ struct Options {
     command_every: u64,
     /// Announce level-ups (Keeper's default); `--levelups off` measures without.
     levelups: bool,
+    /// Answer `/rank` with a card image (Keeper's default); `--cards off`: text.
+    cards: bool,
     /// `KEEPER_LOG` for the bot (default `warn`); its log is kept as
     /// `keeper-load-<backend>.log` in the temp directory.
     keeper_log: String,
@@ -78,6 +80,7 @@ impl Options {
             shards: 2,
             command_every: 100,
             levelups: true,
+            cards: true,
             keeper_log: "warn".into(),
             xp_flush_ms: None,
             largest: None,
@@ -109,6 +112,7 @@ impl Options {
                 "--shards" => o.shards = number() as u32,
                 "--command-every" => o.command_every = number(),
                 "--levelups" => o.levelups = value != "off",
+                "--cards" => o.cards = value != "off",
                 "--keeper-log" => o.keeper_log = value.clone(),
                 "--xp-flush-ms" => o.xp_flush_ms = Some(number()),
                 "--largest" => o.largest = Some(number() as usize),
@@ -327,6 +331,7 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     // under the global limit each; Discord would pace them, not Keeper).
     let no_dm = keeper_store::SettingsPatch {
         dm_on_warn: Some(false),
+        rank_card: Some(o.cards),
         ..Default::default()
     };
     for &guild in &guilds {
