@@ -7,6 +7,8 @@
 //!   line, what is not ready (a readiness probe: send no traffic, do not
 //!   restart).
 //! - `GET /metrics`: [`Metrics`] in the OpenMetrics text format.
+//! - `GET /api/v1/...`: the web leaderboard's JSON API ([`crate::web`]),
+//!   for the guilds that made theirs public.
 //!
 //! The address is bound before any shard connects, so a port already taken
 //! ends the start-up with a clear message instead of a bot nobody can probe.
@@ -24,7 +26,7 @@ use keeper_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::Fatal, metrics::Metrics};
+use crate::{error::Fatal, metrics::Metrics, web};
 
 /// How long `/readyz` waits for the database before calling it not ready.
 pub const DB_DEADLINE: Duration = Duration::from_secs(2);
@@ -56,9 +58,13 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(scrape))
-        .with_state(Probe { metrics, store });
+        .with_state(Probe {
+            metrics,
+            store: Arc::clone(&store),
+        })
+        .merge(web::routes(store));
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
+        tracing::info!(%addr, "serving /healthz, /readyz, /metrics and the leaderboard API");
     }
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())

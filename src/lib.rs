@@ -37,4 +37,5 @@ pub mod shards;
 pub mod snowflake;
 pub mod template;
 pub mod transfer;
+pub mod web;
 pub mod xp;
