@@ -156,8 +156,7 @@ async fn draw(
 }
 
 /// The facts with the card attached and shown as their image.
-fn with_card(facts: Embed, png: Vec<u8>) -> Reply {
-    let mut facts = facts;
+fn with_card(mut facts: Embed, png: Vec<u8>) -> Reply {
     facts.image = ImageSource::attachment(CARD_FILE)
         .ok()
         .and_then(|source| EmbedBuilder::new().image(source).build().image);
