@@ -44,6 +44,13 @@ pub struct Config {
     #[arg(long, env = "KEEPER_HTTP_ADDR", global = true)]
     pub http_addr: Option<std::net::SocketAddr>,
 
+    /// The address at which people reach `KEEPER_HTTP_ADDR`, behind whatever
+    /// proxy serves it, e.g. `https://keeper.example.org`: the web
+    /// leaderboard's links are made from it. Not set: Keeper does not know
+    /// its own address and makes no absolute link.
+    #[arg(long, env = "KEEPER_PUBLIC_URL", global = true)]
+    pub public_url: Option<PublicUrl>,
+
     /// How long to keep the data of a guild Keeper left or was removed from
     /// (`30d`, `12h`...), then delete it; `0` keeps it forever. Coming back
     /// before then keeps everything.
@@ -415,6 +422,45 @@ impl std::str::FromStr for ApiUrl {
     }
 }
 
+/// `KEEPER_PUBLIC_URL`: an http or https URL with a host, kept without its
+/// trailing slash so a path can be appended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for PublicUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let help =
+            "the http(s) URL at which KEEPER_HTTP_ADDR is reached, e.g. https://keeper.example.org";
+        let s = s.trim().trim_end_matches('/');
+        let Some((scheme, rest)) = s.split_once("://") else {
+            return Err(format!("not a URL; use {help}"));
+        };
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return Err(format!("'{scheme}' is not http or https; use {help}"));
+        }
+        let host = &rest[..rest.find('/').unwrap_or(rest.len())];
+        if host.is_empty() || host.contains('@') {
+            return Err(format!(
+                "a URL needs a host (and no user or password); use {help}"
+            ));
+        }
+        // It goes into links and headers whole: nothing that would end or
+        // change one.
+        if s.contains(['?', '#']) || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("no query, fragment or spaces in it; use {help}"));
+        }
+        Ok(PublicUrl(s.to_owned()))
+    }
+}
+
 /// A range of shard ids, `0-7` (inclusive) or a single `3`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShardRange {
@@ -654,6 +700,34 @@ mod tests {
         );
         let url: DatabaseUrl = "postgres://db/k?password=hunter2".parse().unwrap();
         assert!(!format!("{url:?} {url}").contains("hunter2"));
+    }
+
+    #[test]
+    fn public_urls() {
+        let url: PublicUrl = "https://keeper.example.org/".parse().unwrap();
+        assert_eq!(url.as_str(), "https://keeper.example.org");
+        let url: PublicUrl = " HTTP://127.0.0.1:8080/keeper ".parse().unwrap();
+        assert_eq!(url.as_str(), "HTTP://127.0.0.1:8080/keeper");
+        for bad in [
+            "keeper.example.org",
+            "ftp://keeper.example.org",
+            "https://",
+            "https:///path",
+            "https://user:pw@keeper.example.org",
+            "https://keeper.example.org/?a=1",
+            "https://keeper.example.org/#top",
+            "https://keeper example.org",
+        ] {
+            let err = bad.parse::<PublicUrl>().unwrap_err();
+            assert!(err.contains("https://keeper.example.org"), "{bad}: {err}");
+        }
+        let config = parse(&["--public-url", "https://k.example"]).unwrap();
+        assert_eq!(
+            config.public_url.as_ref().map(PublicUrl::as_str),
+            Some("https://k.example")
+        );
+        assert!(parse(&["--public-url", "k.example"]).is_err());
+        assert_eq!(parse(&[]).unwrap().public_url, None);
     }
 
     #[test]
