@@ -124,9 +124,14 @@ impl Avatars {
 /// for a hash that is not one (it came from a payload: never put in a URL
 /// unchecked).
 pub fn avatar_path(user: Id<UserMarker>, hash: &str) -> Option<String> {
+    valid_hash(hash).then(|| format!("/avatars/{user}/{hash}.png?size={SIZE}"))
+}
+
+/// Whether `hash` is an image hash as Discord's CDN names files (hex digits,
+/// `a_` first for an animated one), and so safe to put in a URL.
+pub fn valid_hash(hash: &str) -> bool {
     let hex = hash.strip_prefix("a_").unwrap_or(hash);
-    let valid = !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    valid.then(|| format!("/avatars/{user}/{hash}.png?size={SIZE}"))
+    !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 enum Lookup {

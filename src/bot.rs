@@ -19,7 +19,7 @@ use crate::{
     acts,
     avatars::{self, Avatars},
     backups, command,
-    config::Config,
+    config::{Config, PublicUrl},
     context::Context,
     discord::{self, startup_request},
     discord_acts,
@@ -31,7 +31,7 @@ use crate::{
     seen_acts::DiscordActs,
     shards,
     snowflake::DiscordClock,
-    xp,
+    web, xp,
 };
 
 /// Everything must be stopped within 10 s of a signal: 8 s for the shards, the
@@ -110,7 +110,11 @@ pub async fn run_with_stats(
         tokio::spawn(http::serve(
             listener,
             Arc::clone(&ctx.metrics),
-            Arc::clone(&ctx.store),
+            web::Web::new(
+                Arc::clone(&ctx.store),
+                &discord.cdn_url,
+                config.public_url.as_ref().map(PublicUrl::as_str),
+            ),
             shutdown.clone(),
         ));
     }

@@ -7,8 +7,9 @@
 //!   line, what is not ready (a readiness probe: send no traffic, do not
 //!   restart).
 //! - `GET /metrics`: [`Metrics`] in the OpenMetrics text format.
-//! - `GET /api/v1/...`: the web leaderboard's JSON API ([`crate::web`]),
-//!   for the guilds that made theirs public.
+//! - `GET /api/v1/...` and `GET /leaderboard/{guild_id}`: the web
+//!   leaderboard's JSON API and its page ([`crate::web`]), for the guilds
+//!   that made theirs public.
 //!
 //! The address is bound before any shard connects, so a port already taken
 //! ends the start-up with a clear message instead of a bot nobody can probe.
@@ -51,7 +52,7 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Fatal> {
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
-    store: Arc<dyn Store>,
+    web: web::Web,
     shutdown: CancellationToken,
 ) {
     let app = Router::new()
@@ -60,11 +61,11 @@ pub async fn serve(
         .route("/metrics", get(scrape))
         .with_state(Probe {
             metrics,
-            store: Arc::clone(&store),
+            store: Arc::clone(web.store()),
         })
-        .merge(web::routes(store));
+        .merge(web::routes(web));
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "serving /healthz, /readyz, /metrics and the leaderboard API");
+        tracing::info!(%addr, "serving /healthz, /readyz, /metrics and the web leaderboard");
     }
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())

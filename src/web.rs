@@ -1,9 +1,12 @@
-//! The web leaderboard's JSON API, on `KEEPER_HTTP_ADDR` beside the health and
-//! metrics endpoints (`http.rs`):
+//! The web leaderboard, on `KEEPER_HTTP_ADDR` beside the health and metrics
+//! endpoints (`http.rs`): a JSON API and the page people open.
 //!
 //! - `GET /api/v1/guilds/{guild_id}/leaderboard?page=1&per_page=100`: one
 //!   page of the guild's members by XP, highest first (`per_page` 1-100).
 //! - `GET /api/v1/guilds/{guild_id}/members/{user_id}`: one member's place.
+//! - `GET /leaderboard/{guild_id}?page=1&q=text`: the same leaderboard as an
+//!   HTML page of 100 members ([`page`]), or the members whose name matches
+//!   `q`. Its errors are pages too, saying what a person can do.
 //!
 //! A guild is served only when it chose to be (`/config web public`). Every
 //! other guild, one Keeper never saw included, answers 404 alike: probing
@@ -13,26 +16,37 @@
 //!
 //! Answers carry an `ETag` (a hash of the body) and `Cache-Control`; a request
 //! with a matching `If-None-Match` gets 304 and no body. Any path or query
-//! Keeper can't read is a 404 or a 400 with a JSON `error`, never a 500; a
-//! database that fails is a 503, its details in the log only.
+//! Keeper can't read is a 404 or a 400 (with a JSON `error`, or a page),
+//! never a 500; a database that fails is a 503, its details in the log only.
+//! The page's answers also carry a Content-Security-Policy that allows
+//! nothing but its inline style, images from Discord's CDN and its own
+//! search form.
+
+pub mod page;
 
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Router,
-    extract::{Path, Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    extract::{
+        Path, Query, State,
+        rejection::{PathRejection, QueryRejection},
+    },
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, IntoResponseParts, Response},
     routing::get,
 };
-use keeper_store::{MemberXp, Store, StoreError, levels};
+use keeper_store::{MemberRank, MemberXp, Store, StoreError, StoreResult, levels};
 use serde_json::{Value, json};
 use twilight_model::id::{
     Id,
     marker::{GuildMarker, UserMarker},
 };
 
-/// Members on a page when the request does not say.
+use self::page::{Board, Row};
+use crate::avatars;
+
+/// Members on a page when the request does not say (and always on the page).
 pub const PER_PAGE: u32 = 100;
 /// The deepest page asked for that is read at all (a million members at 100
 /// a page is 10,000 pages).
@@ -40,13 +54,78 @@ const MAX_PAGE: u64 = 1_000_000;
 /// How long a browser or a proxy may keep an answer: a leaderboard moves by
 /// the minute, not the second.
 const CACHE_CONTROL: &str = "public, max-age=30";
+/// The longest search, in characters (Discord's names are at most 32).
+pub const MAX_SEARCH: usize = 100;
+/// The size asked of the CDN for a member's avatar: drawn at 40 CSS pixels,
+/// sharp on a screen of density 1.5.
+const AVATAR_SIZE: u32 = 64;
+/// The size asked for a guild's icon, drawn at 56 CSS pixels.
+const ICON_SIZE: u32 = 128;
 
-/// The API's routes, for the HTTP server's router.
-pub fn routes(store: Arc<dyn Store>) -> Router {
+/// What the web routes read: the store, and where the pictures and the page
+/// itself are found.
+#[derive(Clone)]
+pub struct Web {
+    store: Arc<dyn Store>,
+    /// Discord's CDN (`DISCORD_CDN_URL`), without a trailing slash.
+    cdn_url: Arc<str>,
+    /// `KEEPER_PUBLIC_URL`, without a trailing slash: where people reach
+    /// these routes, for the page's canonical link.
+    public_url: Option<Arc<str>>,
+    /// The page's Content-Security-Policy, which names the CDN's origin.
+    csp: HeaderValue,
+}
+
+impl Web {
+    /// The routes' state: `cdn_url` as `DISCORD_CDN_URL` says,
+    /// `public_url` as `KEEPER_PUBLIC_URL` does.
+    pub fn new(store: Arc<dyn Store>, cdn_url: &str, public_url: Option<&str>) -> Self {
+        let cdn_url = cdn_url.trim_end_matches('/');
+        Self {
+            store,
+            csp: content_security_policy(cdn_url),
+            cdn_url: cdn_url.into(),
+            public_url: public_url.map(|u| u.trim_end_matches('/').into()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+/// The page may show its inline style, images from the CDN, and submit its
+/// form to itself; nothing else, nor be framed. A CDN URL that is not a plain
+/// `scheme://host[:port]` allows no images rather than a policy it could
+/// widen.
+fn content_security_policy(cdn_url: &str) -> HeaderValue {
+    let img = origin(cdn_url).unwrap_or_else(|| "'none'".to_owned());
+    let policy = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src {img}; \
+         form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("default-src 'none'"))
+}
+
+/// `https://cdn.example:8443/x` → `https://cdn.example:8443`, for http and https.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let host = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let plain = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    ((scheme == "http" || scheme == "https") && !host.is_empty() && plain)
+        .then(|| format!("{scheme}://{host}"))
+}
+
+/// The API's routes and the page's, for the HTTP server's router.
+pub fn routes(web: Web) -> Router {
     Router::new()
         .route("/api/v1/guilds/{guild_id}/leaderboard", get(leaderboard))
         .route("/api/v1/guilds/{guild_id}/members/{user_id}", get(member))
-        .with_state(store)
+        .route("/leaderboard/{guild_id}", get(leaderboard_page))
+        .with_state(web)
 }
 
 /// Which page, and how many a page: `page` from 1, `per_page` 1-100.
@@ -103,26 +182,115 @@ fn not_modified(headers: &HeaderMap, tag: &str) -> bool {
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == tag)
 }
 
+/// Why a request gets no leaderboard, before each surface says it its own
+/// way: the API as JSON, the page as a page.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    /// An unknown guild, a private one, or a path that names none: alike, so
+    /// probing tells nothing.
+    NotFound,
+    /// A query Keeper can't read; the message says why.
+    BadRequest(String),
+    /// Past the last page: the leaderboard has `pages`.
+    NoSuchPage { page: u64, pages: u64 },
+    /// The database failed; what it said is in the log (see [`unavailable`]).
+    Unavailable,
+}
+
+/// A store failure: logged in full, the client told only that it may retry.
+fn unavailable(err: StoreError) -> Refusal {
+    tracing::warn!(error = %err, "the web leaderboard could not read the database");
+    Refusal::Unavailable
+}
+
 fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
-fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "not found")
+/// A refusal as the API gives it.
+fn json_refusal(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::NotFound => error(StatusCode::NOT_FOUND, "not found"),
+        Refusal::BadRequest(message) => error(StatusCode::BAD_REQUEST, &message),
+        Refusal::NoSuchPage { page, pages } => error(
+            StatusCode::NOT_FOUND,
+            &format!("there is no page {page}: the leaderboard has {pages}"),
+        ),
+        Refusal::Unavailable => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the leaderboard can't be read right now; try again shortly",
+        ),
+    }
 }
 
-/// A store failure: logged in full, the client told only that it may retry.
-fn unavailable(err: &StoreError) -> Response {
-    tracing::warn!(error = %err, "the web API could not read the database");
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the leaderboard can't be read right now; try again shortly",
-    )
+/// The headers of every HTML answer: its type, and a policy that lets the
+/// page do nothing but show itself (no script, no frame, no referrer, no
+/// content sniffed into something else).
+fn page_headers(web: &Web) -> [(HeaderName, HeaderValue); 4] {
+    [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ),
+        (header::CONTENT_SECURITY_POLICY, web.csp.clone()),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+    ]
 }
 
-/// `value` as the answer, or 304 when the client has it already.
-fn answer(headers: &HeaderMap, value: &Value) -> Response {
-    let body = value.to_string();
+/// A refusal as the page gives it: what happened and, where there is one,
+/// the way on. A 404 for a guild says the same whether it exists or not.
+fn page_refusal(web: &Web, refusal: Refusal) -> Response {
+    let (status, body) = match refusal {
+        Refusal::NotFound => (
+            StatusCode::NOT_FOUND,
+            page::message(
+                "Not found",
+                "There is no public leaderboard at this address.",
+                None,
+            ),
+        ),
+        Refusal::BadRequest(message) => (
+            StatusCode::BAD_REQUEST,
+            page::message(
+                "Bad request",
+                &format!("This address can't be read: {message}."),
+                Some(("?page=1", "Go to the first page")),
+            ),
+        ),
+        Refusal::NoSuchPage { page, pages } => {
+            let last = pages.max(1);
+            let plural = if last == 1 { "" } else { "s" };
+            (
+                StatusCode::NOT_FOUND,
+                page::message(
+                    "No such page",
+                    &format!("There is no page {page}: the leaderboard has {last} page{plural}."),
+                    Some((&format!("?page={last}"), &format!("Go to page {last}"))),
+                ),
+            )
+        }
+        Refusal::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            page::message(
+                "Try again shortly",
+                "The leaderboard can't be read right now.",
+                None,
+            ),
+        ),
+    };
+    (status, page_headers(web), body).into_response()
+}
+
+/// `body` as the answer, with its ETag and `Cache-Control`, or 304 when the
+/// client has it already.
+fn cached(request: &HeaderMap, body: String, headers: impl IntoResponseParts) -> Response {
     let tag = etag(body.as_bytes());
     let cache = [
         (
@@ -134,28 +302,65 @@ fn answer(headers: &HeaderMap, value: &Value) -> Response {
             HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\"")),
         ),
     ];
-    if not_modified(headers, &tag) {
+    if not_modified(request, &tag) {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
-    (
-        cache,
+    (cache, headers, body).into_response()
+}
+
+/// `value` as the API's answer.
+fn answer(request: &HeaderMap, value: &Value) -> Response {
+    cached(
+        request,
+        value.to_string(),
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        body,
     )
-        .into_response()
 }
 
-/// The guild, when it is public; `Err` is the answer to give instead.
-async fn public_guild(store: &dyn Store, text: &str) -> Result<Id<GuildMarker>, Response> {
-    let guild = snowflake::<GuildMarker>(text).ok_or_else(not_found)?;
+/// The guild, when it is public.
+async fn public_guild(store: &dyn Store, text: &str) -> Result<Id<GuildMarker>, Refusal> {
+    let guild = snowflake::<GuildMarker>(text).ok_or(Refusal::NotFound)?;
     match store.settings(guild).await {
         Ok(settings) if settings.web_public => Ok(guild),
-        Ok(_) => Err(not_found()),
-        Err(err) => Err(unavailable(&err)),
+        Ok(_) => Err(Refusal::NotFound),
+        Err(err) => Err(unavailable(err)),
     }
+}
+
+/// One page of a leaderboard as the store ranks it.
+struct Slice {
+    /// Members on the leaderboard, and pages of them.
+    members: u64,
+    pages: u64,
+    /// The page's members, with their ranks.
+    rows: Vec<(u64, MemberXp)>,
+}
+
+/// Read page `page` of `per_page` members; past the last is a refusal (an
+/// empty leaderboard has an empty page 1).
+async fn read_page(
+    store: &dyn Store,
+    guild: Id<GuildMarker>,
+    PageQuery { page, per_page }: PageQuery,
+) -> Result<Slice, Refusal> {
+    let members = store.leaderboard_len(guild).await.map_err(unavailable)?;
+    let pages = members.div_ceil(u64::from(per_page));
+    if page > pages.max(1) {
+        return Err(Refusal::NoSuchPage { page, pages });
+    }
+    let offset = (page - 1) * u64::from(per_page);
+    let rows = store
+        .leaderboard(guild, offset, per_page)
+        .await
+        .map_err(unavailable)?;
+    Ok(Slice {
+        members,
+        pages,
+        rows: (offset + 1..).zip(rows).collect(),
+    })
 }
 
 /// One member as the API shows them.
@@ -173,74 +378,184 @@ fn entry(rank: u64, m: &MemberXp) -> Value {
 }
 
 async fn leaderboard(
-    State(store): State<Arc<dyn Store>>,
+    State(web): State<Web>,
     Path(guild): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let guild = match public_guild(&*store, &guild).await {
-        Ok(guild) => guild,
-        Err(answer) => return answer,
+    let read = async {
+        let guild = public_guild(&*web.store, &guild).await?;
+        let asked = page_query(&query).map_err(Refusal::BadRequest)?;
+        let slice = read_page(&*web.store, guild, asked).await?;
+        Ok::<_, Refusal>((guild, asked, slice))
     };
-    let PageQuery { page, per_page } = match page_query(&query) {
-        Ok(q) => q,
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    let (guild, PageQuery { page, per_page }, slice) = match read.await {
+        Ok(read) => read,
+        Err(refusal) => return json_refusal(refusal),
     };
-    let members = match store.leaderboard_len(guild).await {
-        Ok(n) => n,
-        Err(err) => return unavailable(&err),
-    };
-    let pages = members.div_ceil(u64::from(per_page));
-    if page > pages.max(1) {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("there is no page {page}: the leaderboard has {pages}"),
-        );
-    }
-    let offset = (page - 1) * u64::from(per_page);
-    let rows = match store.leaderboard(guild, offset, per_page).await {
-        Ok(rows) => rows,
-        Err(err) => return unavailable(&err),
-    };
-    let entries: Vec<Value> = rows
-        .iter()
-        .zip(offset + 1..)
-        .map(|(m, rank)| entry(rank, m))
-        .collect();
+    let entries: Vec<Value> = slice.rows.iter().map(|(rank, m)| entry(*rank, m)).collect();
     answer(
         &headers,
         &json!({
             "guild_id": guild.to_string(),
             "page": page,
             "per_page": per_page,
-            "pages": pages,
-            "members": members,
+            "pages": slice.pages,
+            "members": slice.members,
             "entries": entries,
         }),
     )
 }
 
 async fn member(
-    State(store): State<Arc<dyn Store>>,
+    State(web): State<Web>,
     Path((guild, user)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let guild = match public_guild(&*store, &guild).await {
+    let guild = match public_guild(&*web.store, &guild).await {
         Ok(guild) => guild,
-        Err(answer) => return answer,
+        Err(refusal) => return json_refusal(refusal),
     };
     let Some(user) = snowflake::<UserMarker>(&user) else {
-        return not_found();
+        return json_refusal(Refusal::NotFound);
     };
-    match store.member_rank(guild, user).await {
+    match web.store.member_rank(guild, user).await {
         Ok(Some(rank)) => {
             let mut value = entry(rank.position, &rank.member);
             value["guild_id"] = json!(guild.to_string());
             value["out_of"] = json!(rank.out_of);
             answer(&headers, &value)
         }
-        Ok(None) => not_found(),
-        Err(err) => unavailable(&err),
+        Ok(None) => json_refusal(Refusal::NotFound),
+        Err(err) => json_refusal(unavailable(err)),
+    }
+}
+
+/// The members of `guild` whose name matches `text`, best placed first, at
+/// most `limit`: the page's search. Keeper keeps no names yet, so nobody
+/// matches; `ProfileStore::search_members(guild, text, limit)` answers here
+/// once the store keeps profiles.
+pub async fn search(
+    store: &dyn Store,
+    guild: Id<GuildMarker>,
+    text: &str,
+    limit: u32,
+) -> StoreResult<Vec<MemberRank>> {
+    let _ = (store, guild, text, limit);
+    Ok(Vec::new())
+}
+
+/// The search in a query: trimmed, absent when blank, refused when longer
+/// than [`MAX_SEARCH`] characters.
+fn search_text(query: &HashMap<String, String>) -> Result<Option<String>, Refusal> {
+    let Some(text) = query.get("q").map(|q| q.trim()).filter(|q| !q.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_SEARCH {
+        return Err(Refusal::BadRequest(format!(
+            "a search is at most {MAX_SEARCH} characters"
+        )));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// What the page shows, from what the store holds: the one place a member
+/// or the guild becomes what a person sees.
+fn board(
+    web: &Web,
+    guild: Id<GuildMarker>,
+    page: u64,
+    slice: &Slice,
+    search: Option<String>,
+) -> Board {
+    // names and avatars: filled once the store keeps profiles
+    let (guild_name, guild_icon): (Option<String>, Option<&str>) = (None, None);
+    let rows = slice
+        .rows
+        .iter()
+        .map(|(rank, m)| {
+            let (xp_into_level, xp_for_level) = levels::progress(m.xp);
+            // names and avatars: filled once the store keeps profiles
+            let (name, avatar): (Option<String>, Option<&str>) = (None, None);
+            Row {
+                rank: *rank,
+                user_id: m.user_id,
+                name,
+                avatar_url: avatar.and_then(|hash| avatar_url(&web.cdn_url, m.user_id, hash)),
+                level: m.level,
+                xp: m.xp,
+                xp_into_level,
+                xp_for_level,
+            }
+        })
+        .collect();
+    Board {
+        guild_id: guild,
+        guild_name,
+        guild_icon_url: guild_icon.and_then(|hash| icon_url(&web.cdn_url, guild, hash)),
+        page,
+        pages: slice.pages,
+        members: slice.members,
+        per_page: PER_PAGE,
+        canonical_url: web.public_url.as_ref().map(|base| match &search {
+            Some(_) => format!("{base}/leaderboard/{guild}"),
+            None => format!("{base}/leaderboard/{guild}?page={page}"),
+        }),
+        search,
+        rows,
+    }
+}
+
+/// A member's avatar at the CDN, at the page's size; `None` for a hash that
+/// is not one (never put in a URL unchecked).
+fn avatar_url(cdn: &str, user: Id<UserMarker>, hash: &str) -> Option<String> {
+    avatars::valid_hash(hash).then(|| format!("{cdn}/avatars/{user}/{hash}.png?size={AVATAR_SIZE}"))
+}
+
+/// A guild's icon at the CDN, likewise checked.
+fn icon_url(cdn: &str, guild: Id<GuildMarker>, hash: &str) -> Option<String> {
+    avatars::valid_hash(hash).then(|| format!("{cdn}/icons/{guild}/{hash}.png?size={ICON_SIZE}"))
+}
+
+/// The leaderboard page, or the members a search found.
+async fn leaderboard_page(
+    State(web): State<Web>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let read = async {
+        // A path that is not text (`%FF`) names no guild.
+        let Path(guild) = path.map_err(|_| Refusal::NotFound)?;
+        // The guild first: a private guild answers alike whatever the query.
+        let guild = public_guild(&*web.store, &guild).await?;
+        let Query(mut query) =
+            query.map_err(|_| Refusal::BadRequest("its query is not valid".to_owned()))?;
+        // The page always shows 100: a `per_page` meant for the API is no error.
+        query.remove("per_page");
+        let asked = page_query(&query).map_err(Refusal::BadRequest)?;
+        let Some(text) = search_text(&query)? else {
+            let slice = read_page(&*web.store, guild, asked).await?;
+            return Ok(board(&web, guild, asked.page, &slice, None));
+        };
+        let members = web
+            .store
+            .leaderboard_len(guild)
+            .await
+            .map_err(unavailable)?;
+        let found = search(&*web.store, guild, &text, PER_PAGE)
+            .await
+            .map_err(unavailable)?;
+        let slice = Slice {
+            members,
+            pages: members.div_ceil(u64::from(PER_PAGE)),
+            rows: found.into_iter().map(|r| (r.position, r.member)).collect(),
+        };
+        Ok(board(&web, guild, 1, &slice, Some(text)))
+    };
+    match read.await {
+        Ok(board) => cached(&headers, page::render(&board), page_headers(&web)),
+        Err(refusal) => page_refusal(&web, refusal),
     }
 }
 
@@ -283,6 +598,67 @@ mod tests {
             ("per_page", "1e2"),
         ] {
             assert!(page_query(&query(&[bad])).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_policy_allows_images_from_the_cdn_origin_only() {
+        assert_eq!(
+            origin("https://cdn.discordapp.com").as_deref(),
+            Some("https://cdn.discordapp.com")
+        );
+        assert_eq!(
+            origin("HTTP://127.0.0.1:5000/cdn/").as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        for bad in [
+            "cdn.example",
+            "ftp://cdn.example",
+            "https://",
+            "https://cdn example",
+            "https://x; script-src *",
+            "https://x,y",
+        ] {
+            assert_eq!(origin(bad), None, "{bad}");
+        }
+        let csp = content_security_policy("https://x; script-src *");
+        assert!(csp.to_str().unwrap().contains("img-src 'none';"));
+        assert!(!csp.to_str().unwrap().contains("script-src"));
+    }
+
+    #[test]
+    fn searches_are_trimmed_and_bounded() {
+        assert_eq!(search_text(&query(&[])), Ok(None));
+        assert_eq!(search_text(&query(&[("q", " \t ")])), Ok(None));
+        assert_eq!(
+            search_text(&query(&[("q", "  ann ")])),
+            Ok(Some("ann".to_owned()))
+        );
+        let longest = "é".repeat(MAX_SEARCH);
+        assert_eq!(
+            search_text(&query(&[("q", &longest)])),
+            Ok(Some(longest.clone()))
+        );
+        assert!(matches!(
+            search_text(&query(&[("q", &format!("{longest}x"))])),
+            Err(Refusal::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn pictures_get_urls_only_for_real_hashes() {
+        let cdn = "https://cdn.example";
+        assert_eq!(
+            avatar_url(cdn, Id::new(5), "a_0f3c").as_deref(),
+            Some("https://cdn.example/avatars/5/a_0f3c.png?size=64")
+        );
+        assert_eq!(
+            icon_url(cdn, Id::new(7), "abc123").as_deref(),
+            Some("https://cdn.example/icons/7/abc123.png?size=128")
+        );
+        for bad in ["", "../x", "abc\"><script>", "zz"] {
+            assert_eq!(avatar_url(cdn, Id::new(5), bad), None, "{bad}");
+            assert_eq!(icon_url(cdn, Id::new(7), bad), None, "{bad}");
         }
     }
 

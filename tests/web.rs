@@ -1,6 +1,7 @@
-//! The web leaderboard's JSON API on both backends: pages and members as the
-//! store ranks them, private guilds indistinguishable from unknown ones, bad
-//! paths and queries refused with 400 or 404 (never a 500), and ETags.
+//! The web leaderboard's JSON API and its HTML page on both backends: pages
+//! and members as the store ranks them, private guilds indistinguishable from
+//! unknown ones, bad paths and queries refused with 400 or 404 (never a 500),
+//! ETags, and the page's security headers.
 
 mod common;
 
@@ -8,8 +9,9 @@ use std::sync::Arc;
 
 use axum::{
     body::Body,
-    http::{Request, StatusCode, header},
+    http::{HeaderMap, Request, StatusCode, header},
 };
+use keeper::web::Web;
 use keeper_store::{SettingsPatch, Store, XpAward};
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -18,38 +20,24 @@ use twilight_model::id::Id;
 const PUBLIC: u64 = 10;
 const PRIVATE: u64 = 11;
 const MEMBERS: u64 = 250;
+/// Discord's CDN as the page is told it: the origin its images may come from.
+const CDN: &str = "http://127.0.0.1:9/cdn";
 
-/// A store with [`MEMBERS`] members in a public guild (member `i` has `i * 10`
-/// XP) and one member in a private one.
+/// A store with [`MEMBERS`] members in a public guild (member `1_000 + i`
+/// has `i * 10` XP) and one member in a private one.
 async fn seeded(postgres: bool) -> (common::Backend, Arc<dyn Store>) {
     let (backend, url) = common::Backend::create(postgres).await;
     let store = common::open_store(&url).await;
+    common::public_leaderboard(&*store, PUBLIC, MEMBERS).await;
     let at = chrono::Utc::now();
-    let awards: Vec<XpAward> = (1..=MEMBERS)
-        .map(|i| XpAward {
-            guild_id: Id::new(PUBLIC),
-            user_id: Id::new(1_000 + i),
-            xp: (i * 10) as i64,
-            messages: 1,
-            at,
-        })
-        .chain([XpAward {
-            guild_id: Id::new(PRIVATE),
-            user_id: Id::new(1_001),
-            xp: 500,
-            messages: 1,
-            at,
-        }])
-        .collect();
-    store.award_xp(&awards, &[]).await.unwrap();
-    let public = SettingsPatch {
-        web_public: Some(true),
-        ..Default::default()
+    let private = XpAward {
+        guild_id: Id::new(PRIVATE),
+        user_id: Id::new(1_001),
+        xp: 500,
+        messages: 1,
+        at,
     };
-    store
-        .update_settings(Id::new(PUBLIC), &public, at)
-        .await
-        .unwrap();
+    store.award_xp(&[private], &[]).await.unwrap();
     // Configured, but private: must look exactly like a guild never seen.
     let other = SettingsPatch {
         prefix: Some("?".into()),
@@ -66,6 +54,7 @@ struct Got {
     status: StatusCode,
     etag: Option<String>,
     cache: Option<String>,
+    headers: HeaderMap,
     body: String,
 }
 
@@ -80,7 +69,8 @@ async fn get(store: &Arc<dyn Store>, path: &str, if_none_match: Option<&str>) ->
     if let Some(tag) = if_none_match {
         request = request.header(header::IF_NONE_MATCH, tag);
     }
-    let response = keeper::web::routes(Arc::clone(store))
+    let web = Web::new(Arc::clone(store), CDN, None);
+    let response = keeper::web::routes(web)
         .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -95,6 +85,7 @@ async fn get(store: &Arc<dyn Store>, path: &str, if_none_match: Option<&str>) ->
         header(header::ETAG),
         header(header::CACHE_CONTROL),
     );
+    let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .unwrap();
@@ -102,6 +93,7 @@ async fn get(store: &Arc<dyn Store>, path: &str, if_none_match: Option<&str>) ->
         status,
         etag,
         cache,
+        headers,
         body: String::from_utf8(bytes.to_vec()).unwrap(),
     }
 }
@@ -287,13 +279,7 @@ async fn the_api_serves_public_guilds_only(postgres: bool) {
         "/api/v1/guilds//leaderboard".to_owned(),
         "/api/v2/guilds/1/leaderboard".to_owned(),
     ] {
-        let got = get(&store, &path, None).await;
-        assert!(
-            matches!(got.status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND),
-            "{path}: {} {}",
-            got.status,
-            got.body
-        );
+        refused(&store, &path).await;
     }
     let bad = get(
         &store,
@@ -316,4 +302,218 @@ async fn the_api_serves_public_guilds_only_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_serves_public_guilds_only_on_postgres() {
     the_api_serves_public_guilds_only(true).await;
+}
+
+/// `path`'s answer, which must be a 400 or a 404 (a 500 never).
+async fn refused(store: &Arc<dyn Store>, path: &str) -> Got {
+    let got = get(store, path, None).await;
+    assert!(
+        matches!(got.status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND),
+        "{path}: {} {}",
+        got.status,
+        got.body
+    );
+    got
+}
+
+/// `path`'s answer, which must be `status` and say `words`.
+async fn says(store: &Arc<dyn Store>, path: &str, status: StatusCode, words: &str) -> Got {
+    let got = get(store, path, None).await;
+    assert_eq!(got.status, status, "{path}: {}", got.body);
+    assert!(got.body.contains(words), "{path}: {}", got.body);
+    got
+}
+
+/// The ranks a page shows, in its order.
+fn ranks(html: &str) -> Vec<u64> {
+    html.split("<span class=\"sr\">Rank </span>#")
+        .skip(1)
+        .map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().unwrap()
+        })
+        .collect()
+}
+
+async fn the_page_serves_public_guilds_only(postgres: bool) {
+    let (backend, store) = seeded(postgres).await;
+    let path = format!("/leaderboard/{PUBLIC}");
+
+    // Page 1: the top 100, highest XP first, as the API ranks them.
+    let first = get(&store, &path, None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let html = &first.body;
+    assert_eq!(html.matches("<li class=\"row").count(), 100);
+    assert_eq!(ranks(html), (1..=100).collect::<Vec<_>>());
+    // Names are not kept yet: each member shows as the end of their id, so
+    // the order of ids is the order of XP.
+    let top = html.find(&format!(">User {}<", 1_000 + MEMBERS)).unwrap();
+    let next = html
+        .find(&format!(">User {}<", 1_000 + MEMBERS - 1))
+        .unwrap();
+    assert!(top < next);
+    assert!(html.contains("250 members"));
+    assert!(html.contains("page 1 of 3"));
+    assert!(html.contains("href=\"?page=2\" rel=\"next\""));
+    assert!(html.contains("href=\"?page=3\">Last"));
+    assert!(!html.contains("rel=\"prev\""));
+    assert!(html.contains("<form class=\"search\" method=\"get\""));
+
+    // The headers: HTML, cached like the API, and locked down.
+    let header = |got: &Got, name: header::HeaderName| {
+        got.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header(&first, header::CONTENT_TYPE).as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(first.cache.as_deref(), Some("public, max-age=30"));
+    assert_eq!(
+        header(&first, header::CONTENT_SECURITY_POLICY).as_deref(),
+        Some(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src http://127.0.0.1:9; \
+             form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        )
+    );
+    assert_eq!(
+        header(&first, header::X_CONTENT_TYPE_OPTIONS).as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(
+        header(&first, header::REFERRER_POLICY).as_deref(),
+        Some("no-referrer")
+    );
+    let tag = first.etag.clone().expect("an ETag");
+    let again = get(&store, &path, Some(&tag)).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.body.is_empty());
+    assert_eq!(again.etag.as_deref(), Some(tag.as_str()));
+
+    // Page 2 starts at rank 101 and links both ways; the API's `per_page`
+    // changes nothing here.
+    let second = get(&store, &format!("{path}?page=2&per_page=1000"), None).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(ranks(&second.body), (101..=200).collect::<Vec<_>>());
+    assert!(second.body.contains("href=\"?page=1\" rel=\"prev\""));
+    assert!(second.body.contains("href=\"?page=3\" rel=\"next\""));
+    assert_eq!(
+        ranks(&get(&store, &format!("{path}?page=3"), None).await.body).len(),
+        50
+    );
+
+    // Past the last page: a 404 that names the last and links to it.
+    let past = says(
+        &store,
+        &format!("{path}?page=4"),
+        StatusCode::NOT_FOUND,
+        "There is no page 4: the leaderboard has 3 pages.",
+    )
+    .await;
+    assert!(past.body.contains("href=\"?page=3\""), "{}", past.body);
+    assert_eq!(
+        header(&past, header::CONTENT_TYPE).as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+
+    // A search: nobody matches while names are not kept; the text is shown
+    // back as text.
+    let found = get(&store, &format!("{path}?q=%20%3Cscript%3Eann%20"), None).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    assert!(
+        found
+            .body
+            .contains("No member matches “<bdi>&lt;script&gt;ann</bdi>”.")
+    );
+    assert!(!found.body.contains("<script"));
+    let longest = "x".repeat(100);
+    let ok = get(&store, &format!("{path}?q={longest}"), None).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    says(
+        &store,
+        &format!("{path}?q={longest}x"),
+        StatusCode::BAD_REQUEST,
+        "at most 100 characters",
+    )
+    .await;
+    let blank = get(&store, &format!("{path}?q=%20%20"), None).await;
+    assert_eq!(ranks(&blank.body).len(), 100);
+
+    // A private guild and an unknown one: the same page, word for word.
+    let private = get(&store, &format!("/leaderboard/{PRIVATE}"), None).await;
+    let unknown = get(&store, "/leaderboard/12345", None).await;
+    assert_eq!(private.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (private.status, &private.body, &private.headers),
+        (unknown.status, &unknown.body, &unknown.headers)
+    );
+    let private_bad = get(&store, &format!("/leaderboard/{PRIVATE}?page=x"), None).await;
+    assert_eq!(
+        (private_bad.status, &private_bad.body),
+        (unknown.status, &unknown.body)
+    );
+
+    // Whatever the path or query, a 400 or a 404 page, never a 500.
+    for path in [
+        "/leaderboard/abc".to_owned(),
+        "/leaderboard/0".to_owned(),
+        "/leaderboard/-1".to_owned(),
+        "/leaderboard/99999999999999999999999".to_owned(),
+        "/leaderboard/%00".to_owned(),
+        "/leaderboard/%FF%FE".to_owned(),
+        "/leaderboard/%3Cscript%3E".to_owned(),
+        format!("{path}?page=x"),
+        format!("{path}?page=0"),
+        format!("{path}?page=-1"),
+        format!("{path}?page=%FF"),
+        format!("{path}?page=99999999999999999999"),
+        format!("{path}?q={}", "%3C".repeat(101)),
+        format!("{path}?q={}", "é".repeat(101)),
+    ] {
+        let got = refused(&store, &path).await;
+        assert_eq!(
+            header(&got, header::CONTENT_TYPE).as_deref(),
+            Some("text/html; charset=utf-8"),
+            "{path}"
+        );
+        assert!(!got.body.contains("<script"), "{path}");
+    }
+    for path in ["/leaderboard/", "/leaderboard", &format!("{path}/x")] {
+        let got = get(&store, path, None).await;
+        assert_eq!(got.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    says(
+        &store,
+        &format!("{path}?page=x"),
+        StatusCode::BAD_REQUEST,
+        "page must be a whole number",
+    )
+    .await;
+
+    // A database that fails: 503, a page that says to come back, no details.
+    store.close().await;
+    let down = get(&store, &path, None).await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        down.body
+    );
+    assert!(down.body.contains("can't be read right now"));
+    assert_eq!(
+        header(&down, header::CONTENT_TYPE).as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    backend.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_serves_public_guilds_only_on_sqlite() {
+    the_page_serves_public_guilds_only(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_serves_public_guilds_only_on_postgres() {
+    the_page_serves_public_guilds_only(true).await;
 }

@@ -253,6 +253,32 @@ pub async fn open_store(url: &str) -> std::sync::Arc<dyn keeper_store::Store> {
         .expect("open the store")
 }
 
+/// A leaderboard to read on the web: members `1_001..=1_000 + members` of
+/// `guild`, member `1_000 + i` with `i * 10` XP (so ranks follow ids), and
+/// the guild made public as `/config web public` does.
+pub async fn public_leaderboard(store: &dyn keeper_store::Store, guild: u64, members: u64) {
+    use twilight_model::id::Id;
+    let at = chrono::Utc::now();
+    let awards: Vec<keeper_store::XpAward> = (1..=members)
+        .map(|i| keeper_store::XpAward {
+            guild_id: Id::new(guild),
+            user_id: Id::new(1_000 + i),
+            xp: (i * 10) as i64,
+            messages: 1,
+            at,
+        })
+        .collect();
+    store.award_xp(&awards, &[]).await.unwrap();
+    let public = keeper_store::SettingsPatch {
+        web_public: Some(true),
+        ..Default::default()
+    };
+    store
+        .update_settings(Id::new(guild), &public, at)
+        .await
+        .unwrap();
+}
+
 /// XP rules whose outcome is exact (every message earns the same, no cooldown),
 /// so a run can compare every member's total with what the simulator sent.
 pub const EXACT_RULES: discord_sim::load::XpRules = discord_sim::load::XpRules {
