@@ -124,9 +124,14 @@ impl Avatars {
 /// for a hash that is not one (it came from a payload: never put in a URL
 /// unchecked).
 pub fn avatar_path(user: Id<UserMarker>, hash: &str) -> Option<String> {
+    is_cdn_hash(hash).then(|| format!("/avatars/{user}/{hash}.png?size={SIZE}"))
+}
+
+/// Whether `hash` is a CDN hash as Discord writes them: hex, `a_` before an
+/// animated one.
+pub fn is_cdn_hash(hash: &str) -> bool {
     let hex = hash.strip_prefix("a_").unwrap_or(hash);
-    let valid = !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    valid.then(|| format!("/avatars/{user}/{hash}.png?size={SIZE}"))
+    !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 enum Lookup {

@@ -326,6 +326,7 @@ async fn every_table_is_commented() {
             "guilds",
             "identify_slots",
             "level_rewards",
+            "member_profiles",
             "member_xp",
             "member_xp_buckets",
             "mod_cases",

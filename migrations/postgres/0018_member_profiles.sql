@@ -1,0 +1,19 @@
+-- Schema v18 (PostgreSQL): how members and guilds look, for the web
+-- leaderboard (issue #16). Mirrors migrations/sqlite/0018_member_profiles.sql.
+CREATE TABLE member_profiles (
+    guild_id     BIGINT NOT NULL,
+    user_id      BIGINT NOT NULL,
+    display_name TEXT NOT NULL,
+    search_name  TEXT NOT NULL,
+    avatar       TEXT,
+    seen_at      TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (guild_id, user_id)
+);
+COMMENT ON TABLE member_profiles IS 'Each member''s display name and avatar in each guild as Keeper last saw them in their messages, for the web leaderboard; offered at most once a day per member, rewritten only when changed (0018).';
+COMMENT ON COLUMN member_profiles.display_name IS 'Nickname, else global display name, else username, as Discord showed it.';
+COMMENT ON COLUMN member_profiles.search_name IS 'display_name folded to lower case by Keeper (Unicode''s rules, in Rust): the search by name compares with it, the same way on every backend.';
+COMMENT ON COLUMN member_profiles.avatar IS 'The account''s avatar hash on Discord''s CDN; NULL for the default avatar.';
+COMMENT ON COLUMN member_profiles.seen_at IS 'When Keeper saw the member so (the message it read it from).';
+
+ALTER TABLE guilds ADD COLUMN icon TEXT;
+COMMENT ON COLUMN guilds.icon IS 'The guild''s icon hash on Discord''s CDN (GUILD_CREATE, GUILD_UPDATE); NULL when it has none (0018).';
