@@ -17,3 +17,17 @@ COMMENT ON COLUMN member_profiles.seen_at IS 'When Keeper saw the member so (the
 
 ALTER TABLE guilds ADD COLUMN icon TEXT;
 COMMENT ON COLUMN guilds.icon IS 'The guild''s icon hash on Discord''s CDN (GUILD_CREATE, GUILD_UPDATE); NULL when it has none (0018).';
+
+-- The operators' leaderboard view (0010) gains each member's name, last (a
+-- column added at the end keeps CREATE OR REPLACE valid and the view's grants).
+CREATE OR REPLACE VIEW leaderboard AS
+SELECT m.guild_id,
+       ROW_NUMBER() OVER (PARTITION BY m.guild_id ORDER BY m.xp DESC, m.user_id) AS rank,
+       m.user_id,
+       m.xp,
+       m.level,
+       m.messages,
+       p.display_name
+FROM member_xp m
+LEFT JOIN member_profiles p ON p.guild_id = m.guild_id AND p.user_id = m.user_id;
+COMMENT ON COLUMN leaderboard.display_name IS 'The member''s name as Keeper last saw it in the guild; NULL: not seen speaking since 0018.';

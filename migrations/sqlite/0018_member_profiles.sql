@@ -23,3 +23,16 @@ CREATE TABLE member_profiles (
 -- The guild's icon hash on Discord's CDN (GUILD_CREATE, GUILD_UPDATE); NULL
 -- when it has none, or until Keeper next sees the guild.
 ALTER TABLE guilds ADD COLUMN icon TEXT;
+
+-- The operators' leaderboard view (0010) gains each member's name, last.
+DROP VIEW leaderboard;
+CREATE VIEW leaderboard AS
+SELECT m.guild_id,
+       ROW_NUMBER() OVER (PARTITION BY m.guild_id ORDER BY m.xp DESC, m.user_id) AS rank,
+       m.user_id,
+       m.xp,
+       m.level,
+       m.messages,
+       p.display_name
+FROM member_xp m
+LEFT JOIN member_profiles p ON p.guild_id = m.guild_id AND p.user_id = m.user_id;
