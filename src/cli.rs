@@ -136,9 +136,9 @@ pub async fn forget_user(config: &Config, user: std::num::NonZeroU64) -> Result<
     store.close().await;
     let deleted = deleted.map_err(|e| Fatal::Runtime(format!("nothing was deleted: {e}")))?;
     println!(
-        "deleted user {user}'s data: {} XP rows and {} cases about them, with their joins; \
-         cases they made as a moderator are kept",
-        deleted.xp_rows, deleted.cases
+        "deleted user {user}'s data: {} XP rows, {} saved names and avatars and {} cases \
+         about them, with their joins; cases they made as a moderator are kept",
+        deleted.xp_rows, deleted.profiles, deleted.cases
     );
     Ok(())
 }

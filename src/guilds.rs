@@ -283,12 +283,24 @@ impl Guilds {
         });
     }
 
-    /// GUILD_UPDATE: the guild's name and owner.
-    pub fn updated(&self, guild: Id<GuildMarker>, name: String, owner: Option<Id<UserMarker>>) {
+    /// GUILD_UPDATE: the guild's name, icon and owner.
+    pub fn updated(
+        &self,
+        guild: Id<GuildMarker>,
+        name: String,
+        icon: Option<String>,
+        owner: Option<Id<UserMarker>>,
+    ) {
         self.change(guild, |known| {
             known.name.clone_from(&name);
+            known.icon.clone_from(&icon);
             known.owner_id = owner.or(known.owner_id);
-            Some(Write::Update { guild, name, owner })
+            Some(Write::Update {
+                guild,
+                name,
+                icon,
+                owner,
+            })
         });
     }
 

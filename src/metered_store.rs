@@ -557,6 +557,36 @@ impl UserDataStore for MeteredStore {
 }
 
 #[async_trait]
+impl ProfileStore for MeteredStore {
+    async fn save_profiles(&self, profiles: &[MemberProfile]) -> StoreResult<u64> {
+        self.timed("save_profiles", self.inner.save_profiles(profiles))
+            .await
+    }
+
+    async fn profiles(
+        &self,
+        guild: Id<GuildMarker>,
+        users: &[Id<UserMarker>],
+    ) -> StoreResult<Vec<MemberProfile>> {
+        self.timed("profiles", self.inner.profiles(guild, users))
+            .await
+    }
+
+    async fn search_members(
+        &self,
+        guild: Id<GuildMarker>,
+        text: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<MemberRank>> {
+        self.timed(
+            "search_members",
+            self.inner.search_members(guild, text, limit),
+        )
+        .await
+    }
+}
+
+#[async_trait]
 impl SessionStore for MeteredStore {
     async fn save_session(&self, session: &GatewaySession) -> StoreResult<()> {
         self.timed("save_session", self.inner.save_session(session))
@@ -623,14 +653,20 @@ impl GuildStore for MeteredStore {
         &self,
         guild: Id<GuildMarker>,
         name: &str,
+        icon: Option<&str>,
         owner: Option<Id<UserMarker>>,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.timed(
             "update_guild",
-            self.inner.update_guild(guild, name, owner, at),
+            self.inner.update_guild(guild, name, icon, owner, at),
         )
         .await
+    }
+
+    async fn guild_profile(&self, guild: Id<GuildMarker>) -> StoreResult<Option<GuildProfile>> {
+        self.timed("guild_profile", self.inner.guild_profile(guild))
+            .await
     }
 
     async fn save_role(

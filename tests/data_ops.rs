@@ -474,7 +474,7 @@ async fn forget_user_deletes_one_persons_data_only() {
     let out = keeper(&["forget-user", "11"], &[("DATABASE_URL", &url)]);
     assert!(out.status.success(), "{}", said(&out));
     assert!(
-        said(&out).contains("1 XP rows and 2 cases"),
+        said(&out).contains("1 XP rows, 0 saved names and avatars and 2 cases"),
         "{}",
         said(&out)
     );

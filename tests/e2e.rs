@@ -10,7 +10,7 @@ use std::{
 use clap::Parser;
 use discord_sim::{Channel, Guild, Member, OptionValue, Sim, permissions::bits};
 use keeper::{bot, config::Config, db, error::Fatal, outbox::OutboxStats};
-use keeper_store::Store;
+use keeper_store::{MemberProfile, Store};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use twilight_model::id::Id;
@@ -255,6 +255,32 @@ impl World {
         rank.map_or((0, 0), |r| (r.member.xp, r.member.messages))
     }
 
+    /// Wait until `user`'s stored profile satisfies `done`; that profile.
+    async fn await_profile(
+        &self,
+        user: u64,
+        done: impl Fn(Option<&MemberProfile>) -> bool,
+    ) -> Option<MemberProfile> {
+        let store = self.store().await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let mut found = store
+                .profiles(Id::new(self.guild.id()), &[Id::new(user)])
+                .await
+                .unwrap();
+            let profile = found.pop();
+            if done(profile.as_ref()) {
+                store.close().await;
+                return profile;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "user {user}'s profile is {profile:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn finish(mut self) {
         if self.bot.is_some() {
             self.stop_bot().await;
@@ -412,6 +438,7 @@ on_both_backends!(
     guild_facts_survive_a_resumed_restart,
     a_replayed_join_is_counted_once,
     mydata_shows_and_deletes_ones_own_xp,
+    chat_keeps_names_and_avatars_once_a_day_until_deleted,
     config_reset_data_is_the_owners_after_a_confirmation,
     a_level_up_grants_every_reward_an_import_left_out,
     levels_sync_gives_every_member_the_rewards_of_their_level_now,
@@ -603,6 +630,55 @@ async fn mydata_shows_and_deletes_ones_own_xp(w: World) {
         again.content
     );
     assert!(buttons(&again).is_empty());
+    w.finish().await;
+}
+
+/// The web leaderboard's names and avatars: taken from a message that earns
+/// XP, not rewritten by the next ones the same day (a new avatar waits for
+/// tomorrow), shown by `/mydata show`, deleted by `/mydata delete`, and taken
+/// again when the member next speaks.
+async fn chat_keeps_names_and_avatars_once_a_day_until_deleted(w: World) {
+    w.fixed_xp(10).await;
+    let guild = Id::new(w.guild.id());
+    let alice = w.guild.member("alice");
+    let first = alice.set_avatar(Some([220, 20, 60]));
+    alice.says(&w.general, "hi").await;
+    let profile = w.await_profile(alice.id(), |p| p.is_some()).await.unwrap();
+    assert_eq!(profile.guild_id, guild);
+    assert_eq!(profile.display_name, "alice");
+    assert_eq!(profile.avatar, first);
+
+    // The same day, a new avatar and more XP: the profile stays as it was.
+    let second = alice.set_avatar(Some([0, 128, 128]));
+    assert_ne!(first, second);
+    alice.says(&w.general, "again").await;
+    w.await_xp(alice.id(), 20).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let store = w.store().await;
+    let kept = store.profiles(guild, &[Id::new(alice.id())]).await.unwrap();
+    store.close().await;
+    assert_eq!(kept[0].avatar, first, "written at most once a day");
+
+    let shown = w.ask(&alice, "mydata show", []).await;
+    assert!(
+        shown
+            .content
+            .contains("name and avatar as last seen in 1 server(s)"),
+        "{}",
+        shown.content
+    );
+    let json: serde_json::Value = serde_json::from_slice(&shown.attachments[0].data).unwrap();
+    assert_eq!(json["profiles"][0]["display_name"], "alice");
+
+    let asked = w.ask(&alice, "mydata delete", []).await;
+    let deleted = click(&alice, &asked, &buttons(&asked)[0]).await;
+    assert!(deleted.contains("names and avatars"), "{deleted}");
+    assert!(w.await_profile(alice.id(), |p| p.is_none()).await.is_none());
+
+    // Speaking again: taken at once, with today's avatar.
+    alice.says(&w.general, "back").await;
+    let back = w.await_profile(alice.id(), |p| p.is_some()).await.unwrap();
+    assert_eq!(back.avatar, second);
     w.finish().await;
 }
 

@@ -1,5 +1,6 @@
 //! `/mydata show` and `/mydata delete`: what Keeper keeps about the person
-//! asking, and deleting their XP (after a confirmation button). Cases about
+//! asking, and deleting their XP and their names and avatars (after a
+//! confirmation button). Cases about
 //! them stay: they are each server's moderation record, not theirs to erase.
 
 use chrono::Utc;
@@ -43,7 +44,7 @@ pub fn command() -> Command {
     ))
     .option(SubCommandBuilder::new(
         "delete",
-        "Delete your XP, levels and message counts in every server",
+        "Delete your XP, levels, message counts and saved names in every server",
     ))
     .build()
 }
@@ -55,6 +56,7 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
     let (sub, _) = inv.subcommand()?;
     let export = ctx.store.export_user(inv.user.id).await?;
     let servers = export.xp.len();
+    let named = export.profiles.len();
     match sub {
         "show" => {
             let here = export.xp.iter().find(|m| m.guild_id == inv.guild_id);
@@ -79,22 +81,26 @@ pub async fn run(ctx: &Context, inv: &Invocation<'_>) -> BotResult<Reply> {
                     0,
                 )],
                 ..Reply::ephemeral(format!(
-                    "Keeper keeps, about you: XP in {servers} server(s) ({here}); {} case(s) \
-                     about you; {} case(s) you made as a moderator. The attached file holds \
-                     all of it. `/mydata delete` deletes your XP; {CASES_KEPT}",
+                    "Keeper keeps, about you: XP in {servers} server(s) ({here}); your name \
+                     and avatar as last seen in {named} server(s), for the web leaderboard; \
+                     {} case(s) about you; {} case(s) you made as a moderator. The attached \
+                     file holds all of it. `/mydata delete` deletes your XP, names and \
+                     avatars; {CASES_KEPT}",
                     export.cases.len(),
                     export.moderated.len(),
                 ))
             })
         }
-        "delete" if servers == 0 => Ok(Reply::ephemeral(format!(
-            "Keeper keeps no XP for you in any server: nothing to delete. {CASES_KEPT}"
+        "delete" if servers == 0 && named == 0 => Ok(Reply::ephemeral(format!(
+            "Keeper keeps no XP and no name for you in any server: nothing to delete. \
+             {CASES_KEPT}"
         ))),
         "delete" => {
             let now = Utc::now();
             Ok(Reply::ephemeral(format!(
                 "This deletes your XP, levels and message counts in all {servers} server(s) \
-                 where you have some; it can't be undone. {CASES_KEPT}"
+                 where you have some, and your name and avatar as Keeper saw them in \
+                 {named}; it can't be undone. {CASES_KEPT}"
             ))
             .buttons(&[
                 (
@@ -127,10 +133,13 @@ async fn clicked(ctx: &Context, click: &Click<'_>) -> BotResult<Reply> {
                     Utc::now(),
                 )
                 .await?;
+            // So that their next message takes their profile again at once.
+            ctx.xp.profiles.forget_user(click.user.id);
             Ok(Reply::ephemeral(match deleted {
                 Applied::Now(rows) => format!(
-                    "Deleted your XP, levels and message counts: {rows} server(s). XP you earn \
-                     from now on counts again. {CASES_KEPT}"
+                    "Deleted your XP, levels and message counts ({rows} server(s)) and the \
+                     names and avatars Keeper saw. XP you earn from now on counts again, and \
+                     your name shows again when you next speak. {CASES_KEPT}"
                 ),
                 Applied::Before => ALREADY_DONE.to_owned(),
             }))

@@ -35,6 +35,7 @@ fn facts(guild: Guild, bot: Id<UserMarker>) -> GuildFacts {
     GuildFacts {
         guild_id: guild.id,
         name: guild.name,
+        icon: guild.icon.map(|hash| hash.to_string()),
         owner_id: Some(guild.owner_id),
         member_count: guild.member_count.unwrap_or(0),
         roles: guild.roles.iter().map(guild_role).collect(),

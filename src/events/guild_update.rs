@@ -10,7 +10,8 @@ use crate::context::Context;
 pub fn handle(ctx: &Arc<Context>, event: Event) {
     if let Event::GuildUpdate(update) = event {
         let guild = update.0;
+        let icon = guild.icon.map(|hash| hash.to_string());
         ctx.guilds
-            .updated(guild.id, guild.name, Some(guild.owner_id));
+            .updated(guild.id, guild.name, icon, Some(guild.owner_id));
     }
 }

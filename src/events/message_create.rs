@@ -23,7 +23,12 @@ use twilight_model::{
     },
 };
 
-use crate::{command, context::Context, snowflake};
+use crate::{
+    command,
+    context::Context,
+    snowflake,
+    xp::profiles::{avatar_hash, display_name},
+};
 
 pub fn handle(ctx: &Arc<Context>, event: Event) {
     let Event::MessageCreate(message) = event else {
@@ -37,8 +42,22 @@ pub fn handle(ctx: &Arc<Context>, event: Event) {
         return;
     }
     let settings = ctx.guilds.settings(guild);
-    ctx.xp
-        .on_message(&settings, message.id, message.author.id, message.channel_id);
+    if ctx
+        .xp
+        .on_message(&settings, message.id, message.author.id, message.channel_id)
+    {
+        let author = &message.author;
+        let nick = message.member.as_ref().and_then(|m| m.nick.as_deref());
+        let avatar = author.avatar.map(|hash| hash.to_string());
+        seen(
+            ctx,
+            guild,
+            message.id,
+            author.id,
+            display_name(nick, author.global_name.as_deref(), &author.name),
+            avatar.as_deref(),
+        );
+    }
     if let Some(text) = text_command(ctx, &settings, &message.content) {
         // A member's commands within a few seconds of their last are ignored,
         // silently: a spammer gets one answer, not a queue of them.
@@ -65,6 +84,24 @@ fn text_command<'a>(
         .filter(|text| command::text::is_known(&text.name))
 }
 
+/// The author earned XP: their profile for the web leaderboard, if none was
+/// taken today ([`crate::xp::profiles`]).
+fn seen(
+    ctx: &Context,
+    guild: Id<GuildMarker>,
+    message: Id<MessageMarker>,
+    user: Id<UserMarker>,
+    name: Option<&str>,
+    avatar: Option<&str>,
+) {
+    if let Some(name) = name {
+        let at = snowflake::created_at(message.get());
+        ctx.xp
+            .profiles
+            .seen(guild, user, name, avatar_hash(avatar), at);
+    }
+}
+
 /// What [`handle_raw`] reads of a MESSAGE_CREATE payload; serde skips the rest
 /// without building it.
 #[derive(Debug, Deserialize)]
@@ -79,7 +116,10 @@ struct Chat<'a> {
     channel_id: Id<ChannelMarker>,
     #[serde(default)]
     guild_id: Option<Id<GuildMarker>>,
-    author: Author,
+    #[serde(borrow)]
+    author: Author<'a>,
+    #[serde(borrow, default)]
+    member: Option<Member<'a>>,
     #[serde(default)]
     webhook_id: Option<Id<WebhookMarker>>,
     #[serde(borrow, default)]
@@ -87,10 +127,22 @@ struct Chat<'a> {
 }
 
 #[derive(Debug, Deserialize)]
-struct Author {
+struct Author<'a> {
     id: Id<UserMarker>,
     #[serde(default)]
     bot: bool,
+    #[serde(borrow, default)]
+    username: Cow<'a, str>,
+    #[serde(borrow, default)]
+    global_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    avatar: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Member<'a> {
+    #[serde(borrow, default)]
+    nick: Option<Cow<'a, str>>,
 }
 
 /// Handle `json` if it is a MESSAGE_CREATE that only earns XP (or nothing):
@@ -111,8 +163,21 @@ pub fn handle_raw(ctx: &Context, json: &str) -> bool {
     if text_command(ctx, &settings, &chat.content).is_some() {
         return false;
     }
-    ctx.xp
-        .on_message(&settings, chat.id, chat.author.id, chat.channel_id);
+    if ctx
+        .xp
+        .on_message(&settings, chat.id, chat.author.id, chat.channel_id)
+    {
+        let author = &chat.author;
+        let nick = chat.member.as_ref().and_then(|m| m.nick.as_deref());
+        seen(
+            ctx,
+            guild,
+            chat.id,
+            author.id,
+            display_name(nick, author.global_name.as_deref(), &author.username),
+            author.avatar.as_deref(),
+        );
+    }
     true
 }
 
@@ -171,6 +236,50 @@ mod tests {
             (lean.author.bot, lean.webhook_id, lean.content.as_ref()),
             (whole.author.bot, whole.webhook_id, whole.content.as_str())
         );
+        let lean_nick = lean.member.as_ref().and_then(|m| m.nick.as_deref());
+        let whole_nick = whole.member.as_ref().and_then(|m| m.nick.as_deref());
+        assert_eq!(
+            (
+                lean.author.username.as_ref(),
+                lean.author.global_name.as_deref(),
+                lean.author.avatar.as_deref().map(str::to_owned),
+                lean_nick,
+            ),
+            (
+                whole.author.name.as_str(),
+                whole.author.global_name.as_deref(),
+                whole.author.avatar.map(|h| h.to_string()),
+                whole_nick,
+            )
+        );
+    }
+
+    /// The name and avatar the leaderboard page shows, as twilight reads them:
+    /// a nickname, an escaped global name, an animated avatar's hash.
+    #[test]
+    fn reads_the_authors_name_and_avatar() {
+        let json = r#"{"op":0,"s":7,"t":"MESSAGE_CREATE","d":{"id":"1313000000000000001",
+            "channel_id":"55","guild_id":"9","content":"hi","type":0,"tts":false,"flags":0,
+            "timestamp":"2026-12-01T19:00:00.000000+00:00","pinned":false,"mentions":[],
+            "mention_roles":[],"mention_everyone":false,"embeds":[],"attachments":[],
+            "components":[],"edited_timestamp":null,
+            "member":{"nick":"N\u00efck <b>","roles":[],"mute":false,"deaf":false,"flags":0,
+            "joined_at":"2026-01-01T00:00:00.000000+00:00"},
+            "author":{"id":"44","username":"ann","global_name":"\u0645\u0631\u062d\u0628\u0627 \"A\"",
+            "discriminator":"0","public_flags":0,
+            "avatar":"a_0123456789abcdef0123456789abcdef"}}}"#;
+        same_as_whole(json);
+        let lean = chat(json).unwrap();
+        let nick = lean.member.as_ref().and_then(|m| m.nick.as_deref());
+        assert_eq!(
+            display_name(
+                nick,
+                lean.author.global_name.as_deref(),
+                &lean.author.username
+            ),
+            Some("Nïck <b>")
+        );
+        assert_eq!(lean.author.global_name.as_deref(), Some("مرحبا \"A\""));
     }
 
     #[test]

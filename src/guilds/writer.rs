@@ -34,6 +34,7 @@ pub enum Write {
     Update {
         guild: Id<GuildMarker>,
         name: String,
+        icon: Option<String>,
         owner: Option<Id<UserMarker>>,
     },
     SaveRole(Id<GuildMarker>, GuildRole),
@@ -126,7 +127,16 @@ async fn apply(store: &dyn Store, write: &Write) -> StoreResult<bool> {
     let now = Utc::now();
     match write {
         Write::Save(facts) => store.save_guild(facts, now).await,
-        Write::Update { guild, name, owner } => store.update_guild(*guild, name, *owner, now).await,
+        Write::Update {
+            guild,
+            name,
+            icon,
+            owner,
+        } => {
+            store
+                .update_guild(*guild, name, icon.as_deref(), *owner, now)
+                .await
+        }
         Write::SaveRole(guild, role) => store.save_role(*guild, role, now).await,
         Write::DeleteRole(guild, role) => store.delete_role(*guild, *role, now).await,
         Write::BotRoles(guild, roles) => store.set_bot_roles(*guild, roles, now).await,

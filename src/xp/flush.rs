@@ -28,6 +28,12 @@ pub async fn run(xp: Arc<Xp>, every: Duration, shutdown: CancellationToken, metr
             let result = xp.flush().await;
             let waiting = xp.pending_members();
             metrics.flush(started.elapsed(), members, result.is_err(), waiting);
+            // Then the names and avatars taken since the last flush; a failure
+            // keeps them for the next and does not hold the awards back (the
+            // store's own metrics count it).
+            if let Err(err) = xp.flush_profiles().await {
+                tracing::debug!(error = %err, "members' names not written; retried next flush");
+            }
             result
         }
     };

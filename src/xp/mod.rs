@@ -38,6 +38,7 @@ pub mod buffer;
 pub mod cooldown;
 pub mod flush;
 pub mod level_up;
+pub mod profiles;
 
 use std::{
     sync::{Arc, Mutex},
@@ -57,6 +58,7 @@ use crate::{guilds::Guilds, outbox::Outbox, snowflake};
 use buffer::{LevelUp, XpBuffer};
 use cooldown::Cooldowns;
 use level_up::LevelUps;
+use profiles::Profiles;
 
 /// How long a shutdown waits for level-up effects held back by rate limits: the
 /// XP they follow from is stored, so they are not worth the whole budget.
@@ -74,6 +76,8 @@ pub struct Xp {
     effects: Arc<LevelUps>,
     /// Where level-up effects run, so that the shutdown waits for them.
     tasks: TaskTracker,
+    /// Members' names and avatars waiting to be written ([`profiles`]).
+    pub profiles: Profiles,
 }
 
 impl Xp {
@@ -90,6 +94,7 @@ impl Xp {
             cooldowns: Mutex::default(),
             effects: Arc::new(LevelUps::new(http, guilds, outbox)),
             tasks,
+            profiles: Profiles::default(),
         }
     }
 
@@ -108,25 +113,27 @@ impl Xp {
 
     /// A guild message by a member: its XP (0 inside the cooldown, but the
     /// message still counts) goes into the buffer. Never waits: two short locks.
+    /// Whether it earned XP (the moment to offer the member's profile, at
+    /// most once per cooldown: [`profiles`]).
     pub fn on_message(
         &self,
         settings: &GuildSettings,
         message: Id<MessageMarker>,
         user: Id<UserMarker>,
         channel: Id<ChannelMarker>,
-    ) {
+    ) -> bool {
         // Discord's moment for the message (its ID), not our clock: a message
         // replayed after a restart gets the decision it had live.
         let at = snowflake::created_at(message.get());
         let guild = settings.guild_id;
-        let (xp, awarded_at) = {
+        let (xp, awarded_at, earned) = {
             let mut cooldowns = self.cooldowns.lock().expect("cooldowns lock");
             if cooldowns.try_award(guild, user, at, settings.xp_cooldown_secs) {
                 let xp = cooldown::roll_xp(message.get(), settings.xp_min, settings.xp_max);
-                (xp, at)
+                (xp, at, true)
             } else {
                 // Inside the cooldown there is a last award to keep.
-                (0, cooldowns.last(guild, user).unwrap_or(at))
+                (0, cooldowns.last(guild, user).unwrap_or(at), false)
             }
         };
         let award = XpAward {
@@ -137,6 +144,7 @@ impl Xp {
             at: awarded_at,
         };
         self.buffer.record(&award, channel, at);
+        earned
     }
 
     /// Every event of the session's shard up to its sequence has been handed
@@ -157,6 +165,24 @@ impl Xp {
         let flushed = self.buffer.flush(self.store.as_ref()).await;
         self.spawn_effects(flushed.level_ups);
         flushed.error.map_or(Ok(()), Err)
+    }
+
+    /// Write the members' profiles taken since the last time (after the
+    /// awards, by the flush loop and the shutdown). A failed write keeps them
+    /// for the next; how many were waiting.
+    pub async fn flush_profiles(&self) -> StoreResult<usize> {
+        let profiles = self.profiles.take();
+        let count = profiles.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        match self.store.save_profiles(&profiles).await {
+            Ok(_) => Ok(count),
+            Err(err) => {
+                self.profiles.put_back(profiles);
+                Err(err)
+            }
+        }
     }
 
     /// A moderator reset the member's XP: their next message earns at once.
@@ -205,6 +231,12 @@ impl Xp {
                 members = pending,
                 "the final XP write timed out; Discord will replay it on resume"
             ),
+        }
+        // Names wait for no one: a profile lost here is taken again from the
+        // member's next message.
+        let profiles = tokio::time::timeout_at(deadline, self.flush_profiles()).await;
+        if !matches!(profiles, Ok(Ok(_))) {
+            tracing::debug!("members' latest names were not written before the shutdown");
         }
         let grace = deadline.min(tokio::time::Instant::now() + EFFECTS_GRACE);
         if tokio::time::timeout_at(grace, self.tasks.wait())

@@ -97,7 +97,8 @@ impl AdminStore for PgStore {
             (SELECT COUNT(*) FROM applied_interactions) AS "applied_interactions!",
             (SELECT COUNT(*) FROM welcomed_members) AS "welcomed_members!",
             (SELECT COUNT(*) FROM guilds) AS "guilds!",
-            (SELECT COUNT(*) FROM guild_roles) AS "guild_roles!""#
+            (SELECT COUNT(*) FROM guild_roles) AS "guild_roles!",
+            (SELECT COUNT(*) FROM member_profiles) AS "member_profiles!""#
         )
         .fetch_one(&mut *work)
         .await
@@ -116,6 +117,7 @@ impl AdminStore for PgStore {
             ("welcomed_members", row.welcomed_members),
             ("guilds", row.guilds),
             ("guild_roles", row.guild_roles),
+            ("member_profiles", row.member_profiles),
         ])
     }
 

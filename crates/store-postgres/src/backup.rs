@@ -43,6 +43,7 @@ pub async fn restore_dump(path: &Path, url: &str) -> StoreResult<()> {
     // on any that is not.
     let dropped = sqlx::query!(
         "DROP TABLE IF EXISTS guild_settings, guilds, guild_roles, member_xp, member_xp_buckets,
+             member_profiles,
              level_rewards, case_counters, mod_cases, case_amendments, escalation_rules,
              welcomed_members, gateway_sessions, applied_interactions, backup_runs,
              identify_slots, _sqlx_migrations

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    Applied, GuildFacts, GuildRole, GuildStore, StoreError, StoreResult, id_from_db, id_to_db,
-    permissions_from_db, permissions_to_db,
+    Applied, GuildFacts, GuildProfile, GuildRole, GuildStore, StoreError, StoreResult, id_from_db,
+    id_to_db, permissions_from_db, permissions_to_db,
 };
 use twilight_model::id::{
     Id,
@@ -22,6 +22,7 @@ use crate::{
 struct GuildRow {
     guild_id: i64,
     name: String,
+    icon: Option<String>,
     owner_id: Option<i64>,
     member_count: i64,
     joined_at: Option<DateTime<Utc>>,
@@ -46,6 +47,7 @@ impl TryFrom<GuildRow> for GuildFacts {
         Ok(GuildFacts {
             guild_id: id_from_db(r.guild_id)?,
             name: r.name,
+            icon: r.icon,
             owner_id: r.owner_id.map(id_from_db).transpose()?,
             member_count: narrow(r.member_count, "member_count")?,
             roles: Vec::new(),
@@ -77,10 +79,12 @@ impl GuildStore for PgStore {
         let member_count = i64::try_from(facts.member_count).unwrap_or(i64::MAX);
         let mut tx = self.begin_write().await?;
         sqlx::query!(
-            "INSERT INTO guilds AS g (guild_id, name, owner_id, member_count, joined_at, left_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, NULL, $6)
+            "INSERT INTO guilds AS g (guild_id, name, icon, owner_id, member_count, joined_at, left_at,
+                 updated_at)
+             VALUES ($1, $2, $7, $3, $4, $5, NULL, $6)
              ON CONFLICT (guild_id) DO UPDATE SET
                  name = excluded.name,
+                 icon = excluded.icon,
                  owner_id = excluded.owner_id,
                  member_count = excluded.member_count,
                  joined_at = COALESCE(excluded.joined_at, g.joined_at),
@@ -92,6 +96,7 @@ impl GuildStore for PgStore {
             member_count,
             facts.joined_at,
             at,
+            facts.icon,
         )
         .execute(&mut *tx)
         .await
@@ -136,23 +141,43 @@ impl GuildStore for PgStore {
         &self,
         guild: Id<GuildMarker>,
         name: &str,
+        icon: Option<&str>,
         owner: Option<Id<UserMarker>>,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut work = self.work().await?;
         sqlx::query!(
-            "UPDATE guilds SET name = $2, owner_id = COALESCE($3, owner_id), updated_at = $4
+            "UPDATE guilds SET name = $2, icon = $5, owner_id = COALESCE($3, owner_id),
+                 updated_at = $4
              WHERE guild_id = $1",
             id_to_db(guild),
             name,
             owner.map(id_to_db),
             at,
+            icon,
         )
         .execute(&mut *work)
         .await
         .map_err(db_error)?;
         work.done().await?;
         Ok(())
+    }
+
+    async fn guild_profile(&self, guild: Id<GuildMarker>) -> StoreResult<Option<GuildProfile>> {
+        let mut work = self.work().await?;
+        let row = sqlx::query!(
+            "SELECT name, icon FROM guilds WHERE guild_id = $1",
+            id_to_db(guild)
+        )
+        .fetch_optional(&mut *work)
+        .await
+        .map_err(db_error)?;
+        work.done().await?;
+        Ok(row.map(|r| GuildProfile {
+            guild_id: guild,
+            name: r.name,
+            icon: r.icon,
+        }))
     }
 
     async fn save_role(
@@ -246,7 +271,7 @@ impl GuildStore for PgStore {
         let mut tx = self.begin_read().await?;
         let guilds = sqlx::query_as!(
             GuildRow,
-            "SELECT guild_id, name, owner_id, member_count, joined_at, left_at
+            "SELECT guild_id, name, icon, owner_id, member_count, joined_at, left_at
              FROM guilds ORDER BY guild_id"
         )
         .fetch_all(&mut *tx)
@@ -344,7 +369,7 @@ impl GuildStore for PgStore {
     }
 }
 
-/// Delete the guild's data (settings, members' XP, rewards, cases and their
+/// Delete the guild's data (settings, members' XP and profiles, rewards, cases and their
 /// history and numbering, escalation rules, joins) in `tx`, keeping what the
 /// gateway told of it (facts, roles) and the interactions applied there; the
 /// rows deleted.
@@ -356,6 +381,11 @@ async fn delete_guild_data(tx: &mut sqlx::PgConnection, guild_id: i64) -> StoreR
         .map_err(db_error)?
         .rows_affected();
     rows += sqlx::query!("DELETE FROM member_xp WHERE guild_id = $1", guild_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    rows += sqlx::query!("DELETE FROM member_profiles WHERE guild_id = $1", guild_id)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?

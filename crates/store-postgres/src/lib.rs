@@ -32,6 +32,7 @@ mod escalations;
 mod guilds;
 mod import;
 mod migrate;
+mod profiles;
 mod replays;
 mod rewards;
 mod sessions;

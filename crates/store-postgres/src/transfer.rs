@@ -17,10 +17,12 @@ use chrono::{DateTime, Utc};
 use keeper_store::{
     StoreError, StoreResult, TransferStore, id_from_db, id_to_db,
     levels::{level_for_xp, xp_bucket},
+    profiles::fold_name,
     transfer::{
         AppliedInteractionRow, CaseAmendmentRow, CaseCounterRow, EscalationRuleRow,
-        GatewaySessionRow, GuildRoleRow, GuildRow, GuildSettingsRow, LevelRewardRow, MemberXpRow,
-        ModCaseRow, RowKey, Rows, Table, WelcomedMemberRow, to_millis,
+        GatewaySessionRow, GuildRoleRow, GuildRow, GuildSettingsRow, LevelRewardRow,
+        MemberProfileRow, MemberXpRow, ModCaseRow, RowKey, Rows, Table, WelcomedMemberRow,
+        to_millis,
     },
 };
 use sqlx::PgConnection;
@@ -85,6 +87,7 @@ impl TryFrom<StoredSettings> for GuildSettingsRow {
 struct StoredGuild {
     guild_id: i64,
     name: String,
+    icon: Option<String>,
     owner_id: Option<i64>,
     member_count: i64,
     joined_at: Option<DateTime<Utc>>,
@@ -99,11 +102,35 @@ impl TryFrom<StoredGuild> for GuildRow {
         Ok(GuildRow {
             guild_id: id_from_db(r.guild_id)?,
             name: r.name,
+            icon: r.icon,
             owner_id: r.owner_id.map(id_from_db).transpose()?,
             member_count: r.member_count,
             joined_at: r.joined_at.map(to_millis),
             left_at: r.left_at.map(to_millis),
             updated_at: to_millis(r.updated_at),
+        })
+    }
+}
+
+/// A `member_profiles` row as stored (without the folded name).
+struct StoredProfile {
+    guild_id: i64,
+    user_id: i64,
+    display_name: String,
+    avatar: Option<String>,
+    seen_at: DateTime<Utc>,
+}
+
+impl TryFrom<StoredProfile> for MemberProfileRow {
+    type Error = StoreError;
+
+    fn try_from(r: StoredProfile) -> StoreResult<Self> {
+        Ok(MemberProfileRow {
+            guild_id: id_from_db(r.guild_id)?,
+            user_id: id_from_db(r.user_id)?,
+            display_name: r.display_name,
+            avatar: r.avatar,
+            seen_at: to_millis(r.seen_at),
         })
     }
 }
@@ -372,6 +399,7 @@ impl TransferStore for PgStore {
             Table::Guilds => Rows::Guilds(read_guilds(conn, after, limit).await?),
             Table::GuildRoles => Rows::GuildRoles(read_roles(conn, after, limit).await?),
             Table::MemberXp => Rows::MemberXp(read_member_xp(conn, after, limit).await?),
+            Table::MemberProfiles => Rows::MemberProfiles(read_profiles(conn, after, limit).await?),
             Table::LevelRewards => Rows::LevelRewards(read_rewards(conn, after, limit).await?),
             Table::CaseCounters => Rows::CaseCounters(read_counters(conn, after, limit).await?),
             Table::ModCases => Rows::ModCases(read_cases(conn, after, limit).await?),
@@ -403,6 +431,7 @@ impl TransferStore for PgStore {
             Rows::Guilds(rows) => write_guilds(&mut tx, rows).await?,
             Rows::GuildRoles(rows) => write_roles(&mut tx, rows).await?,
             Rows::MemberXp(rows) => write_member_xp(&mut tx, rows).await?,
+            Rows::MemberProfiles(rows) => write_profiles(&mut tx, rows).await?,
             Rows::LevelRewards(rows) => write_rewards(&mut tx, rows).await?,
             Rows::CaseCounters(rows) => write_counters(&mut tx, rows).await?,
             Rows::ModCases(rows) => write_cases(&mut tx, rows).await?,
@@ -421,7 +450,7 @@ impl TransferStore for PgStore {
     async fn clear_all(&self) -> StoreResult<()> {
         let mut work = self.work().await?;
         sqlx::query!(
-            "TRUNCATE guild_settings, guilds, guild_roles, member_xp, level_rewards,
+            "TRUNCATE guild_settings, guilds, guild_roles, member_xp, member_profiles, level_rewards,
              case_counters, mod_cases, case_amendments, escalation_rules, welcomed_members,
              gateway_sessions, applied_interactions"
         )
@@ -481,7 +510,7 @@ async fn read_guilds(
         None => {
             sqlx::query_as!(
                 StoredGuild,
-                "SELECT guild_id, name, owner_id, member_count, joined_at, left_at, updated_at
+                "SELECT guild_id, name, icon, owner_id, member_count, joined_at, left_at, updated_at
              FROM guilds ORDER BY guild_id LIMIT $1",
                 limit,
             )
@@ -491,7 +520,7 @@ async fn read_guilds(
         Some([guild_id, ..]) => {
             sqlx::query_as!(
                 StoredGuild,
-                "SELECT guild_id, name, owner_id, member_count, joined_at, left_at, updated_at
+                "SELECT guild_id, name, icon, owner_id, member_count, joined_at, left_at, updated_at
              FROM guilds WHERE guild_id > $1 ORDER BY guild_id LIMIT $2",
                 guild_id,
                 limit,
@@ -557,6 +586,39 @@ async fn read_member_xp(
                 StoredMemberXp,
                 "SELECT guild_id, user_id, xp, messages, last_award_at
              FROM member_xp WHERE (guild_id, user_id) > ($1, $2)
+             ORDER BY guild_id, user_id LIMIT $3",
+                guild_id,
+                user_id,
+                limit,
+            )
+            .fetch_all(conn)
+            .await
+        }
+    };
+    from_rows(rows.map_err(db_error)?)
+}
+
+async fn read_profiles(
+    conn: &mut PgConnection,
+    after: Option<RowKey>,
+    limit: i64,
+) -> StoreResult<Vec<MemberProfileRow>> {
+    let rows = match after {
+        None => {
+            sqlx::query_as!(
+                StoredProfile,
+                "SELECT guild_id, user_id, display_name, avatar, seen_at
+             FROM member_profiles ORDER BY guild_id, user_id LIMIT $1",
+                limit,
+            )
+            .fetch_all(conn)
+            .await
+        }
+        Some([guild_id, user_id, _]) => {
+            sqlx::query_as!(
+                StoredProfile,
+                "SELECT guild_id, user_id, display_name, avatar, seen_at
+             FROM member_profiles WHERE (guild_id, user_id) > ($1, $2)
              ORDER BY guild_id, user_id LIMIT $3",
                 guild_id,
                 user_id,
@@ -881,8 +943,8 @@ async fn write_guilds(conn: &mut PgConnection, rows: &[GuildRow]) -> StoreResult
     for r in rows {
         sqlx::query!(
             "INSERT INTO guilds
-                 (guild_id, name, owner_id, member_count, joined_at, left_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 (guild_id, name, icon, owner_id, member_count, joined_at, left_at, updated_at)
+             VALUES ($1, $2, $8, $3, $4, $5, $6, $7)",
             id_to_db(r.guild_id),
             r.name,
             r.owner_id.map(id_to_db),
@@ -890,6 +952,7 @@ async fn write_guilds(conn: &mut PgConnection, rows: &[GuildRow]) -> StoreResult
             r.joined_at,
             r.left_at,
             r.updated_at,
+            r.icon,
         )
         .execute(&mut *conn)
         .await
@@ -932,6 +995,25 @@ async fn write_member_xp(conn: &mut PgConnection, rows: &[MemberXpRow]) -> Store
         &column(rows, |r| xp_bucket(r.xp)),
         &column(rows, |r| r.messages),
         &column(rows, |r| r.last_award_at) as &[Option<DateTime<Utc>>],
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// The folded name is derived here, as every profile write does (`profiles.rs`).
+async fn write_profiles(conn: &mut PgConnection, rows: &[MemberProfileRow]) -> StoreResult<()> {
+    sqlx::query!(
+        "INSERT INTO member_profiles (guild_id, user_id, display_name, search_name, avatar, seen_at)
+         SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[],
+                              $6::timestamptz[])",
+        &column(rows, |r| id_to_db(r.guild_id)),
+        &column(rows, |r| id_to_db(r.user_id)),
+        &column(rows, |r| r.display_name.clone()),
+        &column(rows, |r| fold_name(&r.display_name)),
+        &column(rows, |r| r.avatar.clone()) as &[Option<String>],
+        &column(rows, |r| r.seen_at),
     )
     .execute(&mut *conn)
     .await

@@ -9,19 +9,30 @@ use twilight_model::id::{
     marker::{GuildMarker, InteractionMarker, UserMarker},
 };
 
-use crate::{PgStore, cases::CaseRow, convert::from_rows, error::db_error, xp::XpRow};
+use crate::{
+    PgStore, cases::CaseRow, convert::from_rows, error::db_error, profiles::ProfileRow, xp::XpRow,
+};
 
 #[async_trait]
 impl UserDataStore for PgStore {
     async fn export_user(&self, user: Id<UserMarker>) -> StoreResult<UserExport> {
         let user_id = id_to_db(user);
-        // One snapshot for the three reads, so the export is consistent with itself.
+        // One snapshot for the four reads, so the export is consistent with itself.
         let mut tx = self.begin_read().await?;
         let xp = sqlx::query_as!(
             XpRow,
             "SELECT guild_id, user_id, xp, level, messages, last_award_at
          FROM member_xp WHERE user_id = $1 ORDER BY guild_id",
             user_id,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let profiles = sqlx::query_as!(
+            ProfileRow,
+            "SELECT guild_id, user_id, display_name, avatar, seen_at
+             FROM member_profiles WHERE user_id = $1 ORDER BY guild_id",
+            user_id
         )
         .fetch_all(&mut *tx)
         .await
@@ -54,6 +65,7 @@ impl UserDataStore for PgStore {
         Ok(UserExport {
             user_id: user,
             xp: from_rows(xp)?,
+            profiles: from_rows(profiles)?,
             cases: from_rows(cases)?,
             moderated: from_rows(moderated)?,
         })
@@ -63,6 +75,11 @@ impl UserDataStore for PgStore {
         let user_id = id_to_db(user);
         let mut tx = self.begin_write().await?;
         let xp_rows = sqlx::query!("DELETE FROM member_xp WHERE user_id = $1", user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        let profiles = sqlx::query!("DELETE FROM member_profiles WHERE user_id = $1", user_id)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?
@@ -89,7 +106,11 @@ impl UserDataStore for PgStore {
             .await
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
-        Ok(DeletedCounts { xp_rows, cases })
+        Ok(DeletedCounts {
+            xp_rows,
+            profiles,
+            cases,
+        })
     }
 
     async fn delete_user_xp(
@@ -104,6 +125,12 @@ impl UserDataStore for PgStore {
         };
         let user_id = id_to_db(user);
         let xp = sqlx::query!("DELETE FROM member_xp WHERE user_id = $1", user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        // Their names and avatars go with it: the leaderboard page no longer
+        // shows them.
+        sqlx::query!("DELETE FROM member_profiles WHERE user_id = $1", user_id)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;

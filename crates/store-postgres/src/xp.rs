@@ -56,16 +56,16 @@ impl TryFrom<XpRow> for MemberXp {
 }
 
 /// A member's row with their place on the leaderboard.
-struct RankRow {
-    guild_id: i64,
-    user_id: i64,
-    xp: i64,
-    level: i32,
-    messages: i64,
-    last_award_at: Option<DateTime<Utc>>,
+pub(crate) struct RankRow {
+    pub(crate) guild_id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) xp: i64,
+    pub(crate) level: i32,
+    pub(crate) messages: i64,
+    pub(crate) last_award_at: Option<DateTime<Utc>>,
     /// Members ahead in leaderboard order.
-    ahead: i64,
-    out_of: i64,
+    pub(crate) ahead: i64,
+    pub(crate) out_of: i64,
 }
 
 impl TryFrom<RankRow> for MemberRank {

@@ -326,6 +326,7 @@ async fn every_table_is_commented() {
             "guilds",
             "identify_slots",
             "level_rewards",
+            "member_profiles",
             "member_xp",
             "member_xp_buckets",
             "mod_cases",
@@ -480,7 +481,7 @@ async fn the_views_show_what_the_store_reads() {
     let expected = keeper_store::conformance::fill_for_views(&store).await;
     let leaderboard = sqlx::query!(
         r#"SELECT guild_id AS "guild_id!", rank AS "rank!", user_id AS "user_id!",
-                  xp AS "xp!", level::BIGINT AS "level!"
+                  xp AS "xp!", level::BIGINT AS "level!", display_name
            FROM leaderboard ORDER BY guild_id, rank"#
     )
     .fetch_all(store.pool())
@@ -488,7 +489,17 @@ async fn the_views_show_what_the_store_reads() {
     .unwrap();
     let leaderboard: Vec<_> = leaderboard
         .into_iter()
-        .map(|r| (r.guild_id as u64, r.rank, r.user_id as u64, r.xp, r.level))
+        .map(|r| {
+            let name = r.display_name;
+            (
+                r.guild_id as u64,
+                r.rank,
+                r.user_id as u64,
+                r.xp,
+                r.level,
+                name,
+            )
+        })
         .collect();
     assert_eq!(leaderboard, expected.leaderboard);
     let active = sqlx::query!(

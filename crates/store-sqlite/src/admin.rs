@@ -88,7 +88,8 @@ impl AdminStore for SqliteStore {
              (SELECT COUNT(*) FROM applied_interactions) AS "applied_interactions!: i64",
              (SELECT COUNT(*) FROM welcomed_members) AS "welcomed_members!: i64",
              (SELECT COUNT(*) FROM guilds) AS "guilds!: i64",
-             (SELECT COUNT(*) FROM guild_roles) AS "guild_roles!: i64""#
+             (SELECT COUNT(*) FROM guild_roles) AS "guild_roles!: i64",
+             (SELECT COUNT(*) FROM member_profiles) AS "member_profiles!: i64""#
         )
         .fetch_all(&self.reader)
         .await
@@ -109,6 +110,7 @@ impl AdminStore for SqliteStore {
             ("welcomed_members", r.welcomed_members),
             ("guilds", r.guilds),
             ("guild_roles", r.guild_roles),
+            ("member_profiles", r.member_profiles),
         ])
     }
 

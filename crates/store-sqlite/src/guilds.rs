@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    Applied, GuildFacts, GuildRole, GuildStore, StoreError, StoreResult, id_from_db, id_to_db,
-    permissions_from_db, permissions_to_db,
+    Applied, GuildFacts, GuildProfile, GuildRole, GuildStore, StoreError, StoreResult, id_from_db,
+    id_to_db, permissions_from_db, permissions_to_db,
 };
 use twilight_model::id::{
     Id,
@@ -22,6 +22,7 @@ use crate::{
 struct GuildRow {
     guild_id: i64,
     name: String,
+    icon: Option<String>,
     owner_id: Option<i64>,
     member_count: i64,
     joined_at: Option<i64>,
@@ -46,6 +47,7 @@ impl TryFrom<GuildRow> for GuildFacts {
         Ok(GuildFacts {
             guild_id: id_from_db(r.guild_id)?,
             name: r.name,
+            icon: r.icon,
             owner_id: r.owner_id.map(id_from_db).transpose()?,
             member_count: narrow(r.member_count, "member_count")?,
             roles: Vec::new(),
@@ -80,10 +82,12 @@ impl GuildStore for SqliteStore {
         let at_ms = to_ms(at);
         let mut tx = self.begin_write().await?;
         sqlx::query!(
-            "INSERT INTO guilds (guild_id, name, owner_id, member_count, joined_at, left_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)
+            "INSERT INTO guilds (guild_id, name, icon, owner_id, member_count, joined_at, left_at,
+                 updated_at)
+             VALUES (?1, ?2, ?7, ?3, ?4, ?5, NULL, ?6)
              ON CONFLICT (guild_id) DO UPDATE SET
                  name = excluded.name,
+                 icon = excluded.icon,
                  owner_id = excluded.owner_id,
                  member_count = excluded.member_count,
                  joined_at = COALESCE(excluded.joined_at, guilds.joined_at),
@@ -94,7 +98,8 @@ impl GuildStore for SqliteStore {
             owner_id,
             member_count,
             joined_ms,
-            at_ms
+            at_ms,
+            facts.icon
         )
         .execute(&mut *tx)
         .await
@@ -130,22 +135,41 @@ impl GuildStore for SqliteStore {
         &self,
         guild: Id<GuildMarker>,
         name: &str,
+        icon: Option<&str>,
         owner: Option<Id<UserMarker>>,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let (guild_id, owner_id, at_ms) = (id_to_db(guild), owner.map(id_to_db), to_ms(at));
         sqlx::query!(
-            "UPDATE guilds SET name = ?2, owner_id = COALESCE(?3, owner_id), updated_at = ?4
+            "UPDATE guilds SET name = ?2, icon = ?5, owner_id = COALESCE(?3, owner_id),
+                 updated_at = ?4
              WHERE guild_id = ?1",
             guild_id,
             name,
             owner_id,
-            at_ms
+            at_ms,
+            icon
         )
         .execute(&self.writer)
         .await
         .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn guild_profile(&self, guild: Id<GuildMarker>) -> StoreResult<Option<GuildProfile>> {
+        let guild_id = id_to_db(guild);
+        let rows = sqlx::query!(
+            "SELECT name, icon FROM guilds WHERE guild_id = ?1",
+            guild_id
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?;
+        Ok(rows.into_iter().next().map(|r| GuildProfile {
+            guild_id: guild,
+            name: r.name,
+            icon: r.icon,
+        }))
     }
 
     async fn save_role(
@@ -242,7 +266,7 @@ impl GuildStore for SqliteStore {
         let mut tx = self.begin_read().await?;
         let guilds = sqlx::query_as!(
             GuildRow,
-            "SELECT guild_id, name, owner_id, member_count, joined_at, left_at
+            "SELECT guild_id, name, icon, owner_id, member_count, joined_at, left_at
              FROM guilds ORDER BY guild_id"
         )
         .fetch_all(&mut *tx)
@@ -338,7 +362,7 @@ impl GuildStore for SqliteStore {
     }
 }
 
-/// Delete the guild's data (settings, members' XP, rewards, cases and their
+/// Delete the guild's data (settings, members' XP and profiles, rewards, cases and their
 /// history and numbering, escalation rules, joins) in `tx`, keeping what the
 /// gateway told of it (facts, roles) and the interactions applied there; the
 /// rows deleted.
@@ -350,6 +374,11 @@ async fn delete_guild_data(tx: &mut sqlx::SqliteConnection, guild_id: i64) -> St
         .map_err(db_error)?
         .rows_affected();
     rows += sqlx::query!("DELETE FROM member_xp WHERE guild_id = ?1", guild_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+    rows += sqlx::query!("DELETE FROM member_profiles WHERE guild_id = ?1", guild_id)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?

@@ -54,6 +54,7 @@ mod escalations;
 mod guilds;
 mod import;
 mod migrate;
+mod profiles;
 mod replays;
 mod rewards;
 mod sessions;

@@ -17,10 +17,11 @@ use async_trait::async_trait;
 use keeper_store::{
     StoreError, StoreResult, TransferStore, id_from_db, id_to_db,
     levels::{level_for_xp, xp_bucket},
+    profiles::fold_name,
     transfer::{
         AppliedInteractionRow, CaseAmendmentRow, CaseCounterRow, EscalationRuleRow,
-        GatewaySessionRow, GuildRoleRow, GuildRow, GuildSettingsRow, LevelRewardRow, MemberXpRow,
-        ModCaseRow, RowKey, Rows, Table, WelcomedMemberRow,
+        GatewaySessionRow, GuildRoleRow, GuildRow, GuildSettingsRow, LevelRewardRow,
+        MemberProfileRow, MemberXpRow, ModCaseRow, RowKey, Rows, Table, WelcomedMemberRow,
     },
 };
 use sqlx::{SqliteConnection, SqlitePool};
@@ -85,6 +86,7 @@ impl TryFrom<StoredSettings> for GuildSettingsRow {
 struct StoredGuild {
     guild_id: i64,
     name: String,
+    icon: Option<String>,
     owner_id: Option<i64>,
     member_count: i64,
     joined_at: Option<i64>,
@@ -99,11 +101,35 @@ impl TryFrom<StoredGuild> for GuildRow {
         Ok(GuildRow {
             guild_id: id_from_db(r.guild_id)?,
             name: r.name,
+            icon: r.icon,
             owner_id: r.owner_id.map(id_from_db).transpose()?,
             member_count: r.member_count,
             joined_at: from_ms_opt(r.joined_at)?,
             left_at: from_ms_opt(r.left_at)?,
             updated_at: from_ms(r.updated_at)?,
+        })
+    }
+}
+
+/// A `member_profiles` row as stored (without the folded name).
+struct StoredProfile {
+    guild_id: i64,
+    user_id: i64,
+    display_name: String,
+    avatar: Option<String>,
+    seen_at: i64,
+}
+
+impl TryFrom<StoredProfile> for MemberProfileRow {
+    type Error = StoreError;
+
+    fn try_from(r: StoredProfile) -> StoreResult<Self> {
+        Ok(MemberProfileRow {
+            guild_id: id_from_db(r.guild_id)?,
+            user_id: id_from_db(r.user_id)?,
+            display_name: r.display_name,
+            avatar: r.avatar,
+            seen_at: from_ms(r.seen_at)?,
         })
     }
 }
@@ -358,6 +384,7 @@ impl TransferStore for SqliteStore {
             Table::Guilds => Rows::Guilds(read_guilds(pool, after, limit).await?),
             Table::GuildRoles => Rows::GuildRoles(read_roles(pool, after, limit).await?),
             Table::MemberXp => Rows::MemberXp(read_member_xp(pool, after, limit).await?),
+            Table::MemberProfiles => Rows::MemberProfiles(read_profiles(pool, after, limit).await?),
             Table::LevelRewards => Rows::LevelRewards(read_rewards(pool, after, limit).await?),
             Table::CaseCounters => Rows::CaseCounters(read_counters(pool, after, limit).await?),
             Table::ModCases => Rows::ModCases(read_cases(pool, after, limit).await?),
@@ -387,6 +414,7 @@ impl TransferStore for SqliteStore {
             Rows::Guilds(rows) => write_guilds(&mut tx, rows).await?,
             Rows::GuildRoles(rows) => write_roles(&mut tx, rows).await?,
             Rows::MemberXp(rows) => write_member_xp(&mut tx, rows).await?,
+            Rows::MemberProfiles(rows) => write_profiles(&mut tx, rows).await?,
             Rows::LevelRewards(rows) => write_rewards(&mut tx, rows).await?,
             Rows::CaseCounters(rows) => write_counters(&mut tx, rows).await?,
             Rows::ModCases(rows) => write_cases(&mut tx, rows).await?,
@@ -416,6 +444,10 @@ impl TransferStore for SqliteStore {
             .await
             .map_err(db_error)?;
         sqlx::query!("DELETE FROM member_xp")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query!("DELETE FROM member_profiles")
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -499,27 +531,23 @@ async fn read_guilds(
     limit: i64,
 ) -> StoreResult<Vec<GuildRow>> {
     let rows = match after {
-        None => {
-            sqlx::query_as!(
-                StoredGuild,
-                r#"SELECT guild_id, name, owner_id, member_count, joined_at, left_at, updated_at
+        None => sqlx::query_as!(
+            StoredGuild,
+            r#"SELECT guild_id, name, icon, owner_id, member_count, joined_at, left_at, updated_at
            FROM guilds ORDER BY guild_id LIMIT ?1"#,
-                limit
-            )
-            .fetch_all(pool)
-            .await
-        }
-        Some([guild_id, ..]) => {
-            sqlx::query_as!(
-                StoredGuild,
-                r#"SELECT guild_id, name, owner_id, member_count, joined_at, left_at, updated_at
+            limit
+        )
+        .fetch_all(pool)
+        .await,
+        Some([guild_id, ..]) => sqlx::query_as!(
+            StoredGuild,
+            r#"SELECT guild_id, name, icon, owner_id, member_count, joined_at, left_at, updated_at
            FROM guilds WHERE guild_id > ?1 ORDER BY guild_id LIMIT ?2"#,
-                guild_id,
-                limit
-            )
-            .fetch_all(pool)
-            .await
-        }
+            guild_id,
+            limit
+        )
+        .fetch_all(pool)
+        .await,
     };
     from_rows(rows.map_err(db_error)?)
 }
@@ -578,6 +606,39 @@ async fn read_member_xp(
                 StoredMemberXp,
                 r#"SELECT guild_id, user_id, xp, messages, last_award_at
            FROM member_xp WHERE (guild_id, user_id) > (?1, ?2)
+           ORDER BY guild_id, user_id LIMIT ?3"#,
+                guild_id,
+                user_id,
+                limit
+            )
+            .fetch_all(pool)
+            .await
+        }
+    };
+    from_rows(rows.map_err(db_error)?)
+}
+
+async fn read_profiles(
+    pool: &SqlitePool,
+    after: Option<RowKey>,
+    limit: i64,
+) -> StoreResult<Vec<MemberProfileRow>> {
+    let rows = match after {
+        None => {
+            sqlx::query_as!(
+                StoredProfile,
+                r#"SELECT guild_id, user_id, display_name, avatar, seen_at
+           FROM member_profiles ORDER BY guild_id, user_id LIMIT ?1"#,
+                limit
+            )
+            .fetch_all(pool)
+            .await
+        }
+        Some([guild_id, user_id, _]) => {
+            sqlx::query_as!(
+                StoredProfile,
+                r#"SELECT guild_id, user_id, display_name, avatar, seen_at
+           FROM member_profiles WHERE (guild_id, user_id) > (?1, ?2)
            ORDER BY guild_id, user_id LIMIT ?3"#,
                 guild_id,
                 user_id,
@@ -909,10 +970,12 @@ async fn write_guilds(tx: &mut SqliteConnection, rows: &[GuildRow]) -> StoreResu
         let (joined_ms, left_ms) = (r.joined_at.map(to_ms), r.left_at.map(to_ms));
         let updated_ms = to_ms(r.updated_at);
         sqlx::query!(
-            "INSERT INTO guilds (guild_id, name, owner_id, member_count, joined_at, left_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO guilds (guild_id, name, icon, owner_id, member_count, joined_at, left_at,
+                 updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             guild_id,
             r.name,
+            r.icon,
             owner_id,
             r.member_count,
             joined_ms,
@@ -969,6 +1032,33 @@ async fn write_member_xp(tx: &mut SqliteConnection, rows: &[MemberXpRow]) -> Sto
         r#"INSERT INTO member_xp (guild_id, user_id, xp, level, xp_bucket, messages, last_award_at)
            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
                   value ->> 6
+           FROM json_each(?1)"#,
+        json
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+async fn write_profiles(tx: &mut SqliteConnection, rows: &[MemberProfileRow]) -> StoreResult<()> {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                id_to_db(r.guild_id),
+                id_to_db(r.user_id),
+                &r.display_name,
+                fold_name(&r.display_name),
+                &r.avatar,
+                to_ms(r.seen_at),
+            )
+        })
+        .collect();
+    let json = serde_json::to_string(&rows).map_err(StoreError::internal)?;
+    sqlx::query!(
+        r#"INSERT INTO member_profiles (guild_id, user_id, display_name, search_name, avatar, seen_at)
+           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
            FROM json_each(?1)"#,
         json
     )

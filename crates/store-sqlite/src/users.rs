@@ -9,11 +9,14 @@ use twilight_model::id::{
     marker::{GuildMarker, InteractionMarker, UserMarker},
 };
 
-use crate::{SqliteStore, cases::CaseRow, convert::from_rows, error::db_error, xp::XpRow};
+use crate::{
+    SqliteStore, cases::CaseRow, convert::from_rows, error::db_error, profiles::ProfileRow,
+    xp::XpRow,
+};
 
 #[async_trait]
 impl UserDataStore for SqliteStore {
-    /// One read transaction, so the three parts describe the same moment.
+    /// One read transaction, so the four parts describe the same moment.
     async fn export_user(&self, user: Id<UserMarker>) -> StoreResult<UserExport> {
         let user_id = id_to_db(user);
         let mut tx = self.begin_read().await?;
@@ -22,6 +25,15 @@ impl UserDataStore for SqliteStore {
             r#"SELECT guild_id AS "guild_id!", user_id AS "user_id!", xp AS "xp!",
                   level AS "level!", messages AS "messages!", last_award_at
            FROM member_xp WHERE user_id = ?1 ORDER BY guild_id"#,
+            user_id
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let profiles = sqlx::query_as!(
+            ProfileRow,
+            "SELECT guild_id, user_id, display_name, avatar, seen_at
+             FROM member_profiles WHERE user_id = ?1 ORDER BY guild_id",
             user_id
         )
         .fetch_all(&mut *tx)
@@ -55,6 +67,7 @@ impl UserDataStore for SqliteStore {
         Ok(UserExport {
             user_id: user,
             xp: from_rows(xp)?,
+            profiles: from_rows(profiles)?,
             cases: from_rows(cases)?,
             moderated: from_rows(moderated)?,
         })
@@ -66,6 +79,10 @@ impl UserDataStore for SqliteStore {
         let user_id = id_to_db(user);
         let mut tx = self.begin_write().await?;
         let xp = sqlx::query!("DELETE FROM member_xp WHERE user_id = ?1", user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let profiles = sqlx::query!("DELETE FROM member_profiles WHERE user_id = ?1", user_id)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -91,6 +108,7 @@ impl UserDataStore for SqliteStore {
         tx.commit().await.map_err(db_error)?;
         Ok(DeletedCounts {
             xp_rows: xp.rows_affected(),
+            profiles: profiles.rows_affected(),
             cases: cases.rows_affected(),
         })
     }
@@ -107,6 +125,12 @@ impl UserDataStore for SqliteStore {
         };
         let user_id = id_to_db(user);
         let xp = sqlx::query!("DELETE FROM member_xp WHERE user_id = ?1", user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        // Their names and avatars go with it: the leaderboard page no longer
+        // shows them.
+        sqlx::query!("DELETE FROM member_profiles WHERE user_id = ?1", user_id)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;

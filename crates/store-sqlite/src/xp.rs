@@ -348,40 +348,51 @@ impl XpStore for SqliteStore {
         let Some(row) = rows.into_iter().next() else {
             return Ok(None);
         };
-        let (xp, bucket) = (row.xp, xp_bucket(row.xp));
-        let counts = sqlx::query!(
-            // Ahead: the members of higher buckets, summed from member_xp_buckets (a
-            // row per bucket), then those of the member's own bucket with more XP or
-            // as much and a lower id (that bucket's rows only: the index is named, as
-            // SQLite 3.50 otherwise reads the guild's whole range of the primary key,
-            // 6.8 ms in a guild of 100,000).
-            r#"SELECT
-             (SELECT coalesce(SUM(members), 0) FROM member_xp_buckets
-              WHERE guild_id = ?1 AND xp_bucket > ?4)
-             + (SELECT COUNT(*) FROM member_xp INDEXED BY member_xp_leaderboard
-                WHERE guild_id = ?1 AND xp_bucket = ?4
-                  AND (xp > ?2 OR (xp = ?2 AND user_id < ?3)))
-               AS "ahead!: i64",
-             (SELECT coalesce(SUM(members), 0) FROM member_xp_buckets WHERE guild_id = ?1)
-               AS "total!: i64""#,
-            guild_id,
-            xp,
-            user_id,
-            bucket
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        let rank = ranked(&mut tx, row).await?;
         tx.commit().await.map_err(db_error)?;
-        let counts = counts
-            .first()
-            .ok_or_else(|| StoreError::Internal("a count returned no row".into()))?;
-        Ok(Some(MemberRank {
-            member: row.try_into()?,
-            position: narrow::<u64>(counts.ahead, "rank")? + 1,
-            out_of: narrow(counts.total, "member count")?,
-        }))
+        Ok(Some(rank))
     }
+}
+
+/// `row`'s place on its guild's leaderboard, read in `tx` (which holds the
+/// snapshot `row` was read in): how many are ahead of them (more XP, or as
+/// much and a lower id) and how many there are.
+pub(crate) async fn ranked(
+    tx: &mut Transaction<'static, Sqlite>,
+    row: XpRow,
+) -> StoreResult<MemberRank> {
+    let (guild_id, user_id, xp, bucket) = (row.guild_id, row.user_id, row.xp, xp_bucket(row.xp));
+    let counts = sqlx::query!(
+        // Ahead: the members of higher buckets, summed from member_xp_buckets (a
+        // row per bucket), then those of the member's own bucket with more XP or
+        // as much and a lower id (that bucket's rows only: the index is named, as
+        // SQLite 3.50 otherwise reads the guild's whole range of the primary key,
+        // 6.8 ms in a guild of 100,000).
+        r#"SELECT
+                 (SELECT coalesce(SUM(members), 0) FROM member_xp_buckets
+                  WHERE guild_id = ?1 AND xp_bucket > ?4)
+                 + (SELECT COUNT(*) FROM member_xp INDEXED BY member_xp_leaderboard
+                    WHERE guild_id = ?1 AND xp_bucket = ?4
+                      AND (xp > ?2 OR (xp = ?2 AND user_id < ?3)))
+                   AS "ahead!: i64",
+                 (SELECT coalesce(SUM(members), 0) FROM member_xp_buckets WHERE guild_id = ?1)
+                   AS "total!: i64""#,
+        guild_id,
+        xp,
+        user_id,
+        bucket
+    )
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let counts = counts
+        .first()
+        .ok_or_else(|| StoreError::Internal("a count returned no row".into()))?;
+    Ok(MemberRank {
+        member: row.try_into()?,
+        position: narrow::<u64>(counts.ahead, "rank")? + 1,
+        out_of: narrow(counts.total, "member count")?,
+    })
 }
 
 /// The most members one transaction of a flush writes; a larger batch is

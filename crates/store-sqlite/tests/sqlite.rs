@@ -404,7 +404,7 @@ async fn the_views_show_what_the_store_reads() {
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     let leaderboard = sqlx::query!(
         r#"SELECT guild_id AS "guild_id!: i64", rank AS "rank!: i64", user_id AS "user_id!: i64",
-                  xp AS "xp!: i64", level AS "level!: i64"
+                  xp AS "xp!: i64", level AS "level!: i64", display_name
            FROM leaderboard ORDER BY guild_id, rank"#
     )
     .fetch_all(&mut conn)
@@ -412,7 +412,17 @@ async fn the_views_show_what_the_store_reads() {
     .unwrap();
     let leaderboard: Vec<_> = leaderboard
         .into_iter()
-        .map(|r| (r.guild_id as u64, r.rank, r.user_id as u64, r.xp, r.level))
+        .map(|r| {
+            let name = r.display_name;
+            (
+                r.guild_id as u64,
+                r.rank,
+                r.user_id as u64,
+                r.xp,
+                r.level,
+                name,
+            )
+        })
         .collect();
     assert_eq!(leaderboard, expected.leaderboard);
     let active = sqlx::query!(

@@ -26,6 +26,7 @@ mod error;
 pub mod import;
 pub mod levels;
 pub mod moderation;
+pub mod profiles;
 mod settings;
 mod traits;
 pub mod transfer;
@@ -41,8 +42,9 @@ pub use settings::{
     GuildSettings, LevelUpTarget, SettingsPatch,
 };
 pub use traits::{
-    AdminStore, CaseStore, EscalationStore, GuildStore, ImportStore, ReplayStore, RewardStore,
-    SessionStore, SettingsStore, Store, TransferStore, UserDataStore, XpStore, identify_wait,
+    AdminStore, CaseStore, EscalationStore, GuildStore, ImportStore, ProfileStore, ReplayStore,
+    RewardStore, SessionStore, SettingsStore, Store, TransferStore, UserDataStore, XpStore,
+    identify_wait,
 };
 pub use types::*;
 
@@ -50,7 +52,7 @@ pub use types::*;
 /// `use keeper_store::prelude::*;`.
 pub mod prelude {
     pub use crate::traits::{
-        AdminStore, CaseStore, EscalationStore, GuildStore, ImportStore, ReplayStore, RewardStore,
-        SessionStore, SettingsStore, Store, TransferStore, UserDataStore, XpStore,
+        AdminStore, CaseStore, EscalationStore, GuildStore, ImportStore, ProfileStore, ReplayStore,
+        RewardStore, SessionStore, SettingsStore, Store, TransferStore, UserDataStore, XpStore,
     };
 }

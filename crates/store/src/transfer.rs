@@ -31,6 +31,7 @@ pub enum Table {
     Guilds,
     GuildRoles,
     MemberXp,
+    MemberProfiles,
     LevelRewards,
     CaseCounters,
     ModCases,
@@ -42,11 +43,12 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 13] = [
         Table::GuildSettings,
         Table::Guilds,
         Table::GuildRoles,
         Table::MemberXp,
+        Table::MemberProfiles,
         Table::LevelRewards,
         Table::CaseCounters,
         Table::ModCases,
@@ -64,6 +66,7 @@ impl Table {
             Table::Guilds => "guilds",
             Table::GuildRoles => "guild_roles",
             Table::MemberXp => "member_xp",
+            Table::MemberProfiles => "member_profiles",
             Table::LevelRewards => "level_rewards",
             Table::CaseCounters => "case_counters",
             Table::ModCases => "mod_cases",
@@ -87,6 +90,7 @@ impl Table {
             Table::Guilds => Rows::Guilds(Vec::new()),
             Table::GuildRoles => Rows::GuildRoles(Vec::new()),
             Table::MemberXp => Rows::MemberXp(Vec::new()),
+            Table::MemberProfiles => Rows::MemberProfiles(Vec::new()),
             Table::LevelRewards => Rows::LevelRewards(Vec::new()),
             Table::CaseCounters => Rows::CaseCounters(Vec::new()),
             Table::ModCases => Rows::ModCases(Vec::new()),
@@ -141,6 +145,9 @@ fn on() -> bool {
 pub struct GuildRow {
     pub guild_id: Id<GuildMarker>,
     pub name: String,
+    /// Exports written before 0018 have none: the next GUILD_CREATE brings it.
+    #[serde(default)]
+    pub icon: Option<String>,
     pub owner_id: Option<Id<UserMarker>>,
     pub member_count: i64,
     pub joined_at: Option<DateTime<Utc>>,
@@ -168,6 +175,17 @@ pub struct MemberXpRow {
     pub xp: i64,
     pub messages: i64,
     pub last_award_at: Option<DateTime<Utc>>,
+}
+
+/// `member_profiles`, without the folded name the store derives from the
+/// display name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MemberProfileRow {
+    pub guild_id: Id<GuildMarker>,
+    pub user_id: Id<UserMarker>,
+    pub display_name: String,
+    pub avatar: Option<String>,
+    pub seen_at: DateTime<Utc>,
 }
 
 /// `level_rewards`.
@@ -272,6 +290,7 @@ pub enum Rows {
     Guilds(Vec<GuildRow>),
     GuildRoles(Vec<GuildRoleRow>),
     MemberXp(Vec<MemberXpRow>),
+    MemberProfiles(Vec<MemberProfileRow>),
     LevelRewards(Vec<LevelRewardRow>),
     CaseCounters(Vec<CaseCounterRow>),
     ModCases(Vec<ModCaseRow>),
@@ -290,6 +309,7 @@ macro_rules! each_table {
             Rows::Guilds($rows) => $body,
             Rows::GuildRoles($rows) => $body,
             Rows::MemberXp($rows) => $body,
+            Rows::MemberProfiles($rows) => $body,
             Rows::LevelRewards($rows) => $body,
             Rows::CaseCounters($rows) => $body,
             Rows::ModCases($rows) => $body,
@@ -310,6 +330,7 @@ impl Rows {
             Rows::Guilds(_) => Table::Guilds,
             Rows::GuildRoles(_) => Table::GuildRoles,
             Rows::MemberXp(_) => Table::MemberXp,
+            Rows::MemberProfiles(_) => Table::MemberProfiles,
             Rows::LevelRewards(_) => Table::LevelRewards,
             Rows::CaseCounters(_) => Table::CaseCounters,
             Rows::ModCases(_) => Table::ModCases,
@@ -340,6 +361,10 @@ impl Rows {
                 [g(r.guild_id), id_to_db(r.role_id), 0]
             }
             Rows::MemberXp(r) => {
+                let r = r.last()?;
+                [g(r.guild_id), id_to_db(r.user_id), 0]
+            }
+            Rows::MemberProfiles(r) => {
                 let r = r.last()?;
                 [g(r.guild_id), id_to_db(r.user_id), 0]
             }

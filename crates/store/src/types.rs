@@ -146,6 +146,30 @@ pub struct MemberRank {
     pub out_of: u64,
 }
 
+/// How a member looks in one guild, as Keeper last saw them: what the web
+/// leaderboard shows beside their XP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberProfile {
+    pub guild_id: Id<GuildMarker>,
+    pub user_id: Id<UserMarker>,
+    /// Their name in the guild: nickname, else global display name, else
+    /// username.
+    pub display_name: String,
+    /// Their account's avatar hash on Discord's CDN, `None` for the default.
+    pub avatar: Option<String>,
+    /// When Keeper saw them so (the message it read the profile from).
+    pub seen_at: DateTime<Utc>,
+}
+
+/// What the web leaderboard shows of a guild above its members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuildProfile {
+    pub guild_id: Id<GuildMarker>,
+    pub name: String,
+    /// The guild's icon hash on Discord's CDN, `None` when it has none.
+    pub icon: Option<String>,
+}
+
 /// A role granted when a member reaches a level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LevelReward {
@@ -572,6 +596,9 @@ pub struct EscalationRule {
 pub struct UserExport {
     pub user_id: Id<UserMarker>,
     pub xp: Vec<MemberXp>,
+    /// How they looked in each guild (name and avatar), for the web leaderboard.
+    #[serde(default)]
+    pub profiles: Vec<MemberProfile>,
     /// Cases about the user.
     pub cases: Vec<Case>,
     /// Cases the user issued as a moderator.
@@ -596,6 +623,7 @@ pub struct BackupRun {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeletedCounts {
     pub xp_rows: u64,
+    pub profiles: u64,
     pub cases: u64,
 }
 
@@ -733,6 +761,8 @@ pub struct GuildRole {
 pub struct GuildFacts {
     pub guild_id: Id<GuildMarker>,
     pub name: String,
+    /// The guild's icon hash on Discord's CDN, `None` when it has none.
+    pub icon: Option<String>,
     pub owner_id: Option<Id<UserMarker>>,
     pub member_count: u64,
     /// Every role, @everyone included (its id is the guild's), in no order.
@@ -751,6 +781,7 @@ impl GuildFacts {
         Self {
             guild_id,
             name: String::new(),
+            icon: None,
             owner_id: None,
             member_count: 0,
             roles: Vec::new(),

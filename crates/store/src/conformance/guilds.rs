@@ -21,6 +21,8 @@ fn facts(g: u64) -> GuildFacts {
     GuildFacts {
         guild_id: guild(g),
         name: format!("Guild {g}"),
+        // Guild 2 has no icon.
+        icon: (g != 2).then(|| format!("{g:032x}")),
         owner_id: Some(user(500)),
         member_count: 42,
         roles: vec![
@@ -67,6 +69,7 @@ pub async fn guild_facts_are_saved_whole_and_read_back<F: Fixture>(fixture: &F) 
 
     let mut again = facts(1);
     again.name = "Renamed".into();
+    again.icon = None;
     again.member_count = 7;
     again.roles.retain(|r| r.role_id != role(20));
     again.bot_roles = vec![role(22)];
@@ -96,11 +99,25 @@ pub async fn guild_events_change_one_fact_each<F: Fixture>(fixture: &F) {
     let mut expected = facts(1);
 
     store
-        .update_guild(guild(1), "New name", Some(user(501)), t(21))
+        .update_guild(guild(1), "New name", Some("a_feed"), Some(user(501)), t(21))
         .await
         .unwrap();
     expected.name = "New name".into();
+    expected.icon = Some("a_feed".into());
     expected.owner_id = Some(user(501));
+    // What the web leaderboard reads of it.
+    let profile = store.guild_profile(guild(1)).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            profile.guild_id,
+            profile.name.as_str(),
+            profile.icon.as_deref()
+        ),
+        (guild(1), "New name", Some("a_feed"))
+    );
+    let plain = store.guild_profile(guild(2)).await.unwrap().unwrap();
+    assert_eq!((plain.name.as_str(), plain.icon), ("Guild 2", None));
+    assert_eq!(store.guild_profile(guild(3)).await.unwrap(), None);
     // A role made, one edited (Keeper's: still held), one deleted.
     let admin = a_role(23, "Admin", 1, Permissions::ADMINISTRATOR);
     store.save_role(guild(1), &admin, t(22)).await.unwrap();
@@ -136,7 +153,7 @@ pub async fn guild_events_change_one_fact_each<F: Fixture>(fixture: &F) {
 
     // A change to a guild never saved writes no guild row.
     store
-        .update_guild(guild(3), "x", None, t(27))
+        .update_guild(guild(3), "x", None, None, t(27))
         .await
         .unwrap();
     assert_eq!(store.all_guilds().await.unwrap().len(), 2);

@@ -5,7 +5,7 @@
 //! integration tests; every test of this folder then runs against that backend.
 //!
 //! One file per storage trait, named as the backend modules are (`settings`, `xp`,
-//! `rewards`, `cases`, `escalations`, `users`, `sessions`, `replays`, `guilds`,
+//! `rewards`, `cases`, `escalations`, `users`, `sessions`, `replays`, `guilds`, `profiles`,
 //! `admin`, `transfer`, `import`), and `views` for the views each backend's own tests query; this file
 //! holds the fixture, the helpers they share and the macro. Tests that span
 //! entities sit with the trait they mostly exercise, and say so.
@@ -15,6 +15,7 @@ mod cases;
 mod escalations;
 mod guilds;
 mod import;
+mod profiles;
 mod replays;
 mod rewards;
 mod sessions;
@@ -26,8 +27,8 @@ mod xp;
 
 // Flat, so the macro (and backend tests) name every test `conformance::<name>`.
 pub use self::{
-    admin::*, cases::*, escalations::*, guilds::*, import::*, replays::*, rewards::*, sessions::*,
-    settings::*, transfer::*, users::*, views::*, xp::*,
+    admin::*, cases::*, escalations::*, guilds::*, import::*, profiles::*, replays::*, rewards::*,
+    sessions::*, settings::*, transfer::*, users::*, views::*, xp::*,
 };
 
 use std::sync::Arc;
@@ -128,6 +129,10 @@ macro_rules! conformance_tests {
             guild_facts_are_saved_whole_and_read_back,
             guild_events_change_one_fact_each,
             a_left_guild_keeps_when_it_was_left,
+            // profiles.rs
+            profiles_are_written_when_they_change,
+            members_are_found_by_name_with_their_place,
+            profiles_go_with_a_members_data,
             // transfer.rs
             every_table_moves_whole,
             a_left_guild_is_purged_whole_after_retention,

@@ -71,6 +71,7 @@ pub fn sample_rows() -> Vec<Rows> {
             GuildRow {
                 guild_id: g(1),
                 name: "Первый".into(),
+                icon: Some("a_0123456789abcdef0123456789abcdef".into()),
                 owner_id: Some(user(HUGE)),
                 member_count: 1_000_000,
                 joined_at: Some(at(4)),
@@ -80,6 +81,7 @@ pub fn sample_rows() -> Vec<Rows> {
             GuildRow {
                 guild_id: g(2),
                 name: "left".into(),
+                icon: None,
                 owner_id: None,
                 member_count: 0,
                 joined_at: None,
@@ -135,6 +137,30 @@ pub fn sample_rows() -> Vec<Rows> {
                 xp: 5,
                 messages: 1,
                 last_award_at: Some(at(10)),
+            },
+        ]),
+        // Keys as stored: the id above i64::MAX is negative, so it comes first.
+        Rows::MemberProfiles(vec![
+            MemberProfileRow {
+                guild_id: g(1),
+                user_id: user(HUGE),
+                display_name: "名前".into(),
+                avatar: None,
+                seen_at: at(12),
+            },
+            MemberProfileRow {
+                guild_id: g(1),
+                user_id: user(10),
+                display_name: "<b>Ann</b> \u{202e}\u{200b} 'Ω' \"✨\"".into(),
+                avatar: Some("0123456789abcdef0123456789abcdef".into()),
+                seen_at: at(11),
+            },
+            MemberProfileRow {
+                guild_id: g(2),
+                user_id: user(10),
+                display_name: "Ann".into(),
+                avatar: None,
+                seen_at: at(13),
             },
         ]),
         Rows::LevelRewards(vec![
@@ -352,6 +378,7 @@ fn append(all: &mut Rows, page: Rows) {
         Guilds,
         GuildRoles,
         MemberXp,
+        MemberProfiles,
         LevelRewards,
         CaseCounters,
         ModCases,
@@ -511,6 +538,9 @@ fn without_guild(rows: Rows, guild: u64) -> Rows {
             Rows::GuildRoles(r.into_iter().filter(|r| keep(r.guild_id)).collect())
         }
         Rows::MemberXp(r) => Rows::MemberXp(r.into_iter().filter(|r| keep(r.guild_id)).collect()),
+        Rows::MemberProfiles(r) => {
+            Rows::MemberProfiles(r.into_iter().filter(|r| keep(r.guild_id)).collect())
+        }
         Rows::LevelRewards(r) => {
             Rows::LevelRewards(r.into_iter().filter(|r| keep(r.guild_id)).collect())
         }

@@ -8,13 +8,13 @@
 use chrono::{Duration, Utc};
 
 use super::{guild, user};
-use crate::{CaseKind, NewCase, SettingsPatch, Store, XpAward};
+use crate::{CaseKind, MemberProfile, NewCase, SettingsPatch, Store, XpAward};
 
 /// What the views must show, as the store's reads say it.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ViewsExpected {
-    /// (guild, rank, user, xp, level), by guild then rank.
-    pub leaderboard: Vec<(u64, i64, u64, i64, i64)>,
+    /// (guild, rank, user, xp, level, name), by guild then rank.
+    pub leaderboard: Vec<(u64, i64, u64, i64, i64, Option<String>)>,
     /// (guild, case number), by guild then number.
     pub active_warnings: Vec<(u64, i64)>,
     /// (guild, members with XP, total XP, cases, active warnings, prefix), by
@@ -67,9 +67,24 @@ pub async fn fill_for_views(store: &dyn Store) -> ViewsExpected {
     let note = NewCase::new(guild(1), user(13), user(99), CaseKind::Note, now);
     store.add_case(&note, None).await.unwrap();
 
+    // Names for two members of guild 1 (0018); the others have none.
+    let named = |u: u64, name: &str| MemberProfile {
+        guild_id: guild(1),
+        user_id: user(u),
+        display_name: name.to_owned(),
+        avatar: None,
+        seen_at: now,
+    };
+    store
+        .save_profiles(&[named(12, "Top"), named(10, "Ann")])
+        .await
+        .unwrap();
+
     let mut expected = ViewsExpected::default();
     for g in [1, 2] {
         let board = store.leaderboard(guild(g), 0, 100).await.unwrap();
+        let users: Vec<_> = board.iter().map(|m| m.user_id).collect();
+        let profiles = store.profiles(guild(g), &users).await.unwrap();
         let mut active = 0;
         for (i, member) in board.iter().enumerate() {
             let rank = store
@@ -84,6 +99,10 @@ pub async fn fill_for_views(store: &dyn Store) -> ViewsExpected {
                 member.user_id.get(),
                 member.xp,
                 i64::from(member.level),
+                profiles
+                    .iter()
+                    .find(|p| p.user_id == member.user_id)
+                    .map(|p| p.display_name.clone()),
             ));
             let page = store
                 .member_cases(guild(g), member.user_id, Utc::now(), 0, 100)

@@ -7,7 +7,7 @@ use twilight_model::id::{
     marker::{GuildMarker, InteractionMarker, RoleMarker, UserMarker},
 };
 
-use crate::{Applied, GuildFacts, GuildRole, StoreResult};
+use crate::{Applied, GuildFacts, GuildProfile, GuildRole, StoreResult};
 
 /// What Keeper knows of each guild from the gateway: name, owner, member count,
 /// roles and the roles Keeper holds, and when it joined and left. Discord sends
@@ -22,14 +22,20 @@ pub trait GuildStore: Send + Sync {
     /// ignored; `facts.joined_at` replaces the stored one only when known.
     async fn save_guild(&self, facts: &GuildFacts, at: DateTime<Utc>) -> StoreResult<()>;
 
-    /// GUILD_UPDATE: the guild's name and owner.
+    /// GUILD_UPDATE: the guild's name, icon and owner.
     async fn update_guild(
         &self,
         guild: Id<GuildMarker>,
         name: &str,
+        icon: Option<&str>,
         owner: Option<Id<UserMarker>>,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+
+    /// The guild's name and icon for the web leaderboard, read from the
+    /// database (another process may be the one in the guild); `None` when
+    /// Keeper never saw it.
+    async fn guild_profile(&self, guild: Id<GuildMarker>) -> StoreResult<Option<GuildProfile>>;
 
     /// GUILD_ROLE_CREATE/UPDATE: one role, added or replaced (whether Keeper
     /// holds it is kept).
@@ -74,7 +80,7 @@ pub trait GuildStore: Send + Sync {
     ) -> StoreResult<Vec<Id<GuildMarker>>>;
 
     /// Delete everything Keeper keeps about `guild` (settings, facts, roles,
-    /// members' XP, rewards, cases and their history, escalation rules, joins,
+    /// members' XP and profiles, rewards, cases and their history, escalation rules, joins,
     /// interactions), in one transaction, but only if Keeper left it before
     /// `left_before`: a guild rejoined meanwhile is kept whole. The rows
     /// deleted, or `None` when the guild was not due.
@@ -84,7 +90,7 @@ pub trait GuildStore: Send + Sync {
         left_before: DateTime<Utc>,
     ) -> StoreResult<Option<u64>>;
 
-    /// `/config reset-data`: delete the guild's data (settings, members' XP,
+    /// `/config reset-data`: delete the guild's data (settings, members' XP and profiles,
     /// rewards, cases, their history and numbering, escalation rules, joins) in
     /// one transaction, keeping what the gateway told of it (Keeper is still
     /// there). The rows deleted; at most once per interaction.

@@ -8,6 +8,7 @@ mod cases;
 mod escalations;
 mod guilds;
 mod import;
+mod profiles;
 mod replays;
 mod rewards;
 mod sessions;
@@ -21,6 +22,7 @@ pub use cases::CaseStore;
 pub use escalations::EscalationStore;
 pub use guilds::GuildStore;
 pub use import::ImportStore;
+pub use profiles::ProfileStore;
 pub use replays::ReplayStore;
 pub use rewards::RewardStore;
 pub use sessions::{SessionStore, identify_wait};
@@ -52,6 +54,7 @@ pub trait Store:
     + SessionStore
     + ReplayStore
     + GuildStore
+    + ProfileStore
     + TransferStore
     + ImportStore
     + Send
@@ -71,6 +74,7 @@ impl<T> Store for T where
         + SessionStore
         + ReplayStore
         + GuildStore
+        + ProfileStore
         + TransferStore
         + ImportStore
         + Send
