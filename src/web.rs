@@ -36,7 +36,7 @@ use axum::{
     response::{IntoResponse, IntoResponseParts, Response},
     routing::get,
 };
-use keeper_store::{MemberRank, MemberXp, Store, StoreError, StoreResult, levels};
+use keeper_store::{GuildProfile, MemberProfile, MemberXp, Store, StoreError, levels};
 use serde_json::{Value, json};
 use twilight_model::id::{
     Id,
@@ -330,13 +330,49 @@ async fn public_guild(store: &dyn Store, text: &str) -> Result<Id<GuildMarker>, 
     }
 }
 
-/// One page of a leaderboard as the store ranks it.
+/// One page of a leaderboard as the store ranks it, with the names and
+/// pictures it shows.
 struct Slice {
     /// Members on the leaderboard, and pages of them.
     members: u64,
     pages: u64,
     /// The page's members, with their ranks.
     rows: Vec<(u64, MemberXp)>,
+    /// The names and avatars Keeper saw of them (members it never saw speak
+    /// have none).
+    profiles: HashMap<Id<UserMarker>, MemberProfile>,
+    /// The guild's name and icon; `None` if Keeper never saw it.
+    guild: Option<GuildProfile>,
+}
+
+impl Slice {
+    /// `rows` with the profiles and the guild's own, read from the store.
+    async fn named(
+        store: &dyn Store,
+        guild: Id<GuildMarker>,
+        members: u64,
+        pages: u64,
+        rows: Vec<(u64, MemberXp)>,
+    ) -> Result<Slice, Refusal> {
+        let users: Vec<Id<UserMarker>> = rows.iter().map(|(_, m)| m.user_id).collect();
+        let (profiles, profile) =
+            tokio::join!(store.profiles(guild, &users), store.guild_profile(guild));
+        let profiles = profiles.map_err(unavailable)?;
+        Ok(Slice {
+            members,
+            pages,
+            rows,
+            profiles: profiles.into_iter().map(|p| (p.user_id, p)).collect(),
+            guild: profile.map_err(unavailable)?,
+        })
+    }
+
+    /// A member's name and avatar hash, when Keeper has them.
+    fn profile(&self, user: Id<UserMarker>) -> (Option<&str>, Option<&str>) {
+        self.profiles.get(&user).map_or((None, None), |p| {
+            (Some(p.display_name.as_str()), p.avatar.as_deref())
+        })
+    }
 }
 
 /// Read page `page` of `per_page` members; past the last is a refusal (an
@@ -356,19 +392,30 @@ async fn read_page(
         .leaderboard(guild, offset, per_page)
         .await
         .map_err(unavailable)?;
-    Ok(Slice {
+    Slice::named(
+        store,
+        guild,
         members,
         pages,
-        rows: (offset + 1..).zip(rows).collect(),
-    })
+        (offset + 1..).zip(rows).collect(),
+    )
+    .await
 }
 
-/// One member as the API shows them.
-fn entry(rank: u64, m: &MemberXp) -> Value {
+/// One member as the API shows them: `name` and `avatar_url` are null when
+/// Keeper never saw them speak (or they deleted their data).
+fn entry(
+    web: &Web,
+    rank: u64,
+    m: &MemberXp,
+    (name, avatar): (Option<&str>, Option<&str>),
+) -> Value {
     let (into, needed) = levels::progress(m.xp);
     json!({
         "rank": rank,
         "user_id": m.user_id.to_string(),
+        "name": name,
+        "avatar_url": avatar.and_then(|hash| avatar_url(&web.cdn_url, m.user_id, hash)),
         "level": m.level,
         "xp": m.xp,
         "xp_into_level": into,
@@ -393,11 +440,21 @@ async fn leaderboard(
         Ok(read) => read,
         Err(refusal) => return json_refusal(refusal),
     };
-    let entries: Vec<Value> = slice.rows.iter().map(|(rank, m)| entry(*rank, m)).collect();
+    let entries: Vec<Value> = slice
+        .rows
+        .iter()
+        .map(|(rank, m)| entry(&web, *rank, m, slice.profile(m.user_id)))
+        .collect();
+    let (name, icon) = slice
+        .guild
+        .as_ref()
+        .map_or((None, None), |g| (Some(g.name.as_str()), g.icon.as_deref()));
     answer(
         &headers,
         &json!({
             "guild_id": guild.to_string(),
+            "name": name,
+            "icon_url": icon.and_then(|hash| icon_url(&web.cdn_url, guild, hash)),
             "page": page,
             "per_page": per_page,
             "pages": slice.pages,
@@ -419,9 +476,21 @@ async fn member(
     let Some(user) = snowflake::<UserMarker>(&user) else {
         return json_refusal(Refusal::NotFound);
     };
-    match web.store.member_rank(guild, user).await {
+    let users = [user];
+    let (rank, profile) = tokio::join!(
+        web.store.member_rank(guild, user),
+        web.store.profiles(guild, &users)
+    );
+    let profile = match profile {
+        Ok(mut found) => found.pop(),
+        Err(err) => return json_refusal(unavailable(err)),
+    };
+    let seen = profile.as_ref().map_or((None, None), |p| {
+        (Some(p.display_name.as_str()), p.avatar.as_deref())
+    });
+    match rank {
         Ok(Some(rank)) => {
-            let mut value = entry(rank.position, &rank.member);
+            let mut value = entry(&web, rank.position, &rank.member, seen);
             value["guild_id"] = json!(guild.to_string());
             value["out_of"] = json!(rank.out_of);
             answer(&headers, &value)
@@ -429,20 +498,6 @@ async fn member(
         Ok(None) => json_refusal(Refusal::NotFound),
         Err(err) => json_refusal(unavailable(err)),
     }
-}
-
-/// The members of `guild` whose name matches `text`, best placed first, at
-/// most `limit`: the page's search. Keeper keeps no names yet, so nobody
-/// matches; `ProfileStore::search_members(guild, text, limit)` answers here
-/// once the store keeps profiles.
-pub async fn search(
-    store: &dyn Store,
-    guild: Id<GuildMarker>,
-    text: &str,
-    limit: u32,
-) -> StoreResult<Vec<MemberRank>> {
-    let _ = (store, guild, text, limit);
-    Ok(Vec::new())
 }
 
 /// The search in a query: trimmed, absent when blank, refused when longer
@@ -468,19 +523,21 @@ fn board(
     slice: &Slice,
     search: Option<String>,
 ) -> Board {
-    // names and avatars: filled once the store keeps profiles
-    let (guild_name, guild_icon): (Option<String>, Option<&str>) = (None, None);
+    let (guild_name, guild_icon) = slice.guild.as_ref().map_or((None, None), |g| {
+        // A guild whose GUILD_CREATE had no name yet is shown as "Leaderboard".
+        let name = (!g.name.is_empty()).then(|| g.name.clone());
+        (name, g.icon.as_deref())
+    });
     let rows = slice
         .rows
         .iter()
         .map(|(rank, m)| {
             let (xp_into_level, xp_for_level) = levels::progress(m.xp);
-            // names and avatars: filled once the store keeps profiles
-            let (name, avatar): (Option<String>, Option<&str>) = (None, None);
+            let (name, avatar) = slice.profile(m.user_id);
             Row {
                 rank: *rank,
                 user_id: m.user_id,
-                name,
+                name: name.map(str::to_owned),
                 avatar_url: avatar.and_then(|hash| avatar_url(&web.cdn_url, m.user_id, hash)),
                 level: m.level,
                 xp: m.xp,
@@ -543,14 +600,14 @@ async fn leaderboard_page(
             .leaderboard_len(guild)
             .await
             .map_err(unavailable)?;
-        let found = search(&*web.store, guild, &text, PER_PAGE)
+        let found = web
+            .store
+            .search_members(guild, &text, PER_PAGE)
             .await
             .map_err(unavailable)?;
-        let slice = Slice {
-            members,
-            pages: members.div_ceil(u64::from(PER_PAGE)),
-            rows: found.into_iter().map(|r| (r.position, r.member)).collect(),
-        };
+        let rows = found.into_iter().map(|r| (r.position, r.member)).collect();
+        let pages = members.div_ceil(u64::from(PER_PAGE));
+        let slice = Slice::named(&*web.store, guild, members, pages, rows).await?;
         Ok(board(&web, guild, 1, &slice, Some(text)))
     };
     match read.await {

@@ -23,12 +23,8 @@ use std::{
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use keeper::web::{
-    Web,
-    page::{Board, Row, render},
-    routes,
-};
-use keeper_store::Store;
+use keeper::web::{Web, routes};
+use keeper_store::{GuildFacts, MemberProfile, Store, XpAward};
 use serde_json::{Value, json};
 use twilight_model::id::Id;
 
@@ -36,6 +32,8 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const GUILD: u64 = 10;
 const MEMBERS: u64 = 250;
+/// A second public guild, whose members chose [`HOSTILE`] names.
+const HOSTILE_GUILD: u64 = 11;
 /// The sizes a person reads the page at: a phone, and a desktop.
 const SIZES: [(u32, u32); 2] = [(375, 800), (1440, 900)];
 
@@ -55,11 +53,42 @@ fn browser_present() -> bool {
     false
 }
 
-/// A store with [`MEMBERS`] members in a public guild.
+/// A store with [`MEMBERS`] members in a public guild, and the
+/// [`HOSTILE`] names in another, as Keeper saw them in their messages.
 async fn seeded() -> (common::Backend, Arc<dyn Store>) {
     let (backend, url) = common::Backend::create(false).await;
     let store = common::open_store(&url).await;
     common::public_leaderboard(&*store, GUILD, MEMBERS).await;
+    common::public_leaderboard(&*store, HOSTILE_GUILD, 0).await;
+    let at = chrono::Utc::now();
+    let guild = Id::new(HOSTILE_GUILD);
+    let members = (1..).zip(HOSTILE);
+    let awards: Vec<XpAward> = members
+        .clone()
+        .map(|(i, _)| XpAward {
+            guild_id: guild,
+            user_id: Id::new(2_000 + i),
+            xp: 98_765_432_100 - i as i64,
+            messages: 1,
+            at,
+        })
+        .collect();
+    store.award_xp(&awards, &[]).await.unwrap();
+    let profiles: Vec<MemberProfile> = members
+        .map(|(i, name)| MemberProfile {
+            guild_id: guild,
+            user_id: Id::new(2_000 + i),
+            display_name: (*name).to_owned(),
+            avatar: (i % 2 == 0).then(|| format!("{:06x}{i:026x}", 0x3366CC * i % 0xFF_FFFF)),
+            seen_at: at,
+        })
+        .collect();
+    store.save_profiles(&profiles).await.unwrap();
+    let facts = GuildFacts {
+        name: format!("<i>{}</i>", "W".repeat(60)),
+        ..GuildFacts::unknown(guild)
+    };
+    store.save_guild(&facts, at).await.unwrap();
     (backend, store)
 }
 
@@ -76,49 +105,93 @@ const HOSTILE: &[&str] = &[
     "a very long name with many words that would wrap the row if it were allowed",
 ];
 
-/// A board of [`HOSTILE`] names, as the page will show them once the store
-/// keeps names (it does not yet, so the page is rendered here directly).
-fn hostile_board() -> Board {
-    let rows = HOSTILE
-        .iter()
-        .zip(1..)
-        .map(|(name, rank)| Row {
-            rank,
-            user_id: Id::new(2_000 + rank),
-            name: Some((*name).to_owned()),
-            avatar_url: None,
-            level: 120,
-            xp: 98_765_432_100 - rank as i64,
-            xp_into_level: 123_456,
-            xp_for_level: 234_567,
-        })
-        .collect();
-    Board {
-        guild_id: Id::new(GUILD),
-        guild_name: Some(format!("<i>{}</i>", "W".repeat(60))),
-        guild_icon_url: None,
-        page: 9_999,
-        pages: 10_000,
-        members: 999_999,
-        per_page: 100,
-        search: None,
-        canonical_url: None,
-        rows,
-    }
-}
-
-/// The web routes on a port of 127.0.0.1, as the bot serves them, and the
-/// hostile board at `/hostile`.
+/// The web routes on a port of 127.0.0.1, as the bot serves them, and a CDN
+/// beside them at `/cdn` whose pictures are squares of the colour their hash
+/// begins with (as the simulator's).
 async fn serve(store: Arc<dyn Store>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let hostile = render(&hostile_board());
-    let app = routes(Web::new(store, "http://127.0.0.1:9", None)).route(
-        "/hostile",
-        axum::routing::get(move || async move { axum::response::Html(hostile) }),
+    let cdn = axum::routing::get(
+        |axum::extract::Path((_, file)): axum::extract::Path<(String, String)>| async move {
+            picture(&file)
+        },
     );
+    let app = routes(Web::new(store, &format!("http://{addr}/cdn"), None))
+        .route("/cdn/avatars/{user}/{file}", cdn.clone())
+        .route("/cdn/icons/{guild}/{file}", cdn);
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
+}
+
+/// A 64 px PNG square in the colour `file`'s first six hex digits name.
+fn picture(file: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let hex = file.trim_start_matches("a_").get(..6).unwrap_or("808080");
+    let rgb = u32::from_str_radix(hex, 16)
+        .unwrap_or(0x80_80_80)
+        .to_be_bytes();
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, 64, 64);
+    encoder.set_color(png::ColorType::Rgb);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&rgb[1..].repeat(64 * 64)).unwrap();
+    writer.finish().unwrap();
+    ([(axum::http::header::CONTENT_TYPE, "image/png")], png).into_response()
+}
+
+/// Scroll down a screen at a time to the end and back, as a reader does, so
+/// that every lazily loaded picture is asked for and drawn.
+async fn scroll_through(browser: &Client) {
+    for _ in 0..200 {
+        let at_end = browser
+            .execute(
+                "window.scrollBy(0, window.innerHeight); \
+                 return window.scrollY + window.innerHeight >= document.body.scrollHeight;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        if at_end == json!(true) {
+            break;
+        }
+    }
+    // The last pictures asked for: give them a moment to arrive.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let pending = browser
+            .execute(
+                "return Array.from(document.images).filter(i => !i.complete).length;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if pending == json!(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser
+        .execute("window.scrollTo(0, 0);", vec![])
+        .await
+        .unwrap();
+}
+
+/// Every picture on the page loaded and drawn (none broken).
+async fn pictures_shown(browser: &Client) -> usize {
+    let seen = browser
+        .execute(
+            "return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let seen = seen.as_array().unwrap();
+    assert!(
+        seen.iter().all(|s| s == &json!(true)),
+        "a broken picture: {seen:?}"
+    );
+    seen.len()
 }
 
 /// chromedriver on a free port, ended when dropped.
@@ -279,8 +352,19 @@ async fn screenshot(browser: &Client, name: &str, width: u32) {
     let png = browser.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
     let path = dir.join(format!("{name}-{width}.png"));
-    std::fs::write(&path, png).unwrap();
+    std::fs::write(&path, &png).unwrap();
     println!("screenshot: {}", path.display());
+    // The README's pictures of the page: `KEEPER_DOCS_IMAGES=1 cargo test
+    // --test browser` takes them again.
+    let docs = [("leaderboard-page1", 1440), ("leaderboard-dark", 375)];
+    if std::env::var("KEEPER_DOCS_IMAGES").is_ok_and(|v| v == "1") && docs.contains(&(name, width))
+    {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/images")
+            .join(format!("{name}-{width}.png"));
+        std::fs::write(&path, &png).unwrap();
+        println!("docs image: {}", path.display());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,6 +385,11 @@ async fn a_person_reads_the_leaderboard_at_phone_and_desktop_widths() {
         assert_eq!(rows(&browser).await, 100, "page 1 at {width} px");
         assert_eq!(first_rank(&browser).await, "Rank #1");
         assert_fits(&browser, &format!("page 1 at {width} px")).await;
+        // The guild's icon and the avatars of page 1's even members but the
+        // top one (who never spoke): 1 + 49. Pictures are loaded lazily, so
+        // scroll them all into view first.
+        scroll_through(&browser).await;
+        assert_eq!(pictures_shown(&browser).await, 50, "icon and avatars");
         screenshot(&browser, "leaderboard-page1", width).await;
 
         // The "next" link, as a person clicks it.
@@ -321,21 +410,23 @@ async fn a_person_reads_the_leaderboard_at_phone_and_desktop_widths() {
             .unwrap();
         button.click().await.unwrap();
         wait_for_url(&browser, &format!("{base}?q=ann")).await;
-        let empty = browser.find(Locator::Css("p.empty")).await.unwrap();
-        assert_eq!(empty.text().await.unwrap(), "No member matches “ann”.");
+        // The Anns: every tenth member, the best placed first.
+        assert_eq!(rows(&browser).await, 24, "the Anns at {width} px");
+        assert_eq!(first_rank(&browser).await, "Rank #11");
         assert_fits(&browser, &format!("the search at {width} px")).await;
         screenshot(&browser, "leaderboard-search", width).await;
 
         // Hostile names are text: no script ran, no element came of them,
         // and the longest end in an ellipsis instead of widening the page.
         browser
-            .goto(&format!("http://{addr}/hostile"))
+            .goto(&format!("http://{addr}/leaderboard/{HOSTILE_GUILD}"))
             .await
             .unwrap();
         assert_eq!(rows(&browser).await, HOSTILE.len());
         let seen = browser
             .execute(
-                "return [document.title, document.querySelectorAll('script, img, b, i').length, \
+                "return [document.title, \
+                 document.querySelectorAll('script, b, i, img:not(.avatar):not(.icon)').length, \
                  Array.from(document.querySelectorAll('.name'), e => e.textContent)];",
                 vec![],
             )
@@ -344,6 +435,11 @@ async fn a_person_reads_the_leaderboard_at_phone_and_desktop_widths() {
         assert_ne!(seen[0], json!("pwned"), "a name ran a script");
         assert_eq!(seen[1], json!(0), "a name became markup");
         assert_eq!(seen[2], json!(HOSTILE), "the names as typed");
+        assert_eq!(
+            pictures_shown(&browser).await,
+            HOSTILE.len() / 2,
+            "even ones"
+        );
         assert_fits(&browser, &format!("hostile names at {width} px")).await;
         screenshot(&browser, "leaderboard-hostile", width).await;
     }

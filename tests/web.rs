@@ -121,6 +121,26 @@ async fn the_api_serves_public_guilds_only(postgres: bool) {
     for pair in entries.windows(2) {
         assert!(pair[0]["xp"].as_i64() > pair[1]["xp"].as_i64());
     }
+    // Names and avatars as Keeper saw them, raw (JSON escapes; a page must too).
+    let i = MEMBERS - 100;
+    assert_eq!(entries[0]["name"], common::web_name(i));
+    assert_eq!(
+        entries[0]["avatar_url"],
+        format!(
+            "http://127.0.0.1:9/cdn/avatars/{}/{}.png?size=64",
+            1_000 + i,
+            common::web_avatar(i).unwrap()
+        )
+    );
+    assert_eq!(entries[1]["avatar_url"], Value::Null, "an odd one has none");
+    assert_eq!(json["name"], common::WEB_GUILD_NAME);
+    assert_eq!(
+        json["icon_url"],
+        format!(
+            "http://127.0.0.1:9/cdn/icons/{PUBLIC}/{}.png?size=128",
+            common::WEB_GUILD_ICON
+        )
+    );
     // The same ranks as `/rank` gives.
     let rank = store
         .member_rank(Id::new(PUBLIC), Id::new(1_000 + MEMBERS - 100))
@@ -193,7 +213,15 @@ async fn the_api_serves_public_guilds_only(postgres: bool) {
         (Some(1), Some(MEMBERS))
     );
     assert_eq!(json["xp"], (MEMBERS * 10) as i64);
+    assert_eq!(json["name"], Value::Null, "the top member never spoke");
     assert!(member.etag.is_some());
+    let named = get(
+        &store,
+        &format!("/api/v1/guilds/{PUBLIC}/members/{}", 1_000 + 243),
+        None,
+    )
+    .await;
+    assert_eq!(named.json()["name"], common::web_name(243));
     let stranger = get(
         &store,
         &format!("/api/v1/guilds/{PUBLIC}/members/999"),
@@ -345,13 +373,28 @@ async fn the_page_serves_public_guilds_only(postgres: bool) {
     let html = &first.body;
     assert_eq!(html.matches("<li class=\"row").count(), 100);
     assert_eq!(ranks(html), (1..=100).collect::<Vec<_>>());
-    // Names are not kept yet: each member shows as the end of their id, so
-    // the order of ids is the order of XP.
+    // Members by the names Keeper saw, in the order of XP; one it never saw
+    // speak by the end of their id.
     let top = html.find(&format!(">User {}<", 1_000 + MEMBERS)).unwrap();
-    let next = html
-        .find(&format!(">User {}<", 1_000 + MEMBERS - 1))
-        .unwrap();
+    let next = html.find(&format!(">Member {}<", MEMBERS - 1)).unwrap();
     assert!(top < next);
+    // Hostile names are text: escaped, never markup.
+    assert!(
+        html.contains(">&lt;script&gt;alert(243)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;<"),
+        "{html}"
+    );
+    assert!(!html.contains("<script") && !html.contains("<b>"));
+    assert!(html.contains("\u{202e}RTL 247\u{200b} &quot;q&quot; &amp; 'a'"));
+    // Avatars from the CDN (even members), the guild's name and icon.
+    assert!(html.contains(&format!(
+        "src=\"http://127.0.0.1:9/cdn/avatars/1248/{}.png?size=64\"",
+        common::web_avatar(248).unwrap()
+    )));
+    assert!(html.contains("Rust &amp; &lt;Friends&gt;"));
+    assert!(html.contains(&format!(
+        "http://127.0.0.1:9/cdn/icons/{PUBLIC}/{}.png?size=128",
+        common::WEB_GUILD_ICON
+    )));
     assert!(html.contains("250 members"));
     assert!(html.contains("page 1 of 3"));
     assert!(html.contains("href=\"?page=2\" rel=\"next\""));
@@ -417,8 +460,22 @@ async fn the_page_serves_public_guilds_only(postgres: bool) {
         Some("text/html; charset=utf-8")
     );
 
-    // A search: nobody matches while names are not kept; the text is shown
-    // back as text.
+    // A search by name, whatever the case: the Anns, best placed first, with
+    // their places.
+    let anns = get(&store, &format!("{path}?q=aNn"), None).await;
+    assert_eq!(anns.status, StatusCode::OK, "{}", anns.body);
+    let expected: Vec<u64> = (1..MEMBERS)
+        .rev()
+        .filter(|i| i % 10 == 0)
+        .map(|i| MEMBERS - i + 1)
+        .collect();
+    assert_eq!(ranks(&anns.body), expected);
+    assert!(anns.body.contains(">Ann #240<"));
+    // Markup found by its text, and shown as text.
+    let scripts = get(&store, &format!("{path}?q=%3Cscript%3E"), None).await;
+    assert_eq!(ranks(&scripts.body).len(), 25);
+    assert!(!scripts.body.contains("<script"));
+    // Nobody: the text is shown back as text.
     let found = get(&store, &format!("{path}?q=%20%3Cscript%3Eann%20"), None).await;
     assert_eq!(found.status, StatusCode::OK, "{}", found.body);
     assert!(

@@ -253,12 +253,57 @@ pub async fn open_store(url: &str) -> std::sync::Arc<dyn keeper_store::Store> {
         .expect("open the store")
 }
 
+/// The name member `1_000 + i` of [`public_leaderboard`] is seen with: every
+/// tenth an "Ann" (for searches), others hostile (markup, an override and
+/// zero-width marks, quotes), most plain.
+pub fn web_name(i: u64) -> String {
+    match i % 10 {
+        0 => format!("Ann #{i}"),
+        3 => format!("<script>alert({i})</script><b>bold</b>"),
+        7 => format!("\u{202e}RTL {i}\u{200b} \"q\" & 'a'"),
+        _ => format!("Member {i}"),
+    }
+}
+
+/// The avatar hash member `1_000 + i` has: every even one has one, whose
+/// first six digits (the colour a test CDN draws) go round a palette.
+pub fn web_avatar(i: u64) -> Option<String> {
+    const PALETTE: [u32; 6] = [
+        0xE0_5A_47, 0x3B_82_F6, 0x10_B9_81, 0xF5_9E_0B, 0x8B_5C_F6, 0xEC_48_99,
+    ];
+    let colour = PALETTE[(i / 2 % 6) as usize];
+    i.is_multiple_of(2).then(|| format!("{colour:06x}{i:026x}"))
+}
+
+/// The public guild's name in [`public_leaderboard`]: markup too.
+pub const WEB_GUILD_NAME: &str = "Rust & <Friends>";
+/// Its icon hash.
+pub const WEB_GUILD_ICON: &str = "a_5865f2000000000000000000000abc";
+
 /// A leaderboard to read on the web: members `1_001..=1_000 + members` of
-/// `guild`, member `1_000 + i` with `i * 10` XP (so ranks follow ids), and
-/// the guild made public as `/config web public` does.
+/// `guild`, member `1_000 + i` with `i * 10` XP (so ranks follow ids), the
+/// name [`web_name`] and the avatar [`web_avatar`] (the last member never
+/// spoke: no name), the guild named [`WEB_GUILD_NAME`] with an icon, and
+/// made public as `/config web public` does.
 pub async fn public_leaderboard(store: &dyn keeper_store::Store, guild: u64, members: u64) {
     use twilight_model::id::Id;
     let at = chrono::Utc::now();
+    let profiles: Vec<keeper_store::MemberProfile> = (1..members)
+        .map(|i| keeper_store::MemberProfile {
+            guild_id: Id::new(guild),
+            user_id: Id::new(1_000 + i),
+            display_name: web_name(i),
+            avatar: web_avatar(i),
+            seen_at: at,
+        })
+        .collect();
+    store.save_profiles(&profiles).await.unwrap();
+    let facts = keeper_store::GuildFacts {
+        name: WEB_GUILD_NAME.to_owned(),
+        icon: Some(WEB_GUILD_ICON.to_owned()),
+        ..keeper_store::GuildFacts::unknown(Id::new(guild))
+    };
+    store.save_guild(&facts, at).await.unwrap();
     let awards: Vec<keeper_store::XpAward> = (1..=members)
         .map(|i| keeper_store::XpAward {
             guild_id: Id::new(guild),
