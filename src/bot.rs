@@ -252,6 +252,10 @@ async fn log_in(
     let mut ctx = Context::new(http, interactions, store, app.id, me.id, stats);
     ctx.clock = clock;
     ctx.avatars = Avatars::new(&config.discord.cdn_url, avatars::CACHE_BYTES);
+    ctx.public_url = config
+        .public_url
+        .as_ref()
+        .map(|url| url.as_str().trim_end_matches('/').to_owned());
     ctx.discord_acts = DiscordActs::new(events::Feature::DiscordModeration.on(discord));
     Ok(ctx)
 }

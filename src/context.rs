@@ -59,6 +59,9 @@ pub struct Context {
     pub cards: Arc<card::Renderer>,
     /// Members' avatars for the cards, from Discord's CDN.
     pub avatars: Avatars,
+    /// `KEEPER_PUBLIC_URL`, without a trailing slash: where the web
+    /// leaderboard is reached, for the links to it.
+    pub public_url: Option<String>,
 }
 
 impl Context {
@@ -105,6 +108,7 @@ impl Context {
             metrics,
             cards: Arc::new(card::Renderer::new()),
             avatars: Avatars::new(avatars::DISCORD_CDN, avatars::CACHE_BYTES),
+            public_url: None,
         }
     }
 }

@@ -393,7 +393,54 @@ on_both_backends_custom!(
     dev_guild_gets_the_commands,
     intents_follow_the_enabled_features,
     a_guild_keeper_was_removed_from_is_purged_after_retention,
+    the_leaderboard_links_to_the_web_page_once_public,
 );
+
+/// With `KEEPER_PUBLIC_URL` set, `/leaderboard` and `!top` link to the web
+/// page holding the same members, but only once the guild made it public.
+async fn the_leaderboard_links_to_the_web_page_once_public(postgres: bool) {
+    let w = World::with_args(postgres, |_| {
+        vec!["--public-url=https://keeper.example.org/".to_owned()]
+    })
+    .await;
+    w.fixed_xp(50).await;
+    let bob = w.guild.member("bob");
+    bob.says(&w.general, "hello").await;
+    w.await_xp(bob.id(), 50).await;
+    let board = w.ask(&bob, "leaderboard", []).await;
+    assert_eq!(board.embeds[0]["url"], serde_json::Value::Null, "private");
+    let text = board.embeds[0]["description"].to_string();
+    assert!(!text.contains("keeper.example.org"), "{text}");
+
+    let made = w
+        .ask(
+            &w.admin,
+            "config web",
+            [("visibility", OptionValue::String("public".into()))],
+        )
+        .await;
+    assert!(
+        made.content
+            .contains("public on the web: anyone with the link sees members'"),
+        "{}",
+        made.content
+    );
+    let link = format!(
+        "https://keeper.example.org/leaderboard/{}?page=1",
+        w.guild.id()
+    );
+    let board = w.ask(&bob, "leaderboard", []).await;
+    assert_eq!(board.embeds[0]["url"], link.as_str());
+    let text = board.embeds[0]["description"].as_str().unwrap();
+    assert!(
+        text.ends_with(&format!("[The whole leaderboard on the web]({link})")),
+        "{text}"
+    );
+    bob.says(&w.general, "!top").await;
+    let top = next_post(&w.general).await;
+    assert_eq!(top.embeds[0]["url"], link.as_str());
+    w.finish().await;
+}
 
 on_both_backends!(
     an_interaction_past_its_window_is_not_run,

@@ -337,12 +337,14 @@ fn patch_for(sub: &str, opts: Options<'_>) -> BotResult<(SettingsPatch, String)>
         "web" => match opts.string("visibility") {
             Some("public") => {
                 patch.web_public = Some(true);
-                "This server's leaderboard is public on the web: anyone with the link sees                  members' names, avatars, levels and XP."
+                "This server's leaderboard is public on the web: anyone with the link sees \
+                 members' names, avatars, levels and XP."
                     .to_owned()
             }
             Some("private") => {
                 patch.web_public = Some(false);
-                "This server's leaderboard is private: its page and API answer as if it did                  not exist."
+                "This server's leaderboard is private: its page and API answer as if it did \
+                 not exist."
                     .to_owned()
             }
             _ => return Err(BotError::user("Choose `public` or `private`.")),

@@ -1,4 +1,6 @@
-//! `/leaderboard [page]` and `!top [page]`: the guild's members by XP, ten a page.
+//! `/leaderboard [page]` and `!top [page]`: the guild's members by XP, ten a page,
+//! linked to the web page that shows the same members when the guild made it
+//! public and the operator said where it is (`KEEPER_PUBLIC_URL`).
 
 use futures_util::FutureExt as _;
 use keeper_store::levels;
@@ -100,9 +102,16 @@ async fn reply(ctx: &Context, guild: Id<GuildMarker>, page: i64) -> BotResult<Re
     } else {
         format!("Leaderboard of {name}")
     };
-    let embed = EmbedBuilder::new()
-        .title(title)
-        .description(lines.join("\n"))
+    let mut description = lines.join("\n");
+    let mut embed = EmbedBuilder::new().title(title);
+    let public = ctx.guilds.settings(guild).web_public;
+    if let Some(url) = ctx.public_url.as_deref().filter(|_| public) {
+        let link = web_link(url, guild, offset);
+        description.push_str(&format!("\n\n[The whole leaderboard on the web]({link})"));
+        embed = embed.url(link);
+    }
+    let embed = embed
+        .description(description)
         .footer(EmbedFooterBuilder::new(format!(
             "Page {page} of {pages} · {total} members"
         )))
@@ -110,9 +119,28 @@ async fn reply(ctx: &Context, guild: Id<GuildMarker>, page: i64) -> BotResult<Re
     Ok(Reply::embed(embed))
 }
 
+/// The web page that shows the member at `offset` (0 for the top): the web
+/// page holds a hundred where this command shows ten.
+fn web_link(base: &str, guild: Id<GuildMarker>, offset: u64) -> String {
+    let page = offset / u64::from(crate::web::PER_PAGE) + 1;
+    format!("{base}/leaderboard/{guild}?page={page}")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::text_page;
+    use super::{Id, text_page, web_link};
+
+    #[test]
+    fn the_web_link_is_the_page_holding_the_same_members() {
+        let (base, guild) = ("https://keeper.example.org", Id::new(42));
+        assert_eq!(
+            web_link(base, guild, 0),
+            "https://keeper.example.org/leaderboard/42?page=1"
+        );
+        assert_eq!(web_link(base, guild, 90), web_link(base, guild, 0));
+        assert!(web_link(base, guild, 100).ends_with("?page=2"));
+        assert!(web_link(base, guild, 12_340).ends_with("?page=124"));
+    }
 
     #[test]
     fn the_text_form_reads_a_page_number() {
