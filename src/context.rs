@@ -57,6 +57,11 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Draws rank cards (fonts loaded once).
     pub cards: Arc<card::Renderer>,
+    /// Cards drawn at once: half the cores (at least one). A card is a few
+    /// milliseconds of CPU; unbounded, a burst of `/rank` competed with the
+    /// gateway's flood and the database for every core (BENCHMARKS.md,
+    /// session 17).
+    pub drawing: Arc<tokio::sync::Semaphore>,
     /// Members' avatars for the cards, from Discord's CDN.
     pub avatars: Avatars,
     /// `KEEPER_PUBLIC_URL`, without a trailing slash: where the web
@@ -107,10 +112,16 @@ impl Context {
             discord_acts: DiscordActs::new(false),
             metrics,
             cards: Arc::new(card::Renderer::new()),
+            drawing: Arc::new(tokio::sync::Semaphore::new(drawing_permits())),
             avatars: Avatars::new(avatars::DISCORD_CDN, avatars::CACHE_BYTES),
             public_url: None,
         }
     }
+}
+
+/// How many rank cards are drawn at once: half the cores, at least one.
+fn drawing_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 /// How long after a member's text command their next ones are ignored, by

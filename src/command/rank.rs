@@ -114,8 +114,10 @@ async fn reply(
     }
 }
 
-/// The card as PNG, drawn off the async threads (a few milliseconds of CPU);
-/// `None`, logged, if it could not be drawn.
+/// The card as PNG, drawn off the async threads (a few milliseconds of CPU)
+/// by one of [`Context::drawing`]'s permits, so a burst of `/rank` waits in
+/// line instead of taking every core from the shards; `None`, logged, if it
+/// could not be drawn.
 async fn draw(
     ctx: &Context,
     name: &str,
@@ -127,7 +129,13 @@ async fn draw(
     let name = name.to_owned();
     let xp = rank.member.xp;
     let (position, out_of) = (rank.position, rank.out_of);
+    // The semaphore is never closed.
+    let permit = std::sync::Arc::clone(&ctx.drawing)
+        .acquire_owned()
+        .await
+        .ok()?;
     let drawn = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let (into, needed) = levels::progress(xp);
         renderer.render(&RankCard {
             name: &name,
