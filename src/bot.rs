@@ -255,7 +255,7 @@ async fn log_in(
     ctx.public_url = config
         .public_url
         .as_ref()
-        .map(|url| url.as_str().trim_end_matches('/').to_owned());
+        .map(|url| url.as_str().to_owned());
     ctx.discord_acts = DiscordActs::new(events::Feature::DiscordModeration.on(discord));
     Ok(ctx)
 }

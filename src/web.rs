@@ -369,10 +369,15 @@ impl Slice {
 
     /// A member's name and avatar hash, when Keeper has them.
     fn profile(&self, user: Id<UserMarker>) -> (Option<&str>, Option<&str>) {
-        self.profiles.get(&user).map_or((None, None), |p| {
-            (Some(p.display_name.as_str()), p.avatar.as_deref())
-        })
+        shown(self.profiles.get(&user))
     }
+}
+
+/// The name and avatar hash a profile gives, both `None` without one.
+fn shown(profile: Option<&MemberProfile>) -> (Option<&str>, Option<&str>) {
+    profile.map_or((None, None), |p| {
+        (Some(p.display_name.as_str()), p.avatar.as_deref())
+    })
 }
 
 /// Read page `page` of `per_page` members; past the last is a refusal (an
@@ -485,9 +490,7 @@ async fn member(
         Ok(mut found) => found.pop(),
         Err(err) => return json_refusal(unavailable(err)),
     };
-    let seen = profile.as_ref().map_or((None, None), |p| {
-        (Some(p.display_name.as_str()), p.avatar.as_deref())
-    });
+    let seen = shown(profile.as_ref());
     match rank {
         Ok(Some(rank)) => {
             let mut value = entry(&web, rank.position, &rank.member, seen);
