@@ -57,6 +57,7 @@ pub async fn restore_dump(path: &Path, url: &str) -> StoreResult<()> {
     let dropped = match dropped {
         Ok(_) => sqlx::query!(
             "DROP FUNCTION IF EXISTS member_xp_buckets_count(), member_xp_buckets_clear(),
+                 member_xp_buckets_add(int8, int8, int8), member_xp_buckets_move(),
                  member_xp_bucket(int8), member_xp_bucket_exact(int8, int8)"
         )
         .execute(&mut conn)

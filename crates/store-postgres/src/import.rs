@@ -18,7 +18,7 @@ use keeper_store::{
 };
 use sqlx::PgConnection;
 
-use crate::{PgStore, error::db_error, settings};
+use crate::{PgStore, error::db_error, settings, xp};
 
 /// The advisory lock imports take (any fixed number; "keeper-import").
 const IMPORT_LOCK: i64 = 0x6b65_6570_696d_7074;
@@ -36,10 +36,16 @@ impl ImportStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        // A re-import raises many members at once; the count trigger would move
+        // them one row at a time, so this transaction counts its guilds again
+        // at the end instead (0019).
+        xp::counting_buckets(&mut tx).await?;
         let mut report = Vec::with_capacity(guilds.len());
         for guild in guilds {
             report.push(import_guild(&mut tx, guild, at).await?);
         }
+        let ids: Vec<i64> = guilds.iter().map(|g| id_to_db(g.guild_id)).collect();
+        xp::recount_buckets(&mut tx, &ids).await?;
         if dry_run {
             tx.rollback().await.map_err(db_error)?;
         } else {

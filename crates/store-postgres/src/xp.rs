@@ -2,7 +2,8 @@
 //!
 //! The stored `level` always equals `level_for_xp(xp)`, and `xp_bucket` equals
 //! `xp_bucket(xp)` (the leaderboard index orders by it, migrations 0003 and 0014;
-//! `member_xp_buckets` counts each guild's members by it, kept by triggers). The
+//! `member_xp_buckets` counts each guild's members by it, kept by the award flush
+//! itself and by triggers for every other write, 0019). The
 //! bucket is computed by the upsert itself, in SQL (`member_xp_bucket`, 0015, the
 //! same function as Rust's), so an award writes one row version even when it
 //! crosses a bucket. The level curve lives in Rust (`keeper_store::levels`): every
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use keeper_store::{
     Applied, AwardOutcome, DEFAULT_XP_COOLDOWN_SECS, GatewaySession, LastAward, MemberRank,
     MemberXp, StoreError, StoreResult, XpAward, XpStore, already_written, id_from_db, id_to_db,
-    levels::level_for_xp,
+    levels::{XpChange, bucket_moves, level_for_xp},
 };
 use sqlx::{PgConnection, Postgres, Transaction};
 use twilight_model::id::{
@@ -97,6 +98,27 @@ struct Upserted {
     old_level: i32,
 }
 
+/// A row of the award flush's upsert: [`Upserted`], and whether it created the
+/// member, for the bucket counts the flush writes itself (0019).
+struct Awarded {
+    guild_id: i64,
+    user_id: i64,
+    xp: i64,
+    old_level: i32,
+    inserted: bool,
+}
+
+impl From<&Awarded> for Upserted {
+    fn from(a: &Awarded) -> Self {
+        Upserted {
+            guild_id: a.guild_id,
+            user_id: a.user_id,
+            xp: a.xp,
+            old_level: a.old_level,
+        }
+    }
+}
+
 impl Upserted {
     fn outcome(&self) -> StoreResult<AwardOutcome> {
         Ok(AwardOutcome {
@@ -165,15 +187,20 @@ impl XpStore for PgStore {
         let written = if batch.is_empty() {
             Vec::new()
         } else {
+            // This transaction writes its own bucket counts (0019): the count
+            // triggers skip it, so PostgreSQL copies no awarded row for them.
+            counting_buckets(&mut tx).await?;
             // In RETURNING, `member_xp.level` is the row after the upsert; the upsert
             // doesn't touch `level`, so it is as before this batch (0 for a new
             // member). The bucket is written here with the XP, in one row version
             // (0015); awards only add, so a total still under the next bucket's
             // floor keeps its bucket, which three multiplications tell (most
             // awards), and only a crossing computes the cube root. SUM over int8
-            // is numeric, hence the casts back.
-            sqlx::query_as!(
-                Upserted,
+            // is numeric, hence the casts back. `xmax = 0` tells a row this
+            // statement inserted from one it updated (which this transaction has
+            // locked, so its xmax is set).
+            let awarded = sqlx::query_as!(
+                Awarded,
                 r#"INSERT INTO member_xp AS m (guild_id, user_id, xp, xp_bucket, messages, last_award_at)
                SELECT g, u, SUM(x)::int8, member_xp_bucket(SUM(x)::int8), SUM(n)::int8, MAX(at)
                FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::timestamptz[])
@@ -189,7 +216,7 @@ impl XpStore for PgStore {
                        ELSE member_xp_bucket(m.xp + excluded.xp) END,
                    messages = m.messages + excluded.messages,
                    last_award_at = GREATEST(m.last_award_at, excluded.last_award_at)
-               RETURNING guild_id, user_id, xp, level AS old_level"#,
+               RETURNING guild_id, user_id, xp, level AS old_level, xmax = 0 AS "inserted!""#,
                 &guilds,
                 &users,
                 &xps,
@@ -198,7 +225,9 @@ impl XpStore for PgStore {
             )
             .fetch_all(&mut *tx)
             .await
-            .map_err(db_error)?
+            .map_err(db_error)?;
+            count_awards(&mut tx, batch, &awarded).await?;
+            awarded.iter().map(Upserted::from).collect()
         };
         write_derived(&mut tx, &written).await?;
         sessions::save_all(&mut tx, checkpoints).await?;
@@ -401,7 +430,7 @@ impl XpStore for PgStore {
         // a lower user id): those of higher buckets, summed from member_xp_buckets (a
         // row per bucket), then those of the member's own bucket that are ahead, read
         // from that bucket's rows only. One statement: the counts and the rows are of
-        // one snapshot, and the triggers keep them in step in every transaction.
+        // one snapshot, and every transaction keeps them in step (0019).
         let mut work = self.work().await?;
         let row = sqlx::query_as!(
             RankRow,
@@ -423,6 +452,118 @@ impl XpStore for PgStore {
         work.done().await?;
         row.map(MemberRank::try_from).transpose()
     }
+}
+
+/// Tell the count triggers of `member_xp` (0019) that this transaction writes
+/// `member_xp_buckets` itself, for every change it makes to `member_xp` from here
+/// on: by [`write_bucket_moves`] or [`recount_buckets`].
+pub(crate) async fn counting_buckets(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query_scalar!("SELECT set_config('keeper.buckets_counted', 'on', true)")
+        .fetch_one(conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Count these guilds' members by bucket again, from `member_xp` as this
+/// transaction sees it: for one that changed many of them ([`counting_buckets`]).
+///
+/// The table lock waits for the transactions writing counts now and holds off new
+/// ones until this one commits, so every count is either in the recount (its
+/// members' rows were committed) or written after it, on top of it (a flush whose
+/// rows weren't). Only an import takes it, for the last moments of its
+/// transaction.
+pub(crate) async fn recount_buckets(conn: &mut PgConnection, guild_ids: &[i64]) -> StoreResult<()> {
+    sqlx::query!("LOCK TABLE member_xp_buckets IN SHARE MODE")
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    sqlx::query!(
+        "DELETE FROM member_xp_buckets WHERE guild_id = ANY($1)",
+        guild_ids
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    sqlx::query!(
+        "INSERT INTO member_xp_buckets (guild_id, xp_bucket, members)
+         SELECT guild_id, xp_bucket, COUNT(*) FROM member_xp WHERE guild_id = ANY($1)
+         GROUP BY guild_id, xp_bucket ORDER BY guild_id, xp_bucket",
+        guild_ids
+    )
+    .execute(conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Write the bucket counts an award flush changed (0019): its new members, and the
+/// members whose total crossed into another bucket, found from each total before
+/// (after, less the batch's awards to that member) and after. One upsert in key
+/// order, after every member row is written, then the buckets it emptied.
+async fn count_awards(
+    conn: &mut PgConnection,
+    batch: &[XpAward],
+    awarded: &[Awarded],
+) -> StoreResult<()> {
+    let mut awards = std::collections::HashMap::<(i64, i64), i64>::with_capacity(awarded.len());
+    for a in batch {
+        *awards
+            .entry((id_to_db(a.guild_id), id_to_db(a.user_id)))
+            .or_default() += a.xp;
+    }
+    let moves =
+        bucket_moves(awarded.iter().map(|a| {
+            XpChange {
+                guild_id: a.guild_id,
+                before: (!a.inserted)
+                    .then(|| a.xp - awards.get(&(a.guild_id, a.user_id)).copied().unwrap_or(0)),
+                after: a.xp,
+            }
+        }));
+    write_bucket_moves(conn, &moves).await
+}
+
+/// Add `(guild, bucket, change)` to `member_xp_buckets` in the given (key) order, and
+/// delete the rows left at 0, which stay locked by this transaction in between.
+async fn write_bucket_moves(conn: &mut PgConnection, moves: &[(i64, i64, i64)]) -> StoreResult<()> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let guilds: Vec<i64> = moves.iter().map(|m| m.0).collect();
+    let buckets: Vec<i64> = moves.iter().map(|m| m.1).collect();
+    let changes: Vec<i64> = moves.iter().map(|m| m.2).collect();
+    let emptied = sqlx::query!(
+        r#"WITH counted AS (
+               INSERT INTO member_xp_buckets AS c (guild_id, xp_bucket, members)
+               SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[]) AS d(g, b, n)
+               ORDER BY g, b
+               ON CONFLICT (guild_id, xp_bucket) DO UPDATE SET members = c.members + excluded.members
+               RETURNING c.guild_id, c.xp_bucket, c.members)
+           SELECT guild_id AS "guild_id!", xp_bucket AS "xp_bucket!" FROM counted WHERE members = 0"#,
+        &guilds,
+        &buckets,
+        &changes,
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    if emptied.is_empty() {
+        return Ok(());
+    }
+    let guilds: Vec<i64> = emptied.iter().map(|e| e.guild_id).collect();
+    let buckets: Vec<i64> = emptied.iter().map(|e| e.xp_bucket).collect();
+    sqlx::query!(
+        "DELETE FROM member_xp_buckets AS c
+         USING UNNEST($1::int8[], $2::int8[]) AS e(g, b)
+         WHERE c.guild_id = e.g AND c.xp_bucket = e.b AND c.members = 0",
+        &guilds,
+        &buckets,
+    )
+    .execute(conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
 }
 
 /// Store the new level of every member whose level changed, in one statement

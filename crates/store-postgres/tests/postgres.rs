@@ -4,7 +4,7 @@
 mod common;
 
 use common::ScratchDb;
-use keeper_store::{StoreError, prelude::*};
+use keeper_store::{StoreError, XpAward, prelude::*};
 use keeper_store_postgres::{
     MIGRATOR, PgConfig, PgStore, Pooler, SCHEMA_VERSION, binary_schema_version,
 };
@@ -579,6 +579,84 @@ async fn a_transaction_pooler_not_declared_is_named_at_start() {
         .await
         .expect("declared, it starts");
     store.health_check().await.expect("and answers");
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// An operator's edits in psql (0019): totals changed with their buckets, a
+/// row inserted, a member deleted or moved to another guild, in statements that
+/// move many members at once. The counts follow, and ranks and pages are those of
+/// the totals.
+#[tokio::test]
+async fn hand_edits_in_psql_keep_buckets_counts_and_ranks_exact() {
+    let db = ScratchDb::create().await;
+    let store = PgStore::connect(&db.config()).await.unwrap();
+    let g = Id::new(1);
+    let awards: Vec<XpAward> = (1..=30u64)
+        .map(|u| XpAward {
+            guild_id: g,
+            user_id: Id::new(u),
+            xp: 37 * u as i64,
+            messages: 1,
+            at: chrono::DateTime::UNIX_EPOCH,
+        })
+        .collect();
+    store.award_xp(&awards, &[]).await.unwrap();
+
+    let mut conn = raw_conn(&db).await;
+    let edits = [
+        sqlx::query!(
+            "UPDATE member_xp SET xp = xp + 5000, xp_bucket = member_xp_bucket(xp + 5000)
+             WHERE guild_id = 1 AND user_id <= 10"
+        ),
+        sqlx::query!(
+            "INSERT INTO member_xp (guild_id, user_id, xp, xp_bucket)
+             VALUES (1, 99, 123456, member_xp_bucket(123456))"
+        ),
+        sqlx::query!("DELETE FROM member_xp WHERE guild_id = 1 AND user_id = 30"),
+        sqlx::query!("UPDATE member_xp SET guild_id = 2 WHERE guild_id = 1 AND user_id = 29"),
+        sqlx::query!(
+            "UPDATE member_xp SET xp = 0, xp_bucket = 0 WHERE guild_id = 1 AND user_id = 11"
+        ),
+    ];
+    for edit in edits {
+        edit.execute(&mut conn).await.unwrap();
+    }
+
+    let _ = conn.close().await;
+    let [stored, counted] = db.bucket_counts().await;
+    assert_eq!(stored, counted);
+
+    // Guild 1 by XP: 99 (123,456), 10..1 (5,370..5,037), 28..12, 11 (0).
+    let mut expected: Vec<(u64, i64)> = vec![(99, 123_456)];
+    expected.extend((1..=10u64).rev().map(|u| (u, 5_000 + 37 * u as i64)));
+    expected.extend((12..=28u64).rev().map(|u| (u, 37 * u as i64)));
+    expected.push((11, 0));
+    let board: Vec<(u64, i64)> = store
+        .leaderboard(g, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| (m.user_id.get(), m.xp))
+        .collect();
+    assert_eq!(board, expected);
+    for (place, &(u, _)) in expected.iter().enumerate() {
+        let rank = store.member_rank(g, Id::new(u)).await.unwrap().unwrap();
+        assert_eq!(
+            (rank.position, rank.out_of),
+            (place as u64 + 1, expected.len() as u64),
+            "user {u}"
+        );
+    }
+    let moved = store
+        .member_rank(Id::new(2), Id::new(29))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (moved.position, moved.out_of, moved.member.xp),
+        (1, 1, 37 * 29)
+    );
     store.close().await;
     db.drop_db().await;
 }

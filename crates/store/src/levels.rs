@@ -77,6 +77,41 @@ pub fn xp_bucket_floor(bucket: i64) -> i64 {
     (b * b * b + scale - 1) / scale
 }
 
+/// A member's XP before and after a write, for [`bucket_moves`]: `before` is
+/// `None` when the write created the member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XpChange {
+    pub guild_id: i64,
+    pub before: Option<i64>,
+    pub after: i64,
+}
+
+/// How a batch of writes changes the per-guild bucket counts (`member_xp_buckets`):
+/// `(guild, bucket, change)` with the change non-zero, in key order. A new member
+/// adds one to their bucket; a total that crossed into another bucket takes one
+/// from the old and adds one to the new; the rest (most awards) change nothing.
+///
+/// Key order because the count rows are locked in the order they are written: a
+/// writer that takes them in ascending (guild, bucket), as every writer does,
+/// can't deadlock with another that does the same.
+pub fn bucket_moves(changes: impl IntoIterator<Item = XpChange>) -> Vec<(i64, i64, i64)> {
+    let mut moves = std::collections::BTreeMap::<(i64, i64), i64>::new();
+    for c in changes {
+        let to = xp_bucket(c.after);
+        match c.before.map(xp_bucket) {
+            Some(from) if from == to => continue,
+            Some(from) => *moves.entry((c.guild_id, from)).or_default() -= 1,
+            None => {}
+        }
+        *moves.entry((c.guild_id, to)).or_default() += 1;
+    }
+    moves
+        .into_iter()
+        .filter(|&(_, n)| n != 0)
+        .map(|((g, b), n)| (g, b, n))
+        .collect()
+}
+
 /// Where a member stands within their current level: `(xp into it, xp it costs)`.
 pub fn progress(xp: i64) -> (i64, i64) {
     let level = level_for_xp(xp);
@@ -85,6 +120,28 @@ pub fn progress(xp: i64) -> (i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bucket_moves_count_arrivals_and_departures_in_key_order() {
+        let change = |guild_id, before, after| XpChange {
+            guild_id,
+            before,
+            after,
+        };
+        // 0 XP is bucket 0, 1 XP bucket 4 (4·∛1), 1,000 XP bucket 40.
+        let moves = bucket_moves([
+            change(2, Some(1_000), 1_010), // stays in 40: nothing
+            change(2, None, 1_000),        // new: +1 in 40
+            change(1, Some(0), 1),         // 0 -> 4
+            change(1, None, 0),            // new in 0: nets the departure out
+            change(2, Some(999), 1_000),   // 39 -> 40
+        ]);
+        assert_eq!(xp_bucket(999), 39);
+        assert_eq!(moves, vec![(1, 4, 1), (2, 39, -1), (2, 40, 2)]);
+        assert!(bucket_moves([change(5, Some(7), 7)]).is_empty());
+        // A move and its way back in one batch leave nothing to write.
+        assert!(bucket_moves([change(3, Some(0), 64), change(3, Some(64), 0)]).is_empty());
+    }
+
     use super::*;
 
     #[test]

@@ -29,6 +29,39 @@ pub struct ScratchDb {
 }
 
 impl ScratchDb {
+    /// `member_xp_buckets` as stored, and as counted from `member_xp`: (guild,
+    /// bucket, members) in key order. On the server itself, not through a store's
+    /// pool: behind PgBouncer in transaction mode sqlx's named statements need
+    /// Keeper's own transactions.
+    pub async fn bucket_counts(&self) -> [Vec<(i64, i64, i64)>; 2] {
+        let mut conn = PgConnection::connect(&self.url).await.unwrap();
+        let stored = sqlx::query!(
+            "SELECT guild_id, xp_bucket, members FROM member_xp_buckets
+             ORDER BY guild_id, xp_bucket"
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let counted = sqlx::query!(
+            r#"SELECT guild_id, xp_bucket, COUNT(*) AS "members!" FROM member_xp
+               GROUP BY guild_id, xp_bucket ORDER BY guild_id, xp_bucket"#
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let _ = conn.close().await;
+        [
+            stored
+                .into_iter()
+                .map(|r| (r.guild_id, r.xp_bucket, r.members))
+                .collect(),
+            counted
+                .into_iter()
+                .map(|r| (r.guild_id, r.xp_bucket, r.members))
+                .collect(),
+        ]
+    }
+
     pub async fn create() -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let server = server_url();
@@ -163,35 +196,11 @@ impl keeper_store::conformance::Fixture for PgFixture {
     }
 
     async fn xp_bucket_counts(&self) -> [Vec<(i64, i64, i64)>; 2] {
-        // On the server itself, not through the store's pool: behind PgBouncer in
-        // transaction mode sqlx's named statements need Keeper's own transactions.
-        let db = self.db.as_ref().expect("not cleaned up yet");
-        let mut conn = PgConnection::connect(&db.url).await.unwrap();
-        let stored = sqlx::query!(
-            "SELECT guild_id, xp_bucket, members FROM member_xp_buckets
-             ORDER BY guild_id, xp_bucket"
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-        let counted = sqlx::query!(
-            r#"SELECT guild_id, xp_bucket, COUNT(*) AS "members!" FROM member_xp
-               GROUP BY guild_id, xp_bucket ORDER BY guild_id, xp_bucket"#
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-        let _ = conn.close().await;
-        [
-            stored
-                .into_iter()
-                .map(|r| (r.guild_id, r.xp_bucket, r.members))
-                .collect(),
-            counted
-                .into_iter()
-                .map(|r| (r.guild_id, r.xp_bucket, r.members))
-                .collect(),
-        ]
+        self.db
+            .as_ref()
+            .expect("not cleaned up yet")
+            .bucket_counts()
+            .await
     }
 }
 

@@ -60,7 +60,8 @@ pub trait Fixture: Sized + Send {
     }
     /// `member_xp_buckets` as stored, and as counted from `member_xp` (`GROUP BY
     /// guild_id, xp_bucket`): (guild, bucket, members), both in key order. The
-    /// triggers of migration 0014 keep them equal after every write.
+    /// triggers of migration 0014 (and on PostgreSQL the award flush, 0019)
+    /// keep them equal after every write.
     fn xp_bucket_counts(&self) -> impl Future<Output = [Vec<(i64, i64, i64)>; 2]> + Send;
 }
 
@@ -86,6 +87,7 @@ macro_rules! conformance_tests {
             award_batch_writes_checkpoints_atomically,
             a_batch_written_already_is_not_counted_twice,
             concurrent_awards_are_exact,
+            awards_and_commands_at_once_keep_counts_exact,
             set_add_reset_xp,
             leaderboard_order_ties_and_pages,
             member_rank_positions,
