@@ -258,7 +258,24 @@ struct Inner {
     /// 1 MB canvas per card costs more in page faults than the copy of the
     /// background into an old one (about a fifth of a card's time).
     spare: Mutex<Vec<Pixmap>>,
+    /// The background with an accent's glow painted in, for the accents drawn
+    /// last (most recent last): the masked fill of the glow covers half the
+    /// card, and a server's cards all share one accent.
+    glowing: Mutex<Vec<Arc<Glowing>>>,
 }
+
+/// The background with one accent's glow, and where it is translucent (the
+/// anti-aliased rim of the rounded corners): the only pixels PNG's straight
+/// alpha needs demultiplied, since everything drawn on top lies inside the
+/// card and is opaque over opaque.
+struct Glowing {
+    accent: Accent,
+    pixmap: Pixmap,
+    translucent: Vec<usize>,
+}
+
+/// Backgrounds with a glow kept: 1 MB each.
+const MAX_GLOWING: usize = 4;
 
 /// Spare canvases kept. Cards are rendered about one per core at a time,
 /// so a few cover a burst without holding more than 4 MB for good.
@@ -350,6 +367,7 @@ impl Renderer {
                 background,
                 glow,
                 spare: Mutex::new(Vec::new()),
+                glowing: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -358,8 +376,8 @@ impl Renderer {
     /// rounded corners. Any card gives an image: an error means a bug in the
     /// template or an allocation that failed, never bad input.
     pub fn render(&self, card: &RankCard<'_>) -> Result<Vec<u8>, CardError> {
-        let mut pixmap = self.render_pixmap(card)?;
-        let png = encode_png(&mut pixmap);
+        let (mut pixmap, glowing) = self.draw(card)?;
+        let png = encode_png(&mut pixmap, &glowing.translucent);
         // A poisoned lock only means another render panicked mid-push;
         // then this canvas is simply not kept.
         if let Ok(mut spare) = self.inner.spare.lock()
@@ -370,30 +388,30 @@ impl Renderer {
         png
     }
 
-    /// A canvas holding the card's background: a spare one when there is.
-    fn canvas(&self) -> Pixmap {
-        let background = &self.inner.background;
-        let spare = self.inner.spare.lock().ok().and_then(|mut s| s.pop());
-        match spare {
-            Some(mut pixmap) => {
-                pixmap.data_mut().copy_from_slice(background.data());
-                pixmap
-            }
-            None => background.clone(),
+    /// The background with `accent`'s glow: drawn once per accent, then kept
+    /// while that accent is among the last few drawn.
+    fn glowing(&self, accent: Accent) -> Arc<Glowing> {
+        let mut kept = match self.inner.glowing.lock() {
+            Ok(kept) => kept,
+            // Poisoned by a panic mid-push: draw it, keep nothing.
+            Err(_) => return Arc::new(self.paint_glow(accent)),
+        };
+        if let Some(at) = kept.iter().position(|g| g.accent == accent) {
+            let glowing = kept.remove(at);
+            kept.push(glowing.clone());
+            return glowing;
         }
+        let glowing = Arc::new(self.paint_glow(accent));
+        if kept.len() == MAX_GLOWING {
+            kept.remove(0);
+        }
+        kept.push(glowing.clone());
+        glowing
     }
 
-    /// The card as pixels (premultiplied RGBA), for callers that composite it
-    /// further or encode it their own way.
-    pub fn render_pixmap(&self, card: &RankCard<'_>) -> Result<Pixmap, CardError> {
-        let avatar = match card.avatar {
-            Avatar::Png(bytes) => decode_avatar(bytes),
-            Avatar::Initials => None,
-        };
-        let svg = self.svg(card, avatar.is_some());
-        let tree = usvg::Tree::from_str(&svg, &self.inner.options)?;
-        let mut pixmap = self.canvas();
-        let [r, g, b] = card.accent.0;
+    fn paint_glow(&self, accent: Accent) -> Glowing {
+        let mut pixmap = self.inner.background.clone();
+        let [r, g, b] = accent.0;
         let glow = Paint {
             shader: Shader::SolidColor(Color::from_rgba8(r, g, b, 255)),
             ..Paint::default()
@@ -401,11 +419,53 @@ impl Renderer {
         if let Some(area) = Rect::from_xywh(0.0, 0.0, GLOW_RIGHT, HEIGHT as f32) {
             pixmap.fill_rect(area, &glow, Transform::identity(), Some(&self.inner.glow));
         }
+        let translucent = pixmap
+            .pixels()
+            .iter()
+            .enumerate()
+            .filter(|(_, px)| !matches!(px.alpha(), 0 | 255))
+            .map(|(i, _)| i)
+            .collect();
+        Glowing {
+            accent,
+            pixmap,
+            translucent,
+        }
+    }
+
+    /// A canvas holding `glowing`: a spare one when there is.
+    fn canvas(&self, glowing: &Glowing) -> Pixmap {
+        let spare = self.inner.spare.lock().ok().and_then(|mut s| s.pop());
+        match spare {
+            Some(mut pixmap) => {
+                pixmap.data_mut().copy_from_slice(glowing.pixmap.data());
+                pixmap
+            }
+            None => glowing.pixmap.clone(),
+        }
+    }
+
+    /// The card as pixels (premultiplied RGBA), for callers that composite it
+    /// further or encode it their own way.
+    pub fn render_pixmap(&self, card: &RankCard<'_>) -> Result<Pixmap, CardError> {
+        self.draw(card).map(|(pixmap, _)| pixmap)
+    }
+
+    /// The card's pixels, and the background they were drawn on.
+    fn draw(&self, card: &RankCard<'_>) -> Result<(Pixmap, Arc<Glowing>), CardError> {
+        let avatar = match card.avatar {
+            Avatar::Png(bytes) => decode_avatar(bytes),
+            Avatar::Initials => None,
+        };
+        let svg = self.svg(card, avatar.is_some());
+        let tree = usvg::Tree::from_str(&svg, &self.inner.options)?;
+        let glowing = self.glowing(card.accent);
+        let mut pixmap = self.canvas(&glowing);
         resvg::render(&tree, Transform::identity(), &mut pixmap.as_mut());
         if let Some(avatar) = &avatar {
             draw_avatar(&mut pixmap, avatar);
         }
-        Ok(pixmap)
+        Ok((pixmap, glowing))
     }
 
     /// `text` cut to at most `max_width` px when set in the name's face (DejaVu
@@ -708,12 +768,15 @@ fn draw_avatar(pixmap: &mut Pixmap, avatar: &Pixmap) {
 /// per-pixel demultiply) even more. Paeth suits the gradients and flat areas
 /// better than the adaptive choice, which is slower and no smaller here.
 /// `pixmap` is demultiplied in place on the way (PNG wants straight alpha),
-/// so it is only good as a spare canvas afterwards.
-fn encode_png(pixmap: &mut Pixmap) -> Result<Vec<u8>, CardError> {
+/// at the `translucent` pixels (by index; the others are opaque or empty), so
+/// it is only good as a spare canvas afterwards.
+fn encode_png(pixmap: &mut Pixmap, translucent: &[usize]) -> Result<Vec<u8>, CardError> {
     let (width, height) = (pixmap.width(), pixmap.height());
     let rgba = pixmap.data_mut();
-    // Only the anti-aliased corner pixels are translucent.
-    for px in rgba.chunks_exact_mut(4) {
+    for &i in translucent {
+        let Some(px) = rgba.get_mut(i * 4..i * 4 + 4) else {
+            continue;
+        };
         let a = u16::from(px[3]);
         if a != 255 && a != 0 {
             for c in &mut px[..3] {
@@ -753,6 +816,50 @@ mod tests {
             total_xp: 45_678,
             accent: Accent::DEFAULT,
             avatar: Avatar::Initials,
+        }
+    }
+
+    /// A background with a glow is kept per accent (the last few); a card drawn
+    /// on a kept one, or on one drawn again after it was dropped, is the same
+    /// card, and only the rounded corners' rim is translucent in it.
+    #[test]
+    fn kept_backgrounds_draw_the_same_card() {
+        let renderer = Renderer::new();
+        let first = renderer.render(&card("Kept")).unwrap();
+        assert_eq!(renderer.render(&card("Kept")).unwrap(), first, "kept");
+        for n in 0..MAX_GLOWING as u8 {
+            let other = RankCard {
+                accent: Accent([n, 200, 30]),
+                ..card("Other")
+            };
+            renderer.render(&other).unwrap();
+        }
+        assert!(
+            renderer
+                .inner
+                .glowing
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|g| g.accent != Accent::DEFAULT),
+            "the default accent was dropped"
+        );
+        assert_eq!(
+            renderer.render(&card("Kept")).unwrap(),
+            first,
+            "drawn again"
+        );
+
+        let glowing = renderer.glowing(Accent::DEFAULT);
+        assert!(!glowing.translucent.is_empty());
+        let rim = CORNER_R.ceil() as usize + 1;
+        for &i in &glowing.translucent {
+            let (x, y) = (i % WIDTH as usize, i / WIDTH as usize);
+            let near = |v: usize, size: u32| v < rim || v >= size as usize - rim;
+            assert!(
+                near(x, WIDTH) && near(y, HEIGHT),
+                "({x}, {y}) is translucent"
+            );
         }
     }
 
