@@ -120,6 +120,8 @@ pub fn progress(xp: i64) -> (i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn bucket_moves_count_arrivals_and_departures_in_key_order() {
         let change = |guild_id, before, after| XpChange {
@@ -141,8 +143,6 @@ mod tests {
         // A move and its way back in one batch leave nothing to write.
         assert!(bucket_moves([change(3, Some(0), 64), change(3, Some(64), 0)]).is_empty());
     }
-
-    use super::*;
 
     #[test]
     fn known_thresholds() {
