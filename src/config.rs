@@ -207,8 +207,9 @@ pub enum ImportFormat {
 /// Where and how Keeper stores its data.
 #[derive(Debug, clap::Args)]
 pub struct DatabaseConfig {
-    /// The database: `sqlite://path/to/file.db` (created when missing) or
-    /// `postgres://user:password@host:5432/dbname`.
+    /// The database: `sqlite://path/to/file.db` (created when missing),
+    /// `postgres://user:password@host:5432/dbname` or
+    /// `mysql://user:password@host:3306/dbname` (`mariadb://` alike).
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -247,6 +248,17 @@ pub struct DatabaseConfig {
     /// (docs/SCALING.md).
     #[arg(long, env = "KEEPER_PG_POOLER", default_value = "none", global = true)]
     pub pg_pooler: PgPoolerArg,
+
+    /// MySQL and MariaDB: connections in the pool.
+    #[arg(long, env = "KEEPER_MYSQL_POOL", default_value_t = 10, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub mysql_pool: u32,
+
+    /// MySQL and MariaDB: attempts to reach the server at start-up, with backoff
+    /// between them (about 30 s in all for the default), before giving up.
+    #[arg(long, env = "KEEPER_MYSQL_CONNECT_ATTEMPTS", default_value_t = 8, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub mysql_connect_attempts: u32,
 }
 
 /// Backups the running bot takes on its own.
@@ -522,12 +534,14 @@ pub enum SqliteSyncArg {
 pub enum DatabaseUrl {
     Sqlite(String),
     Postgres(String),
+    /// `mysql://` or `mariadb://`: MySQL 8 or MariaDB 10.6 and later.
+    MySql(String),
 }
 
 impl DatabaseUrl {
     pub fn as_str(&self) -> &str {
         match self {
-            DatabaseUrl::Sqlite(url) | DatabaseUrl::Postgres(url) => url,
+            DatabaseUrl::Sqlite(url) | DatabaseUrl::Postgres(url) | DatabaseUrl::MySql(url) => url,
         }
     }
 }
@@ -569,11 +583,35 @@ impl std::str::FromStr for DatabaseUrl {
                 }
                 Ok(DatabaseUrl::Postgres(s.to_owned()))
             }
+            Some(scheme @ ("mysql" | "mariadb")) => {
+                let rest = s
+                    .split_once("://")
+                    .map(|(_, rest)| rest)
+                    .unwrap_or_default();
+                if rest.is_empty() || rest.starts_with('/') {
+                    return Err(format!(
+                        "a {scheme} URL needs a host, e.g. {scheme}://keeper@localhost/keeper"
+                    ));
+                }
+                let database = rest
+                    .split_once('/')
+                    .map(|(_, path)| path.split('?').next().unwrap_or_default())
+                    .unwrap_or_default();
+                if database.is_empty() {
+                    return Err(format!(
+                        "a {scheme} URL needs a database name, e.g. {scheme}://keeper@localhost/keeper"
+                    ));
+                }
+                Ok(DatabaseUrl::MySql(s.to_owned()))
+            }
             Some(other) if !other.is_empty() => Err(format!(
-                "unsupported scheme '{other}'; use sqlite://path/to/keeper.db or postgres://user@host/dbname"
+                "unsupported scheme '{other}'; use sqlite://path/to/keeper.db, \
+                 postgres://user@host/dbname or mysql://user@host/dbname"
             )),
             _ => Err(
-                "not a URL; use sqlite://path/to/keeper.db or postgres://user@host/dbname".into(),
+                "not a URL; use sqlite://path/to/keeper.db, postgres://user@host/dbname or \
+                 mysql://user@host/dbname"
+                    .into(),
             ),
         }
     }
@@ -664,10 +702,21 @@ mod tests {
             "POSTGRESQL://k@db:5432/k".parse(),
             Ok(DatabaseUrl::Postgres(_))
         ));
-        let err = "mysql://root@localhost/k"
+        assert!(matches!(
+            "mysql://root@localhost/k".parse(),
+            Ok(DatabaseUrl::MySql(_))
+        ));
+        assert!(matches!(
+            "MariaDB://k:pw@db:3306/k?ssl-mode=required".parse(),
+            Ok(DatabaseUrl::MySql(_))
+        ));
+        let err = "mysql://root@localhost".parse::<DatabaseUrl>().unwrap_err();
+        assert!(err.contains("needs a database name"), "{err}");
+        assert!("mariadb:///k".parse::<DatabaseUrl>().is_err());
+        let err = "mongodb://root@localhost/k"
             .parse::<DatabaseUrl>()
             .unwrap_err();
-        assert!(err.contains("unsupported scheme 'mysql'"), "{err}");
+        assert!(err.contains("unsupported scheme 'mongodb'"), "{err}");
         assert!(
             "keeper.db"
                 .parse::<DatabaseUrl>()

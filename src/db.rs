@@ -1,9 +1,10 @@
-//! Opening the store named by `DATABASE_URL`: the only place that knows both
+//! Opening the store named by `DATABASE_URL`: the only place that knows which
 //! backends exist. Everything after this holds an `Arc<dyn Store>`.
 
 use std::sync::Arc;
 
 use keeper_store::{Store, StoreError};
+use keeper_store_mysql::{MySqlConfig, MySqlStore};
 use keeper_store_postgres::{PgConfig, PgStore, Pooler};
 use keeper_store_sqlite::{SqliteConfig, SqliteStore, SqliteSync};
 
@@ -44,6 +45,14 @@ pub async fn open_url(
             };
             Arc::new(PgStore::connect(&config).await?)
         }
+        DatabaseUrl::MySql(url) => {
+            let config = MySqlConfig {
+                url: url.clone(),
+                pool_size: config.mysql_pool,
+                connect_attempts: config.mysql_connect_attempts,
+            };
+            Arc::new(MySqlStore::connect(&config).await?)
+        }
     })
 }
 
@@ -52,6 +61,7 @@ pub fn binary_schema_version(url: &DatabaseUrl) -> i64 {
     match url {
         DatabaseUrl::Sqlite(_) => keeper_store_sqlite::binary_schema_version(),
         DatabaseUrl::Postgres(_) => keeper_store_postgres::binary_schema_version(),
+        DatabaseUrl::MySql(_) => keeper_store_mysql::binary_schema_version(),
     }
 }
 
@@ -62,12 +72,14 @@ pub enum BackupKind {
     Sqlite,
     /// A `pg_dump --format=custom` archive (`keeper backup` of PostgreSQL).
     PgDump,
+    /// A `mariadb-dump` or `mysqldump` SQL script (`keeper backup` of MySQL).
+    MySqlDump,
     /// Keeper's own export (`keeper export`): gzip-compressed JSON lines.
     Export,
 }
 
-/// Tell a SQLite file from a `pg_dump` archive by their magic bytes; anything
-/// else is a sentence saying what was expected.
+/// Tell a SQLite file, a `pg_dump` archive, a MySQL dump and an export apart by
+/// their first bytes; anything else is a sentence saying what was expected.
 pub fn backup_kind(path: &std::path::Path) -> Result<BackupKind, String> {
     use std::io::Read;
     let mut head = [0_u8; 16];
@@ -76,8 +88,9 @@ pub fn backup_kind(path: &std::path::Path) -> Result<BackupKind, String> {
         .read(&mut head)
         .map_err(|e| format!("can't read it: {e}"))?;
     kind_of(&head[..read]).ok_or_else(|| {
-        "not a Keeper backup: neither a SQLite database, a pg_dump archive nor a \
-         Keeper export (`keeper backup` and `keeper export` write them)"
+        "not a Keeper backup: neither a SQLite database, a pg_dump archive, a \
+         mariadb-dump or mysqldump script nor a Keeper export (`keeper backup` and \
+         `keeper export` write them)"
             .to_owned()
     })
 }
@@ -87,6 +100,13 @@ fn kind_of(head: &[u8]) -> Option<BackupKind> {
         Some(BackupKind::Sqlite)
     } else if head.starts_with(b"PGDMP") {
         Some(BackupKind::PgDump)
+    } else if [&b"-- MariaDB dump"[..], b"-- MySQL dump", b"/*M!999999"]
+        .iter()
+        .any(|header| head.starts_with(header))
+    {
+        // `/*M!999999\- enable the sandbox mode */`: MariaDB's dumps' first
+        // line since 10.5.25 (`inspect_dump` reads the header after it).
+        Some(BackupKind::MySqlDump)
     } else if crate::export::is_export(head) {
         Some(BackupKind::Export)
     } else {
@@ -112,6 +132,19 @@ pub async fn restore_pg_dump(path: &std::path::Path, url: &str) -> Result<(), St
     keeper_store_postgres::restore_dump(path, url).await
 }
 
+/// A whole `mariadb-dump` or `mysqldump` script of Keeper's database; its
+/// schema version.
+pub async fn check_mysql_dump(path: &std::path::Path) -> Result<i64, StoreError> {
+    keeper_store_mysql::inspect_dump(path).await
+}
+
+/// Replace Keeper's tables in the MySQL database at `url` with the dump's,
+/// through `mariadb` or `mysql` (table by table: see
+/// `keeper_store_mysql::restore_dump`).
+pub async fn restore_mysql_dump(path: &std::path::Path, url: &str) -> Result<(), StoreError> {
+    keeper_store_mysql::restore_dump(path, url).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +156,10 @@ mod tests {
             Some(BackupKind::Sqlite)
         );
         assert_eq!(kind_of(b"PGDMP\x01\x0e"), Some(BackupKind::PgDump));
+        assert_eq!(kind_of(b"-- MySQL dump 10"), Some(BackupKind::MySqlDump));
+        assert_eq!(kind_of(b"/*M!999999\\- ena"), Some(BackupKind::MySqlDump));
+        assert_eq!(kind_of(b"-- MariaDB dump "), Some(BackupKind::MySqlDump));
+        assert_eq!(kind_of(b"-- a comment"), None);
         assert_eq!(kind_of(b"\x1f\x8b\x08\0"), Some(BackupKind::Export));
         assert_eq!(kind_of(b"SQLite format 2\0"), None);
         assert_eq!(kind_of(b"{\"guilds\": {}}"), None);

@@ -3,9 +3,9 @@
 //!
 //! Both are written against the store's `TransferStore` (every table read and
 //! written page by page), so they work between any two backends: a SQLite
-//! backup restores into SQLite or PostgreSQL, and a copy goes either way. A
-//! `pg_dump` archive is the exception: only `pg_restore` reads it, into
-//! PostgreSQL. A Keeper export (`keeper export`, `export.rs`) restores like a
+//! backup restores into any of them, and a copy goes any way. A `pg_dump`
+//! archive and a MySQL dump are the exceptions: only their backend's tools read
+//! them (`pg_restore`, `mariadb`), into their own backend. A Keeper export (`keeper export`, `export.rs`) restores like a
 //! SQLite backup, into either backend (`keeper import` is `keeper restore`). Every run ends by reading the target back, table by table, and
 //! comparing its row count and checksum with what was read from the source.
 //!
@@ -31,7 +31,8 @@ use crate::{
 /// Rows per page: one read on the source and one transaction on the target.
 const PAGE: u32 = 5_000;
 
-/// `keeper restore`: `file` (a SQLite backup or a `pg_dump` archive) into
+/// `keeper restore`: `file` (a SQLite backup, a `pg_dump` archive, a MySQL
+/// dump or an export) into
 /// `to`, or `DATABASE_URL` when not given.
 pub async fn restore(
     config: &Config,
@@ -44,7 +45,10 @@ pub async fn restore(
         db::backup_kind(file).map_err(|e| Fatal::Config(format!("{}: {e}", file.display())))?;
     match kind {
         BackupKind::Sqlite => restore_sqlite(config, file, target, force).await,
-        BackupKind::PgDump => restore_pg_dump(config, file, target, force).await,
+        BackupKind::PgDump => restore_tool_dump(config, file, target, force, ToolDump::Pg).await,
+        BackupKind::MySqlDump => {
+            restore_tool_dump(config, file, target, force, ToolDump::MySql).await
+        }
         BackupKind::Export => import(config, file, target, force).await,
     }
 }
@@ -193,28 +197,77 @@ async fn restore_sqlite(
     Ok(())
 }
 
-/// A `pg_dump` archive: `pg_restore` into PostgreSQL, then migrated to this
-/// Keeper's schema.
-async fn restore_pg_dump(
+/// A dump only its own backend's tools read: a `pg_dump` archive or a
+/// `mariadb-dump`/`mysqldump` script.
+#[derive(Clone, Copy)]
+enum ToolDump {
+    Pg,
+    MySql,
+}
+
+impl ToolDump {
+    fn what(self) -> &'static str {
+        match self {
+            ToolDump::Pg => "a pg_dump archive",
+            ToolDump::MySql => "a mariadb-dump (or mysqldump) script",
+        }
+    }
+
+    /// The URL to restore into, when `target` is of the dump's backend.
+    fn url(self, target: &DatabaseUrl) -> Option<&str> {
+        match (self, target) {
+            (ToolDump::Pg, DatabaseUrl::Postgres(url))
+            | (ToolDump::MySql, DatabaseUrl::MySql(url)) => Some(url),
+            _ => None,
+        }
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            ToolDump::Pg => "postgres://...",
+            ToolDump::MySql => "mysql://...",
+        }
+    }
+
+    async fn check(self, file: &Path) -> Result<i64, StoreError> {
+        match self {
+            ToolDump::Pg => db::check_pg_dump(file).await,
+            ToolDump::MySql => db::check_mysql_dump(file).await,
+        }
+    }
+
+    async fn restore(self, file: &Path, url: &str) -> Result<(), StoreError> {
+        match self {
+            ToolDump::Pg => db::restore_pg_dump(file, url).await,
+            ToolDump::MySql => db::restore_mysql_dump(file, url).await,
+        }
+    }
+}
+
+/// A `pg_dump` archive into PostgreSQL (`pg_restore`), or a MySQL dump into
+/// MySQL (`mariadb`), then migrated to this Keeper's schema.
+async fn restore_tool_dump(
     config: &Config,
     file: &Path,
     target: &DatabaseUrl,
     force: bool,
+    dump: ToolDump,
 ) -> Result<(), Fatal> {
-    let DatabaseUrl::Postgres(url) = target else {
+    let Some(url) = dump.url(target) else {
         return Err(Fatal::Config(format!(
-            "{} is a pg_dump archive, which only restores into PostgreSQL: give --to \
-             postgres://... (and then, to move it into SQLite, `keeper copy`)",
-            file.display()
+            "{} is {}, which only restores into its own backend: give --to {} \
+             (and then, to move it into another backend, `keeper copy`)",
+            file.display(),
+            dump.what(),
+            dump.example(),
         )));
     };
-    let version = db::check_pg_dump(file)
-        .await
-        .map_err(|e| bad_file(file, e))?;
+    let version = dump.check(file).await.map_err(|e| bad_file(file, e))?;
     refuse_newer(file, version, db::binary_schema_version(target))?;
     println!(
-        "{} is a readable pg_dump archive at schema version {version}",
-        file.display()
+        "{} is {} at schema version {version}",
+        file.display(),
+        dump.what()
     );
     let store = open_target(config, target).await?;
     let held = rows_held(&*store).await;
@@ -223,7 +276,7 @@ async fn restore_pg_dump(
     if !held.is_empty() && !force {
         return Err(not_empty(target, &held));
     }
-    db::restore_pg_dump(file, url)
+    dump.restore(file, url)
         .await
         .map_err(|e| Fatal::Runtime(format!("{target}: {e}")))?;
     let store = open_target(config, target).await?;

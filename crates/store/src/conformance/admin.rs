@@ -10,7 +10,7 @@ use crate::{CaseKind, EscalationAction, EscalationRule, LevelUpTarget, NewCase, 
 pub async fn health_version_and_counts<F: Fixture>(fixture: &F) {
     let store = fixture.store();
     store.health_check().await.expect("health check");
-    assert!(["sqlite", "postgres"].contains(&store.backend()));
+    assert!(["sqlite", "postgres", "mysql"].contains(&store.backend()));
     assert!(store.schema_version().await.unwrap() >= 1);
     let counts: HashMap<_, _> = store.table_counts().await.unwrap().into_iter().collect();
     for table in [

@@ -9,7 +9,7 @@ use crate::{BackupRun, StoreResult};
 /// closing it.
 #[async_trait]
 pub trait AdminStore: Send + Sync {
-    /// Which backend this is, for `keeper check` and logs: `"sqlite"` or `"postgres"`.
+    /// Which backend this is, for `keeper check` and logs: `"sqlite"`, `"postgres"` or `"mysql"`.
     fn backend(&self) -> &'static str;
 
     /// A cheap round trip proving the database answers.
@@ -31,7 +31,8 @@ pub trait AdminStore: Send + Sync {
     /// Write a consistent copy of the whole database to `path`, an empty file
     /// (made by the caller, with the permissions it wants), while Keeper may be
     /// writing: SQLite's `VACUUM INTO` (a database file), PostgreSQL's
-    /// `pg_dump --format=custom`. A tool that is missing is a `Config` error
+    /// `pg_dump --format=custom`, MySQL's `mariadb-dump` or `mysqldump`
+    /// (`--single-transaction`, a SQL script). A tool that is missing is a `Config` error
     /// naming what to install.
     async fn backup_to(&self, path: &Path) -> StoreResult<()>;
 
@@ -41,7 +42,7 @@ pub trait AdminStore: Send + Sync {
         Ok(None)
     }
 
-    /// The extension of what [`AdminStore::backup_to`] writes: `db` or `dump`.
+    /// The extension of what [`AdminStore::backup_to`] writes: `db`, `dump` or `sql`.
     fn backup_extension(&self) -> &'static str;
 
     /// Claim the scheduled backup of the period starting at `period` for

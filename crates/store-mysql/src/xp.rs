@@ -1,0 +1,613 @@
+//! [`XpStore`]: member XP and levels: awards, manual changes, leaderboard and rank.
+//!
+//! The stored `level` always equals `levels::level_for_xp(xp)`, and `xp_bucket`
+//! equals `levels::xp_bucket(xp)` (the leaderboard index orders by it;
+//! `member_xp_buckets` counts each guild's members by it, kept by row triggers).
+//! As on SQLite, SQL adds the XP; Rust computes both from the totals and writes
+//! back those that changed, in the same transaction, so awards that change
+//! neither (most of them) write no index and fire no count.
+//!
+//! MySQL has no `RETURNING`: each write reads its rows back in its transaction,
+//! where the upsert has locked them. The upserts add to the stored values
+//! (`xp = xp + VALUES(xp)`) rather than write totals computed beforehand, so a
+//! member created by another writer between a read and a write loses nothing.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keeper_store::{
+    Applied, AwardOutcome, DEFAULT_XP_COOLDOWN_SECS, GatewaySession, LastAward, MemberRank,
+    MemberXp, StoreError, StoreResult, XpAward, XpStore, already_written, id_from_db, id_to_db,
+    levels::{level_for_xp, xp_bucket},
+};
+use sqlx::MySqlConnection;
+use twilight_model::id::{
+    Id,
+    marker::{GuildMarker, InteractionMarker, UserMarker},
+};
+
+use crate::{
+    MySqlStore,
+    convert::{from_ms, from_ms_opt, from_rows, narrow, to_ms},
+    error::{Stop, db_error, is_overflow, out_of_range, retrying},
+    sessions,
+};
+
+/// A `member_xp` row as stored.
+pub(crate) struct XpRow {
+    pub(crate) guild_id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) xp: i64,
+    pub(crate) level: i32,
+    pub(crate) messages: i64,
+    pub(crate) last_award_at: Option<i64>,
+}
+
+impl TryFrom<XpRow> for MemberXp {
+    type Error = StoreError;
+
+    fn try_from(r: XpRow) -> StoreResult<Self> {
+        Ok(MemberXp {
+            guild_id: id_from_db(r.guild_id)?,
+            user_id: id_from_db(r.user_id)?,
+            xp: r.xp,
+            level: narrow(i64::from(r.level), "level")?,
+            messages: r.messages,
+            last_award_at: from_ms_opt(r.last_award_at)?,
+        })
+    }
+}
+
+/// A member's total after an upsert, with the level and bucket stored before it
+/// (the upserts leave both alone).
+struct Upserted {
+    guild_id: i64,
+    user_id: i64,
+    xp: i64,
+    old_level: i32,
+    old_bucket: i64,
+}
+
+impl Upserted {
+    fn outcome(&self) -> StoreResult<AwardOutcome> {
+        Ok(AwardOutcome {
+            guild_id: id_from_db(self.guild_id)?,
+            user_id: id_from_db(self.user_id)?,
+            xp: self.xp,
+            old_level: narrow(i64::from(self.old_level), "level")?,
+            new_level: level_for_xp(self.xp),
+        })
+    }
+}
+
+/// When a member last earned XP, as stored.
+struct LastAwardRow {
+    guild_id: i64,
+    user_id: i64,
+    last_award_at: i64,
+}
+
+impl TryFrom<LastAwardRow> for LastAward {
+    type Error = StoreError;
+
+    fn try_from(r: LastAwardRow) -> StoreResult<Self> {
+        Ok(LastAward {
+            guild_id: id_from_db(r.guild_id)?,
+            user_id: id_from_db(r.user_id)?,
+            at: from_ms(r.last_award_at)?,
+        })
+    }
+}
+
+/// Where a leaderboard page starts: the bucket of its first row, and how many
+/// members are in higher buckets.
+struct Seek {
+    xp_bucket: i64,
+    above: i64,
+}
+
+/// The counts a rank is made of.
+struct RankCounts {
+    ahead: i64,
+    total: i64,
+}
+
+#[async_trait]
+impl XpStore for MySqlStore {
+    /// Award a batch in one transaction: one upsert for every member
+    /// (duplicates summed first, rows taken in key order so that concurrent
+    /// batches lock in the same order), one read of the totals, one update for
+    /// the levels and buckets that changed, and the gateway checkpoints. A batch
+    /// InnoDB rolls back (a deadlock on the bucket counts, which the triggers
+    /// take in the members' order) is run again whole.
+    async fn award_xp(
+        &self,
+        batch: &[XpAward],
+        checkpoints: &[GatewaySession],
+    ) -> StoreResult<Vec<AwardOutcome>> {
+        if batch.is_empty() && checkpoints.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (awards, keys) = (awards_json(batch), keys_json(batch));
+        let (awards, keys) = (awards.as_str(), keys.as_str());
+        let mut outcomes = retrying(|| async move {
+            let mut tx = self.begin_write().await?;
+            if already_written(
+                checkpoints,
+                &sessions::load_all(&mut tx, checkpoints).await?,
+            ) {
+                return Ok(Vec::new());
+            }
+            let written = if batch.is_empty() {
+                Vec::new()
+            } else {
+                upsert_awards(&mut tx, awards, keys).await?
+            };
+            sessions::save_all(&mut tx, checkpoints).await?;
+            tx.commit().await?;
+            Ok(written)
+        })
+        .await?
+        .iter()
+        .map(Upserted::outcome)
+        .collect::<StoreResult<Vec<_>>>()?;
+        outcomes.sort_unstable_by_key(|o| (o.guild_id, o.user_id));
+        Ok(outcomes)
+    }
+
+    /// Half the pool: award batches on separate connections run side by side,
+    /// and the other half stays free for commands.
+    fn parallel_writes(&self) -> usize {
+        (self.pool.options().get_max_connections() as usize / 2).max(1)
+    }
+
+    /// Set a member's total, creating the row when needed. Like awards, `at` only
+    /// moves `last_award_at` forward.
+    async fn set_xp(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        xp: i64,
+        at: DateTime<Utc>,
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<AwardOutcome>> {
+        let (guild_id, user_id, xp, at_ms) =
+            (id_to_db(guild), id_to_db(user), xp.max(0), to_ms(at));
+        retrying(|| async move {
+            let Some(mut tx) = self.begin_once(once, guild, at).await? else {
+                return Ok(Applied::Before);
+            };
+            sqlx::query!(
+                "INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
+                 VALUES (?, ?, ?, 0, 0, ?)
+                 ON DUPLICATE KEY UPDATE
+                     xp = VALUES(xp),
+                     last_award_at = GREATEST(COALESCE(last_award_at, VALUES(last_award_at)),
+                                              VALUES(last_award_at))",
+                guild_id,
+                user_id,
+                xp,
+                at_ms
+            )
+            .execute(&mut *tx)
+            .await?;
+            let row = read_one(&mut tx, guild_id, user_id).await?;
+            write_derived(&mut tx, std::slice::from_ref(&row)).await?;
+            tx.commit().await?;
+            Ok(Applied::Now(row.outcome()?))
+        })
+        .await
+    }
+
+    /// Add (or take away) XP; the total never goes below 0.
+    async fn add_xp(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        delta: i64,
+        at: DateTime<Utc>,
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<AwardOutcome>> {
+        let (guild_id, user_id, at_ms) = (id_to_db(guild), id_to_db(user), to_ms(at));
+        retrying(|| async move {
+            let Some(mut tx) = self.begin_once(once, guild, at).await? else {
+                return Ok(Applied::Before);
+            };
+            // The delta is bound twice: `?` can't be named and reused on MySQL.
+            sqlx::query!(
+                "INSERT INTO member_xp (guild_id, user_id, xp, level, messages, last_award_at)
+                 VALUES (?, ?, GREATEST(?, 0), 0, 0, ?)
+                 ON DUPLICATE KEY UPDATE
+                     xp = GREATEST(xp + ?, 0),
+                     last_award_at = GREATEST(COALESCE(last_award_at, VALUES(last_award_at)),
+                                              VALUES(last_award_at))",
+                guild_id,
+                user_id,
+                delta,
+                at_ms,
+                delta
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_overflow(&e) {
+                    Stop::Store(out_of_range("The XP total"))
+                } else {
+                    Stop::Db(e)
+                }
+            })?;
+            let row = read_one(&mut tx, guild_id, user_id).await?;
+            write_derived(&mut tx, std::slice::from_ref(&row)).await?;
+            tx.commit().await?;
+            Ok(Applied::Now(row.outcome()?))
+        })
+        .await
+    }
+
+    async fn reset_xp(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        at: DateTime<Utc>,
+        once: Option<Id<InteractionMarker>>,
+    ) -> StoreResult<Applied<bool>> {
+        let (guild_id, user_id) = (id_to_db(guild), id_to_db(user));
+        retrying(|| async move {
+            let Some(mut tx) = self.begin_once(once, guild, at).await? else {
+                return Ok(Applied::Before);
+            };
+            let done = sqlx::query!(
+                "DELETE FROM member_xp WHERE guild_id = ? AND user_id = ?",
+                guild_id,
+                user_id
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Applied::Now(done.rows_affected() > 0))
+        })
+        .await
+    }
+
+    /// One statement; the delete trigger takes each member off its bucket's count.
+    async fn reset_guild_xp(&self, guild: Id<GuildMarker>) -> StoreResult<u64> {
+        let guild_id = id_to_db(guild);
+        retrying(|| async move {
+            let done = sqlx::query!("DELETE FROM member_xp WHERE guild_id = ?", guild_id)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected())
+        })
+        .await
+    }
+
+    /// One page. Its first row is in the highest bucket whose running count
+    /// (members of higher buckets plus its own, `member_xp_buckets`) passes the
+    /// offset; from there the `member_xp_leaderboard` index (guild_id, xp_bucket
+    /// DESC) is walked and each bucket sorted by exact XP, so a page costs its
+    /// bucket and the next ones it reaches into, however deep it is. MySQL's
+    /// `LIMIT` takes no subquery, so the seek is a statement of its own, in the
+    /// page's snapshot.
+    async fn leaderboard(
+        &self,
+        guild: Id<GuildMarker>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<MemberXp>> {
+        let guild_id = id_to_db(guild);
+        let offset = i64::try_from(offset).map_err(|_| out_of_range("The leaderboard page"))?;
+        let limit = i64::from(limit);
+        let mut tx = self.begin_read().await?;
+        let seek = sqlx::query_as!(
+            Seek,
+            r#"SELECT xp_bucket AS "xp_bucket!", CAST(above AS SIGNED) AS "above!" FROM (
+                   SELECT xp_bucket, members,
+                          SUM(members) OVER (ORDER BY xp_bucket DESC) - members AS above
+                   FROM member_xp_buckets WHERE guild_id = ?) AS c
+               WHERE above + members > ?
+               ORDER BY xp_bucket DESC LIMIT 1"#,
+            guild_id,
+            offset
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        // Past the last member: an empty page.
+        let Some(seek) = seek else {
+            tx.commit().await.map_err(db_error)?;
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query_as!(
+            XpRow,
+            "SELECT guild_id, user_id, xp, level, messages, last_award_at
+             FROM member_xp FORCE INDEX (member_xp_leaderboard)
+             WHERE guild_id = ? AND xp_bucket <= ?
+             ORDER BY xp_bucket DESC, xp DESC, user_id
+             LIMIT ? OFFSET ?",
+            guild_id,
+            seek.xp_bucket,
+            limit,
+            offset - seek.above
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        from_rows(rows)
+    }
+
+    /// A scan of the whole table (no index on `last_award_at`: every award would
+    /// write it), once at start-up.
+    async fn cooling_down(
+        &self,
+        now: DateTime<Utc>,
+        margin_secs: i64,
+    ) -> StoreResult<Vec<LastAward>> {
+        let (now_ms, default_secs) = (to_ms(now), i64::from(DEFAULT_XP_COOLDOWN_SECS));
+        let rows = sqlx::query_as!(
+            LastAwardRow,
+            r#"SELECT m.guild_id, m.user_id, m.last_award_at AS "last_award_at!"
+               FROM member_xp m LEFT JOIN guild_settings s ON s.guild_id = m.guild_id
+               WHERE m.last_award_at > ? - (COALESCE(s.xp_cooldown_secs, ?) + ?) * 1000"#,
+            now_ms,
+            default_secs,
+            margin_secs,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        from_rows(rows)
+    }
+
+    async fn leaderboard_len(&self, guild: Id<GuildMarker>) -> StoreResult<u64> {
+        let guild_id = id_to_db(guild);
+        let n = sqlx::query_scalar!(
+            r#"SELECT CAST(COALESCE(SUM(members), 0) AS SIGNED) AS "n!: i64"
+               FROM member_xp_buckets WHERE guild_id = ?"#,
+            guild_id
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        narrow(n, "member count")
+    }
+
+    /// The member's row, how many are ahead of them (more XP, or as much and a lower
+    /// id) and how many there are, from one snapshot so the three agree.
+    async fn member_rank(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+    ) -> StoreResult<Option<MemberRank>> {
+        let (guild_id, user_id) = (id_to_db(guild), id_to_db(user));
+        let mut tx = self.begin_read().await?;
+        let row = sqlx::query_as!(
+            XpRow,
+            "SELECT guild_id, user_id, xp, level, messages, last_award_at
+             FROM member_xp WHERE guild_id = ? AND user_id = ?",
+            guild_id,
+            user_id
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else {
+            tx.commit().await.map_err(db_error)?;
+            return Ok(None);
+        };
+        let rank = ranked(&mut tx, row).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(rank))
+    }
+}
+
+/// `row`'s place on its guild's leaderboard, read on `conn` (in the snapshot
+/// `row` was read in): how many are ahead of them (more XP, or as much and a
+/// lower id) and how many there are.
+pub(crate) async fn ranked(conn: &mut MySqlConnection, row: XpRow) -> StoreResult<MemberRank> {
+    let (guild_id, user_id, xp, bucket) = (row.guild_id, row.user_id, row.xp, xp_bucket(row.xp));
+    // Ahead: the members of higher buckets, summed from member_xp_buckets (a row
+    // per bucket), then those of the member's own bucket with more XP or as much
+    // and a lower id (that bucket's rows only, through the leaderboard index).
+    // Each value is bound as often as it is used: MySQL's `?` can't be reused.
+    let counts = sqlx::query_as!(
+        RankCounts,
+        r#"SELECT
+               CAST((SELECT COALESCE(SUM(members), 0) FROM member_xp_buckets
+                     WHERE guild_id = ? AND xp_bucket > ?)
+                    + (SELECT COUNT(*) FROM member_xp FORCE INDEX (member_xp_leaderboard)
+                       WHERE guild_id = ? AND xp_bucket = ?
+                         AND (xp > ? OR (xp = ? AND user_id < ?))) AS SIGNED) AS "ahead!: i64",
+               CAST((SELECT COALESCE(SUM(members), 0) FROM member_xp_buckets
+                     WHERE guild_id = ?) AS SIGNED) AS "total!: i64""#,
+        guild_id,
+        bucket,
+        guild_id,
+        bucket,
+        xp,
+        xp,
+        user_id,
+        guild_id
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(MemberRank {
+        member: row.try_into()?,
+        position: narrow::<u64>(counts.ahead, "rank")? + 1,
+        out_of: narrow(counts.total, "member count")?,
+    })
+}
+
+/// Add the awards (see [`awards_json`]) in one upsert, then read the totals back
+/// (see [`keys_json`]) and write the levels and buckets that changed.
+///
+/// A new member's row is inserted with the bucket of its first award (its
+/// total) and level 0, so that a first award that reaches a level is reported
+/// as the level-up it is; a known member's upsert adds to xp and messages and
+/// leaves level and bucket for [`write_derived`]. Rows are taken in key order
+/// (the JSON is sorted), so two batches lock shared members in the same order.
+async fn upsert_awards(
+    conn: &mut MySqlConnection,
+    awards: &str,
+    keys: &str,
+) -> Result<Vec<Upserted>, Stop> {
+    sqlx::query!(
+        "INSERT INTO member_xp (guild_id, user_id, xp, xp_bucket, level, messages, last_award_at)
+         SELECT j.g, j.u, j.x, j.b, 0, j.n, j.at
+         FROM JSON_TABLE(?, '$[*]' COLUMNS (
+                  g BIGINT PATH '$[0]', u BIGINT PATH '$[1]', x BIGINT PATH '$[2]',
+                  b BIGINT PATH '$[3]', n BIGINT PATH '$[4]', at BIGINT PATH '$[5]')) AS j
+         ON DUPLICATE KEY UPDATE
+             xp = xp + VALUES(xp),
+             messages = messages + VALUES(messages),
+             last_award_at = GREATEST(COALESCE(last_award_at, VALUES(last_award_at)),
+                                      VALUES(last_award_at))",
+        awards
+    )
+    .execute(&mut *conn)
+    .await?;
+    let rows = sqlx::query_as!(
+        Upserted,
+        "SELECT m.guild_id, m.user_id, m.xp, m.level AS old_level, m.xp_bucket AS old_bucket
+         FROM JSON_TABLE(?, '$[*]' COLUMNS (g BIGINT PATH '$[0]', u BIGINT PATH '$[1]')) AS j
+         JOIN member_xp m ON m.guild_id = j.g AND m.user_id = j.u",
+        keys
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    write_derived(conn, &rows).await?;
+    Ok(rows)
+}
+
+/// The batch with each member's awards summed, in key order.
+fn summed(batch: &[XpAward]) -> BTreeMap<(i64, i64), (i64, i64, i64)> {
+    let mut members: BTreeMap<(i64, i64), (i64, i64, i64)> = BTreeMap::new();
+    for a in batch {
+        let key = (id_to_db(a.guild_id), id_to_db(a.user_id));
+        let at = to_ms(a.at);
+        let entry = members.entry(key).or_insert((0, 0, at));
+        entry.0 = entry.0.saturating_add(a.xp);
+        entry.1 = entry.1.saturating_add(a.messages);
+        entry.2 = entry.2.max(at);
+    }
+    members
+}
+
+/// `[[guild, user, xp, bucket of xp, messages, at_ms], ...]`, one entry per
+/// member in key order; all integers, so no escaping.
+fn awards_json(batch: &[XpAward]) -> String {
+    let members = summed(batch);
+    let mut json = String::with_capacity(2 + members.len() * 72);
+    json.push('[');
+    for (i, ((guild, user), (xp, messages, at))) in members.into_iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!(
+            "[{guild},{user},{xp},{},{messages},{at}]",
+            xp_bucket(xp)
+        ));
+    }
+    json.push(']');
+    json
+}
+
+/// `[[guild, user], ...]`: the batch's members, once each.
+fn keys_json(batch: &[XpAward]) -> String {
+    let members = summed(batch);
+    let mut json = String::with_capacity(2 + members.len() * 42);
+    json.push('[');
+    for (i, (guild, user)) in members.into_keys().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!("[{guild},{user}]"));
+    }
+    json.push(']');
+    json
+}
+
+/// A member's total and stored level and bucket, read after its upsert (which
+/// locked the row).
+async fn read_one(
+    conn: &mut MySqlConnection,
+    guild_id: i64,
+    user_id: i64,
+) -> Result<Upserted, Stop> {
+    Ok(sqlx::query_as!(
+        Upserted,
+        "SELECT guild_id, user_id, xp, level AS old_level, xp_bucket AS old_bucket
+         FROM member_xp WHERE guild_id = ? AND user_id = ?",
+        guild_id,
+        user_id
+    )
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Store the new level and bucket of every member where either changed (one
+/// statement; usually few rows). The update trigger moves a member whose
+/// bucket changed between the counts.
+async fn write_derived(conn: &mut MySqlConnection, rows: &[Upserted]) -> Result<(), Stop> {
+    let mut json = String::from("[");
+    for row in rows {
+        let (level, bucket) = (level_for_xp(row.xp), xp_bucket(row.xp));
+        if i64::from(level) == i64::from(row.old_level) && bucket == row.old_bucket {
+            continue;
+        }
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json.push_str(&format!(
+            "[{},{},{level},{bucket}]",
+            row.guild_id, row.user_id
+        ));
+    }
+    if json.len() == 1 {
+        return Ok(());
+    }
+    json.push(']');
+    sqlx::query!(
+        "UPDATE member_xp m
+         JOIN JSON_TABLE(?, '$[*]' COLUMNS (
+                  g BIGINT PATH '$[0]', u BIGINT PATH '$[1]',
+                  l INT PATH '$[2]', b BIGINT PATH '$[3]')) AS j
+           ON m.guild_id = j.g AND m.user_id = j.u
+         SET m.level = j.l, m.xp_bucket = j.b",
+        json
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn award(guild: u64, user: u64, xp: i64, at_ms: i64) -> XpAward {
+        XpAward {
+            guild_id: Id::new(guild),
+            user_id: Id::new(user),
+            xp,
+            messages: 1,
+            at: DateTime::from_timestamp_millis(at_ms).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_summed_per_member_in_key_order() {
+        let batch = [award(2, 1, 10, 5), award(1, 9, 20, 7), award(2, 1, 15, 3)];
+        assert_eq!(
+            awards_json(&batch),
+            format!(
+                "[[1,9,20,{},1,7],[2,1,25,{},2,5]]",
+                xp_bucket(20),
+                xp_bucket(25)
+            )
+        );
+        assert_eq!(keys_json(&batch), "[[1,9],[2,1]]");
+    }
+}
