@@ -1,9 +1,11 @@
 //! The load benchmark: the simulator's load mode driving the real `keeper` binary
-//! (a child process, built in release by `cargo bench`), on SQLite and PostgreSQL.
+//! (a child process, built in release by `cargo bench`), on SQLite, PostgreSQL
+//! or MySQL.
 //!
 //! ```sh
-//! cargo bench --bench load                       # both backends, defaults below
+//! cargo bench --bench load                       # SQLite and PostgreSQL, defaults below
 //! cargo bench --bench load -- --backend sqlite --rate 80000 --seconds 10
+//! cargo bench --bench load -- --backend all      # SQLite, PostgreSQL and MySQL
 //! ```
 //!
 //! Per backend: a warm-up; then a flood phase (every message an award: XP rules
@@ -36,7 +38,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Backend, EXACT_RULES, KeeperProcess};
+use common::{Backend, Db, EXACT_RULES, KeeperProcess};
 use discord_sim::{
     Sim, SimConfig,
     load::{self, ExpectedXp, LoadConfig, LoadReport},
@@ -46,7 +48,7 @@ use twilight_model::id::Id;
 
 #[derive(Clone, Debug)]
 struct Options {
-    backends: Vec<bool>,
+    backends: Vec<Db>,
     guilds: usize,
     members: usize,
     rate: u64,
@@ -72,7 +74,7 @@ struct Options {
 impl Options {
     fn parse() -> Self {
         let mut o = Options {
-            backends: vec![false, true],
+            backends: vec![Db::Sqlite, Db::Postgres],
             guilds: 100,
             members: 1_000,
             rate: 60_000,
@@ -99,10 +101,12 @@ impl Options {
             match args[i].as_str() {
                 "--backend" => {
                     o.backends = match value.as_str() {
-                        "sqlite" => vec![false],
-                        "postgres" => vec![true],
-                        "both" => vec![false, true],
-                        other => panic!("--backend sqlite|postgres|both, not {other}"),
+                        "sqlite" => vec![Db::Sqlite],
+                        "postgres" => vec![Db::Postgres],
+                        "mysql" => vec![Db::MySql],
+                        "both" => vec![Db::Sqlite, Db::Postgres],
+                        "all" => Db::ALL.to_vec(),
+                        other => panic!("--backend sqlite|postgres|mysql|both|all, not {other}"),
                     }
                 }
                 "--guilds" => o.guilds = number() as usize,
@@ -199,8 +203,8 @@ async fn main() {
     let options = Options::parse();
     eprintln!("load benchmark: {options:?}");
     let mut outcomes = Vec::new();
-    for &postgres in &options.backends {
-        outcomes.push(run(postgres, &options).await);
+    for &db in &options.backends {
+        outcomes.push(run(db, &options).await);
     }
     println!(
         "\n| backend | flood offered/s | **processed/s** | drain after | half rate | processed/s | /rank p50 | **p99** | max | commands sent/answered/failed | /warn p50 | **p99** | max | warns sent/answered/failed | cases | members checked | wrong | SIGTERM exit |"
@@ -300,7 +304,7 @@ async fn main() {
     }
 }
 
-async fn run(postgres: bool, o: &Options) -> Outcome {
+async fn run(db: Db, o: &Options) -> Outcome {
     let sim = Sim::with_config(SimConfig {
         store_messages: false,
         replay_limit: 50_000,
@@ -322,7 +326,7 @@ async fn run(postgres: bool, o: &Options) -> Outcome {
     let world = load::build(&sim, &shape(0, 0, None, 0)).await;
     let guilds: Vec<u64> = world.guilds.iter().map(|(g, _, _)| g.id()).collect();
 
-    let (backend, url) = Backend::create(postgres).await;
+    let (backend, url) = Backend::create(db).await;
     let name = backend.name();
     let dir = backend.scratch_dir();
     let store = common::open_store(&url).await;

@@ -1,10 +1,11 @@
 //! The web leaderboard under load: a guild of 100,000 members (each with a
 //! name and half with an avatar) served over HTTP on 127.0.0.1 by the same
-//! routes the bot serves, on SQLite and PostgreSQL.
+//! routes the bot serves, on SQLite, PostgreSQL or MySQL.
 //!
 //! ```sh
-//! cargo bench --bench web                          # both backends
+//! cargo bench --bench web                          # SQLite and PostgreSQL
 //! cargo bench --bench web -- --backend sqlite --members 100000 --seconds 10
+//! cargo bench --bench web -- --backend all         # SQLite, PostgreSQL and MySQL
 //! ```
 //!
 //! Per backend and request: latency over `--requests` requests one after
@@ -33,10 +34,12 @@ use hyper_util::{
 use keeper_store::{MemberProfile, XpAward};
 use twilight_model::id::Id;
 
+use common::Db;
+
 const GUILD: u64 = 77;
 
 struct Options {
-    backends: Vec<bool>,
+    backends: Vec<Db>,
     members: u64,
     requests: usize,
     clients: usize,
@@ -45,7 +48,7 @@ struct Options {
 
 fn options() -> Options {
     let mut o = Options {
-        backends: vec![false, true],
+        backends: vec![Db::Sqlite, Db::Postgres],
         members: 100_000,
         requests: 2_000,
         clients: 8,
@@ -58,9 +61,11 @@ fn options() -> Options {
         match args[i].as_str() {
             "--backend" => {
                 o.backends = match value().as_str() {
-                    "sqlite" => vec![false],
-                    "postgres" => vec![true],
-                    _ => vec![false, true],
+                    "sqlite" => vec![Db::Sqlite],
+                    "postgres" => vec![Db::Postgres],
+                    "mysql" => vec![Db::MySql],
+                    "all" => Db::ALL.to_vec(),
+                    _ => vec![Db::Sqlite, Db::Postgres],
                 };
                 i += 1;
             }
@@ -134,8 +139,8 @@ async fn main() {
         o.clients
     );
     println!("| --- | --- | ---: | ---: | ---: | ---: |");
-    for postgres in o.backends.clone() {
-        let (backend, url) = common::Backend::create(postgres).await;
+    for db in o.backends.clone() {
+        let (backend, url) = common::Backend::create(db).await;
         let store = common::open_store(&url).await;
         let seeding = Instant::now();
         seed(&*store, o.members).await;
@@ -207,7 +212,11 @@ async fn main() {
             let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
             println!(
                 "| {} | {name} | {} KiB | {} | {} | {rate:.0} |",
-                if postgres { "PostgreSQL" } else { "SQLite" },
+                match db {
+                    Db::Sqlite => "SQLite",
+                    Db::Postgres => "PostgreSQL",
+                    Db::MySql => "MySQL",
+                },
                 bytes / 1024,
                 ms(percentile(&took, 0.5)),
                 ms(percentile(&took, 0.99)),

@@ -221,7 +221,7 @@ fn is_backup_name(name: &str) -> bool {
     let Some((time, extension)) = tail.split_once('.') else {
         return false;
     };
-    matches!(extension, "db" | "dump")
+    matches!(extension, "db" | "dump" | "sql")
         && time.len() == 16
         && time.as_bytes()[8] == b'T'
         && time.ends_with('Z')
@@ -251,6 +251,7 @@ mod tests {
             "keeper-postgres-20261201T000000Z.dump"
         );
         assert!(is_backup_name(&backup_name("sqlite", at, "db")));
+        assert!(is_backup_name(&backup_name("mysql", at, "sql")));
     }
 
     #[test]

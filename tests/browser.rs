@@ -56,7 +56,7 @@ fn browser_present() -> bool {
 /// A store with [`MEMBERS`] members in a public guild, and the
 /// [`HOSTILE`] names in another, as Keeper saw them in their messages.
 async fn seeded() -> (common::Backend, Arc<dyn Store>) {
-    let (backend, url) = common::Backend::create(false).await;
+    let (backend, url) = common::Backend::create(common::Db::Sqlite).await;
     let store = common::open_store(&url).await;
     common::public_leaderboard(&*store, GUILD, MEMBERS).await;
     common::public_leaderboard(&*store, HOSTILE_GUILD, 0).await;

@@ -8,6 +8,8 @@ use std::{
     process::{Command, Output},
 };
 
+use common::Db;
+
 fn keeper(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = scratch_dir();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keeper"));
@@ -20,6 +22,8 @@ fn keeper(args: &[&str], env: &[(&str, &str)]) -> Output {
         "KEEPER_PG_POOL",
         "KEEPER_SQLITE_SYNC",
         "KEEPER_PG_CONNECT_ATTEMPTS",
+        "KEEPER_MYSQL_POOL",
+        "KEEPER_MYSQL_CONNECT_ATTEMPTS",
     ] {
         cmd.env_remove(var);
     }
@@ -77,6 +81,8 @@ fn help_lists_every_variable() {
         "KEEPER_SQLITE_SYNC",
         "KEEPER_PG_POOL",
         "KEEPER_PG_CONNECT_ATTEMPTS",
+        "KEEPER_MYSQL_POOL",
+        "KEEPER_MYSQL_CONNECT_ATTEMPTS",
         "DISCORD_TOKEN",
         "DISCORD_API_URL",
         "DISCORD_GATEWAY_URL",
@@ -201,28 +207,33 @@ fn unwritable_sqlite_path_names_the_variable() {
 }
 
 #[test]
-fn unreachable_postgres_fails_after_retries() {
+fn unreachable_servers_fail_after_retries() {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
-    let out = keeper(
-        &["check", "--pg-connect-attempts", "2"],
-        &[(
-            "DATABASE_URL",
+    for (attempts, url) in [
+        (
+            "--pg-connect-attempts",
             "postgres://keeper:secret-password@127.0.0.1:1/keeper",
-        )],
-    );
-    assert_config_error(&out, "DATABASE_URL");
-    assert!(
-        !stderr(&out).contains("secret-password"),
-        "the password leaked: {}",
-        stderr(&out)
-    );
+        ),
+        (
+            "--mysql-connect-attempts",
+            "mysql://keeper:secret-password@127.0.0.1:1/keeper",
+        ),
+    ] {
+        let out = keeper(&["check", attempts, "2"], &[("DATABASE_URL", url)]);
+        assert_config_error(&out, "DATABASE_URL");
+        assert!(
+            !stderr(&out).contains("secret-password"),
+            "the password leaked: {}",
+            stderr(&out)
+        );
+    }
 }
 
 /// A password given as a query parameter (as libpq and sqlx accept it) is not
 /// printed by `keeper check`, nor logged.
 #[tokio::test]
 async fn check_hides_a_password_in_the_query_string() {
-    let (backend, url) = common::Backend::create(true).await;
+    let (backend, url) = common::Backend::create(Db::Postgres).await;
     // The local server trusts every connection, so any password is accepted.
     let with_password = format!("{url}?password=hunter2-in-the-query");
     let out = keeper(
@@ -327,7 +338,7 @@ fn run_without_a_token_says_so() {
 /// award leaves a dead row version that only VACUUM reclaims), and only then.
 #[tokio::test]
 async fn check_on_postgres_warns_when_autovacuum_is_off() {
-    let (backend, url) = common::Backend::create(true).await;
+    let (backend, url) = common::Backend::create(Db::Postgres).await;
     let out = keeper(&["check", "--database-url", &url], &[]);
     // The server's setting, read directly (not through Keeper): the test holds on
     // either kind of server.
@@ -348,12 +359,13 @@ async fn check_on_postgres_warns_when_autovacuum_is_off() {
     );
 }
 
-/// `keeper backup` on either backend: one file named by backend and UTC time,
+/// `keeper backup` on any backend: one file named by backend and UTC time,
 /// readable by its owner only, nothing left under a temporary name, and a
 /// whole copy: it restores (SQLite: opened as is; PostgreSQL: `pg_restore`
-/// into an empty database) with every table's rows.
-async fn backup_restores_with_every_row(postgres: bool) {
-    let (backend, url) = common::Backend::create(postgres).await;
+/// into an empty database; MySQL: its own client, `mariadb`, into an empty
+/// database) with every table's rows.
+async fn backup_restores_with_every_row(db: Db) {
+    let (backend, url) = common::Backend::create(db).await;
     let store = common::open_store(&url).await;
     let awards: Vec<_> = (1..=50)
         .map(|user| keeper_store::XpAward {
@@ -390,9 +402,10 @@ async fn backup_restores_with_every_row(postgres: bool) {
         stderr(&out)
     );
     let name = file.file_name().unwrap().to_str().unwrap().to_owned();
-    let (prefix, extension) = match postgres {
-        false => ("keeper-sqlite-", ".db"),
-        true => ("keeper-postgres-", ".dump"),
+    let (prefix, extension) = match db {
+        Db::Sqlite => ("keeper-sqlite-", ".db"),
+        Db::Postgres => ("keeper-postgres-", ".dump"),
+        Db::MySql => ("keeper-mysql-", ".sql"),
     };
     assert!(
         name.starts_with(prefix) && name.ends_with(extension) && name.contains('T'),
@@ -406,10 +419,15 @@ async fn backup_restores_with_every_row(postgres: bool) {
         assert_eq!(mode & 0o777, 0o600, "{name}");
     }
 
-    let (restored_backend, restored_url) = match postgres {
-        false => (None, format!("sqlite://{}", file.display())),
-        true => {
-            let (target, target_url) = common::Backend::create(true).await;
+    let (restored_backend, restored_url) = match db {
+        Db::Sqlite => (None, format!("sqlite://{}", file.display())),
+        Db::MySql => {
+            let (target, target_url) = common::Backend::create(Db::MySql).await;
+            common::load_mysql_dump(&target_url, file);
+            (Some(target), target_url)
+        }
+        Db::Postgres => {
+            let (target, target_url) = common::Backend::create(Db::Postgres).await;
             let restored = Command::new("pg_restore")
                 .args(["--no-owner", "--dbname", &target_url])
                 .arg(file)
@@ -435,12 +453,17 @@ async fn backup_restores_with_every_row(postgres: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_of_sqlite_restores_with_every_row() {
-    backup_restores_with_every_row(false).await;
+    backup_restores_with_every_row(Db::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_of_postgres_restores_with_every_row() {
-    backup_restores_with_every_row(true).await;
+    backup_restores_with_every_row(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_of_mysql_restores_with_every_row() {
+    backup_restores_with_every_row(Db::MySql).await;
 }
 
 /// A directory Keeper can't write in is one clear line, exit code 2, and

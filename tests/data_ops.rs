@@ -1,5 +1,5 @@
 //! Moving whole databases as an operator does, through the `keeper` binary:
-//! `keeper restore` of a backup into either backend and `keeper copy` between
+//! `keeper restore` of a backup into any backend and `keeper copy` between
 //! them, each compared table by table with what it came from; and every way a
 //! file or a target is refused, the target left as it was.
 
@@ -18,12 +18,19 @@ use keeper_store::{
 };
 use twilight_model::id::Id;
 
+use common::Db;
+
 fn keeper(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keeper"));
     cmd.current_dir(std::env::temp_dir())
         .args(args)
         .env("KEEPER_LOG", "warn");
-    for var in ["DATABASE_URL", "KEEPER_PG_POOL", "KEEPER_SQLITE_SYNC"] {
+    for var in [
+        "DATABASE_URL",
+        "KEEPER_PG_POOL",
+        "KEEPER_SQLITE_SYNC",
+        "KEEPER_MYSQL_POOL",
+    ] {
         cmd.env_remove(var);
     }
     for (k, v) in env {
@@ -44,10 +51,10 @@ fn said(out: &Output) -> String {
 /// Members enough for several pages of 5,000 rows, beside a row in every table.
 const MEMBERS: u64 = 12_000;
 
-/// A database of `backend` holding the sample rows of every table and
+/// A database of `db` holding the sample rows of every table and
 /// [`MEMBERS`] more members.
-async fn filled(postgres: bool) -> (common::Backend, String) {
-    let (backend, url) = common::Backend::create(postgres).await;
+async fn filled(db: Db) -> (common::Backend, String) {
+    let (backend, url) = common::Backend::create(db).await;
     let store = common::open_store(&url).await;
     for rows in sample_rows() {
         store.write_rows(&rows).await.unwrap();
@@ -120,16 +127,16 @@ fn member_rows(digests: &[TableDigest]) -> u64 {
         .rows
 }
 
-/// Yesterday's SQLite backup becomes today's database, SQLite or PostgreSQL:
+/// Yesterday's SQLite backup becomes today's database, on any backend:
 /// every table equal to the original, row for row. A second restore over it is
 /// refused (nothing written) until `--force`, which replaces it whole.
-async fn a_sqlite_backup_restores_into(postgres: bool) {
-    let (source, source_url) = filled(false).await;
+async fn a_sqlite_backup_restores_into(db: Db) {
+    let (source, source_url) = filled(Db::Sqlite).await;
     let expected = digests(&source_url).await;
     assert_eq!(member_rows(&expected), MEMBERS + 4);
     let file = backup(&source_url);
 
-    let (target, target_url) = common::Backend::create(postgres).await;
+    let (target, target_url) = common::Backend::create(db).await;
     let restore = |force: bool| {
         let mut args = vec!["restore", file.to_str().unwrap(), "--to", &target_url];
         if force {
@@ -183,24 +190,54 @@ async fn a_sqlite_backup_restores_into(postgres: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_backup_restores_into_sqlite() {
-    a_sqlite_backup_restores_into(false).await;
+    a_sqlite_backup_restores_into(Db::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_backup_restores_into_postgres() {
-    a_sqlite_backup_restores_into(true).await;
+    a_sqlite_backup_restores_into(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_backup_restores_into_mysql() {
+    a_sqlite_backup_restores_into(Db::MySql).await;
 }
 
 /// A `pg_dump` archive restores into PostgreSQL, equal table for table, and
 /// is refused for SQLite with what to do instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_dump_restores_into_postgres() {
-    let (source, source_url) = filled(true).await;
+    a_dump_restores_into_its_own_backend(Db::Postgres, ".dump").await;
+}
+
+/// A `mariadb-dump` script restores into MySQL the same way (through the
+/// `mariadb` client), and a cut one is refused before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mysql_dump_restores_into_mysql() {
+    let file = a_dump_restores_into_its_own_backend(Db::MySql, ".sql").await;
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = scratch_dir().join("cut.sql");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let (target, target_url) = common::Backend::create(Db::MySql).await;
+    let out = keeper(
+        &["restore", cut.to_str().unwrap(), "--to", &target_url],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(said(&out).contains("Dump completed"), "{}", said(&out));
+    target.drop().await;
+}
+
+/// `db`'s backup (named `*{extension}`) into an empty, migrated database of
+/// the same backend: equal table for table; again without `--force`: refused;
+/// into SQLite: refused, saying to copy instead. The backup file, kept.
+async fn a_dump_restores_into_its_own_backend(db: Db, extension: &str) -> PathBuf {
+    let (source, source_url) = filled(db).await;
     let expected = digests(&source_url).await;
     let file = backup(&source_url);
-    assert!(file.to_str().unwrap().ends_with(".dump"));
+    assert!(file.to_str().unwrap().ends_with(extension), "{file:?}");
 
-    let (target, target_url) = common::Backend::create(true).await;
+    let (target, target_url) = common::Backend::create(db).await;
     // A target already migrated (empty) is fine: Keeper's tables are replaced.
     common::open_store(&target_url).await.close().await;
     let out = keeper(
@@ -229,6 +266,7 @@ async fn a_postgres_dump_restores_into_postgres() {
 
     target.drop().await;
     source.drop().await;
+    file
 }
 
 /// What is not a whole Keeper backup at a schema this Keeper knows is one
@@ -237,11 +275,11 @@ async fn a_postgres_dump_restores_into_postgres() {
 /// backup from a newer Keeper (both versions named).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_backups_are_refused_and_the_target_is_untouched() {
-    let (source, source_url) = filled(false).await;
+    let (source, source_url) = filled(Db::Sqlite).await;
     let file = backup(&source_url);
     let bytes = std::fs::read(&file).unwrap();
     let dir = scratch_dir();
-    let (target, target_url) = common::Backend::create(false).await;
+    let (target, target_url) = common::Backend::create(Db::Sqlite).await;
     let before = digests(&target_url).await;
 
     let write = |name: &str, content: &[u8]| {
@@ -328,13 +366,15 @@ async fn bad_backups_are_refused_and_the_target_is_untouched() {
     source.drop().await;
 }
 
-/// `keeper copy` SQLite -> PostgreSQL -> SQLite: each step equal table for
-/// table (ids above i64::MAX, times to the millisecond, every column).
+/// `keeper copy` SQLite -> PostgreSQL -> MySQL -> SQLite: each step equal
+/// table for table (ids above i64::MAX, times to the millisecond, every
+/// column), every backend copied from and into once; a copy of a database onto
+/// itself is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn copy_goes_both_ways_between_backends() {
-    let (source, source_url) = filled(false).await;
+async fn copy_goes_every_way_between_backends() {
+    let (source, source_url) = filled(Db::Sqlite).await;
     let expected = digests(&source_url).await;
-    let (pg, pg_url) = common::Backend::create(true).await;
+    let (pg, pg_url) = common::Backend::create(Db::Postgres).await;
     let out = keeper(&["copy", "--from", &source_url, "--to", &pg_url], &[]);
     assert!(out.status.success(), "{}", said(&out));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -344,74 +384,85 @@ async fn copy_goes_both_ways_between_backends() {
     );
     assert_eq!(digests(&pg_url).await, expected);
 
-    let (back, back_url) = common::Backend::create(false).await;
-    let out = keeper(&["copy", "--from", &pg_url, "--to", &back_url], &[]);
+    let (mysql, mysql_url) = common::Backend::create(Db::MySql).await;
+    let out = keeper(&["copy", "--from", &pg_url, "--to", &mysql_url], &[]);
+    assert!(out.status.success(), "{}", said(&out));
+    assert_eq!(digests(&mysql_url).await, expected);
+
+    let (back, back_url) = common::Backend::create(Db::Sqlite).await;
+    let out = keeper(&["copy", "--from", &mysql_url, "--to", &back_url], &[]);
     assert!(out.status.success(), "{}", said(&out));
     assert_eq!(digests(&back_url).await, expected);
 
-    let same = keeper(&["copy", "--from", &pg_url, "--to", &pg_url], &[]);
-    assert_eq!(same.status.code(), Some(2), "{}", said(&same));
+    for url in [&pg_url, &mysql_url] {
+        let same = keeper(&["copy", "--from", url, "--to", url], &[]);
+        assert_eq!(same.status.code(), Some(2), "{}", said(&same));
+    }
     back.drop().await;
+    mysql.drop().await;
     pg.drop().await;
     source.drop().await;
 }
 
 /// A copy cut off half-way leaves a target with some tables: the next run
 /// says so and what to do, writes nothing; with `--force` it completes, equal.
+/// Into each server backend (PostgreSQL, MySQL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_copy_is_finished_with_force() {
-    let (source, source_url) = filled(false).await;
+    let (source, source_url) = filled(Db::Sqlite).await;
     let expected = digests(&source_url).await;
-    let (target, target_url) = common::Backend::create(true).await;
-    // What a copy killed during member_xp leaves: the tables before it, and
-    // the first page of it.
-    let from = common::open_store(&source_url).await;
-    let to = common::open_store(&target_url).await;
-    for table in [Table::GuildSettings, Table::Guilds, Table::GuildRoles] {
-        transfer::copy_table(&*from, &*to, table, 5_000, |_| {})
-            .await
-            .unwrap();
+    for db in [Db::Postgres, Db::MySql] {
+        let (target, target_url) = common::Backend::create(db).await;
+        // What a copy killed during member_xp leaves: the tables before it, and
+        // the first page of it.
+        let from = common::open_store(&source_url).await;
+        let to = common::open_store(&target_url).await;
+        for table in [Table::GuildSettings, Table::Guilds, Table::GuildRoles] {
+            transfer::copy_table(&*from, &*to, table, 5_000, |_| {})
+                .await
+                .unwrap();
+        }
+        let page = from.read_rows(Table::MemberXp, None, 5_000).await.unwrap();
+        to.write_rows(&page).await.unwrap();
+        let half = digests_of(&to).await;
+        from.close().await;
+        to.close().await;
+
+        let out = keeper(&["copy", "--from", &source_url, "--to", &target_url], &[]);
+        assert_eq!(out.status.code(), Some(2), "{db:?}: {}", said(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("member_xp 5000") && err.contains("--force"),
+            "{db:?}: {err}"
+        );
+        assert_eq!(digests(&target_url).await, half, "{db:?}: nothing written");
+
+        let out = keeper(
+            &[
+                "copy",
+                "--from",
+                &source_url,
+                "--to",
+                &target_url,
+                "--force",
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{db:?}: {}", said(&out));
+        assert_eq!(digests(&target_url).await, expected, "{db:?}");
+        target.drop().await;
     }
-    let page = from.read_rows(Table::MemberXp, None, 5_000).await.unwrap();
-    to.write_rows(&page).await.unwrap();
-    let half = digests_of(&to).await;
-    from.close().await;
-    to.close().await;
-
-    let out = keeper(&["copy", "--from", &source_url, "--to", &target_url], &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("member_xp 5000") && err.contains("--force"),
-        "{err}"
-    );
-    assert_eq!(digests(&target_url).await, half, "nothing written");
-
-    let out = keeper(
-        &[
-            "copy",
-            "--from",
-            &source_url,
-            "--to",
-            &target_url,
-            "--force",
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", said(&out));
-    assert_eq!(digests(&target_url).await, expected);
-    target.drop().await;
     source.drop().await;
 }
 
-/// `keeper export` of either backend and `keeper import` into the other (and
-/// into its own): every table equal to the original, row for row. An export
+/// `keeper export` of every backend and `keeper import` into every backend
+/// (its own too): every table equal to the original, row for row. An export
 /// cut short, or from a newer Keeper, is refused whole and nothing is written;
 /// and an existing file is never overwritten by an export.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exports_import_into_either_backend() {
-    for postgres in [false, true] {
-        let (source, source_url) = filled(postgres).await;
+async fn exports_import_into_every_backend() {
+    for from in Db::ALL {
+        let (source, source_url) = filled(from).await;
         let expected = digests(&source_url).await;
         let file = scratch_dir().join("keeper.jsonl.gz");
         let file_arg = file.to_str().unwrap();
@@ -433,15 +484,11 @@ async fn exports_import_into_either_backend() {
         );
         assert_ne!(again.status.code(), Some(0), "{}", said(&again));
 
-        for into_postgres in [false, true] {
-            let (target, target_url) = common::Backend::create(into_postgres).await;
+        for into in Db::ALL {
+            let (target, target_url) = common::Backend::create(into).await;
             let out = keeper(&["import", file_arg, "--to", &target_url], &[]);
             assert!(out.status.success(), "{}", said(&out));
-            assert_eq!(
-                digests(&target_url).await,
-                expected,
-                "{postgres} -> {into_postgres}"
-            );
+            assert_eq!(digests(&target_url).await, expected, "{from:?} -> {into:?}");
             let twice = keeper(&["restore", file_arg, "--to", &target_url], &[]);
             assert_eq!(twice.status.code(), Some(2), "{}", said(&twice));
             target.drop().await;
@@ -451,7 +498,7 @@ async fn exports_import_into_either_backend() {
         let bytes = std::fs::read(&file).unwrap();
         let cut = file.with_file_name("cut.jsonl.gz");
         std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
-        let (target, target_url) = common::Backend::create(false).await;
+        let (target, target_url) = common::Backend::create(Db::Sqlite).await;
         let out = keeper(&["import", cut.to_str().unwrap(), "--to", &target_url], &[]);
         assert_eq!(out.status.code(), Some(2), "{}", said(&out));
         assert!(said(&out).contains("gzip"), "{}", said(&out));
@@ -469,7 +516,7 @@ async fn exports_import_into_either_backend() {
 /// them, in every guild, and nothing of anyone else's; a bad id is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forget_user_deletes_one_persons_data_only() {
-    let (source, url) = filled(false).await;
+    let (source, url) = filled(Db::Sqlite).await;
     let before = digests(&url).await;
     let out = keeper(&["forget-user", "11"], &[("DATABASE_URL", &url)]);
     assert!(out.status.success(), "{}", said(&out));
@@ -519,12 +566,12 @@ const DATA_JSON: &str = r#"{
   "666666666666666666": {"xp": 1, "colour": "red"}
 }"#;
 
-/// `keeper import-json` into an empty database of either backend: a dry run
+/// `keeper import-json` into an empty database of any backend: a dry run
 /// writes nothing, the import writes what the report says, a second run adds
 /// nothing, and every damaged file is refused with exit code 2 and one line,
 /// the database unchanged.
-async fn import_json_into(postgres: bool) {
-    let (target, url) = common::Backend::create(postgres).await;
+async fn import_json_into(db: Db) {
+    let (target, url) = common::Backend::create(db).await;
     let dir = scratch_dir();
     let data = dir.join("data.json");
     std::fs::write(&data, DATA_JSON).unwrap();
@@ -734,12 +781,17 @@ async fn import_json_into(postgres: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_json_into_sqlite() {
-    import_json_into(false).await;
+    import_json_into(Db::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_json_into_postgres() {
-    import_json_into(true).await;
+    import_json_into(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_json_into_mysql() {
+    import_json_into(Db::MySql).await;
 }
 
 /// The issue's scale: a SQLite database of 1,000,000 members copied into
@@ -751,7 +803,7 @@ async fn import_json_into_postgres() {
 async fn a_million_members_copy_whole_after_a_kill_9() {
     const GUILDS: u64 = 100;
     const PER_GUILD: u64 = 10_000;
-    let (source, source_url) = common::Backend::create(false).await;
+    let (source, source_url) = common::Backend::create(Db::Sqlite).await;
     let store = common::open_store(&source_url).await;
     for guild in 1..=GUILDS {
         let rows: Vec<_> = (1..=PER_GUILD)
@@ -774,7 +826,7 @@ async fn a_million_members_copy_whole_after_a_kill_9() {
     store.close().await;
     assert_eq!(member_rows(&expected), GUILDS * PER_GUILD);
 
-    let (target, target_url) = common::Backend::create(true).await;
+    let (target, target_url) = common::Backend::create(Db::Postgres).await;
     let mut copy = Command::new(env!("CARGO_BIN_EXE_keeper"))
         .args(["copy", "--from", &source_url, "--to", &target_url])
         .env("KEEPER_LOG", "warn")

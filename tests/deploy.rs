@@ -1317,7 +1317,7 @@ async fn compose_processes_run_without_containers() {
         ..SimConfig::fast()
     })
     .await;
-    let (backend, url) = Backend::create(true).await;
+    let (backend, url) = Backend::create(common::Db::Postgres).await;
     let dir = backend.scratch_dir();
     // The body runs in a task so that the database is dropped whatever
     // happens; the processes die with it (kill_on_drop).

@@ -1,6 +1,6 @@
 //! End to end: the real bot (`keeper::bot::run`) against the Discord simulator, on
-//! SQLite and on PostgreSQL. Each test is written once and run on both backends,
-//! and most again on PostgreSQL through PgBouncer in transaction mode.
+//! SQLite, PostgreSQL and MySQL. Each test is written once and run on every
+//! backend, and most again on PostgreSQL through PgBouncer in transaction mode.
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -17,7 +17,7 @@ use twilight_model::id::Id;
 
 mod common;
 
-use common::Backend;
+use common::{Backend, Db};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -31,7 +31,8 @@ struct World {
     url: String,
     /// Flags added to `keeper run` (features, dev guild...).
     args: Vec<String>,
-    /// PostgreSQL reached through a proxy the test can switch off.
+    /// The database server (PostgreSQL, MySQL) reached through a proxy the
+    /// test can switch off.
     proxy: Option<common::DbProxy>,
     bot: Option<RunningBot>,
     /// What the bot's outbox dropped, was refused and reported.
@@ -44,18 +45,19 @@ struct RunningBot {
 }
 
 impl World {
-    async fn new(postgres: bool) -> Self {
-        Self::with_args(postgres, |_| Vec::new()).await
+    async fn new(db: Db) -> Self {
+        Self::with_args(db, |_| Vec::new()).await
     }
 
     /// A world whose bot runs with extra flags, made from the guild's ID.
-    async fn with_args(postgres: bool, args: impl FnOnce(&Guild) -> Vec<String>) -> Self {
-        Self::build(postgres, args, false).await
+    async fn with_args(db: Db, args: impl FnOnce(&Guild) -> Vec<String>) -> Self {
+        Self::build(db, args, false).await
     }
 
-    /// A world whose PostgreSQL (when `postgres`) sits behind a [`common::DbProxy`].
-    async fn with_proxy(postgres: bool) -> Self {
-        Self::build(postgres, |_| Vec::new(), true).await
+    /// A world whose database server (PostgreSQL, MySQL; not SQLite, a file)
+    /// sits behind a [`common::DbProxy`].
+    async fn with_proxy(db: Db) -> Self {
+        Self::build(db, |_| Vec::new(), true).await
     }
 
     /// A world on PostgreSQL reached through PgBouncer in transaction mode,
@@ -74,12 +76,8 @@ impl World {
         )
     }
 
-    async fn build(
-        postgres: bool,
-        args: impl FnOnce(&Guild) -> Vec<String>,
-        proxied: bool,
-    ) -> Self {
-        let (backend, url) = Backend::create(postgres).await;
+    async fn build(db: Db, args: impl FnOnce(&Guild) -> Vec<String>, proxied: bool) -> Self {
+        let (backend, url) = Backend::create(db).await;
         Self::build_on(backend, url, args, proxied).await
     }
 
@@ -89,7 +87,6 @@ impl World {
         args: impl FnOnce(&Guild) -> Vec<String>,
         proxied: bool,
     ) -> Self {
-        let postgres = matches!(backend, Backend::Postgres { .. });
         let sim = Sim::start().await;
         let guild = sim.guild("Test Guild").await;
         let general = guild.text_channel("general");
@@ -97,8 +94,8 @@ impl World {
         let admins = guild.role("Admins", bits::MANAGE_GUILD | bits::MANAGE_ROLES);
         let admin = guild.member("admin").with_role(&admins);
         let mut proxy = None;
-        if postgres && proxied {
-            let p = common::DbProxy::start(common::pg_host_port(&url)).await;
+        if proxied && backend.db().is_server() {
+            let p = common::DbProxy::start(common::host_port(&url)).await;
             url = p.url_for(&url);
             proxy = Some(p);
         }
@@ -331,13 +328,13 @@ async fn next_post(channel: &Channel) -> discord_sim::SentMessage {
     }
 }
 
-macro_rules! on_both_backends {
+macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(super::World::new(false).await).await;
+                    super::$name(super::World::new(super::Db::Sqlite).await).await;
                 }
             )*
         }
@@ -345,7 +342,15 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(super::World::new(true).await).await;
+                    super::$name(super::World::new(super::Db::Postgres).await).await;
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::World::new(super::Db::MySql).await).await;
                 }
             )*
         }
@@ -363,14 +368,14 @@ macro_rules! on_both_backends {
     };
 }
 
-/// For tests that build their own world: the test gets `postgres: bool`.
-macro_rules! on_both_backends_custom {
+/// For tests that build their own world: the test gets the backend, a [`Db`].
+macro_rules! on_every_backend_custom {
     ($($name:ident),* $(,)?) => {
         mod custom_sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(false).await;
+                    super::$name(super::Db::Sqlite).await;
                 }
             )*
         }
@@ -378,14 +383,22 @@ macro_rules! on_both_backends_custom {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(true).await;
+                    super::$name(super::Db::Postgres).await;
+                }
+            )*
+        }
+        mod custom_mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Db::MySql).await;
                 }
             )*
         }
     };
 }
 
-on_both_backends_custom!(
+on_every_backend_custom!(
     a_silent_database_never_stalls_the_gateway,
     a_late_interaction_is_deferred_at_once,
     level_ups_in_the_last_write_are_rewarded,
@@ -398,8 +411,8 @@ on_both_backends_custom!(
 
 /// With `KEEPER_PUBLIC_URL` set, `/leaderboard` and `!top` link to the web
 /// page holding the same members, but only once the guild made it public.
-async fn the_leaderboard_links_to_the_web_page_once_public(postgres: bool) {
-    let w = World::with_args(postgres, |_| {
+async fn the_leaderboard_links_to_the_web_page_once_public(db: Db) {
+    let w = World::with_args(db, |_| {
         vec!["--public-url=https://keeper.example.org/".to_owned()]
     })
     .await;
@@ -442,7 +455,7 @@ async fn the_leaderboard_links_to_the_web_page_once_public(postgres: bool) {
     w.finish().await;
 }
 
-on_both_backends!(
+on_every_backend!(
     an_interaction_past_its_window_is_not_run,
     a_replayed_interaction_is_applied_once,
     a_replayed_join_is_welcomed_once,
@@ -1513,7 +1526,7 @@ async fn keeper_requests_match_discords_api() {
     let root = discord_sim::spec::load_json(&dir, "openapi.json");
     let spec = discord_sim::spec::Spec::new(&root);
 
-    let w = World::new(false).await;
+    let w = World::new(Db::Sqlite).await;
     // Exercise every kind of request Keeper makes: commands, interaction answers,
     // messages (level-up, text command reply, welcome), and a role reward.
     let reward = w.guild.role("Regular", 0);
@@ -1591,7 +1604,7 @@ async fn start_up_waits_for_discords_api() {
     // Discord behind a proxy that refuses every connection for now.
     let proxy = common::DbProxy::start(sim.http_addr()).await;
     proxy.down();
-    let (backend, url) = Backend::create(false).await;
+    let (backend, url) = Backend::create(Db::Sqlite).await;
     let config = Config::try_parse_from([
         "keeper".to_owned(),
         "run".to_owned(),
@@ -1628,7 +1641,7 @@ async fn start_up_waits_for_discords_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_token_is_a_configuration_error() {
     let sim = Sim::start().await;
-    let (backend, url) = Backend::create(false).await;
+    let (backend, url) = Backend::create(Db::Sqlite).await;
     let config = Config::try_parse_from([
         "keeper".to_owned(),
         "run".to_owned(),
@@ -2567,9 +2580,9 @@ async fn a_burst_of_level_ups_shares_messages(w: World) {
 
 /// Awards still buffered at shutdown are written by the last flush; a level-up in
 /// that write still gets its reward role and its announcement before Keeper exits.
-async fn level_ups_in_the_last_write_are_rewarded(postgres: bool) {
+async fn level_ups_in_the_last_write_are_rewarded(db: Db) {
     // A flush interval of an hour: the write at shutdown is the only one.
-    let mut w = World::with_args(postgres, |_| vec!["--xp-flush-ms=3600000".to_owned()]).await;
+    let mut w = World::with_args(db, |_| vec!["--xp-flush-ms=3600000".to_owned()]).await;
     let regular = w.guild.role("Regular", 0);
     w.ask(
         &w.admin,
@@ -2838,11 +2851,11 @@ async fn config_show_and_refusals(w: World) {
 
 /// The database goes away for 20 s while members chat and an admin works: the
 /// bot stays up, commands that need the database get the clear answer, and every
-/// message is counted once it is back. PostgreSQL is cut off by a proxy (as when
-/// the server stops); SQLite is held by another process's exclusive lock, the way
-/// it is unavailable in practice.
-async fn database_outage_keeps_the_bot_up_and_loses_nothing(postgres: bool) {
-    let w = World::with_proxy(postgres).await;
+/// message is counted once it is back. A server (PostgreSQL, MySQL) is cut off
+/// by a proxy (as when the server stops); SQLite is held by another process's
+/// exclusive lock, the way it is unavailable in practice.
+async fn database_outage_keeps_the_bot_up_and_loses_nothing(db: Db) {
+    let w = World::with_proxy(db).await;
     w.fixed_xp(10).await;
     let alice = w.guild.member("alice");
     let bob = w.guild.member("bob");
@@ -2876,7 +2889,8 @@ async fn database_outage_keeps_the_bot_up_and_loses_nothing(postgres: bool) {
         .unwrap();
     assert_eq!(answer.content, keeper::error::DATABASE_DOWN);
     assert!(answer.ephemeral);
-    if postgres {
+    // Cut off, a server answers no read either (SQLite's lock lets reads by).
+    if db.is_server() {
         let rank = w.ask(&bob, "rank", []).await;
         assert_eq!(rank.content, keeper::error::DATABASE_DOWN);
     }
@@ -2899,14 +2913,14 @@ async fn database_outage_keeps_the_bot_up_and_loses_nothing(postgres: bool) {
     w.finish().await;
 }
 
-/// The database goes silent (PostgreSQL behind a black hole: connections stay
+/// The database goes silent (a server behind a black hole: connections stay
 /// open, nothing answers; SQLite write-locked by another process) before a guild
 /// has said anything, then members chat for longer than the gateway's heartbeat
 /// timeout. The shard loop never waits on the database (the guild's rules are in
 /// memory), so it keeps heartbeating and the session is never dropped; once the
 /// database answers, every message is counted.
-async fn a_silent_database_never_stalls_the_gateway(postgres: bool) {
-    let w = World::with_proxy(postgres).await;
+async fn a_silent_database_never_stalls_the_gateway(db: Db) {
+    let w = World::with_proxy(db).await;
     let outage = common::Outage::Silent.begin(w.proxy.as_ref(), &w.url).await;
     let alice = w.guild.member("alice");
     for i in 0..20 {
@@ -2945,8 +2959,8 @@ async fn a_silent_database_never_stalls_the_gateway(postgres: bool) {
 /// interaction's ID), not from when Keeper got to it: a command delivered 2.5 s
 /// late that will take long (its database is away) is deferred at once, and
 /// answered by the deferral's edit, instead of failing in the member's client.
-async fn a_late_interaction_is_deferred_at_once(postgres: bool) {
-    let w = World::with_proxy(postgres).await;
+async fn a_late_interaction_is_deferred_at_once(db: Db) {
+    let w = World::with_proxy(db).await;
     let outage = common::Outage::Down.begin(w.proxy.as_ref(), &w.url).await;
     let user = ("user", OptionValue::User(w.admin.id()));
     let late = w
@@ -2969,8 +2983,8 @@ async fn a_late_interaction_is_deferred_at_once(postgres: bool) {
 }
 
 /// KEEPER_DEV_GUILD registers the commands on that guild only.
-async fn dev_guild_gets_the_commands(postgres: bool) {
-    let w = World::with_args(postgres, |g| vec![format!("--dev-guild={}", g.id())]).await;
+async fn dev_guild_gets_the_commands(db: Db) {
+    let w = World::with_args(db, |g| vec![format!("--dev-guild={}", g.id())]).await;
     assert!(w.sim.commands(None).is_empty(), "no global commands");
     let names: Vec<String> = w
         .sim
@@ -2988,9 +3002,9 @@ async fn dev_guild_gets_the_commands(postgres: bool) {
 
 /// Without the privileged intents turned on, Keeper does not ask for them: text
 /// commands work by mention, and XP still counts.
-async fn intents_follow_the_enabled_features(postgres: bool) {
+async fn intents_follow_the_enabled_features(db: Db) {
     use discord_sim::intents;
-    let default = World::new(postgres).await;
+    let default = World::new(db).await;
     let asked = default.sim.sessions()[0].intents;
     assert_eq!(
         asked & (intents::MESSAGE_CONTENT | intents::GUILD_MEMBERS),
@@ -2998,7 +3012,7 @@ async fn intents_follow_the_enabled_features(postgres: bool) {
     );
     default.finish().await;
 
-    let w = World::with_args(postgres, |_| {
+    let w = World::with_args(db, |_| {
         vec![
             "--message-content=false".into(),
             "--member-events=false".into(),
@@ -3390,8 +3404,8 @@ async fn an_unban_drops_the_lift_of_a_temporary_ban(w: World) {
 /// data for KEEPER_GUILD_RETENTION (2 s here), then deletes all of it: the
 /// settings and members' XP go from the database, and the left guild with
 /// them; another guild's data stays.
-async fn a_guild_keeper_was_removed_from_is_purged_after_retention(postgres: bool) {
-    let w = World::with_args(postgres, |_| vec!["--guild-retention=2s".into()]).await;
+async fn a_guild_keeper_was_removed_from_is_purged_after_retention(db: Db) {
+    let w = World::with_args(db, |_| vec!["--guild-retention=2s".into()]).await;
     w.fixed_xp(10).await;
     let member = w.guild.member("chatty");
     member.says(&w.general, "hello").await;

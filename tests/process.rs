@@ -1,5 +1,5 @@
-//! The real `keeper` binary as operators run it, against the simulator, on SQLite
-//! and on PostgreSQL: SIGTERM mid-traffic, `kill -9` mid-traffic, and a guild set
+//! The real `keeper` binary as operators run it, against the simulator, on SQLite,
+//! PostgreSQL and MySQL: SIGTERM mid-traffic, `kill -9` mid-traffic, and a guild set
 //! split over two processes. After each, every member's stored XP must equal what
 //! the simulator sent under the guild's rules: nothing lost, nothing counted twice.
 
@@ -7,7 +7,7 @@ mod common;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use common::{Backend, EXACT_RULES, KeeperProcess};
+use common::{Backend, Db, EXACT_RULES, KeeperProcess};
 use discord_sim::{
     Channel, Guild, Member, OptionValue, Sim, SimConfig, User,
     load::{self, ExpectedXp, LoadConfig, LoadReport, LoadWorld, XpRules},
@@ -27,7 +27,8 @@ struct Stage {
     dir: std::path::PathBuf,
     store: Arc<dyn Store>,
     rules: XpRules,
-    /// The URL Keeper gets: PostgreSQL through a proxy the test can silence.
+    /// The URL Keeper gets: a database server (PostgreSQL, MySQL) through a
+    /// proxy the test can silence.
     keeper_url: String,
     /// Set for every Keeper process of the stage (the pooler setting).
     keeper_env: Vec<(&'static str, &'static str)>,
@@ -35,14 +36,14 @@ struct Stage {
 }
 
 impl Stage {
-    async fn new(postgres: bool, shards: u32, guilds: usize) -> Self {
-        Self::with_rules(postgres, shards, guilds, EXACT_RULES).await
+    async fn new(db: Db, shards: u32, guilds: usize) -> Self {
+        Self::with_rules(db, shards, guilds, EXACT_RULES).await
     }
 
-    async fn with_rules(postgres: bool, shards: u32, guilds: usize, rules: XpRules) -> Self {
-        let (backend, url) = Backend::create(postgres).await;
-        let proxy = match postgres {
-            true => Some(common::DbProxy::start(common::pg_host_port(&url)).await),
+    async fn with_rules(db: Db, shards: u32, guilds: usize, rules: XpRules) -> Self {
+        let (backend, url) = Backend::create(db).await;
+        let proxy = match db.is_server() {
+            true => Some(common::DbProxy::start(common::host_port(&url)).await),
             false => None,
         };
         let keeper_url = proxy.as_ref().map_or(url.clone(), |p| p.url_for(&url));
@@ -67,7 +68,7 @@ impl Stage {
     /// A SQLite stage of one shard whose `guilds` have `members` members each
     /// (the others have 8).
     async fn crowded(guilds: usize, members: usize) -> Self {
-        let (backend, url) = Backend::create(false).await;
+        let (backend, url) = Backend::create(Db::Sqlite).await;
         let shape = LoadConfig {
             members_per_guild: members,
             ..traffic(guilds, 0)
@@ -193,13 +194,14 @@ fn traffic(guilds: usize, millis: u64) -> LoadConfig {
     }
 }
 
-macro_rules! on_both_backends {
+/// Each test once per backend.
+macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(false).await;
+                    super::$name(super::Db::Sqlite).await;
                 }
             )*
         }
@@ -207,14 +209,22 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(true).await;
+                    super::$name(super::Db::Postgres).await;
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Db::MySql).await;
                 }
             )*
         }
     };
 }
 
-on_both_backends!(
+on_every_backend!(
     sigterm_mid_traffic_flushes_and_exits_within_10_s,
     kill_9_mid_traffic_loses_nothing,
     kill_9_replays_what_the_cooldown_decided,
@@ -225,8 +235,8 @@ on_both_backends!(
     kill_9_replays_joins_and_departures_once,
     a_temporary_ban_is_lifted_once_after_kill_9,
     an_escalation_cut_off_by_kill_9_is_carried_out_once,
-    scheduled_backups_are_taken_once_and_restore,
     probes_say_alive_ready_and_what_happened,
+    scheduled_backups_are_taken_once_and_restore,
 );
 
 /// Members chatting at 200 messages a second level up faster than Discord lets
@@ -234,9 +244,9 @@ on_both_backends!(
 /// by the simulator): Keeper paces each channel by the rate-limit headers, so
 /// none of its requests is answered 429 (each would count toward Discord's ban
 /// of 10,000 invalid requests per 10 minutes), and every award is still stored.
-async fn chat_under_load_is_never_answered_429(postgres: bool) {
+async fn chat_under_load_is_never_answered_429(db: Db) {
     const POST: &str = "/channels/{channel_id}/messages";
-    let stage = Stage::new(postgres, 1, 2).await;
+    let stage = Stage::new(db, 1, 2).await;
     let limits = RateLimits::default().route("POST", POST, 2, Duration::from_secs(2));
     stage.sim.set_rate_limits(limits);
     let keeper = stage.start(1, &[]).await;
@@ -271,7 +281,7 @@ async fn chat_under_load_is_never_answered_429(postgres: bool) {
 /// storage is involved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posts_in_many_channels_stay_under_the_global_limit() {
-    let stage = Stage::new(false, 1, 120).await;
+    let stage = Stage::new(Db::Sqlite, 1, 120).await;
     let keeper = stage.start(1, &[]).await;
     let chat = LoadConfig {
         rate: 2_000,
@@ -306,7 +316,7 @@ async fn posts_in_many_channels_stay_under_the_global_limit() {
 /// involved, and each run waits out an identify window.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_process_paces_its_identifies() {
-    let stage = Stage::new(false, 2, 2).await;
+    let stage = Stage::new(Db::Sqlite, 2, 2).await;
     let keeper = stage.start(2, &[]).await;
     let counts = stage.sim.gateway_counts();
     assert_eq!(
@@ -322,8 +332,8 @@ async fn one_process_paces_its_identifies() {
 
 /// SIGTERM while members chat: exit 0 within 10 s with the session saved; the
 /// messages sent while it was down are replayed at the next start.
-async fn sigterm_mid_traffic_flushes_and_exits_within_10_s(postgres: bool) {
-    let stage = Stage::new(postgres, 1, 2).await;
+async fn sigterm_mid_traffic_flushes_and_exits_within_10_s(db: Db) {
+    let stage = Stage::new(db, 1, 2).await;
     let keeper = stage.start(1, &[]).await;
     let session_before = stage.sim.sessions()[0].id.clone();
 
@@ -357,8 +367,8 @@ async fn sigterm_mid_traffic_flushes_and_exits_within_10_s(postgres: bool) {
 /// `kill -9` while members chat, more chat while it is down, then a restart: the
 /// awards the crash lost from memory come back through RESUME, and nothing that
 /// was already stored is counted again.
-async fn kill_9_mid_traffic_loses_nothing(postgres: bool) {
-    kill_9_mid_traffic(Stage::new(postgres, 1, 2).await).await;
+async fn kill_9_mid_traffic_loses_nothing(db: Db) {
+    kill_9_mid_traffic(Stage::new(db, 1, 2).await).await;
 }
 
 async fn kill_9_mid_traffic(stage: Stage) {
@@ -449,14 +459,14 @@ async fn kill_9_among_the_parts_of_sqlite_flushes_loses_nothing() {
 /// With a cooldown, `kill -9` and a restart: the messages Discord replays are
 /// decided as the run that crashed decided them (the cooldown reads each
 /// member's last award back from the store), so nobody earns early.
-async fn kill_9_replays_what_the_cooldown_decided(postgres: bool) {
+async fn kill_9_replays_what_the_cooldown_decided(db: Db) {
     // Every member speaks about 12 times a second: with a 1 s cooldown most
     // messages are refused, and the crash falls inside many members' cooldowns.
     let rules = XpRules {
         cooldown: Duration::from_secs(1),
         ..EXACT_RULES
     };
-    let stage = Stage::with_rules(postgres, 1, 2, rules).await;
+    let stage = Stage::with_rules(db, 1, 2, rules).await;
     let keeper = stage.start(1, &[]).await;
     let during = traffic(2, 3_000);
     let (report, ()) = tokio::join!(load::run(&stage.sim, &stage.world, &during), async {
@@ -473,13 +483,13 @@ async fn kill_9_replays_what_the_cooldown_decided(postgres: bool) {
     stage.finish().await;
 }
 
-/// SIGTERM while the database is silent (PostgreSQL behind a black hole:
+/// SIGTERM while the database is silent (a server behind a black hole:
 /// connections open, nothing answers; SQLite write-locked by another process)
 /// and members chat: Keeper still exits within 10 s, acknowledges nothing it did
 /// not store, and after a restart (the database back) Discord's replay brings
 /// every award in, once.
-async fn sigterm_with_a_silent_database_still_exits_within_10_s(postgres: bool) {
-    let stage = Stage::new(postgres, 1, 2).await;
+async fn sigterm_with_a_silent_database_still_exits_within_10_s(db: Db) {
+    let stage = Stage::new(db, 1, 2).await;
     let keeper = stage.start(1, &[]).await;
     let before = load::run(&stage.sim, &stage.world, &traffic(2, 500)).await;
     stage.check_xp(&[&before], &keeper.output()).await;
@@ -501,8 +511,8 @@ async fn sigterm_with_a_silent_database_still_exits_within_10_s(postgres: bool) 
 
 /// `--shards 0-1 --total-shards 4` and `--shards 2-3 --total-shards 4` in two
 /// processes on one database: each guild is served exactly once.
-async fn two_processes_share_the_shards(postgres: bool) {
-    let stage = Stage::new(postgres, 4, 8).await;
+async fn two_processes_share_the_shards(db: Db) {
+    let stage = Stage::new(db, 4, 8).await;
     let first = stage.spawn(&[("KEEPER_SHARDS", "0-1"), ("KEEPER_TOTAL_SHARDS", "4")]);
     let second = stage.spawn(&[("KEEPER_SHARDS", "2-3"), ("KEEPER_TOTAL_SHARDS", "4")]);
     if let Err(err) = stage.sim.wait_connected(4, WAIT).await {
@@ -567,8 +577,8 @@ async fn two_processes_share_the_shards(postgres: bool) {
 /// every member's XP is exact, every `/xp add` applied once, every newcomer
 /// welcomed once, and the welcome after the restart names the guild and counts
 /// its members right.
-async fn faults_then_kill_9_repeat_and_lose_nothing(postgres: bool) {
-    let stage = Stage::new(postgres, 1, 2).await;
+async fn faults_then_kill_9_repeat_and_lose_nothing(db: Db) {
+    let stage = Stage::new(db, 1, 2).await;
     // Joins and commands in a guild of their own: the chat guilds' members
     // must hold exactly what they said.
     let guild = &stage.sim.guild("chaos").await;
@@ -660,8 +670,8 @@ async fn faults_then_kill_9_repeat_and_lose_nothing(postgres: bool) {
 /// leaves and comes back; then `kill -9`, and a restart that resumes from the
 /// frozen checkpoint, so Discord delivers every one of those events again.
 /// The member count stored and the one the next welcome gives are the guild's.
-async fn kill_9_replays_joins_and_departures_once(postgres: bool) {
-    let stage = Stage::new(postgres, 1, 1).await;
+async fn kill_9_replays_joins_and_departures_once(db: Db) {
+    let stage = Stage::new(db, 1, 1).await;
     let guild = &stage.sim.guild("comings").await;
     let welcome = &guild.text_channel("welcome");
     let patch = keeper_store::SettingsPatch {
@@ -873,8 +883,8 @@ fn member_count(welcome: &str, guild: &Guild) -> u64 {
 
 /// A temporary ban whose end passes while Keeper is down (killed with
 /// `kill -9`) is lifted once Keeper is back, exactly once.
-async fn a_temporary_ban_is_lifted_once_after_kill_9(postgres: bool) {
-    let stage = Stage::new(postgres, 1, 1).await;
+async fn a_temporary_ban_is_lifted_once_after_kill_9(db: Db) {
+    let stage = Stage::new(db, 1, 1).await;
     let guild = &stage.sim.guild("bans").await;
     let carl = guild.member("carl");
     let guild_id = twilight_model::id::Id::new(guild.id());
@@ -923,12 +933,12 @@ async fn a_temporary_ban_is_lifted_once_after_kill_9(postgres: bool) {
 /// ban request is never answered): the case stays pending, and the next start
 /// carries it out, once; the ban coming back on the gateway records nothing
 /// more.
-async fn an_escalation_cut_off_by_kill_9_is_carried_out_once(postgres: bool) {
+async fn an_escalation_cut_off_by_kill_9_is_carried_out_once(db: Db) {
     use discord_sim::permissions::bits;
     use keeper_store::{ActionStatus, CaseKind, EscalationAction, EscalationRule};
     use twilight_model::id::Id;
 
-    let stage = Stage::new(postgres, 1, 1).await;
+    let stage = Stage::new(db, 1, 1).await;
     let guild = &stage.sim.guild("escalation").await;
     let general = guild.text_channel("general");
     let mods = guild.role("Mods", bits::MODERATE_MEMBERS);
@@ -1047,9 +1057,10 @@ fn named_second(file: &str) -> i64 {
 /// The restore drill: `backup` restored by `keeper restore` into an empty
 /// database equals, table by table (rows and checksum), what the backup holds
 /// read another way: SQLite opened as it is (on a copy), PostgreSQL through
-/// `pg_restore` itself. The backup must hold members (taken under traffic).
-async fn drill(postgres: bool, backup: &str) {
-    let (target, target_url) = Backend::create(postgres).await;
+/// `pg_restore` itself, MySQL through its own client. The backup must hold
+/// members (taken under traffic).
+async fn drill(db: Db, backup: &str) {
+    let (target, target_url) = Backend::create(db).await;
     let restored = std::process::Command::new(env!("CARGO_BIN_EXE_keeper"))
         .args(["restore", backup, "--to", &target_url])
         .env("KEEPER_LOG", "warn")
@@ -1060,20 +1071,24 @@ async fn drill(postgres: bool, backup: &str) {
         "{}",
         String::from_utf8_lossy(&restored.stderr)
     );
-    let (reference, reference_url) = Backend::create(postgres).await;
-    if postgres {
-        let out = std::process::Command::new("pg_restore")
-            .args(["--no-owner", "--dbname", &reference_url, backup])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    } else {
-        let path = reference_url.trim_start_matches("sqlite://");
-        std::fs::copy(backup, path).unwrap();
+    let (reference, reference_url) = Backend::create(db).await;
+    match db {
+        Db::Postgres => {
+            let out = std::process::Command::new("pg_restore")
+                .args(["--no-owner", "--dbname", &reference_url, backup])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Db::MySql => common::load_mysql_dump(&reference_url, backup.as_ref()),
+        Db::Sqlite => {
+            let path = reference_url.trim_start_matches("sqlite://");
+            std::fs::copy(backup, path).unwrap();
+        }
     }
     let restored = common::open_store(&target_url).await;
     let original = common::open_store(&reference_url).await;
@@ -1104,8 +1119,8 @@ async fn drill(postgres: bool, backup: &str) {
 /// traffic, restores into an empty database with `keeper restore`, equal
 /// table for table to the backup itself (the drill, from a scheduled backup);
 /// and so does a `keeper backup` run by hand during the traffic.
-async fn scheduled_backups_are_taken_once_and_restore(postgres: bool) {
-    let stage = Stage::new(postgres, 2, 6).await;
+async fn scheduled_backups_are_taken_once_and_restore(db: Db) {
+    let stage = Stage::new(db, 2, 6).await;
     let dirs = [stage.dir.join("backups-a"), stage.dir.join("backups-b")];
     let spawn = |shard: &str, dir: &std::path::Path| {
         stage.spawn(&[
@@ -1209,10 +1224,10 @@ async fn scheduled_backups_are_taken_once_and_restore(postgres: bool) {
         .find(|l| l.contains("written:"))
         .unwrap_or_default();
     assert!(listed.contains(&format!("written: {newest}")), "{said}");
-    drill(postgres, &newest).await;
+    drill(db, &newest).await;
     // And the backup an operator took with `keeper backup` during the traffic.
     let manual = manual.await.unwrap();
-    drill(postgres, &manual).await;
+    drill(db, &manual).await;
     stage.finish().await;
 }
 
@@ -1248,13 +1263,13 @@ fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]
 }
 
 /// `KEEPER_HTTP_ADDR`: `/healthz` answers while the process runs; `/readyz`
-/// once both shards have their sessions and the database answers, and (on
-/// PostgreSQL, whose connection the test can cut) 503 naming the database while
+/// once both shards have their sessions and the database answers, and (on a
+/// server, PostgreSQL or MySQL, whose connection the test can cut) 503 naming the database while
 /// it does not, then 200 again; `/metrics` parses as Prometheus text and counts
 /// what happened: the messages, the commands by outcome, the flushes and the
 /// members they wrote, the shards' sessions, the interaction callbacks.
-async fn probes_say_alive_ready_and_what_happened(postgres: bool) {
-    let stage = Stage::new(postgres, 2, 4).await;
+async fn probes_say_alive_ready_and_what_happened(db: Db) {
+    let stage = Stage::new(db, 2, 4).await;
     let addr = common::free_addr();
     let keeper = stage
         .start(2, &[("KEEPER_HTTP_ADDR", addr.to_string().as_str())])
@@ -1390,7 +1405,7 @@ async fn probes_say_alive_ready_and_what_happened(postgres: bool) {
 /// restart resumes, every process exits 0, and every member's XP is exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_survives_kill_9_and_a_rolling_restart() {
-    cluster_survives(Stage::new(true, 8, 16).await).await;
+    cluster_survives(Stage::new(Db::Postgres, 8, 16).await).await;
 }
 
 /// Through PgBouncer in transaction mode, as operators at scale run it: the

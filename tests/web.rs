@@ -1,4 +1,4 @@
-//! The web leaderboard's JSON API and its HTML page on both backends: pages
+//! The web leaderboard's JSON API and its HTML page on every backend: pages
 //! and members as the store ranks them, private guilds indistinguishable from
 //! unknown ones, bad paths and queries refused with 400 or 404 (never a 500),
 //! ETags, and the page's security headers.
@@ -17,6 +17,8 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 use twilight_model::id::Id;
 
+use common::Db;
+
 const PUBLIC: u64 = 10;
 const PRIVATE: u64 = 11;
 const MEMBERS: u64 = 250;
@@ -25,8 +27,8 @@ const CDN: &str = "http://127.0.0.1:9/cdn";
 
 /// A store with [`MEMBERS`] members in a public guild (member `1_000 + i`
 /// has `i * 10` XP) and one member in a private one.
-async fn seeded(postgres: bool) -> (common::Backend, Arc<dyn Store>) {
-    let (backend, url) = common::Backend::create(postgres).await;
+async fn seeded(db: Db) -> (common::Backend, Arc<dyn Store>) {
+    let (backend, url) = common::Backend::create(db).await;
     let store = common::open_store(&url).await;
     common::public_leaderboard(&*store, PUBLIC, MEMBERS).await;
     let at = chrono::Utc::now();
@@ -98,8 +100,8 @@ async fn get(store: &Arc<dyn Store>, path: &str, if_none_match: Option<&str>) ->
     }
 }
 
-async fn the_api_serves_public_guilds_only(postgres: bool) {
-    let (backend, store) = seeded(postgres).await;
+async fn the_api_serves_public_guilds_only(db: Db) {
+    let (backend, store) = seeded(db).await;
 
     // Page 2 of 100: ranks 101-200, highest XP first.
     let page = get(
@@ -324,12 +326,17 @@ async fn the_api_serves_public_guilds_only(postgres: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_serves_public_guilds_only_on_sqlite() {
-    the_api_serves_public_guilds_only(false).await;
+    the_api_serves_public_guilds_only(Db::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_serves_public_guilds_only_on_postgres() {
-    the_api_serves_public_guilds_only(true).await;
+    the_api_serves_public_guilds_only(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_serves_public_guilds_only_on_mysql() {
+    the_api_serves_public_guilds_only(Db::MySql).await;
 }
 
 /// `path`'s answer, which must be a 400 or a 404 (a 500 never).
@@ -363,8 +370,8 @@ fn ranks(html: &str) -> Vec<u64> {
         .collect()
 }
 
-async fn the_page_serves_public_guilds_only(postgres: bool) {
-    let (backend, store) = seeded(postgres).await;
+async fn the_page_serves_public_guilds_only(db: Db) {
+    let (backend, store) = seeded(db).await;
     let path = format!("/leaderboard/{PUBLIC}");
 
     // Page 1: the top 100, highest XP first, as the API ranks them.
@@ -567,10 +574,15 @@ async fn the_page_serves_public_guilds_only(postgres: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_serves_public_guilds_only_on_sqlite() {
-    the_page_serves_public_guilds_only(false).await;
+    the_page_serves_public_guilds_only(Db::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_serves_public_guilds_only_on_postgres() {
-    the_page_serves_public_guilds_only(true).await;
+    the_page_serves_public_guilds_only(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_serves_public_guilds_only_on_mysql() {
+    the_page_serves_public_guilds_only(Db::MySql).await;
 }

@@ -1,5 +1,5 @@
 //! Shared by the end-to-end tests and the load benchmark: a scratch database on
-//! either backend, and the real `keeper` binary as a child process.
+//! any backend, and the real `keeper` binary as a child process.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::{
@@ -15,37 +15,85 @@ use discord_sim::Sim;
 #[path = "../../crates/store-postgres/tests/common/pgbouncer.rs"]
 pub mod pgbouncer;
 
+/// Which backend a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+    /// MySQL or MariaDB, on `KEEPER_TEST_MYSQL_URL`.
+    MySql,
+}
+
+impl Db {
+    /// Every backend, in the order tests and benchmarks run them.
+    pub const ALL: [Db; 3] = [Db::Sqlite, Db::Postgres, Db::MySql];
+
+    /// As Keeper names the backend (`keeper check`, backup files).
+    pub fn name(self) -> &'static str {
+        match self {
+            Db::Sqlite => "sqlite",
+            Db::Postgres => "postgres",
+            Db::MySql => "mysql",
+        }
+    }
+
+    /// A server reached over TCP (PostgreSQL, MySQL), which a [`DbProxy`] can
+    /// stand in front of; SQLite is a file.
+    pub fn is_server(self) -> bool {
+        self != Db::Sqlite
+    }
+}
+
 /// A database that exists for one test (or one benchmark run) and is dropped after.
 pub enum Backend {
     Sqlite(PathBuf),
     Postgres { admin_url: String, name: String },
+    MySql { admin_url: String, name: String },
 }
 
 impl Backend {
-    /// A fresh database: a SQLite file in a new temp directory, or a uniquely named
-    /// PostgreSQL database on `KEEPER_TEST_POSTGRES_URL`. Returns its URL too.
-    pub async fn create(postgres: bool) -> (Self, String) {
-        if !postgres {
-            let dir = std::env::temp_dir().join(format!(
-                "keeper-e2e-{}-{}",
-                std::process::id(),
-                unique()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            let url = format!("sqlite://{}/keeper.db", dir.display());
-            return (Backend::Sqlite(dir), url);
-        }
-        let admin_url = admin_url();
+    /// A fresh database: a SQLite file in a new temp directory, or a uniquely
+    /// named database on `KEEPER_TEST_POSTGRES_URL` or `KEEPER_TEST_MYSQL_URL`.
+    /// Returns its URL too.
+    pub async fn create(db: Db) -> (Self, String) {
         let name = format!("keeper_e2e_{}_{}", std::process::id(), unique());
-        let mut conn = connect_admin(&admin_url).await;
-        // Identifiers can't be bound parameters; the name is generated above.
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        let url = format!("{base}/{name}");
-        (Backend::Postgres { admin_url, name }, url)
+        match db {
+            Db::Sqlite => {
+                let dir = std::env::temp_dir().join(format!(
+                    "keeper-e2e-{}-{}",
+                    std::process::id(),
+                    unique()
+                ));
+                std::fs::create_dir_all(&dir).unwrap();
+                let url = format!("sqlite://{}/keeper.db", dir.display());
+                (Backend::Sqlite(dir), url)
+            }
+            Db::Postgres => {
+                let admin_url = admin_url();
+                let mut conn = connect_admin(&admin_url).await;
+                // Identifiers can't be bound parameters; the name is generated above.
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let url = with_database(&admin_url, &name);
+                (Backend::Postgres { admin_url, name }, url)
+            }
+            Db::MySql => {
+                let admin_url = mysql_admin_url();
+                let mut conn = connect_mysql_admin(&admin_url).await;
+                // As for PostgreSQL: the name is generated, not bound. Binary
+                // collation, as Keeper's own migrations expect.
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|err| panic!("creating {name} on {admin_url}: {err}"));
+                let url = with_database(&admin_url, &name);
+                (Backend::MySql { admin_url, name }, url)
+            }
+        }
     }
 
     /// A fresh PostgreSQL database as [`Backend::create`] makes one, its URL
@@ -56,7 +104,7 @@ impl Backend {
         if !pgbouncer::available() {
             return None;
         }
-        let (backend, direct) = Self::create(true).await;
+        let (backend, direct) = Self::create(Db::Postgres).await;
         let Backend::Postgres { name, .. } = &backend else {
             unreachable!("created on PostgreSQL")
         };
@@ -64,19 +112,24 @@ impl Backend {
         Some((backend, pooled, direct))
     }
 
-    pub fn name(&self) -> &'static str {
+    pub fn db(&self) -> Db {
         match self {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres { .. } => "postgres",
+            Backend::Sqlite(_) => Db::Sqlite,
+            Backend::Postgres { .. } => Db::Postgres,
+            Backend::MySql { .. } => Db::MySql,
         }
     }
 
+    pub fn name(&self) -> &'static str {
+        self.db().name()
+    }
+
     /// A directory for the test's own files (logs): the SQLite directory, or a
-    /// new temp directory for PostgreSQL.
+    /// new temp directory for a server's database.
     pub fn scratch_dir(&self) -> PathBuf {
         match self {
             Backend::Sqlite(dir) => dir.clone(),
-            Backend::Postgres { name, .. } => {
+            Backend::Postgres { name, .. } | Backend::MySql { name, .. } => {
                 let dir = std::env::temp_dir().join(name);
                 std::fs::create_dir_all(&dir).unwrap();
                 dir
@@ -99,8 +152,45 @@ impl Backend {
                 .await
                 .unwrap();
             }
+            Backend::MySql { admin_url, name } => {
+                let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&name));
+                let mut conn = connect_mysql_admin(&admin_url).await;
+                // MySQL has no `WITH (FORCE)`: a connection left in a transaction
+                // (a killed Keeper's, before the server noticed) would hold the
+                // DROP on its metadata locks, so the database's connections go first.
+                // (The ID is unsigned on MySQL, signed on MariaDB.)
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST \
+                     WHERE DB = ? AND ID <> CONNECTION_ID()",
+                )
+                .bind(&name)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                for id in ids {
+                    // It may have ended meanwhile.
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL {id}")))
+                        .execute(&mut conn)
+                        .await;
+                }
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name}"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
         }
     }
+}
+
+/// `url` (a server's, any database or none) naming database `name` instead,
+/// its query string kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let query = path.split_once('?').map(|(_, q)| format!("?{q}"));
+    format!("{scheme}://{authority}/{name}{}", query.unwrap_or_default())
 }
 
 pub fn admin_url() -> String {
@@ -119,6 +209,110 @@ pub async fn connect_admin(url: &str) -> sqlx::PgConnection {
                  or point KEEPER_TEST_POSTGRES_URL at one"
             )
         })
+}
+
+/// The MySQL or MariaDB server the tests create their databases on: a user who
+/// may create and drop databases (`mysql://` or `mariadb://`).
+pub fn mysql_admin_url() -> String {
+    std::env::var("KEEPER_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/".to_owned())
+}
+
+/// A connection to the MySQL server at `url` (`mariadb://` taken as
+/// `mysql://`, which is all sqlx knows), or a panic saying how to start one.
+pub async fn connect_mysql_admin(url: &str) -> sqlx::MySqlConnection {
+    use sqlx::Connection;
+    sqlx::MySqlConnection::connect(&mysql_scheme(url))
+        .await
+        .unwrap_or_else(|err| {
+            panic!(
+                "no MySQL or MariaDB at {url} ({err}). Start the local MariaDB with \
+                 `service mariadb start` (or `mysqld_safe &`), or point KEEPER_TEST_MYSQL_URL \
+                 at a server where the user may create databases"
+            )
+        })
+}
+
+/// `mysql://` for a `mariadb://` URL (sqlx knows only the first); others as they are.
+pub fn mysql_scheme(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => format!("mysql://{rest}"),
+        _ => url.to_owned(),
+    }
+}
+
+/// Load `dump` (SQL text, as `keeper backup` writes it on MySQL) into the
+/// database at `url` with the server's own client, `mariadb` (or `mysql`), as
+/// an operator restores a dump by hand: the reference a restore is compared to.
+pub fn load_mysql_dump(url: &str, dump: &Path) {
+    let options: sqlx::mysql::MySqlConnectOptions = mysql_scheme(url)
+        .parse()
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let database = options.get_database().expect("the URL names a database");
+    // The password, if the URL has one, goes in the environment, as the tools read it.
+    let authority = url.split_once("://").map_or(url, |(_, rest)| {
+        rest.split(['/', '?']).next().unwrap_or(rest)
+    });
+    let password = authority
+        .rsplit_once('@')
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, password)| percent_decode(password));
+    let mut said = Vec::new();
+    for tool in ["mariadb", "mysql"] {
+        let mut command = std::process::Command::new(tool);
+        command
+            .arg("--protocol=TCP")
+            .arg(format!("--host={}", options.get_host()))
+            .arg(format!("--port={}", options.get_port()))
+            .arg(format!("--user={}", options.get_username()))
+            .arg(database)
+            .stdin(std::fs::File::open(dump).expect("the dump"));
+        match &password {
+            Some(password) => command.env("MYSQL_PWD", password),
+            None => command.env_remove("MYSQL_PWD"),
+        };
+        match command.output() {
+            Ok(out) => {
+                assert!(
+                    out.status.success(),
+                    "{tool} < {}: {}",
+                    dump.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                return;
+            }
+            Err(err) => said.push(format!("{tool}: {err}")),
+        }
+    }
+    panic!(
+        "no MySQL client to load {} with ({}): install mariadb-client",
+        dump.display(),
+        said.join("; ")
+    );
+}
+
+/// `%xx` escapes in a URL's part decoded.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub fn unique() -> u128 {
@@ -442,7 +636,7 @@ pub async fn await_expected_xp(
     }
 }
 
-/// A TCP proxy (in front of PostgreSQL, or Discord's API) that the test can
+/// A TCP proxy (in front of a database server, or Discord's API) that the test can
 /// switch off: while down it drops every open connection and refuses new ones,
 /// which is what the bot sees when the server stops (without stopping the server
 /// the other tests share). Frozen, it is a black hole: connections stay open and
@@ -551,7 +745,8 @@ impl DbProxy {
         }
     }
 
-    /// Rewrite a `postgres://user@host:port/db` URL to go through the proxy.
+    /// Rewrite a `postgres://user@host:port/db` URL (or `mysql://`) to go
+    /// through the proxy.
     pub fn url_for(&self, url: &str) -> String {
         let (scheme, rest) = url.split_once("://").unwrap();
         let (authority, path) = rest.split_once('/').unwrap();
@@ -602,18 +797,28 @@ impl Drop for DbProxy {
     }
 }
 
-/// `host:port` of a `postgres://` URL.
-pub fn pg_host_port(url: &str) -> String {
-    let rest = url.split_once("://").unwrap().1;
-    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-    authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, h)| h)
-        .to_owned()
+/// `host:port` of a server's URL (`postgres://`, `mysql://`, `mariadb://`),
+/// the scheme's default port when it names none.
+pub fn host_port(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let has_port = match host.rsplit_once(']') {
+        Some((_, after)) => after.starts_with(':'), // [::1]:5432
+        None => host.contains(':'),
+    };
+    if has_port {
+        return host.to_owned();
+    }
+    let port = match scheme.to_ascii_lowercase().as_str() {
+        "mysql" | "mariadb" => 3306,
+        _ => 5432,
+    };
+    format!("{host}:{port}")
 }
 
-/// How a test takes the database away from Keeper: on PostgreSQL through its
-/// [`DbProxy`]; on SQLite (a file, no network) by holding the write lock from
+/// How a test takes the database away from Keeper: on a server (PostgreSQL,
+/// MySQL) through its [`DbProxy`]; on SQLite (a file, no network) by holding the write lock from
 /// another connection, which is how it is unavailable in practice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outage {
