@@ -144,7 +144,13 @@ impl AdminStore for MySqlStore {
     async fn advisories(&self) -> StoreResult<Vec<String>> {
         let row = sqlx::query!(
             r#"SELECT VERSION() AS "version!: String",
-                      CAST(@@innodb_flush_log_at_trx_commit AS SIGNED) AS "flush!: i64""#
+                      CAST(@@innodb_flush_log_at_trx_commit AS SIGNED) AS "flush!: i64",
+                      CAST(@@innodb_buffer_pool_size AS SIGNED) AS "pool!: i64",
+                      CAST(COALESCE((SELECT SUM(data_length + index_length)
+                                     FROM information_schema.tables
+                                     WHERE table_schema = DATABASE()
+                                       AND table_name = 'member_xp'), 0) AS SIGNED)
+                          AS "member_xp!: i64""#
         )
         .fetch_one(&self.pool)
         .await
@@ -152,6 +158,7 @@ impl AdminStore for MySqlStore {
         Ok(version_advice(&row.version)
             .into_iter()
             .chain(flush_advice(row.flush))
+            .chain(buffer_pool_advice(row.pool, row.member_xp))
             .collect())
     }
 
@@ -286,9 +293,38 @@ pub(crate) fn flush_advice(setting: i64) -> Option<String> {
     ))
 }
 
+/// `member_xp` is read and written by every award; when it (rows and indexes,
+/// `member_xp_bytes`) fills more than half of InnoDB's buffer pool, awards wait
+/// on the disk for pages the pool dropped: twice the award throughput with a
+/// pool of 1 GiB instead of the default 128 MiB at 1,000,000 members
+/// (BENCHMARKS.md). Small databases fit any pool and get no advice.
+pub(crate) fn buffer_pool_advice(pool_bytes: i64, member_xp_bytes: i64) -> Option<String> {
+    const MIB: i64 = 1 << 20;
+    (member_xp_bytes > 32 * MIB && member_xp_bytes * 2 > pool_bytes).then(|| {
+        format!(
+            "member_xp takes {} MiB and InnoDB's buffer pool is {} MiB: awards will wait \
+             on the disk for the pages it cannot keep; set innodb_buffer_pool_size to at \
+             least {} MiB in the server's configuration",
+            member_xp_bytes / MIB,
+            pool_bytes / MIB,
+            (member_xp_bytes * 3 + MIB - 1) / MIB
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pool_smaller_than_twice_member_xp_is_told() {
+        const MIB: i64 = 1 << 20;
+        assert_eq!(buffer_pool_advice(128 * MIB, 10 * MIB), None);
+        assert_eq!(buffer_pool_advice(1024 * MIB, 123 * MIB), None);
+        let advice = buffer_pool_advice(128 * MIB, 123 * MIB).expect("advice");
+        assert!(advice.contains("123 MiB"), "{advice}");
+        assert!(advice.contains("at least 369 MiB"), "{advice}");
+    }
 
     #[test]
     fn a_server_too_old_for_keepers_sql_is_told() {

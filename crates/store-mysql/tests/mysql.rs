@@ -1,0 +1,79 @@
+//! What only MySQL needs testing beyond the shared suite.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use keeper_store::{
+    XpAward, XpStore,
+    levels::{XP_BUCKET_CAP, xp_bucket, xp_bucket_floor},
+    prelude::*,
+};
+use keeper_store_mysql::MySqlStore;
+use twilight_model::id::Id;
+
+/// The award flush moves a known member's bucket in its upsert, with a float
+/// cube root (`xp.rs`) that Keeper corrects in the same transaction: whatever
+/// edge of a bucket a total lands on, the stored bucket is Rust's, and the
+/// counts are the members'.
+#[tokio::test]
+async fn awards_landing_on_every_bucket_edge_store_keepers_bucket() {
+    let db = common::ScratchDb::create().await;
+    let store = MySqlStore::connect(&db.config()).await.unwrap();
+    let mut totals = vec![
+        1,
+        2,
+        63,
+        64,
+        65,
+        XP_BUCKET_CAP,
+        XP_BUCKET_CAP + 1,
+        i64::MAX / 2,
+    ];
+    for b in 1..=2_000 {
+        let floor = xp_bucket_floor(b);
+        totals.extend([floor - 1, floor, floor + 1]);
+    }
+    let mut x: i64 = 100_000;
+    while x < XP_BUCKET_CAP {
+        totals.push(x);
+        x = x * 3 / 2 + 7;
+    }
+    totals.retain(|&t| t >= 1);
+    let at = DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap();
+    let award = |user: usize, xp: i64| XpAward {
+        guild_id: Id::new(7),
+        user_id: Id::new(1 + user as u64),
+        xp,
+        messages: 1,
+        at,
+    };
+    // Each member exists first with 1 XP, so the second award is an update
+    // (the upsert's own bucket move), not an insert.
+    let first: Vec<_> = (0..totals.len()).map(|i| award(i, 1)).collect();
+    let second: Vec<_> = (totals.iter().enumerate())
+        .filter(|&(_, &t)| t > 1)
+        .map(|(i, &t)| award(i, t - 1))
+        .collect();
+    for part in first.chunks(500).chain(second.chunks(500)) {
+        store.award_xp(part, &[]).await.unwrap();
+    }
+    let stored = sqlx::query!("SELECT user_id, xp, xp_bucket FROM member_xp ORDER BY user_id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), totals.len());
+    let differ: Vec<_> = stored
+        .iter()
+        .filter(|r| r.xp_bucket != xp_bucket(r.xp))
+        .map(|r| (r.xp, r.xp_bucket, xp_bucket(r.xp)))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "(xp, stored, Rust): {:?}",
+        &differ[..differ.len().min(10)]
+    );
+    let [counts, counted] = db.bucket_counts().await;
+    assert_eq!(counts, counted);
+    store.close().await;
+    db.drop_db().await;
+}
