@@ -143,7 +143,11 @@ async fn take(store: &dyn Store, period: DateTime<Utc>, me: &str, config: &Backu
     };
     let outcome = match &written {
         Ok(file) => {
-            tracing::info!(file = %file.display(), "scheduled backup written");
+            tracing::info!(
+                period = period.timestamp(),
+                file = %file.display(),
+                "scheduled backup written"
+            );
             let pruned = prune(&config.dir, config.keep);
             if !pruned.is_empty() {
                 tracing::info!(
