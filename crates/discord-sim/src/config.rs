@@ -55,7 +55,9 @@ pub struct SimConfig {
     /// Deadline for the first interaction callback.
     pub interaction_deadline: Duration,
     /// Keep messages members send (for `GET` routes and edits). Benchmarks
-    /// turn it off so memory stays flat.
+    /// turn it off so memory stays flat. The bot's own are always kept: it
+    /// edits them, and a bench with commands would otherwise see its
+    /// deferred answers refused.
     pub store_messages: bool,
     /// REST rate limits (Discord-like by default, in [`SimConfig::fast`] too:
     /// a bot tested here meets them as it would on Discord).

@@ -634,3 +634,78 @@ fn interaction_token(sim: &Sim, id: u64) -> String {
     // simulator would have dispatched: the interaction record.
     sim.interaction_token(id).expect("interaction exists")
 }
+
+/// A bench's simulator keeps no member's messages, but the bot's answers stay
+/// editable: a deferred `/rank` edited in, a channel message edited.
+#[tokio::test]
+async fn without_stored_messages_the_bots_own_stay_editable() {
+    let sim = Sim::with_config(SimConfig {
+        store_messages: false,
+        ..SimConfig::fast()
+    })
+    .await;
+    let guild = sim.guild("Test").await;
+    let general = guild.text_channel("general");
+    let alice = guild.member("alice");
+    let (addr, t) = (sim.http_addr(), sim.token());
+    let path = format!(
+        "/applications/{}/guilds/{}/commands",
+        sim.application_id(),
+        guild.id()
+    );
+    let commands = json!([cmd("rank", json!([]))]);
+    let r = call(&addr, "PUT", &path, Some(&t), Some(&commands)).await;
+    assert_eq!(r.status, 200);
+
+    alice.says(&general, "hello").await;
+    assert!(general.messages().is_empty(), "a member's message was kept");
+
+    let run = alice.runs(&general, "rank", []).await;
+    let token = interaction_token(&sim, run.id());
+    let cb = format!("/interactions/{}/{token}/callback", run.id());
+    let r = call(&addr, "POST", &cb, None, Some(&json!({"type": 5}))).await;
+    assert_eq!(r.status, 204);
+    let original = format!(
+        "/webhooks/{}/{token}/messages/@original",
+        sim.application_id()
+    );
+    let answer = json!({"content": "You are level 3"});
+    let r = call(&addr, "PATCH", &original, None, Some(&answer)).await;
+    assert_eq!(
+        (r.status, r.json()["content"].clone()),
+        (200, json!("You are level 3"))
+    );
+    let again = json!({"content": "You are level 4"});
+    let r = call(&addr, "PATCH", &original, None, Some(&again)).await;
+    assert_eq!(
+        (r.status, r.json()["content"].clone()),
+        (200, json!("You are level 4"))
+    );
+
+    let messages = format!("/channels/{}/messages", general.id());
+    let r = call(
+        &addr,
+        "POST",
+        &messages,
+        Some(&t),
+        Some(&json!({"content": "hi"})),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let sent = r.json()["id"].as_str().expect("message id").to_owned();
+    let edit = json!({"content": "hi again"});
+    let r = call(
+        &addr,
+        "PATCH",
+        &format!("{messages}/{sent}"),
+        Some(&t),
+        Some(&edit),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["content"].clone()),
+        (200, json!("hi again"))
+    );
+    let kept: Vec<String> = general.messages().into_iter().map(|m| m.content).collect();
+    assert_eq!(kept, ["You are level 4", "hi again"]);
+}

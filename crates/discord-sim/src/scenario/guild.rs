@@ -301,8 +301,8 @@ impl Channel {
         });
     }
 
-    /// Every message here now (the bot's and members', unless the
-    /// simulator keeps none: `SimConfig::store_messages`), oldest first, as
+    /// Every message here now (the bot's, and members' unless the
+    /// simulator keeps none of theirs: `SimConfig::store_messages`), oldest first, as
     /// it stands: its current content and embeds, its author, how many times
     /// it was edited. Deleted ones are gone.
     pub fn messages(&self) -> Vec<SentMessage> {

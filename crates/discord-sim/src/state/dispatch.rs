@@ -112,7 +112,9 @@ impl World {
                 self.dispatched += 1;
             }
         }
-        if self.config.store_messages {
+        // The bot's own are kept whatever the setting: it edits them (a
+        // deferred answer is created, then edited in place), as Discord lets it.
+        if self.config.store_messages || m.author_id == bot {
             self.channel_messages
                 .entry(m.channel_id)
                 .or_default()
