@@ -12,7 +12,8 @@
 //! 10..10, cooldown 0) at `--rate` for `--seconds`, timed from the first message
 //! sent to the moment the database holds every award (the sustained rate Keeper
 //! processed); then a phase at half that rate with `/rank` every `--command-every`
-//! messages (interaction round trip p50/p99); then one as long at the same rate
+//! messages (interaction round trip p50/p99, and how many cards Keeper drew,
+//! read from its `/metrics`); then one as long at the same rate
 //! with `/warn` instead (the guild's owner warning the member whose turn it is:
 //! a case written in a transaction per command), every warning checked to be
 //! recorded; then the XP check: every member's stored XP and message count equal
@@ -24,6 +25,8 @@
 //! adds a mixed phase before the XP check: `--soak-rate` messages a second
 //! (default 2,000) for SECS seconds, in 30 s turns of `/rank`, `/leaderboard`
 //! and `/warn`, Keeper's resident memory read after each turn.
+//! `--keeper-env NAME=VALUE` (repeatable) passes more environment to Keeper,
+//! which otherwise starts with only what the bench gives it (`KEEPER_MYSQL_POOL=20`).
 //!
 //! ```sh
 //! cargo bench --bench load -- --backend postgres --shards 4 --guilds 10000 --members 5 \
@@ -69,6 +72,9 @@ struct Options {
     /// Seconds of mixed load at `soak_rate` before the XP check (`--soak`).
     soak: u64,
     soak_rate: u64,
+    /// More environment for the bot, `--keeper-env NAME=VALUE` (repeatable):
+    /// Keeper starts with a cleared environment.
+    keeper_env: Vec<(String, String)>,
 }
 
 impl Options {
@@ -88,6 +94,7 @@ impl Options {
             largest: None,
             soak: 0,
             soak_rate: 2_000,
+            keeper_env: Vec::new(),
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut i = 0;
@@ -122,6 +129,12 @@ impl Options {
                 "--largest" => o.largest = Some(number() as usize),
                 "--soak" => o.soak = number(),
                 "--soak-rate" => o.soak_rate = number(),
+                "--keeper-env" => {
+                    let (k, v) = value
+                        .split_once('=')
+                        .unwrap_or_else(|| panic!("--keeper-env NAME=VALUE, not {value}"));
+                    o.keeper_env.push((k.to_owned(), v.to_owned()));
+                }
                 // `cargo bench` passes --bench; anything else is a mistake.
                 "--bench" => {
                     i += 1;
@@ -147,6 +160,9 @@ struct Outcome {
     rtt_p99_ms: f64,
     rtt_max_ms: f64,
     commands: (u64, u64, u64),
+    /// The /rank phase's cards: drawn, busy (answered as text because too many
+    /// waited to be drawn), failed; from Keeper's metrics.
+    cards: (u64, u64, u64),
     /// The /warn phase: round trip p50, p99, max, and commands
     /// sent/answered/failed.
     warn_ms: (f64, f64, f64),
@@ -198,6 +214,22 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// `keeper_rank_cards_total` by outcome (drawn, busy, failed), read from
+/// Keeper's `/metrics` on `http`.
+async fn rank_cards(http: std::net::SocketAddr) -> (u64, u64, u64) {
+    let (status, body) = common::http_get(http, "/metrics")
+        .await
+        .unwrap_or_else(|e| panic!("keeper's /metrics: {e}"));
+    assert_eq!(status, 200, "keeper's /metrics: {body}");
+    let count = |outcome: &str| -> u64 {
+        let series = format!("keeper_rank_cards_total{{outcome=\"{outcome}\"}} ");
+        body.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .map_or(0, |n| n.trim().parse().expect("a count"))
+    };
+    (count("drawn"), count("busy"), count("failed"))
+}
+
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
@@ -207,14 +239,14 @@ async fn main() {
         outcomes.push(run(db, &options).await);
     }
     println!(
-        "\n| backend | flood offered/s | **processed/s** | drain after | half rate | processed/s | /rank p50 | **p99** | max | commands sent/answered/failed | /warn p50 | **p99** | max | warns sent/answered/failed | cases | members checked | wrong | SIGTERM exit |"
+        "\n| backend | flood offered/s | **processed/s** | drain after | half rate | processed/s | /rank p50 | **p99** | max | commands sent/answered/failed | cards drawn/busy/failed | /warn p50 | **p99** | max | warns sent/answered/failed | cases | members checked | wrong | SIGTERM exit |"
     );
     println!(
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
     );
     for o in &outcomes {
         println!(
-            "| {} | {:.0} | **{:.0}** | {:.2?} | {} | {:.0} | {:.1} ms | **{:.1} ms** | {:.1} ms | {}/{}/{} | {:.1} ms | **{:.1} ms** | {:.1} ms | {}/{}/{} | {} | {} | {} | {:.2?}{} |",
+            "| {} | {:.0} | **{:.0}** | {:.2?} | {} | {:.0} | {:.1} ms | **{:.1} ms** | {:.1} ms | {}/{}/{} | {}/{}/{} | {:.1} ms | **{:.1} ms** | {:.1} ms | {}/{}/{} | {} | {} | {} | {:.2?}{} |",
             o.backend,
             o.flood_offered,
             o.flood_processed,
@@ -227,6 +259,9 @@ async fn main() {
             o.commands.0,
             o.commands.1,
             o.commands.2,
+            o.cards.0,
+            o.cards.1,
+            o.cards.2,
             o.warn_ms.0,
             o.warn_ms.1,
             o.warn_ms.2,
@@ -358,8 +393,14 @@ async fn run(db: Db, o: &Options) -> Outcome {
         }
     }
     let flush_ms = o.xp_flush_ms.map(|ms| ms.to_string());
-    let mut env = vec![("KEEPER_LOG", o.keeper_log.as_str())];
+    let http = common::free_addr();
+    let http_addr = http.to_string();
+    let mut env = vec![
+        ("KEEPER_LOG", o.keeper_log.as_str()),
+        ("KEEPER_HTTP_ADDR", http_addr.as_str()),
+    ];
     env.extend(flush_ms.as_deref().map(|ms| ("KEEPER_XP_FLUSH_MS", ms)));
+    env.extend(o.keeper_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let spawned = Instant::now();
     let keeper = KeeperProcess::spawn(&sim, &url, &dir, &env);
     sim.wait_connected(o.shards as usize, Duration::from_secs(300))
@@ -413,6 +454,8 @@ async fn run(db: Db, o: &Options) -> Outcome {
     await_stored(&*store, &half, &so_far, o.shards, Duration::from_secs(300)).await;
     let half_processed = half.messages_sent as f64 / started.elapsed().as_secs_f64();
     eprintln!("[{name}] half rate {half_rate}/s with /rank:\n{half}");
+    let cards = rank_cards(http).await;
+    eprintln!("[{name}] rank cards drawn/busy/failed: {cards:?}");
 
     // The same rate with /warn: a moderator's write per command.
     let warned = load::run(
@@ -558,6 +601,7 @@ async fn run(db: Db, o: &Options) -> Outcome {
             half.commands_answered,
             half.commands_failed,
         ),
+        cards,
         warn_ms: (
             ms(warned.rtt_p50_us),
             ms(warned.rtt_p99_us),

@@ -57,11 +57,11 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Draws rank cards (fonts loaded once).
     pub cards: Arc<card::Renderer>,
-    /// Cards drawn at once: half the cores (at least one). A card is a few
-    /// milliseconds of CPU; unbounded, a burst of `/rank` competed with the
-    /// gateway's flood and the database for every core (BENCHMARKS.md,
-    /// session 17).
-    pub drawing: Arc<tokio::sync::Semaphore>,
+    /// The line of rank cards to draw: half the cores (at least one) at once
+    /// (unbounded, a burst of `/rank` competed with the gateway's flood and
+    /// the database for every core: BENCHMARKS.md, session 17), a few more
+    /// waiting, the rest answered as text.
+    pub drawing: Arc<crate::command::rank::DrawingLine>,
     /// Members' avatars for the cards, from Discord's CDN.
     pub avatars: Avatars,
     /// `KEEPER_PUBLIC_URL`, without a trailing slash: where the web
@@ -112,7 +112,7 @@ impl Context {
             discord_acts: DiscordActs::new(false),
             metrics,
             cards: Arc::new(card::Renderer::new()),
-            drawing: Arc::new(tokio::sync::Semaphore::new(drawing_permits())),
+            drawing: Arc::new(crate::command::rank::DrawingLine::new(drawing_permits())),
             avatars: Avatars::new(avatars::DISCORD_CDN, avatars::CACHE_BYTES),
             public_url: None,
         }

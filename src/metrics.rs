@@ -78,6 +78,11 @@ struct SessionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RestLabels {
     route: &'static str,
     status: String,
@@ -119,6 +124,27 @@ impl Outcome {
     }
 }
 
+/// What became of a `/rank` card, for `keeper_rank_cards_total{outcome}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardOutcome {
+    /// Drawn and sent.
+    Drawn,
+    /// Not drawn: too many cards waited to be drawn; the facts went as text.
+    Busy,
+    /// The drawing failed (logged); the facts went as text.
+    Failed,
+}
+
+impl CardOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            CardOutcome::Drawn => "drawn",
+            CardOutcome::Busy => "busy",
+            CardOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// A shard's connection, as `/readyz` and `keeper_shard_up` see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShardUp {
@@ -145,6 +171,7 @@ pub struct Metrics {
     disconnects: Family<ShardLabels, Counter>,
     rest: Family<RestLabels, Counter>,
     rate_limit_wait: Counter<f64, AtomicU64>,
+    rank_cards: Family<OutcomeLabels, Counter>,
     /// This process's shards, for `/readyz`.
     shards: std::sync::Mutex<Vec<u32>>,
 }
@@ -248,6 +275,12 @@ impl Metrics {
             "Time Keeper's senders waited for a channel's rate limit to reset before posting again",
             rate_limit_wait.clone(),
         );
+        let rank_cards = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "rank_cards",
+            "Rank cards, by outcome: drawn, busy (too many waited to be drawn; the facts went as text) or failed",
+            rank_cards.clone(),
+        );
         Self {
             registry,
             events,
@@ -264,6 +297,7 @@ impl Metrics {
             disconnects,
             rest,
             rate_limit_wait,
+            rank_cards,
             shards: std::sync::Mutex::default(),
         }
     }
@@ -390,6 +424,15 @@ impl Metrics {
 }
 
 impl Metrics {
+    /// What became of a rank card.
+    pub fn rank_card(&self, outcome: CardOutcome) {
+        self.rank_cards
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.label(),
+            })
+            .inc();
+    }
+
     /// A sender waited `wait` for a rate limit.
     pub fn rate_limited(&self, wait: Duration) {
         self.rate_limit_wait.inc_by(wait.as_secs_f64());
