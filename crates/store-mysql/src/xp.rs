@@ -2,7 +2,9 @@
 //!
 //! The stored `level` always equals `levels::level_for_xp(xp)`, and `xp_bucket`
 //! equals `levels::xp_bucket(xp)` (the leaderboard index orders by it;
-//! `member_xp_buckets` counts each guild's members by it, kept by row triggers).
+//! `member_xp_buckets` counts each guild's members by it: row triggers count
+//! every write but the award flush's bucket moves, which it counts itself, see
+//! [`Counting`]).
 //! As on SQLite, SQL adds the XP; Rust computes both from the totals and writes
 //! back those that changed, in the same transaction, so awards that change
 //! neither (most of them) write no index and fire no count.
@@ -19,9 +21,9 @@ use chrono::{DateTime, Utc};
 use keeper_store::{
     Applied, AwardOutcome, DEFAULT_XP_COOLDOWN_SECS, GatewaySession, LastAward, MemberRank,
     MemberXp, StoreError, StoreResult, XpAward, XpStore, already_written, id_from_db, id_to_db,
-    levels::{level_for_xp, xp_bucket},
+    levels::{BucketMove, bucket_count_changes, level_for_xp, xp_bucket},
 };
-use sqlx::MySqlConnection;
+use sqlx::{Connection as _, MySql, MySqlConnection, pool::PoolConnection};
 use twilight_model::id::{
     Id,
     marker::{GuildMarker, InteractionMarker, UserMarker},
@@ -59,9 +61,9 @@ impl TryFrom<XpRow> for MemberXp {
     }
 }
 
-/// A member's total after an upsert, with the level stored before it (no
-/// upsert writes the level) and the bucket stored now (the award flush's upsert
-/// moves it, the others leave it).
+/// A member's total after an upsert, with the level and bucket stored before
+/// it (no upsert writes either for a known member; a new one's has its total's
+/// bucket).
 struct Upserted {
     guild_id: i64,
     user_id: i64,
@@ -119,12 +121,12 @@ struct RankCounts {
 
 #[async_trait]
 impl XpStore for MySqlStore {
-    /// Award a batch in one transaction: one upsert for every member
-    /// (duplicates summed first, rows taken in key order so that concurrent
-    /// batches lock in the same order), one read of the totals, one update for
-    /// the levels and buckets that changed, and the gateway checkpoints. A batch
-    /// InnoDB rolls back (a deadlock on the bucket counts, which the triggers
-    /// take in the members' order) is run again whole.
+    /// Award a batch in one transaction, on a [`Counting`] connection: one
+    /// upsert for every member (duplicates summed first, rows taken in key
+    /// order so that concurrent batches lock in the same order), one read of
+    /// the totals, one update for the levels and buckets that changed, one for
+    /// the counts those moves change, and the gateway checkpoints. A batch
+    /// InnoDB rolls back (a deadlock with a command's write) is run again whole.
     async fn award_xp(
         &self,
         batch: &[XpAward],
@@ -136,11 +138,14 @@ impl XpStore for MySqlStore {
         let (awards, keys) = (awards_json(batch), keys_json(batch));
         let (awards, keys) = (awards.as_str(), keys.as_str());
         let mut outcomes = retrying(|| async move {
-            let mut tx = self.begin_write().await?;
+            let mut counting = Counting::start(self.pool.acquire().await?).await?;
+            let mut tx = counting.begin().await?;
             if already_written(
                 checkpoints,
                 &sessions::load_all(&mut tx, checkpoints).await?,
             ) {
+                tx.commit().await?;
+                counting.finish().await?;
                 return Ok(Vec::new());
             }
             let written = if batch.is_empty() {
@@ -150,6 +155,7 @@ impl XpStore for MySqlStore {
             };
             sessions::save_all(&mut tx, checkpoints).await?;
             tx.commit().await?;
+            counting.finish().await?;
             Ok(written)
         })
         .await?
@@ -458,20 +464,66 @@ pub(crate) async fn ranked(conn: &mut MySqlConnection, row: XpRow) -> StoreResul
     })
 }
 
+/// A pooled connection on which `@keeper_buckets_counted` is set, so that
+/// `member_xp`'s update trigger leaves bucket moves to the award flush, which
+/// counts them itself in one statement (migration 0020): three statements a
+/// crossing member in a trigger cost a flush more than its upsert.
+///
+/// A session variable outlives transactions, so the connection goes back to
+/// the pool only once [`Counting::finish`] has cleared it; dropped before (an
+/// error, a flush abandoned at its timeout), it is closed instead, and no other
+/// write can ever run with the trigger muted.
+struct Counting {
+    conn: PoolConnection<MySql>,
+    cleared: bool,
+}
+
+impl Counting {
+    async fn start(conn: PoolConnection<MySql>) -> Result<Self, sqlx::Error> {
+        let mut counting = Counting {
+            conn,
+            cleared: false,
+        };
+        sqlx::query!("SET @keeper_buckets_counted = 1")
+            .execute(&mut *counting.conn)
+            .await?;
+        Ok(counting)
+    }
+
+    async fn begin(&mut self) -> Result<sqlx::Transaction<'_, MySql>, sqlx::Error> {
+        self.conn.begin().await
+    }
+
+    /// Clear the variable: the connection may serve anyone again.
+    async fn finish(mut self) -> Result<(), sqlx::Error> {
+        sqlx::query!("SET @keeper_buckets_counted = NULL")
+            .execute(&mut *self.conn)
+            .await?;
+        self.cleared = true;
+        Ok(())
+    }
+}
+
+impl Drop for Counting {
+    fn drop(&mut self) {
+        if !self.cleared {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
 /// Add the awards (see [`awards_json`]) in one upsert, then read the totals back
-/// (see [`keys_json`]) and write the levels that changed.
+/// (see [`keys_json`]), write the levels and buckets that changed and count the
+/// bucket moves. On a [`Counting`] connection only.
 ///
 /// A new member's row is inserted with the bucket of its first award (its
-/// total) and level 0, so that a first award that reaches a level is reported
-/// as the level-up it is. A known member's upsert adds to xp and messages and
-/// moves the bucket in the same row write: an award that stays under the next
-/// bucket's floor (most of them; three multiplications tell) keeps it, and a
-/// crossing takes the float cube root, which [`write_derived`] corrects in the
-/// rare case it is one off (it compares every stored bucket with Rust's). The
-/// bucket is assigned before `xp`, so that `xp` in it is the stored total
-/// whether the server assigns left to right (MySQL, MariaDB by default) or all
-/// at once (MariaDB's SIMULTANEOUS_ASSIGNMENT). Rows are taken in key order (the
-/// JSON is sorted), so two batches lock shared members in the same order.
+/// total), counted by the insert trigger, and level 0, so that a first award
+/// that reaches a level is reported as the level-up it is. A known member's
+/// upsert adds to xp and messages only: the read-back then has the new total
+/// beside the bucket the counts hold the member in, and the few whose total
+/// crossed into another bucket are moved, then counted, in key order. Rows are
+/// taken in key order (the JSON is sorted), so two batches lock shared members
+/// in the same order.
 async fn upsert_awards(
     conn: &mut MySqlConnection,
     awards: &str,
@@ -484,11 +536,6 @@ async fn upsert_awards(
                   g BIGINT PATH '$[0]', u BIGINT PATH '$[1]', x BIGINT PATH '$[2]',
                   b BIGINT PATH '$[3]', n BIGINT PATH '$[4]', at BIGINT PATH '$[5]')) AS j
          ON DUPLICATE KEY UPDATE
-             xp_bucket = CASE
-                 WHEN 64 * LEAST(xp + VALUES(xp), 1099511627776)
-                      < (xp_bucket + 1) * (xp_bucket + 1) * (xp_bucket + 1)
-                 THEN xp_bucket
-                 ELSE FLOOR(POW(64 * LEAST(xp + VALUES(xp), 1099511627776), 1e0 / 3)) END,
              xp = xp + VALUES(xp),
              messages = messages + VALUES(messages),
              last_award_at = GREATEST(COALESCE(last_award_at, VALUES(last_award_at)),
@@ -507,7 +554,54 @@ async fn upsert_awards(
     .fetch_all(&mut *conn)
     .await?;
     write_derived(conn, &rows).await?;
+    count_moves(conn, &rows).await?;
     Ok(rows)
+}
+
+/// Count the bucket moves of an award's rows (read back with the bucket they
+/// were counted in, now written as their total's): one upsert of the changed
+/// counts in key order, then the counts it left at 0 deleted.
+async fn count_moves(conn: &mut MySqlConnection, rows: &[Upserted]) -> Result<(), Stop> {
+    let changes = bucket_count_changes(rows.iter().map(|r| BucketMove {
+        guild_id: r.guild_id,
+        from: Some(r.stored_bucket),
+        to: xp_bucket(r.xp),
+    }));
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut json = String::with_capacity(2 + changes.len() * 32);
+    json.push('[');
+    for (i, (guild, bucket, change)) in changes.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!("[{guild},{bucket},{change}]"));
+    }
+    json.push(']');
+    sqlx::query!(
+        "INSERT INTO member_xp_buckets (guild_id, xp_bucket, members)
+         SELECT j.g, j.b, j.n
+         FROM JSON_TABLE(?, '$[*]' COLUMNS (
+                  g BIGINT PATH '$[0]', b BIGINT PATH '$[1]', n BIGINT PATH '$[2]')) AS j
+         ON DUPLICATE KEY UPDATE members = members + VALUES(members)",
+        json
+    )
+    .execute(&mut *conn)
+    .await?;
+    if changes.iter().any(|&(_, _, change)| change < 0) {
+        sqlx::query!(
+            "DELETE c FROM member_xp_buckets c
+             JOIN JSON_TABLE(?, '$[*]' COLUMNS (
+                      g BIGINT PATH '$[0]', b BIGINT PATH '$[1]', n BIGINT PATH '$[2]')) AS j
+               ON c.guild_id = j.g AND c.xp_bucket = j.b
+             WHERE j.n < 0 AND c.members = 0",
+            json
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The batch with each member's awards summed, in key order.
@@ -579,7 +673,8 @@ async fn read_one(
 /// Store the level and bucket of every member where either differs from what
 /// their total makes them (one statement; usually few rows: the levels that
 /// went up). The update trigger moves a member whose bucket changed between the
-/// counts.
+/// counts, except on the award flush's [`Counting`] connection, which counts
+/// them itself ([`count_moves`]).
 async fn write_derived(conn: &mut MySqlConnection, rows: &[Upserted]) -> Result<(), Stop> {
     let mut json = String::from("[");
     for row in rows {

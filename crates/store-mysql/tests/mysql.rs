@@ -11,10 +11,9 @@ use keeper_store::{
 use keeper_store_mysql::MySqlStore;
 use twilight_model::id::Id;
 
-/// The award flush moves a known member's bucket in its upsert, with a float
-/// cube root (`xp.rs`) that Keeper corrects in the same transaction: whatever
-/// edge of a bucket a total lands on, the stored bucket is Rust's, and the
-/// counts are the members'.
+/// The award flush moves a known member's bucket after its upsert and counts
+/// the move itself (`xp.rs`, migration 0020): whatever edge of a bucket a total
+/// lands on, the stored bucket is Rust's, and the counts are the members'.
 #[tokio::test]
 async fn awards_landing_on_every_bucket_edge_store_keepers_bucket() {
     let db = common::ScratchDb::create().await;
@@ -74,6 +73,58 @@ async fn awards_landing_on_every_bucket_edge_store_keepers_bucket() {
     );
     let [counts, counted] = db.bucket_counts().await;
     assert_eq!(counts, counted);
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// The flush mutes the update trigger on its own connection
+/// (`@keeper_buckets_counted`). A flush abandoned part way (as Keeper abandons
+/// one at its write timeout) must not hand that connection to the next write:
+/// with a pool of one, every `/xp`-style change after many cancelled flushes
+/// still moves its member between the counts.
+#[tokio::test]
+async fn an_abandoned_flush_leaves_no_connection_with_the_trigger_muted() {
+    let db = common::ScratchDb::create().await;
+    let mut config = db.config();
+    config.pool_size = 1;
+    let store = MySqlStore::connect(&config).await.unwrap();
+    let at = DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap();
+    let award = |user: u64, xp: i64| XpAward {
+        guild_id: Id::new(7),
+        user_id: Id::new(user),
+        xp,
+        messages: 1,
+        at,
+    };
+    let members: Vec<_> = (1..=2_000).map(|u| award(u, 1)).collect();
+    store.award_xp(&members, &[]).await.unwrap();
+    let raise: Vec<_> = (1..=2_000).map(|u| award(u, 5_000)).collect();
+    let mut cancelled = 0;
+    for round in 0..40u64 {
+        // Cut off at a different point each round: before, inside and after
+        // the transaction.
+        let within = std::time::Duration::from_micros(200 + round * 400);
+        if tokio::time::timeout(within, store.award_xp(&raise, &[]))
+            .await
+            .is_err()
+        {
+            cancelled += 1;
+        }
+        // Moves a member across buckets through the trigger, on the pool's one
+        // connection (up from 1 and back down again, so each round moves).
+        let user = Id::new(1 + round);
+        store
+            .set_xp(Id::new(7), user, 1_000_000, at, None)
+            .await
+            .unwrap();
+        store.set_xp(Id::new(7), user, 3, at, None).await.unwrap();
+        let [counts, counted] = db.bucket_counts().await;
+        assert_eq!(counts, counted, "after round {round}");
+    }
+    assert!(
+        cancelled > 0,
+        "no flush was cut off: the test proves nothing"
+    );
     store.close().await;
     db.drop_db().await;
 }

@@ -95,17 +95,34 @@ pub struct XpChange {
 /// writer that takes them in ascending (guild, bucket), as every writer does,
 /// can't deadlock with another that does the same.
 pub fn bucket_moves(changes: impl IntoIterator<Item = XpChange>) -> Vec<(i64, i64, i64)> {
-    let mut moves = std::collections::BTreeMap::<(i64, i64), i64>::new();
-    for c in changes {
-        let to = xp_bucket(c.after);
-        match c.before.map(xp_bucket) {
-            Some(from) if from == to => continue,
-            Some(from) => *moves.entry((c.guild_id, from)).or_default() -= 1,
+    bucket_count_changes(changes.into_iter().map(|c| BucketMove {
+        guild_id: c.guild_id,
+        from: c.before.map(xp_bucket),
+        to: xp_bucket(c.after),
+    }))
+}
+
+/// A member's bucket before a write (`None`: a new member) and after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketMove {
+    pub guild_id: i64,
+    pub from: Option<i64>,
+    pub to: i64,
+}
+
+/// [`bucket_moves`] from the buckets themselves, for a writer that read the
+/// stored bucket rather than the total before.
+pub fn bucket_count_changes(moves: impl IntoIterator<Item = BucketMove>) -> Vec<(i64, i64, i64)> {
+    let mut counts = std::collections::BTreeMap::<(i64, i64), i64>::new();
+    for m in moves {
+        match m.from {
+            Some(from) if from == m.to => continue,
+            Some(from) => *counts.entry((m.guild_id, from)).or_default() -= 1,
             None => {}
         }
-        *moves.entry((c.guild_id, to)).or_default() += 1;
+        *counts.entry((m.guild_id, m.to)).or_default() += 1;
     }
-    moves
+    counts
         .into_iter()
         .filter(|&(_, n)| n != 0)
         .map(|((g, b), n)| (g, b, n))
@@ -121,6 +138,22 @@ pub fn progress(xp: i64) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bucket_count_changes_net_out_in_key_order() {
+        let m = |guild_id, from, to| BucketMove { guild_id, from, to };
+        assert_eq!(
+            bucket_count_changes([
+                m(2, Some(5), 6),
+                m(1, Some(9), 9),
+                m(2, Some(6), 5),
+                m(1, None, 3),
+                m(1, Some(3), 4),
+            ]),
+            // Guild 2's two moves cancel out; guild 1's arrival in 3 left again.
+            vec![(1, 4, 1)]
+        );
+    }
 
     #[test]
     fn bucket_moves_count_arrivals_and_departures_in_key_order() {
