@@ -53,7 +53,10 @@
 //!   were a fifth of the time.
 
 mod font;
+mod line;
 mod text;
+
+pub use line::{CARD_QUEUE_WAIT, DrawingLine};
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};

@@ -61,7 +61,7 @@ pub struct Context {
     /// (unbounded, a burst of `/rank` competed with the gateway's flood and
     /// the database for every core: BENCHMARKS.md, session 17), a few more
     /// waiting, the rest answered as text.
-    pub drawing: Arc<crate::command::rank::DrawingLine>,
+    pub drawing: Arc<crate::card::DrawingLine>,
     /// Members' avatars for the cards, from Discord's CDN.
     pub avatars: Avatars,
     /// `KEEPER_PUBLIC_URL`, without a trailing slash: where the web
@@ -112,7 +112,7 @@ impl Context {
             discord_acts: DiscordActs::new(false),
             metrics,
             cards: Arc::new(card::Renderer::new()),
-            drawing: Arc::new(crate::command::rank::DrawingLine::new(drawing_permits())),
+            drawing: Arc::new(crate::card::DrawingLine::new(drawing_permits())),
             avatars: Avatars::new(avatars::DISCORD_CDN, avatars::CACHE_BYTES),
             public_url: None,
         }
