@@ -1308,12 +1308,22 @@ async fn probes_say_alive_ready_and_what_happened(db: Db) {
     assert!(report.commands_answered > 0, "{report:?}");
     stage.check_xp(&[&report], &keeper.output()).await;
 
-    let (status, text) = common::http_get(addr, "/metrics")
-        .await
-        .expect("/metrics answers");
-    assert_eq!(status, 200);
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
-        .unwrap_or_else(|e| panic!("not Prometheus text ({e}):\n{text}"));
+    // The flusher sets the waiting gauge after its commit returns, so the
+    // database can show every award a moment before the gauge says 0.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (text, scrape) = loop {
+        let (status, text) = common::http_get(addr, "/metrics")
+            .await
+            .expect("/metrics answers");
+        assert_eq!(status, 200);
+        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+            .unwrap_or_else(|e| panic!("not Prometheus text ({e}):\n{text}"));
+        let waiting = sample(&scrape, "keeper_xp_awards_waiting", &[]);
+        if waiting == Some(0.0) || tokio::time::Instant::now() >= deadline {
+            break (text, scrape);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let messages = sample(
         &scrape,
         "keeper_gateway_events_total",
