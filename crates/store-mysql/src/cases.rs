@@ -9,8 +9,9 @@
 //! Every write that allocates a number or decides from the cases already there
 //! (`add_warning`, `record_discord_act`) first writes the guild's
 //! `case_counters` row (`INSERT ... ON DUPLICATE KEY UPDATE` takes an exclusive
-//! lock on it, inserted or found) and reads it back `FOR UPDATE`; the lock holds
-//! until the transaction ends. A second such write in the same guild waits on
+//! lock on it, inserted or found; a number comes back through
+//! `LAST_INSERT_ID(expr)`, a lock alone is held by a read `FOR UPDATE`); the
+//! lock holds until the transaction ends. A second such write in the same guild waits on
 //! the lock; when it gets it, the first has committed, and in READ COMMITTED
 //! each later statement of the second reads a fresh snapshot, which holds every
 //! case the first wrote. So two warnings landing together are counted one
@@ -19,7 +20,8 @@
 //!
 //! Without `RETURNING`, what a write changed is read back in its transaction:
 //! rows it locked first (`FOR UPDATE`, or `FOR UPDATE SKIP LOCKED` for the
-//! claims of lifts) are updated by key, then read.
+//! claims of lifts) are updated by key, then read. A new case is the one
+//! exception: it is exactly what was inserted ([`Case::recorded`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -189,23 +191,26 @@ async fn fetch_written(
 }
 
 /// Allocate the guild's next case number in `tx`, locking its counter row until
-/// `tx` ends (see the module docs). The upsert takes the row's lock and bumps
-/// it; the locking read gives back the number this transaction wrote.
+/// `tx` ends (see the module docs). One round trip: the upsert takes the row's
+/// lock and bumps it, and `LAST_INSERT_ID(expr)` makes the server send the
+/// number back in the statement's OK packet (MySQL has no `RETURNING`; a
+/// locking read after it was one more round trip with the lock held).
 async fn next_number(tx: &mut MySqlConnection, guild_id: i64) -> Result<i64, Stop> {
-    sqlx::query!(
-        "INSERT INTO case_counters (guild_id, last_case) VALUES (?, 1)
-         ON DUPLICATE KEY UPDATE last_case = last_case + 1",
+    let done = sqlx::query!(
+        "INSERT INTO case_counters (guild_id, last_case) VALUES (?, LAST_INSERT_ID(1))
+         ON DUPLICATE KEY UPDATE last_case = LAST_INSERT_ID(last_case + 1)",
         guild_id
     )
     .execute(&mut *tx)
     .await?;
-    let number = sqlx::query_scalar!(
-        "SELECT last_case FROM case_counters WHERE guild_id = ? FOR UPDATE",
-        guild_id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(number)
+    i64::try_from(done.last_insert_id())
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| {
+            Stop::Store(StoreError::Internal(
+                format!("the case counter answered {}", done.last_insert_id()).into(),
+            ))
+        })
 }
 
 /// Lock the guild's counter row until `tx` ends without allocating a number:
@@ -256,7 +261,12 @@ async fn insert_case(tx: &mut MySqlConnection, case: &NewCase) -> Result<Case, S
     )
     .execute(&mut *tx)
     .await?;
-    fetch_written(tx, guild_id, number).await
+    // What a read would give back, without the read: the row is exactly what
+    // was inserted, its times at the milliseconds they are stored in.
+    let mut recorded = case.clone();
+    recorded.created_at = from_ms(to_ms(case.created_at))?;
+    recorded.expires_at = from_ms_opt(case.expires_at.map(to_ms))?;
+    Ok(Case::recorded(recorded, number))
 }
 
 /// Drop a scheduled lift (and its claim): whether one was scheduled.
@@ -367,7 +377,10 @@ impl CaseStore for MySqlStore {
 
     /// The number is allocated first: from then on the guild's counter row is
     /// locked, so the count that follows sees every warning committed before
-    /// this one and none can commit beside it (module docs).
+    /// this one and none can commit beside it (module docs). The rules are read
+    /// before that (they are not what the lock guards), so that every warning
+    /// of the guild waits for as few round trips as possible: under a burst of
+    /// `/warn` in one guild the lock's hold is what they queue for.
     async fn add_warning(
         &self,
         warning: &NewCase,
@@ -383,9 +396,9 @@ impl CaseStore for MySqlStore {
             else {
                 return Ok(Applied::Before);
             };
+            let rules = rules_of(&mut tx, guild_id).await?;
             let case = insert_case(&mut tx, warning).await?;
             let active = count_active(&mut tx, guild_id, target_id, to_ms(now)).await?;
-            let rules = rules_of(&mut tx, guild_id).await?;
             let escalation = match escalation_after(&rules, &case, active, now) {
                 Some(escalation) => Some(insert_case(&mut tx, &escalation).await?),
                 None => None,
