@@ -18,7 +18,7 @@ use crate::{
     MySqlStore,
     convert::{from_ms, from_rows, to_ms},
     error::{Stop, db_error, retrying},
-    xp::{XpRow, ranked},
+    xp::{XpRow, ranked_together},
 };
 
 /// A `member_profiles` row as stored (without the folded name).
@@ -171,7 +171,12 @@ impl ProfileStore for MySqlStore {
 
     /// The matches are read whole from the guild's profiles (a scan of its
     /// rows: `INSTR` can use no index), then each one's place counted as
-    /// `/rank` counts it, all in one read snapshot. `INSTR` rather than `LIKE`:
+    /// `/rank` counts it ([`ranked_together`]), all in one read snapshot.
+    /// `STRAIGHT_JOIN` keeps the profiles first: MariaDB, which can't tell how
+    /// few names match, otherwise sorted the whole guild's `member_xp` by XP
+    /// and looked up profiles until enough matched, 115 ms for a name in a
+    /// guild of 100,000 against 25 ms this way (a text in nearly every name is
+    /// the slow case here, about as slow as a rare name was). `INSTR` rather than `LIKE`:
     /// the text is matched as it is, with no `%`, `_` or `\` to escape, and the
     /// columns' binary collation compares the folded names byte for byte.
     async fn search_members(
@@ -186,7 +191,7 @@ impl ProfileStore for MySqlStore {
             XpRow,
             "SELECT m.guild_id, m.user_id, m.xp, m.level, m.messages, m.last_award_at
              FROM member_profiles p
-             JOIN member_xp m ON m.guild_id = p.guild_id AND m.user_id = p.user_id
+             STRAIGHT_JOIN member_xp m ON m.guild_id = p.guild_id AND m.user_id = p.user_id
              WHERE p.guild_id = ? AND INSTR(p.search_name, ?) > 0
              ORDER BY m.xp DESC, m.user_id
              LIMIT ?",
@@ -197,10 +202,7 @@ impl ProfileStore for MySqlStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-        let mut found = Vec::with_capacity(rows.len());
-        for row in rows {
-            found.push(ranked(&mut tx, row).await?);
-        }
+        let found = ranked_together(&mut tx, rows).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(found)
     }

@@ -464,6 +464,68 @@ pub(crate) async fn ranked(conn: &mut MySqlConnection, row: XpRow) -> StoreResul
     })
 }
 
+/// The places of several members of one guild, `rows` (read in the snapshot
+/// `conn` is in), in their order: what [`ranked`] gives each, for a search's
+/// matches. [`ranked`] for each of 100 matches took 90 ms in a guild of
+/// 100,000: each count of the members ahead in the match's own bucket reads
+/// those members' rows for their XP (the leaderboard index holds the bucket
+/// only). Here each bucket among the matches is read once, and the buckets
+/// above come from one read of the guild's counts.
+pub(crate) async fn ranked_together(
+    conn: &mut MySqlConnection,
+    rows: Vec<XpRow>,
+) -> StoreResult<Vec<MemberRank>> {
+    let Some(guild_id) = rows.first().map(|r| r.guild_id) else {
+        return Ok(Vec::new());
+    };
+    let counts = sqlx::query!(
+        "SELECT xp_bucket, members FROM member_xp_buckets WHERE guild_id = ?",
+        guild_id
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    let mut buckets: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+    for row in &rows {
+        buckets.entry(xp_bucket(row.xp)).or_default();
+    }
+    for (&bucket, members) in &mut buckets {
+        *members = sqlx::query!(
+            "SELECT xp, user_id FROM member_xp FORCE INDEX (member_xp_leaderboard)
+             WHERE guild_id = ? AND xp_bucket = ?",
+            guild_id,
+            bucket
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(|m| (m.xp, m.user_id))
+        .collect();
+    }
+    let total: i64 = counts.iter().map(|c| c.members).sum();
+    rows.into_iter()
+        .map(|row| {
+            let bucket = xp_bucket(row.xp);
+            let above: i64 = counts
+                .iter()
+                .filter(|c| c.xp_bucket > bucket)
+                .map(|c| c.members)
+                .sum();
+            // More XP, or as much and a lower id: the leaderboard's order.
+            let beside = buckets[&bucket]
+                .iter()
+                .filter(|&&(xp, user)| xp > row.xp || (xp == row.xp && user < row.user_id))
+                .count();
+            Ok(MemberRank {
+                position: narrow::<u64>(above + beside as i64, "rank")? + 1,
+                out_of: narrow(total, "member count")?,
+                member: row.try_into()?,
+            })
+        })
+        .collect()
+}
+
 /// A pooled connection on which `@keeper_buckets_counted` is set, so that
 /// `member_xp`'s update trigger leaves bucket moves to the award flush, which
 /// counts them itself in one statement (migration 0020): three statements a
