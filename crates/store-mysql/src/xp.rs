@@ -485,12 +485,20 @@ pub(crate) async fn ranked_together(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_error)?;
-    let mut buckets: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
-    for row in &rows {
-        buckets.entry(xp_bucket(row.xp)).or_default();
-    }
-    for (&bucket, members) in &mut buckets {
-        *members = sqlx::query!(
+    let total: i64 = counts.iter().map(|c| c.members).sum();
+    // Per bucket among the rows: the members of the buckets above it, and its
+    // own members' (xp, user_id).
+    let mut buckets: BTreeMap<i64, (i64, Vec<(i64, i64)>)> = BTreeMap::new();
+    for bucket in rows.iter().map(|r| xp_bucket(r.xp)) {
+        if buckets.contains_key(&bucket) {
+            continue;
+        }
+        let above = counts
+            .iter()
+            .filter(|c| c.xp_bucket > bucket)
+            .map(|c| c.members)
+            .sum();
+        let members = sqlx::query!(
             "SELECT xp, user_id FROM member_xp FORCE INDEX (member_xp_leaderboard)
              WHERE guild_id = ? AND xp_bucket = ?",
             guild_id,
@@ -502,18 +510,13 @@ pub(crate) async fn ranked_together(
         .into_iter()
         .map(|m| (m.xp, m.user_id))
         .collect();
+        buckets.insert(bucket, (above, members));
     }
-    let total: i64 = counts.iter().map(|c| c.members).sum();
     rows.into_iter()
         .map(|row| {
-            let bucket = xp_bucket(row.xp);
-            let above: i64 = counts
-                .iter()
-                .filter(|c| c.xp_bucket > bucket)
-                .map(|c| c.members)
-                .sum();
+            let (above, members) = &buckets[&xp_bucket(row.xp)];
             // More XP, or as much and a lower id: the leaderboard's order.
-            let beside = buckets[&bucket]
+            let beside = members
                 .iter()
                 .filter(|&&(xp, user)| xp > row.xp || (xp == row.xp && user < row.user_id))
                 .count();
