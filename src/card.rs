@@ -11,13 +11,16 @@
 //!   resvg/tiny-skia. A template keeps the design readable and tweakable in
 //!   one place, and usvg does the text shaping (kerning, Arabic joining, bidi
 //!   runs) we would otherwise have to write. What is drawn outside the
-//!   template is drawn there for speed or safety: the rounded background is
-//!   rendered once (also from SVG) and copied under every card; the accent
-//!   glow behind the avatar is a mask made once and filled with the accent
-//!   per card; and the avatar's PNG is decoded by tiny-skia and painted into
-//!   the circle with a pattern shader, which avoids a base64 round trip
-//!   through a data URL and lets a corrupt avatar fall back to initials
-//!   before the SVG is even written.
+//!   per-card template is drawn there for speed or safety: the rounded
+//!   background is rendered once (also from SVG) and copied under every card;
+//!   the accent glow behind the avatar is a mask made once and filled with
+//!   the accent, and the ring, the bar's track and the "TOTAL XP" label are
+//!   drawn over it, once per accent; the numbers and the labels beside them
+//!   are stamped from glyphs rendered once (`card/stamps.rs`), so only the
+//!   name and the initials are shaped per card; and the avatar's PNG is
+//!   decoded by tiny-skia and painted into the circle with a pattern shader,
+//!   which avoids a base64 round trip through a data URL and lets a corrupt
+//!   avatar fall back to initials before the SVG is even written.
 //! * **Fonts.** DejaVu Sans and DejaVu Sans Bold are compiled in
 //!   (`assets/fonts/`, see its README) and are the only faces in the fontdb:
 //!   no system font is ever loaded, so a bare container renders the same card
@@ -43,17 +46,20 @@
 //!   (`text::clean_name`), so nothing a member types can break the document,
 //!   re-order the card's other text, or hide itself.
 //! * **Budget: under 5 ms a card** on the 2-core reference machine, release
-//!   build (`cargo bench --bench card`; about 2.5 ms with initials, 3.3 ms
-//!   with a 128 px avatar). The fontdb, the metrics, the background and the
-//!   glow mask are made once per [`Renderer`] and shared through an `Arc`;
-//!   per card there is one usvg parse of a dozen short texts, one raster
-//!   pass, and PNG encoding with the png crate's fdeflate setting, a tenth of
-//!   the time of its default for a file about 1.5x as large (~80-100 kB).
-//!   Canvases are recycled, since page faults on a fresh megabyte per card
-//!   were a fifth of the time.
+//!   build (`cargo bench --bench card`; about 1.2-2 ms with initials, the
+//!   machine's load deciding, and 1 ms more with a 128 px avatar). The
+//!   fontdb, the metrics, the background and the glow mask are made once per
+//!   [`Renderer`] and shared through an `Arc`, the stamps and the accents'
+//!   backgrounds kept as they are first needed; per card there is one usvg
+//!   parse of the name and initials, one raster pass, the stamps blended,
+//!   and PNG encoding with the png crate's fdeflate setting, a tenth of the
+//!   time of its default for a file about 1.5x as large (~80-100 kB), and
+//!   now half of a card's time. Canvases are recycled, since page faults on
+//!   a fresh megabyte per card were a fifth of the time.
 
 mod font;
 mod line;
+mod stamps;
 mod text;
 
 pub use line::{CARD_QUEUE_WAIT, DrawingLine};
@@ -67,6 +73,7 @@ use resvg::tiny_skia::{
     Shader, SpreadMode, Transform,
 };
 use resvg::usvg::{self, fontdb};
+use stamps::{Piece, Stamps, Style};
 
 pub use text::{format_number, initials};
 
@@ -114,8 +121,8 @@ const BG_TOP: &str = "#2B2D31";
 const BG_BOTTOM: &str = "#1E1F22";
 const TRACK: &str = "#404249";
 const AVATAR_BASE: &str = "#383A40";
-const TEXT: &str = "#F2F3F5";
-const MUTED: &str = "#B5BAC1";
+const TEXT: Accent = Accent([0xF2, 0xF3, 0xF5]);
+const MUTED: Accent = Accent([0xB5, 0xBA, 0xC1]);
 
 /// The card's rounded background: a slight diagonal gradient and a faint
 /// light edge that lifts it off a dark chat.
@@ -142,6 +149,22 @@ fn glow_svg() -> String {
 </svg>"##
     )
 }
+
+/// What an accent adds to the background and no card changes: the ring
+/// around the avatar, the bar's empty track and the "TOTAL XP" label.
+fn decor_svg(accent: Accent) -> String {
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="{FAMILY}">
+<circle cx="{AVATAR_CX}" cy="{AVATAR_CY}" r="{RING_R}" fill="none" stroke="{accent}" stroke-width="{RING_WIDTH}"/>
+<rect x="{COLUMN_X}" y="{BAR_Y}" width="{COLUMN_W}" height="{BAR_H}" rx="{r}" fill="{TRACK}"/>
+<text x="{COLUMN_X}" y="{BOTTOM_BASELINE}" font-size="{SMALL}" font-weight="bold" fill="{MUTED}">{TOTAL_XP}</text>
+</svg>"##,
+        r = BAR_H / 2.0,
+    )
+}
+
+/// The label of the bottom row's total.
+const TOTAL_XP: &str = "TOTAL XP";
 
 /// The member's colour: ring, progress bar, level and the initials disc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -261,13 +284,15 @@ struct Inner {
     /// 1 MB canvas per card costs more in page faults than the copy of the
     /// background into an old one (about a fifth of a card's time).
     spare: Mutex<Vec<Pixmap>>,
-    /// The background with an accent's glow painted in, for the accents drawn
-    /// last (most recent last): the masked fill of the glow covers half the
-    /// card, and a server's cards all share one accent.
+    /// The background with an accent's glow and decor painted in, for the
+    /// accents drawn last (most recent last): the masked fill of the glow
+    /// covers half the card, and a server's cards all share one accent.
     glowing: Mutex<Vec<Arc<Glowing>>>,
+    /// The numbers' chars and the labels, drawn once each (`card/stamps.rs`).
+    stamps: Stamps,
 }
 
-/// The background with one accent's glow, and where it is translucent (the
+/// The background with one accent's glow and decor, and where it is translucent (the
 /// anti-aliased rim of the rounded corners): the only pixels PNG's straight
 /// alpha needs demultiplied, since everything drawn on top lies inside the
 /// card and is opaque over opaque.
@@ -371,6 +396,7 @@ impl Renderer {
                 glow,
                 spare: Mutex::new(Vec::new()),
                 glowing: Mutex::new(Vec::new()),
+                stamps: Stamps::default(),
             }),
         })
     }
@@ -391,28 +417,28 @@ impl Renderer {
         png
     }
 
-    /// The background with `accent`'s glow: drawn once per accent, then kept
-    /// while that accent is among the last few drawn.
-    fn glowing(&self, accent: Accent) -> Arc<Glowing> {
+    /// The background with `accent`'s glow and decor: drawn once per accent,
+    /// then kept while that accent is among the last few drawn.
+    fn glowing(&self, accent: Accent) -> Result<Arc<Glowing>, CardError> {
         let mut kept = match self.inner.glowing.lock() {
             Ok(kept) => kept,
             // Poisoned by a panic mid-push: draw it, keep nothing.
-            Err(_) => return Arc::new(self.paint_glow(accent)),
+            Err(_) => return self.paint_glow(accent).map(Arc::new),
         };
         if let Some(at) = kept.iter().position(|g| g.accent == accent) {
             let glowing = kept.remove(at);
             kept.push(glowing.clone());
-            return glowing;
+            return Ok(glowing);
         }
-        let glowing = Arc::new(self.paint_glow(accent));
+        let glowing = Arc::new(self.paint_glow(accent)?);
         if kept.len() == MAX_GLOWING {
             kept.remove(0);
         }
         kept.push(glowing.clone());
-        glowing
+        Ok(glowing)
     }
 
-    fn paint_glow(&self, accent: Accent) -> Glowing {
+    fn paint_glow(&self, accent: Accent) -> Result<Glowing, CardError> {
         let mut pixmap = self.inner.background.clone();
         let [r, g, b] = accent.0;
         let glow = Paint {
@@ -422,6 +448,8 @@ impl Renderer {
         if let Some(area) = Rect::from_xywh(0.0, 0.0, GLOW_RIGHT, HEIGHT as f32) {
             pixmap.fill_rect(area, &glow, Transform::identity(), Some(&self.inner.glow));
         }
+        let decor = usvg::Tree::from_str(&decor_svg(accent), &self.inner.options)?;
+        resvg::render(&decor, Transform::identity(), &mut pixmap.as_mut());
         let translucent = pixmap
             .pixels()
             .iter()
@@ -429,11 +457,11 @@ impl Renderer {
             .filter(|(_, px)| !matches!(px.alpha(), 0 | 255))
             .map(|(i, _)| i)
             .collect();
-        Glowing {
+        Ok(Glowing {
             accent,
             pixmap,
             translucent,
-        }
+        })
     }
 
     /// A canvas holding `glowing`: a spare one when there is.
@@ -462,12 +490,13 @@ impl Renderer {
         };
         let svg = self.svg(card, avatar.is_some());
         let tree = usvg::Tree::from_str(&svg, &self.inner.options)?;
-        let glowing = self.glowing(card.accent);
+        let glowing = self.glowing(card.accent)?;
         let mut pixmap = self.canvas(&glowing);
         resvg::render(&tree, Transform::identity(), &mut pixmap.as_mut());
         if let Some(avatar) = &avatar {
             draw_avatar(&mut pixmap, avatar);
         }
+        self.stamp_numbers(&mut pixmap, card);
         Ok((pixmap, glowing))
     }
 
@@ -564,21 +593,21 @@ impl Renderer {
         }
     }
 
-    /// The card as SVG, without the avatar picture (drawn afterwards when
-    /// `has_avatar`).
+    /// The card as SVG: what differs from one member to the next and is
+    /// not a number, that is the avatar's disc (its picture is drawn
+    /// afterwards when `has_avatar`), the initials, the name and the bar's
+    /// fill. The background and decor are kept per accent, the numbers and
+    /// labels stamped ([`Renderer::stamp_numbers`]).
     fn svg(&self, card: &RankCard<'_>, has_avatar: bool) -> String {
-        let Inner { regular, bold, .. } = &*self.inner;
+        let bold = &self.inner.bold;
         let name = self.name_layout(card.name);
         let accent = card.accent;
-        let accent_text = accent.for_text();
-        let mut svg = String::with_capacity(4096);
+        let mut svg = String::with_capacity(1024);
 
         // `write!` into a String can't fail; the results are ignored below.
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{FAMILY}">
-<circle cx="{AVATAR_CX}" cy="{AVATAR_CY}" r="{RING_R}" fill="none" stroke="{accent}" stroke-width="{RING_WIDTH}"/>
-"#
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{FAMILY}">"#
         );
 
         if has_avatar {
@@ -603,65 +632,110 @@ impl Renderer {
             );
         }
 
-        // Top right, right to left: LEVEL n, then RANK #n / out_of.
-        let level = format_number(card.level);
-        let rank = format!("#{}", format_number(saturating_i64(card.rank)));
-        let out_of = format!("/ {}", format_number(saturating_i64(card.out_of)));
-        let mut x = COLUMN_RIGHT;
-        let mut right = |svg: &mut String,
-                         text: &str,
-                         size: f32,
-                         heavy: bool,
-                         fill: &str,
-                         gap: f32| {
-            let weight = if heavy { r#" font-weight="bold""# } else { "" };
-            let _ = writeln!(
-                svg,
-                r#"<text x="{x:.1}" y="{TOP_BASELINE}" font-size="{size}"{weight} text-anchor="end" fill="{fill}">{t}</text>"#,
-                t = text::escape_xml(text),
-            );
-            let face = if heavy { bold } else { regular };
-            x -= face.width(text, size) + gap;
-        };
-        let accent_text = accent_text.to_string();
-        right(&mut svg, &level, BIG, true, &accent_text, 10.0);
-        right(&mut svg, "LEVEL", SMALL, true, &accent_text, 34.0);
-        right(&mut svg, &out_of, SMALL, false, MUTED, 8.0);
-        right(&mut svg, &rank, BIG, true, TEXT, 10.0);
-        right(&mut svg, "RANK", SMALL, true, MUTED, 0.0);
-
         let _ = writeln!(
             svg,
             r#"<text x="{COLUMN_X}" y="{NAME_BASELINE}" font-size="{size}" font-weight="bold" fill="{TEXT}">{t}</text>"#,
             size = name.size,
             t = text::escape_xml(&name.text),
         );
-
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{COLUMN_X}" y="{BAR_Y}" width="{COLUMN_W}" height="{BAR_H}" rx="{r}" fill="{TRACK}"/>"#,
-            r = BAR_H / 2.0,
-        );
         bar_fill(&mut svg, COLUMN_W * card.progress(), accent);
+        svg.push_str("</svg>\n");
+        svg
+    }
 
-        // Bottom row: total XP on the left, progress in the level on the right.
-        let total = format_number(card.total_xp);
-        let _ = writeln!(
-            svg,
-            r#"<text x="{COLUMN_X}" y="{BOTTOM_BASELINE}" font-size="{SMALL}" font-weight="bold" fill="{MUTED}">TOTAL XP</text>
-<text x="{x:.1}" y="{BOTTOM_BASELINE}" font-size="{SMALL}" font-weight="bold" fill="{TEXT}">{total}</text>"#,
-            x = COLUMN_X + bold.width("TOTAL XP", SMALL) + 10.0,
-        );
+    /// The card's numbers and the labels beside them, stamped
+    /// (`card/stamps.rs`): top right, from the right, the level and the rank
+    /// out of the ranked members; bottom, the total on the left and the XP
+    /// into the level out of what it needs on the right.
+    fn stamp_numbers(&self, pixmap: &mut Pixmap, card: &RankCard<'_>) {
+        let Inner {
+            options,
+            regular,
+            bold,
+            stamps,
+            ..
+        } = &*self.inner;
+        let accent_text = card.accent.for_text();
+        let style = |size: f32, heavy: bool, colour: Accent| Style {
+            size,
+            bold: heavy,
+            rgb: colour.0,
+        };
+        let face = |heavy: bool| if heavy { bold } else { regular };
+        // A run set so that it ends at `right`; returns where it starts.
+        let ending = |pixmap: &mut Pixmap, run: Run<'_>, right: f32, baseline, style: Style| {
+            let face = face(style.bold);
+            let left = right - run.width(face, style.size);
+            stamps.draw(pixmap, options, face, run.pieces(), (left, baseline), style);
+            left
+        };
+
+        let level = format_number(card.level);
+        let rank = format!("#{}", format_number(saturating_i64(card.rank)));
+        let out_of = format!("/ {}", format_number(saturating_i64(card.out_of)));
+        let top = [
+            (Run::Text(&level), style(BIG, true, accent_text), 10.0),
+            (Run::Label("LEVEL"), style(SMALL, true, accent_text), 34.0),
+            (Run::Text(&out_of), style(SMALL, false, MUTED), 8.0),
+            (Run::Text(&rank), style(BIG, true, TEXT), 10.0),
+            (Run::Label("RANK"), style(SMALL, true, MUTED), 0.0),
+        ];
+        let mut x = COLUMN_RIGHT;
+        for (run, style, gap) in top {
+            x = ending(pixmap, run, x, TOP_BASELINE, style) - gap;
+        }
+
         let needed = format!("/ {} XP", format_number(card.xp_for_level));
         let into = format_number(card.xp_into_level);
-        let _ = writeln!(
-            svg,
-            r#"<text x="{COLUMN_RIGHT}" y="{BOTTOM_BASELINE}" font-size="{SMALL}" text-anchor="end" fill="{MUTED}">{needed}</text>
-<text x="{x:.1}" y="{BOTTOM_BASELINE}" font-size="{SMALL}" font-weight="bold" text-anchor="end" fill="{TEXT}">{into}</text>
-</svg>"#,
-            x = COLUMN_RIGHT - regular.width(&needed, SMALL) - 8.0,
+        let left = ending(
+            pixmap,
+            Run::Text(&needed),
+            COLUMN_RIGHT,
+            BOTTOM_BASELINE,
+            style(SMALL, false, MUTED),
         );
-        svg
+        ending(
+            pixmap,
+            Run::Text(&into),
+            left - 8.0,
+            BOTTOM_BASELINE,
+            style(SMALL, true, TEXT),
+        );
+        let total = format_number(card.total_xp);
+        stamps.draw(
+            pixmap,
+            options,
+            bold,
+            Run::Text(&total).pieces(),
+            (
+                COLUMN_X + bold.width(TOTAL_XP, SMALL) + 10.0,
+                BOTTOM_BASELINE,
+            ),
+            style(SMALL, true, TEXT),
+        );
+    }
+}
+
+/// A run of stamped text: a number's chars one by one, or a label whole.
+#[derive(Clone, Copy)]
+enum Run<'a> {
+    Text(&'a str),
+    Label(&'static str),
+}
+
+impl Run<'_> {
+    fn width(self, face: &font::Metrics, size: f32) -> f32 {
+        match self {
+            Run::Text(text) | Run::Label(text) => face.width(text, size),
+        }
+    }
+
+    fn pieces(self) -> impl Iterator<Item = Piece> {
+        let (chars, label) = match self {
+            Run::Text(text) => (Some(text.chars().map(Piece::Char)), None),
+            Run::Label(label) => (None, Some(Piece::Label(label))),
+        };
+        chars.into_iter().flatten().chain(label)
     }
 }
 
@@ -853,7 +927,7 @@ mod tests {
             "drawn again"
         );
 
-        let glowing = renderer.glowing(Accent::DEFAULT);
+        let glowing = renderer.glowing(Accent::DEFAULT).expect("draws");
         assert!(!glowing.translucent.is_empty());
         let rim = CORNER_R.ceil() as usize + 1;
         for &i in &glowing.translucent {
