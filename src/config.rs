@@ -230,13 +230,14 @@ pub struct DatabaseConfig {
     pub sqlite_sync: SqliteSyncArg,
 
     /// PostgreSQL: connections in the pool.
-    #[arg(long, env = "KEEPER_PG_POOL", default_value_t = 10, global = true,
+    #[arg(long, env = "KEEPER_PG_POOL", default_value_t = keeper_store_postgres::DEFAULT_POOL_SIZE, global = true,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pg_pool: u32,
 
     /// PostgreSQL: attempts to reach the server at start-up, with backoff between
     /// them (about 30 s in all for the default), before giving up.
-    #[arg(long, env = "KEEPER_PG_CONNECT_ATTEMPTS", default_value_t = 8, global = true,
+    #[arg(long, env = "KEEPER_PG_CONNECT_ATTEMPTS",
+          default_value_t = keeper_store_postgres::DEFAULT_CONNECT_ATTEMPTS, global = true,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub pg_connect_attempts: u32,
 
@@ -250,13 +251,14 @@ pub struct DatabaseConfig {
     pub pg_pooler: PgPoolerArg,
 
     /// MySQL and MariaDB: connections in the pool.
-    #[arg(long, env = "KEEPER_MYSQL_POOL", default_value_t = 10, global = true,
+    #[arg(long, env = "KEEPER_MYSQL_POOL", default_value_t = keeper_store_mysql::DEFAULT_POOL_SIZE, global = true,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub mysql_pool: u32,
 
     /// MySQL and MariaDB: attempts to reach the server at start-up, with backoff
     /// between them (about 30 s in all for the default), before giving up.
-    #[arg(long, env = "KEEPER_MYSQL_CONNECT_ATTEMPTS", default_value_t = 8, global = true,
+    #[arg(long, env = "KEEPER_MYSQL_CONNECT_ATTEMPTS",
+          default_value_t = keeper_store_mysql::DEFAULT_CONNECT_ATTEMPTS, global = true,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub mysql_connect_attempts: u32,
 }

@@ -217,7 +217,10 @@ async fn next_number(tx: &mut MySqlConnection, guild_id: i64) -> Result<i64, Sto
 /// for a write that decides from the cases there whether to add one. The
 /// upsert creates the row of a guild without cases (a locking read of a
 /// missing row locks nothing under READ COMMITTED) and leaves any other as it
-/// is; the locking read holds it.
+/// is. Either way it holds the row: InnoDB takes an exclusive lock on the
+/// record an `ON DUPLICATE KEY UPDATE` finds, even when the update changes
+/// nothing, so no locking read needs to follow (PostgreSQL's `ON CONFLICT DO
+/// UPDATE` does the same).
 async fn lock_counter(tx: &mut MySqlConnection, guild_id: i64) -> Result<(), Stop> {
     sqlx::query!(
         "INSERT INTO case_counters (guild_id, last_case) VALUES (?, 0)
@@ -225,12 +228,6 @@ async fn lock_counter(tx: &mut MySqlConnection, guild_id: i64) -> Result<(), Sto
         guild_id
     )
     .execute(&mut *tx)
-    .await?;
-    sqlx::query_scalar!(
-        "SELECT last_case FROM case_counters WHERE guild_id = ? FOR UPDATE",
-        guild_id
-    )
-    .fetch_one(&mut *tx)
     .await?;
     Ok(())
 }

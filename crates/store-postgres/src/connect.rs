@@ -15,7 +15,7 @@ use crate::{PgStore, Pooler, error::db_error, migrate::migrate};
 pub const DEFAULT_POOL_SIZE: u32 = 10;
 /// Connection attempts at boot by default: with the backoff below, about 30 s of
 /// waiting for a database that is still starting (as under docker compose).
-pub const DEFAULT_CONNECT_ATTEMPTS: u32 = 10;
+pub const DEFAULT_CONNECT_ATTEMPTS: u32 = 8;
 /// First pause between boot attempts; it doubles after each failure...
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// ...up to this.
