@@ -3,7 +3,7 @@
 //! to values, both shared by every backend.
 
 use chrono::{DateTime, Utc};
-pub(crate) use keeper_store::backend::{attach_roles, from_rows, narrow};
+pub(crate) use keeper_store::backend::{attach_roles, from_rows, narrow, rank_from_counts};
 use keeper_store::{StoreError, StoreResult};
 
 /// Times are stored as BIGINT milliseconds since the Unix epoch, UTC (see

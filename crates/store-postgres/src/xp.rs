@@ -26,7 +26,7 @@ use twilight_model::id::{
 
 use crate::{
     PgStore,
-    convert::{from_rows, narrow},
+    convert::{from_rows, narrow, rank_from_counts},
     error::{db_error, is_overflow, out_of_range},
     sessions,
 };
@@ -81,11 +81,7 @@ impl TryFrom<RankRow> for MemberRank {
             messages: r.messages,
             last_award_at: r.last_award_at,
         };
-        Ok(MemberRank {
-            member: member.try_into()?,
-            position: narrow::<u64>(r.ahead, "rank")? + 1,
-            out_of: narrow(r.out_of, "member count")?,
-        })
+        rank_from_counts(member.try_into()?, r.ahead, r.out_of)
     }
 }
 

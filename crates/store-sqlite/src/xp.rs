@@ -24,7 +24,7 @@ use twilight_model::id::{
 
 use crate::{
     SqliteStore,
-    convert::{from_ms, from_ms_opt, from_rows, narrow, to_ms},
+    convert::{from_ms, from_ms_opt, from_rows, narrow, rank_from_counts, to_ms},
     error::{db_error, is_overflow, out_of_range},
     sessions,
 };
@@ -388,11 +388,7 @@ pub(crate) async fn ranked(
     let counts = counts
         .first()
         .ok_or_else(|| StoreError::Internal("a count returned no row".into()))?;
-    Ok(MemberRank {
-        member: row.try_into()?,
-        position: narrow::<u64>(counts.ahead, "rank")? + 1,
-        out_of: narrow(counts.total, "member count")?,
-    })
+    rank_from_counts(row.try_into()?, counts.ahead, counts.total)
 }
 
 /// The most members one transaction of a flush writes; a larger batch is

@@ -11,12 +11,22 @@ use std::collections::HashMap;
 
 use twilight_model::id::{Id, marker::GuildMarker};
 
-use crate::{GuildFacts, GuildRole, StoreError, StoreResult};
+use crate::{GuildFacts, GuildRole, MemberRank, MemberXp, StoreError, StoreResult};
 
 /// A stored 64-bit integer that must fit a narrower Rust type (levels, counts).
 pub fn narrow<T: TryFrom<i64>>(value: i64, what: &str) -> StoreResult<T> {
     T::try_from(value)
         .map_err(|_| StoreError::Internal(format!("stored {what} {value} is out of range").into()))
+}
+
+/// A member's place from the stored counts: `ahead` of them in leaderboard
+/// order, `out_of` on the leaderboard (both as SQL counts them, in `i64`).
+pub fn rank_from_counts(member: MemberXp, ahead: i64, out_of: i64) -> StoreResult<MemberRank> {
+    Ok(MemberRank {
+        member,
+        position: narrow::<u64>(ahead, "rank")? + 1,
+        out_of: narrow(out_of, "member count")?,
+    })
 }
 
 /// Every row of a read as its domain type (each row struct has a `TryFrom`).
