@@ -774,8 +774,17 @@ fn saturating_i64(n: u64) -> i64 {
 
 /// An SVG rendered on its own, for the parts of the card that never change.
 fn rasterise(svg: &str, options: &usvg::Options<'_>) -> Result<Pixmap, CardError> {
+    rasterise_sized(svg, options, (WIDTH, HEIGHT))
+}
+
+/// [`rasterise`] on a canvas of another size (a stamp's).
+fn rasterise_sized(
+    svg: &str,
+    options: &usvg::Options<'_>,
+    (width, height): (u32, u32),
+) -> Result<Pixmap, CardError> {
     let tree = usvg::Tree::from_str(svg, options)?;
-    let mut pixmap = Pixmap::new(WIDTH, HEIGHT).ok_or(CardError::Pixmap)?;
+    let mut pixmap = Pixmap::new(width, height).ok_or(CardError::Pixmap)?;
     resvg::render(&tree, Transform::identity(), &mut pixmap.as_mut());
     Ok(pixmap)
 }

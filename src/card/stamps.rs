@@ -15,10 +15,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use resvg::tiny_skia::{Pixmap, Transform};
+use resvg::tiny_skia::Pixmap;
 use resvg::usvg;
 
 use super::font::Metrics;
+use super::rasterise_sized;
 use super::text::escape_xml;
 
 /// Sub-pixel pen positions a stamp is drawn at: 4 puts each char within an
@@ -135,8 +136,8 @@ impl Stamps {
 }
 
 /// Renders one piece in white on a transparent canvas through usvg, as the
-/// card's SVG would, and keeps its alpha. `None` if it draws nothing (a
-/// space) or the SVG fails, which a fixed template can't.
+/// card's SVG would, and keeps its alpha. `None` only if the SVG fails,
+/// which a fixed template can't.
 fn cut(key: Key, options: &usvg::Options<'_>) -> Option<Stamp> {
     let size = key.size as f32 / 100.0;
     // Room for ascenders, accents and descenders, and for overhangs either
@@ -170,9 +171,7 @@ fn cut(key: Key, options: &usvg::Options<'_>) -> Option<Stamp> {
         x = pad + f32::from(key.phase) / PHASES,
         t = escape_xml(piece),
     );
-    let tree = usvg::Tree::from_str(&svg, options).ok()?;
-    let mut canvas = Pixmap::new(width, height)?;
-    resvg::render(&tree, Transform::identity(), &mut canvas.as_mut());
+    let canvas = rasterise_sized(&svg, options, (width, height)).ok()?;
 
     let (w, h) = (width as usize, height as usize);
     let alpha = |x: usize, y: usize| canvas.data()[(y * w + x) * 4 + 3];
@@ -182,8 +181,19 @@ fn cut(key: Key, options: &usvg::Options<'_>) -> Option<Stamp> {
     let cols: Vec<usize> = (0..w)
         .filter(|&x| (0..h).any(|y| alpha(x, y) > 0))
         .collect();
-    let (&y0, &y1) = (rows.first()?, rows.last()?);
-    let (&x0, &x1) = (cols.first()?, cols.last()?);
+    // A glyph without ink (a no-break space) is kept as an empty stamp, so
+    // that it is not cut again on every card.
+    let (Some(&y0), Some(&y1), Some(&x0), Some(&x1)) =
+        (rows.first(), rows.last(), cols.first(), cols.last())
+    else {
+        return Some(Stamp {
+            width: 0,
+            height: 0,
+            left: 0,
+            top: 0,
+            coverage: Vec::new(),
+        });
+    };
     let mut coverage = Vec::with_capacity((x1 - x0 + 1) * (y1 - y0 + 1));
     for y in y0..=y1 {
         coverage.extend((x0..=x1).map(|x| alpha(x, y)));
@@ -233,7 +243,7 @@ fn div255(v: u32) -> u8 {
 mod tests {
     use super::*;
     use crate::card::Renderer;
-    use resvg::tiny_skia::Color;
+    use resvg::tiny_skia::{Color, Transform};
 
     const INK: [u8; 3] = [0xF2, 0xF3, 0xF5];
 
@@ -375,6 +385,29 @@ mod tests {
             draw(&many, 10.0 + phase as f32 / 4.0);
         }
         assert_eq!(stamps.len(), MAX_STAMPS);
+    }
+
+    /// A char the font draws without ink is kept too, as an empty stamp: it
+    /// is not cut again on the next card, and it leaves the canvas as it was.
+    #[test]
+    fn inkless_chars_are_cut_once() {
+        let renderer = Renderer::new();
+        assert!(renderer.inner.bold.has_glyph('\u{A0}'));
+        let stamps = Stamps::default();
+        let mut pixmap = canvas();
+        let before = pixmap.clone();
+        for _ in 0..3 {
+            stamp_text(
+                &renderer,
+                &stamps,
+                &mut pixmap,
+                "\u{A0}",
+                (10.0, 40.0),
+                ink_style(22.0, true),
+            );
+        }
+        assert_eq!(stamps.len(), 1, "one empty stamp kept");
+        assert!(pixmap.data() == before.data(), "nothing drawn");
     }
 
     /// Stamps that fall partly or wholly off the canvas are clipped.
