@@ -58,6 +58,14 @@ pub struct Config {
           value_parser = parse_retention)]
     pub guild_retention: Retention,
 
+    /// Threads that run Keeper's async work [default: twice the CPUs]. Under a
+    /// flood of chat each shard's loop keeps a thread busy; threads beyond the
+    /// CPUs let the system share them out as commands arrive, so a `/rank`
+    /// does not wait for a loop to yield.
+    #[arg(long, env = "KEEPER_WORKER_THREADS", global = true,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
+
     /// How often buffered XP is written, in milliseconds. Hidden, not a setting:
     /// Keeper promises 250 ms. The tests stretch it so that the write at shutdown
     /// is the only one, which makes that path testable.
@@ -67,6 +75,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The async runtime's threads: `KEEPER_WORKER_THREADS`, or
+    /// [`default_worker_threads`] of the CPUs this process may use.
+    pub fn worker_threads(&self) -> usize {
+        self.worker_threads.map_or_else(
+            || default_worker_threads(std::thread::available_parallelism().map_or(1, usize::from)),
+            usize::from,
+        )
+    }
+
     /// The log filter: `KEEPER_LOG` when set; otherwise `info`, except for the
     /// demo, where log lines would interleave with the story it prints.
     pub fn log_filter(&self) -> &str {
@@ -76,6 +93,14 @@ impl Config {
             (None, _) => "info",
         }
     }
+}
+
+/// Twice the CPUs. With one thread a CPU (tokio's default), the shards' loops
+/// held both threads of a 2-CPU machine under the load bench's half rate, and
+/// a command waited for one of them to yield: `/rank`'s p99 was 44-76 ms
+/// against 15-49 ms with four threads, run for run (BENCHMARKS.md, session 23).
+pub fn default_worker_threads(cpus: usize) -> usize {
+    cpus.max(1).saturating_mul(2)
 }
 
 /// What to do. Without a subcommand Keeper runs the bot.
@@ -684,6 +709,18 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
         Config::try_parse_from(std::iter::once("keeper").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn worker_threads_default_to_twice_the_cpus() {
+        assert_eq!(default_worker_threads(0), 2);
+        assert_eq!(default_worker_threads(1), 2);
+        assert_eq!(default_worker_threads(2), 4);
+        assert_eq!(default_worker_threads(16), 32);
+        let set = parse(&["--worker-threads", "3"]).expect("parses");
+        assert_eq!(set.worker_threads(), 3);
+        assert!(parse(&["--worker-threads", "0"]).is_err());
+        assert!(parse(&["--worker-threads", "many"]).is_err());
     }
 
     #[test]

@@ -43,7 +43,11 @@ fn main() -> ExitCode {
         LogFormat::Json => logs.json().init(),
     }
 
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads())
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("keeper: cannot start the async runtime: {err}");
