@@ -34,6 +34,8 @@ mod code {
     pub const ACCESS_DENIED: u16 = 1045;
     pub const DB_ACCESS_DENIED: u16 = 1044;
     pub const BAD_DB: u16 = 1049;
+    /// ER_DUP_ENTRY: a row with the same unique key exists.
+    pub const DUP_ENTRY: u16 = 1062;
 }
 
 /// The server's error number of a database error.
@@ -92,6 +94,11 @@ pub(crate) fn is_refusal(e: &sqlx::Error) -> bool {
     )
 }
 
+/// Whether a row with the same key was already there.
+pub(crate) fn is_duplicate_key(e: &sqlx::Error) -> bool {
+    mysql_code(e) == Some(code::DUP_ENTRY)
+}
+
 /// Whether an integer sum overflowed its BIGINT (a total past `i64::MAX`).
 pub(crate) fn is_overflow(e: &sqlx::Error) -> bool {
     matches!(
@@ -127,6 +134,10 @@ const ATTEMPTS: u32 = 5;
 pub(crate) enum Stop {
     Db(sqlx::Error),
     Store(StoreError),
+    /// Another writer changed what the transaction had read and could not
+    /// lock (a row it found missing, then inserted): run it again, like a
+    /// deadlock.
+    Raced(sqlx::Error),
 }
 
 impl From<sqlx::Error> for Stop {
@@ -146,12 +157,13 @@ impl From<Stop> for StoreError {
         match stop {
             Stop::Db(e) => db_error(e),
             Stop::Store(e) => e,
+            Stop::Raced(e) => db_error(e),
         }
     }
 }
 
 /// Run a transaction, again when InnoDB rolled it back (a deadlock, a lock wait
-/// timeout), up to [`ATTEMPTS`] times with a short growing pause: a deadlock is
+/// timeout) or another writer raced it ([`Stop::Raced`]), up to [`ATTEMPTS`] times with a short growing pause: a deadlock is
 /// the engine's way of asking one of two writers to try again, never something
 /// to tell a member. `attempt` must start its own transaction and commit it, so
 /// that each run starts clean (InnoDB rolled the failed one back whole).
@@ -162,18 +174,18 @@ where
 {
     let mut tries = 1;
     loop {
-        match attempt().await {
+        let e = match attempt().await {
             Ok(value) => return Ok(value),
-            Err(Stop::Db(e)) if is_retryable(&e) && tries < ATTEMPTS => {
-                tracing::debug!(error = %e, tries, "InnoDB rolled a transaction back; running it again");
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    u64::from(tries) * 5 + u64::from(rand_jitter()),
-                ))
-                .await;
-                tries += 1;
-            }
+            Err(Stop::Raced(e)) if tries < ATTEMPTS => e,
+            Err(Stop::Db(e)) if is_retryable(&e) && tries < ATTEMPTS => e,
             Err(stop) => return Err(stop.into()),
-        }
+        };
+        tracing::debug!(error = %e, tries, "a transaction was rolled back; running it again");
+        tokio::time::sleep(std::time::Duration::from_millis(
+            u64::from(tries) * 5 + u64::from(rand_jitter()),
+        ))
+        .await;
+        tries += 1;
     }
 }
 
@@ -184,4 +196,54 @@ fn rand_jitter() -> u8 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     (nanos % 7) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn raced() -> Stop {
+        Stop::Raced(sqlx::Error::Protocol("a row inserted in between".into()))
+    }
+
+    #[tokio::test]
+    async fn a_raced_transaction_runs_again_until_it_goes_through() {
+        let runs = AtomicU32::new(0);
+        let value = retrying(|| async {
+            if runs.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err(raced())
+            } else {
+                Ok(7)
+            }
+        })
+        .await
+        .expect("the third run goes through");
+        assert_eq!((value, runs.load(Ordering::SeqCst)), (7, 3));
+    }
+
+    #[tokio::test]
+    async fn a_transaction_raced_every_time_stops_after_its_attempts() {
+        let runs = AtomicU32::new(0);
+        let result: StoreResult<()> = retrying(|| async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Err(raced())
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn any_other_database_error_is_not_run_again() {
+        let runs = AtomicU32::new(0);
+        let result: StoreResult<()> = retrying(|| async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Err(Stop::Db(sqlx::Error::Protocol("broken".into())))
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
 }

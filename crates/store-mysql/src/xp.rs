@@ -5,14 +5,16 @@
 //! `member_xp_buckets` counts each guild's members by it: row triggers count
 //! every write but the award flush's bucket moves, which it counts itself, see
 //! [`Counting`]).
-//! As on SQLite, SQL adds the XP; Rust computes both from the totals and writes
-//! back those that changed, in the same transaction, so awards that change
-//! neither (most of them) write no index and fire no count.
+//! Rust computes both from the totals, in the same transaction as the write;
+//! InnoDB writes the leaderboard index only for a row whose bucket changed, so
+//! awards that change neither (most of them) write no index and fire no count.
 //!
-//! MySQL has no `RETURNING`: each write reads its rows back in its transaction,
-//! where the upsert has locked them. The upserts add to the stored values
-//! (`xp = xp + VALUES(xp)`) rather than write totals computed beforehand, so a
-//! member created by another writer between a read and a write loses nothing.
+//! MySQL has no `RETURNING`. A command's write reads its row back in its
+//! transaction, where the upsert has locked it; the upsert adds to the stored
+//! value (`xp = xp + ?`) rather than write a total computed beforehand, so a
+//! member created by another writer in between loses nothing. The award flush
+//! reads its rows first instead, locking them, and writes the totals it
+//! computed: see [`upsert_awards`] for how it stays exact.
 
 use std::collections::BTreeMap;
 
@@ -32,7 +34,7 @@ use twilight_model::id::{
 use crate::{
     MySqlStore,
     convert::{from_ms, from_ms_opt, from_rows, narrow, rank_from_counts, to_ms},
-    error::{Stop, db_error, is_overflow, out_of_range, retrying},
+    error::{Stop, db_error, is_duplicate_key, is_overflow, out_of_range, retrying},
     sessions,
 };
 
@@ -90,9 +92,11 @@ impl TryFrom<RankRow> for MemberRank {
     }
 }
 
-/// A member's total after an upsert, with the level and bucket stored before
-/// it (no upsert writes either for a known member; a new one's has its total's
-/// bucket).
+/// A member's total after a write, with the level and bucket stored before it
+/// (a new member's: level 0 and its total's bucket, which the insert trigger
+/// counts). Read back after the write by the commands; the award flush reads
+/// the row before and adds the award itself.
+#[derive(Clone, Copy)]
 struct Upserted {
     guild_id: i64,
     user_id: i64,
@@ -144,12 +148,13 @@ struct Seek {
 
 #[async_trait]
 impl XpStore for MySqlStore {
-    /// Award a batch in one transaction, on a [`Counting`] connection: one
-    /// upsert for every member (duplicates summed first, rows taken in key
-    /// order so that concurrent batches lock in the same order), one read of
-    /// the totals, one update for the levels and buckets that changed, one for
-    /// the counts those moves change, and the gateway checkpoints. A batch
-    /// InnoDB rolls back (a deadlock with a command's write) is run again whole.
+    /// Award a batch in one transaction, on a [`Counting`] connection
+    /// ([`upsert_awards`]): duplicates summed first, one locking read of the
+    /// known members, one update of their totals, levels and buckets, one
+    /// insert of the new members, one write of the counts the bucket moves
+    /// change, and the gateway checkpoints. A batch InnoDB rolls back (a
+    /// deadlock with a command's write), or whose insert met a member another
+    /// writer had just inserted, is run again whole.
     async fn award_xp(
         &self,
         batch: &[XpAward],
@@ -158,8 +163,9 @@ impl XpStore for MySqlStore {
         if batch.is_empty() && checkpoints.is_empty() {
             return Ok(Vec::new());
         }
-        let (awards, keys) = (awards_json(batch), keys_json(batch));
-        let (awards, keys) = (awards.as_str(), keys.as_str());
+        let members = summed(batch);
+        let keys = keys_json(&members);
+        let (members, keys) = (&members, keys.as_str());
         let mut outcomes = retrying(|| async move {
             let mut counting = Counting::start(self.pool.acquire().await?).await?;
             let mut tx = counting.begin().await?;
@@ -171,10 +177,10 @@ impl XpStore for MySqlStore {
                 counting.finish().await?;
                 return Ok(Vec::new());
             }
-            let written = if batch.is_empty() {
+            let written = if members.is_empty() {
                 Vec::new()
             } else {
-                upsert_awards(&mut tx, awards, keys).await?
+                upsert_awards(&mut tx, members, keys).await?
             };
             sessions::save_all(&mut tx, checkpoints).await?;
             tx.commit().await?;
@@ -567,50 +573,141 @@ impl Drop for Counting {
     }
 }
 
-/// Add the awards (see [`awards_json`]) in one upsert, then read the totals back
-/// (see [`keys_json`]), write the levels and buckets that changed and count the
-/// bucket moves. On a [`Counting`] connection only.
+/// Add the awards (`members`, summed per member in key order; `keys` their
+/// [`keys_json`]), write each member's level and bucket with the total, and count
+/// the bucket moves. On a [`Counting`] connection only.
 ///
-/// A new member's row is inserted with the bucket of its first award (its
-/// total), counted by the insert trigger, and level 0, so that a first award
-/// that reaches a level is reported as the level-up it is. A known member's
-/// upsert adds to xp and messages only: the read-back then has the new total
-/// beside the bucket the counts hold the member in, and the few whose total
-/// crossed into another bucket are moved, then counted, in key order. Rows are
-/// taken in key order (the JSON is sorted), so two batches lock shared members
-/// in the same order.
+/// MySQL has no `RETURNING`, so the rows are read first rather than after: one
+/// `SELECT ... FOR UPDATE` locks the batch's known members in key order (the
+/// JSON is sorted and drives the join, so two batches lock shared members in
+/// the same order) and gives their totals, levels and buckets; Keeper adds the
+/// awards and works out the new levels and buckets, and one `UPDATE` writes
+/// them all. Each row is found twice (the lock, the write) instead of the three
+/// times an upsert, a read-back and a write of the moved levels and buckets
+/// took. The members the read did not find are inserted with a plain `INSERT`:
+/// at READ COMMITTED (see `connect.rs`) the read locks no gap, so another writer
+/// may insert one of them in between; the insert then fails on the key, and
+/// the flush runs again whole ([`Stop::Raced`]), reading that row this time.
+///
+/// A new member's row is counted by the insert trigger. Its award is reported
+/// from level 0, so a first award that reaches a level is the level-up it is.
+/// A known member who crossed into another bucket is moved between the counts
+/// by [`count_moves`], in key order.
 async fn upsert_awards(
     conn: &mut MySqlConnection,
-    awards: &str,
+    members: &BTreeMap<(i64, i64), Summed>,
     keys: &str,
 ) -> Result<Vec<Upserted>, Stop> {
-    sqlx::query!(
-        "INSERT INTO member_xp (guild_id, user_id, xp, xp_bucket, level, messages, last_award_at)
-         SELECT j.g, j.u, j.x, j.b, 0, j.n, j.at
-         FROM JSON_TABLE(?, '$[*]' COLUMNS (
-                  g BIGINT PATH '$[0]', u BIGINT PATH '$[1]', x BIGINT PATH '$[2]',
-                  b BIGINT PATH '$[3]', n BIGINT PATH '$[4]', at BIGINT PATH '$[5]')) AS j
-         ON DUPLICATE KEY UPDATE
-             xp = xp + VALUES(xp),
-             messages = messages + VALUES(messages),
-             last_award_at = GREATEST(COALESCE(last_award_at, VALUES(last_award_at)),
-                                      VALUES(last_award_at))",
-        awards
-    )
-    .execute(&mut *conn)
-    .await?;
-    let rows = sqlx::query_as!(
+    let stored = sqlx::query_as!(
         Upserted,
         "SELECT m.guild_id, m.user_id, m.xp, m.level AS old_level, m.xp_bucket AS stored_bucket
          FROM JSON_TABLE(?, '$[*]' COLUMNS (g BIGINT PATH '$[0]', u BIGINT PATH '$[1]')) AS j
-         JOIN member_xp m ON m.guild_id = j.g AND m.user_id = j.u",
+         JOIN member_xp m ON m.guild_id = j.g AND m.user_id = j.u
+         FOR UPDATE",
         keys
     )
     .fetch_all(&mut *conn)
     .await?;
-    write_derived(conn, &rows).await?;
+    let stored: BTreeMap<(i64, i64), Upserted> = stored
+        .into_iter()
+        .map(|row| ((row.guild_id, row.user_id), row))
+        .collect();
+    let (mut known, mut new) = (JsonRows::default(), JsonRows::default());
+    let mut rows = Vec::with_capacity(members.len());
+    for (&(guild_id, user_id), award) in members {
+        let (row, rows_json) = match stored.get(&(guild_id, user_id)) {
+            Some(before) => {
+                let xp = before
+                    .xp
+                    .checked_add(award.xp)
+                    .ok_or_else(|| out_of_range("The XP total"))?;
+                let row = Upserted { xp, ..*before };
+                (row, &mut known)
+            }
+            None => {
+                let xp = award.xp;
+                let row = Upserted {
+                    guild_id,
+                    user_id,
+                    xp,
+                    old_level: 0,
+                    stored_bucket: xp_bucket(xp),
+                };
+                (row, &mut new)
+            }
+        };
+        rows_json.push(format_args!(
+            "[{guild_id},{user_id},{},{},{},{},{}]",
+            row.xp,
+            level_for_xp(row.xp),
+            xp_bucket(row.xp),
+            award.messages,
+            award.at_ms
+        ));
+        rows.push(row);
+    }
+    if let Some(json) = known.finish() {
+        sqlx::query!(
+            "UPDATE member_xp m
+             JOIN JSON_TABLE(?, '$[*]' COLUMNS (
+                      g BIGINT PATH '$[0]', u BIGINT PATH '$[1]', x BIGINT PATH '$[2]',
+                      l INT PATH '$[3]', b BIGINT PATH '$[4]', n BIGINT PATH '$[5]',
+                      at BIGINT PATH '$[6]')) AS j
+               ON m.guild_id = j.g AND m.user_id = j.u
+             SET m.xp = j.x, m.level = j.l, m.xp_bucket = j.b,
+                 m.messages = m.messages + j.n,
+                 m.last_award_at = GREATEST(COALESCE(m.last_award_at, j.at), j.at)",
+            json
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(json) = new.finish() {
+        sqlx::query!(
+            "INSERT INTO member_xp (guild_id, user_id, xp, level, xp_bucket, messages,
+                                    last_award_at)
+             SELECT j.g, j.u, j.x, j.l, j.b, j.n, j.at
+             FROM JSON_TABLE(?, '$[*]' COLUMNS (
+                      g BIGINT PATH '$[0]', u BIGINT PATH '$[1]', x BIGINT PATH '$[2]',
+                      l INT PATH '$[3]', b BIGINT PATH '$[4]', n BIGINT PATH '$[5]',
+                      at BIGINT PATH '$[6]')) AS j",
+            json
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| {
+            if is_duplicate_key(&e) {
+                Stop::Raced(e)
+            } else {
+                Stop::Db(e)
+            }
+        })?;
+    }
     count_moves(conn, &rows).await?;
     Ok(rows)
+}
+
+/// A JSON array of rows built one row at a time; all integers, so no escaping.
+#[derive(Default)]
+struct JsonRows(String);
+
+impl JsonRows {
+    fn push(&mut self, row: std::fmt::Arguments<'_>) {
+        use std::fmt::Write as _;
+        self.0.push(if self.0.is_empty() { '[' } else { ',' });
+        // Writing to a String cannot fail.
+        let _ = self.0.write_fmt(row);
+    }
+
+    /// The array, or `None` when no row was pushed.
+    fn finish(self) -> Option<String> {
+        let mut json = self.0;
+        if json.is_empty() {
+            return None;
+        }
+        json.push(']');
+        Some(json)
+    }
 }
 
 /// Count the bucket moves of an award's rows (read back with the bucket they
@@ -659,52 +756,40 @@ async fn count_moves(conn: &mut MySqlConnection, rows: &[Upserted]) -> Result<()
     Ok(())
 }
 
+/// A member's awards in a batch, summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Summed {
+    xp: i64,
+    messages: i64,
+    /// The latest award's time.
+    at_ms: i64,
+}
+
 /// The batch with each member's awards summed, in key order.
-fn summed(batch: &[XpAward]) -> BTreeMap<(i64, i64), (i64, i64, i64)> {
-    let mut members: BTreeMap<(i64, i64), (i64, i64, i64)> = BTreeMap::new();
+fn summed(batch: &[XpAward]) -> BTreeMap<(i64, i64), Summed> {
+    let mut members: BTreeMap<(i64, i64), Summed> = BTreeMap::new();
     for a in batch {
         let key = (id_to_db(a.guild_id), id_to_db(a.user_id));
-        let at = to_ms(a.at);
-        let entry = members.entry(key).or_insert((0, 0, at));
-        entry.0 = entry.0.saturating_add(a.xp);
-        entry.1 = entry.1.saturating_add(a.messages);
-        entry.2 = entry.2.max(at);
+        let at_ms = to_ms(a.at);
+        let entry = members.entry(key).or_insert(Summed {
+            xp: 0,
+            messages: 0,
+            at_ms,
+        });
+        entry.xp = entry.xp.saturating_add(a.xp);
+        entry.messages = entry.messages.saturating_add(a.messages);
+        entry.at_ms = entry.at_ms.max(at_ms);
     }
     members
 }
 
-/// `[[guild, user, xp, bucket of xp, messages, at_ms], ...]`, one entry per
-/// member in key order; all integers, so no escaping.
-fn awards_json(batch: &[XpAward]) -> String {
-    let members = summed(batch);
-    let mut json = String::with_capacity(2 + members.len() * 72);
-    json.push('[');
-    for (i, ((guild, user), (xp, messages, at))) in members.into_iter().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        json.push_str(&format!(
-            "[{guild},{user},{xp},{},{messages},{at}]",
-            xp_bucket(xp)
-        ));
+/// `[[guild, user], ...]`: the batch's members, in key order.
+fn keys_json(members: &BTreeMap<(i64, i64), Summed>) -> String {
+    let mut json = JsonRows::default();
+    for (guild, user) in members.keys() {
+        json.push(format_args!("[{guild},{user}]"));
     }
-    json.push(']');
-    json
-}
-
-/// `[[guild, user], ...]`: the batch's members, once each.
-fn keys_json(batch: &[XpAward]) -> String {
-    let members = summed(batch);
-    let mut json = String::with_capacity(2 + members.len() * 42);
-    json.push('[');
-    for (i, (guild, user)) in members.into_keys().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        json.push_str(&format!("[{guild},{user}]"));
-    }
-    json.push(']');
-    json
+    json.finish().unwrap_or_else(|| "[]".to_owned())
 }
 
 /// A member's total and stored level and bucket, read after its upsert (which
@@ -780,14 +865,29 @@ mod tests {
     #[test]
     fn a_batch_is_summed_per_member_in_key_order() {
         let batch = [award(2, 1, 10, 5), award(1, 9, 20, 7), award(2, 1, 15, 3)];
+        let members = summed(&batch);
         assert_eq!(
-            awards_json(&batch),
-            format!(
-                "[[1,9,20,{},1,7],[2,1,25,{},2,5]]",
-                xp_bucket(20),
-                xp_bucket(25)
-            )
+            members.iter().map(|(&k, &v)| (k, v)).collect::<Vec<_>>(),
+            [
+                (
+                    (1, 9),
+                    Summed {
+                        xp: 20,
+                        messages: 1,
+                        at_ms: 7
+                    }
+                ),
+                (
+                    (2, 1),
+                    Summed {
+                        xp: 25,
+                        messages: 2,
+                        at_ms: 5
+                    }
+                ),
+            ]
         );
-        assert_eq!(keys_json(&batch), "[[1,9],[2,1]]");
+        assert_eq!(keys_json(&members), "[[1,9],[2,1]]");
+        assert_eq!(keys_json(&BTreeMap::new()), "[]");
     }
 }

@@ -128,3 +128,94 @@ async fn an_abandoned_flush_leaves_no_connection_with_the_trigger_muted() {
     store.close().await;
     db.drop_db().await;
 }
+
+/// The award flush reads its members with a locking read, then inserts those
+/// it did not find; at READ COMMITTED nothing stops another writer inserting
+/// one of them in between (`xp.rs`, `upsert_awards`). Made to happen here: a
+/// transaction holds member 2's row, so the flush's read passes member 1
+/// (absent) and waits on member 2; the transaction inserts member 1 and
+/// commits. The flush's insert then meets member 1's key, and the flush must
+/// run again, adding to the row it now finds, rather than fail or lose either
+/// writer's XP.
+#[tokio::test]
+async fn a_member_inserted_during_a_flush_gets_both_writers_xp() {
+    let db = common::ScratchDb::create().await;
+    let store = MySqlStore::connect(&db.config()).await.unwrap();
+    let at = DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap();
+    let award = move |user: u64, xp: i64| XpAward {
+        guild_id: Id::new(7),
+        user_id: Id::new(user),
+        xp,
+        messages: 1,
+        at,
+    };
+    store.award_xp(&[award(2, 40)], &[]).await.unwrap();
+
+    let mut other = store.pool().begin().await.unwrap();
+    sqlx::query!("SELECT xp FROM member_xp WHERE guild_id = 7 AND user_id = 2 FOR UPDATE")
+        .fetch_one(&mut *other)
+        .await
+        .unwrap();
+    let flush = tokio::spawn({
+        let store = store.clone();
+        async move { store.award_xp(&[award(1, 30), award(2, 10)], &[]).await }
+    });
+    // Until the flush's read waits on member 2's lock (past member 1).
+    let waited = std::time::Instant::now();
+    loop {
+        let waiting = sqlx::query_scalar!(
+            r#"SELECT COUNT(*) AS "n!: i64"
+               FROM information_schema.INNODB_TRX t
+               JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+               WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()"#
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(20),
+            "the flush never waited on member 2's row"
+        );
+        // InnoDB refreshes INNODB_TRX only when it was not read in the last
+        // 100 ms: polled faster, it never shows the wait.
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    let (bucket, at_ms) = (xp_bucket(100), at.timestamp_millis());
+    sqlx::query!(
+        "INSERT INTO member_xp (guild_id, user_id, xp, level, xp_bucket, messages, last_award_at)
+         VALUES (7, 1, 100, 1, ?, 1, ?)",
+        bucket,
+        at_ms
+    )
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    other.commit().await.unwrap();
+
+    let outcomes = flush
+        .await
+        .unwrap()
+        .expect("the flush runs again, not fails");
+    let totals: Vec<_> = outcomes
+        .iter()
+        .map(|o| (o.user_id.get(), o.xp, o.old_level, o.new_level))
+        .collect();
+    // Member 1 was already at level 1 (100 XP) when the flush added its 30.
+    assert_eq!(totals, [(1, 130, 1, 1), (2, 50, 0, 0)]);
+    let stored = sqlx::query!("SELECT user_id, xp, messages FROM member_xp ORDER BY user_id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let stored: Vec<_> = stored
+        .iter()
+        .map(|r| (r.user_id, r.xp, r.messages))
+        .collect();
+    assert_eq!(stored, [(1, 130, 2), (2, 50, 2)]);
+    let [counts, counted] = db.bucket_counts().await;
+    assert_eq!(counts, counted);
+    store.close().await;
+    db.drop_db().await;
+}
