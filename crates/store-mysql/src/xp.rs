@@ -464,6 +464,40 @@ impl XpStore for MySqlStore {
     }
 }
 
+/// The lowest bucket a guild's top `n` members reach: the members of it and
+/// every higher bucket are at least the top `n` (all of the guild when
+/// `whole_guild`). `None` for a guild of fewer than `n` members.
+pub(crate) struct TopBucket {
+    pub(crate) bucket: i64,
+    pub(crate) whole_guild: bool,
+}
+
+/// See [`TopBucket`]: from the guild's counts (`member_xp_buckets`), as a
+/// leaderboard page finds its buckets.
+pub(crate) async fn top_bucket(
+    conn: &mut MySqlConnection,
+    guild_id: i64,
+    n: i64,
+) -> StoreResult<Option<TopBucket>> {
+    let row = sqlx::query!(
+        r#"SELECT CAST(MAX(CASE WHEN above + members >= ? THEN xp_bucket END) AS SIGNED)
+                      AS "reached: i64",
+                  CAST(MIN(xp_bucket) AS SIGNED) AS "lowest: i64"
+           FROM (SELECT xp_bucket, members,
+                        SUM(members) OVER (ORDER BY xp_bucket DESC) - members AS above
+                 FROM member_xp_buckets WHERE guild_id = ?) AS c"#,
+        n,
+        guild_id
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(row.reached.map(|bucket| TopBucket {
+        bucket,
+        whole_guild: Some(bucket) == row.lowest,
+    }))
+}
+
 /// The places of several members of one guild, `rows` (read in the snapshot
 /// `conn` is in), in their order: what `member_rank` gives each, for a search's
 /// matches. `member_rank`'s counts for each of 100 matches took 90 ms in a guild of

@@ -4,7 +4,7 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use keeper_store::{
-    XpAward, XpStore,
+    MemberProfile, XpAward, XpStore,
     levels::{XP_BUCKET_CAP, xp_bucket, xp_bucket_floor},
     prelude::*,
 };
@@ -216,6 +216,79 @@ async fn a_member_inserted_during_a_flush_gets_both_writers_xp() {
     assert_eq!(stored, [(1, 130, 2), (2, 50, 2)]);
     let [counts, counted] = db.bucket_counts().await;
     assert_eq!(counts, counted);
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// A search looks through the guild's top members first and scans the
+/// profiles only when they hold too few matches (`profiles.rs`,
+/// `search_members`). In a guild of 3,000 (more than the 2,000 looked through
+/// first), a text in every name, a rare one, a rare one with a small limit and
+/// one only the quietest members have each give what a brute-force search of
+/// the whole guild gives, with `/rank`'s places.
+#[tokio::test]
+async fn a_search_finds_what_a_scan_of_the_whole_guild_finds() {
+    const MEMBERS: u64 = 3_000;
+    let db = common::ScratchDb::create().await;
+    let store = MySqlStore::connect(&db.config()).await.unwrap();
+    let at = DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap();
+    // XP spread over many buckets, with ties (member i and i + 1,000 often
+    // share a total).
+    let xp_of = |i: u64| ((i * 7_919) % 4_001) as i64 + 1;
+    let name_of = |i: u64| {
+        let mut name = format!("Member {i}");
+        if i.is_multiple_of(97) {
+            name.push_str(" Rare");
+        }
+        if xp_of(i) <= 40 {
+            name.push_str(" Quiet");
+        }
+        name
+    };
+    let awards: Vec<_> = (1..=MEMBERS)
+        .map(|i| XpAward {
+            guild_id: Id::new(7),
+            user_id: Id::new(i),
+            xp: xp_of(i),
+            messages: 1,
+            at,
+        })
+        .collect();
+    for chunk in awards.chunks(500) {
+        store.award_xp(chunk, &[]).await.unwrap();
+    }
+    let profiles: Vec<_> = (1..=MEMBERS)
+        .map(|i| MemberProfile {
+            guild_id: Id::new(7),
+            user_id: Id::new(i),
+            display_name: name_of(i),
+            avatar: None,
+            seen_at: at,
+        })
+        .collect();
+    for chunk in profiles.chunks(500) {
+        store.save_profiles(chunk).await.unwrap();
+    }
+    // The leaderboard's order: more XP first, then the lower id.
+    let mut order: Vec<u64> = (1..=MEMBERS).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(xp_of(i)), i));
+
+    for (text, limit) in [("member", 100), ("rare", 100), ("RARE", 5), ("quiet", 100)] {
+        let expected: Vec<(u64, u64)> = (order.iter().enumerate())
+            .filter(|&(_, &i)| name_of(i).to_lowercase().contains(&text.to_lowercase()))
+            .map(|(place, &i)| (i, place as u64 + 1))
+            .take(limit as usize)
+            .collect();
+        assert!(!expected.is_empty(), "{text}: the test guild has matches");
+        let found = store.search_members(Id::new(7), text, limit).await.unwrap();
+        let found: Vec<(u64, u64)> = (found.iter())
+            .map(|r| {
+                assert_eq!(r.out_of, MEMBERS, "{text}");
+                (r.member.user_id.get(), r.position)
+            })
+            .collect();
+        assert_eq!(found, expected, "{text}, limit {limit}");
+    }
     store.close().await;
     db.drop_db().await;
 }
