@@ -26,6 +26,11 @@ use crate::{
 /// 100 from them, few enough to read in a few milliseconds.
 const SEARCH_TOP_FIRST: i64 = 2_000;
 
+/// The most members the first look may read: buckets are read whole, and in
+/// a guild where most members have little XP the bucket holding the 2,000th
+/// can hold tens of thousands, more than a scan of the profiles costs.
+const SEARCH_TOP_MOST: i64 = 4 * SEARCH_TOP_FIRST;
+
 /// A `member_profiles` row as stored (without the folded name).
 pub(crate) struct ProfileRow {
     pub(crate) guild_id: i64,
@@ -180,8 +185,9 @@ impl ProfileStore for MySqlStore {
     /// match, so Keeper picks the scan in two steps:
     ///
     /// 1. The guild's top [`SEARCH_TOP_FIRST`] members (the buckets that hold
-    ///    them, bounded from `member_xp_buckets` as a page is), each one's
-    ///    profile looked up: a few milliseconds. When `limit` of them match (a
+    ///    them, bounded from `member_xp_buckets` as a page is, unless they
+    ///    hold more than [`SEARCH_TOP_MOST`]), each one's profile looked up: a
+    ///    few milliseconds. When `limit` of them match (a
     ///    text in many names), or they are the whole guild, those are the
     ///    answer: the members of higher buckets are all ahead of the rest.
     /// 2. Otherwise the guild's profiles are scanned for the text and only the
@@ -201,26 +207,19 @@ impl ProfileStore for MySqlStore {
     ) -> StoreResult<Vec<MemberRank>> {
         let (guild_id, needle, limit) = (id_to_db(guild), fold_name(text), i64::from(limit));
         let mut tx = self.begin_read().await?;
-        let (bound, whole) = match top_bucket(&mut tx, guild_id, SEARCH_TOP_FIRST).await? {
-            Some(top) => (top.bucket, top.whole_guild),
-            None => (i64::MIN, true),
+        // The buckets to look through first, and whether they are the guild.
+        let first = match top_bucket(&mut tx, guild_id, SEARCH_TOP_FIRST).await? {
+            Some(top) if top.members > SEARCH_TOP_MOST => None,
+            Some(top) => Some((top.bucket, top.whole_guild)),
+            None => Some((i64::MIN, true)),
         };
-        let mut rows = sqlx::query_as!(
-            XpRow,
-            "SELECT m.guild_id, m.user_id, m.xp, m.level, m.messages, m.last_award_at
-             FROM member_xp m FORCE INDEX (member_xp_leaderboard)
-             STRAIGHT_JOIN member_profiles p ON p.guild_id = m.guild_id AND p.user_id = m.user_id
-             WHERE m.guild_id = ? AND m.xp_bucket >= ? AND INSTR(p.search_name, ?) > 0
-             ORDER BY m.xp DESC, m.user_id
-             LIMIT ?",
-            guild_id,
-            bound,
-            needle,
-            limit
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        let (mut rows, whole) = match first {
+            None => (Vec::new(), false),
+            Some((bound, whole)) => (
+                top_matches(&mut tx, guild_id, bound, &needle, limit).await?,
+                whole,
+            ),
+        };
         if !whole && (rows.len() as i64) < limit {
             rows = sqlx::query_as!(
                 XpRow,
@@ -242,4 +241,31 @@ impl ProfileStore for MySqlStore {
         tx.commit().await.map_err(db_error)?;
         Ok(found)
     }
+}
+
+/// Step 1 of `search_members`: the first `limit` matches among the guild's
+/// members of bucket `bound` and above, in leaderboard order.
+async fn top_matches(
+    conn: &mut sqlx::MySqlConnection,
+    guild_id: i64,
+    bound: i64,
+    needle: &str,
+    limit: i64,
+) -> StoreResult<Vec<XpRow>> {
+    sqlx::query_as!(
+        XpRow,
+        "SELECT m.guild_id, m.user_id, m.xp, m.level, m.messages, m.last_award_at
+         FROM member_xp m FORCE INDEX (member_xp_leaderboard)
+         STRAIGHT_JOIN member_profiles p ON p.guild_id = m.guild_id AND p.user_id = m.user_id
+         WHERE m.guild_id = ? AND m.xp_bucket >= ? AND INSTR(p.search_name, ?) > 0
+         ORDER BY m.xp DESC, m.user_id
+         LIMIT ?",
+        guild_id,
+        bound,
+        needle,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)
 }

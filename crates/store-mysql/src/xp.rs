@@ -465,10 +465,11 @@ impl XpStore for MySqlStore {
 }
 
 /// The lowest bucket a guild's top `n` members reach: the members of it and
-/// every higher bucket are at least the top `n` (all of the guild when
-/// `whole_guild`). `None` for a guild of fewer than `n` members.
+/// every higher bucket (`members` of them) are at least the top `n` (all of
+/// the guild when `whole_guild`). `None` for a guild of fewer than `n` members.
 pub(crate) struct TopBucket {
     pub(crate) bucket: i64,
+    pub(crate) members: i64,
     pub(crate) whole_guild: bool,
 }
 
@@ -482,10 +483,13 @@ pub(crate) async fn top_bucket(
     let row = sqlx::query!(
         r#"SELECT CAST(MAX(CASE WHEN above + members >= ? THEN xp_bucket END) AS SIGNED)
                       AS "reached: i64",
+                  CAST(MIN(CASE WHEN above + members >= ? THEN above + members END) AS SIGNED)
+                      AS "through: i64",
                   CAST(MIN(xp_bucket) AS SIGNED) AS "lowest: i64"
            FROM (SELECT xp_bucket, members,
                         SUM(members) OVER (ORDER BY xp_bucket DESC) - members AS above
                  FROM member_xp_buckets WHERE guild_id = ?) AS c"#,
+        n,
         n,
         guild_id
     )
@@ -494,6 +498,7 @@ pub(crate) async fn top_bucket(
     .map_err(db_error)?;
     Ok(row.reached.map(|bucket| TopBucket {
         bucket,
+        members: row.through.unwrap_or(n),
         whole_guild: Some(bucket) == row.lowest,
     }))
 }

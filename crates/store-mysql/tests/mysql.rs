@@ -221,35 +221,62 @@ async fn a_member_inserted_during_a_flush_gets_both_writers_xp() {
 }
 
 /// A search looks through the guild's top members first and scans the
-/// profiles only when they hold too few matches (`profiles.rs`,
+/// profiles only when they hold too few matches, or when the buckets holding
+/// the top 2,000 hold more than 8,000 members (`profiles.rs`,
 /// `search_members`). In a guild of 3,000 (more than the 2,000 looked through
 /// first), a text in every name, a rare one, a rare one with a small limit and
 /// one only the quietest members have each give what a brute-force search of
-/// the whole guild gives, with `/rank`'s places.
+/// the whole guild gives, with `/rank`'s places; so do the first two in a
+/// guild of 9,000 members in one bucket.
 #[tokio::test]
 async fn a_search_finds_what_a_scan_of_the_whole_guild_finds() {
-    const MEMBERS: u64 = 3_000;
     let db = common::ScratchDb::create().await;
     let store = MySqlStore::connect(&db.config()).await.unwrap();
-    let at = DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap();
-    // XP spread over many buckets, with ties (member i and i + 1,000 often
-    // share a total).
-    let xp_of = |i: u64| ((i * 7_919) % 4_001) as i64 + 1;
-    let name_of = |i: u64| {
+    let name = |i: u64, quiet: bool| {
         let mut name = format!("Member {i}");
         if i.is_multiple_of(97) {
             name.push_str(" Rare");
         }
-        if xp_of(i) <= 40 {
+        if quiet {
             name.push_str(" Quiet");
         }
         name
     };
-    let awards: Vec<_> = (1..=MEMBERS)
-        .map(|i| XpAward {
-            guild_id: Id::new(7),
-            user_id: Id::new(i),
-            xp: xp_of(i),
+    // XP spread over many buckets, with ties (member i and i + 1,000 often
+    // share a total).
+    let spread: Vec<_> = (1..=3_000)
+        .map(|i| {
+            let xp = ((i * 7_919) % 4_001) as i64 + 1;
+            (i, xp, name(i, xp <= 40))
+        })
+        .collect();
+    let searches = [("member", 100), ("rare", 100), ("RARE", 5), ("quiet", 100)];
+    search_as_brute_force(&store, 7, &spread, &searches).await;
+    // 21 or 22 XP each: all in bucket 11.
+    let one_bucket: Vec<_> = (1..=9_000)
+        .map(|i| (i, 21 + (i % 2) as i64, name(i, false)))
+        .collect();
+    assert_eq!(xp_bucket(21), xp_bucket(22));
+    search_as_brute_force(&store, 8, &one_bucket, &searches[..2]).await;
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// Give guild `guild` the `members` (user, XP, name), then check that each
+/// search (text, limit) finds the members and places a brute-force search of
+/// them finds.
+async fn search_as_brute_force(
+    store: &MySqlStore,
+    guild: u64,
+    members: &[(u64, i64, String)],
+    searches: &[(&str, u32)],
+) {
+    let at = DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap();
+    let awards: Vec<_> = (members.iter())
+        .map(|&(user, xp, _)| XpAward {
+            guild_id: Id::new(guild),
+            user_id: Id::new(user),
+            xp,
             messages: 1,
             at,
         })
@@ -257,11 +284,11 @@ async fn a_search_finds_what_a_scan_of_the_whole_guild_finds() {
     for chunk in awards.chunks(500) {
         store.award_xp(chunk, &[]).await.unwrap();
     }
-    let profiles: Vec<_> = (1..=MEMBERS)
-        .map(|i| MemberProfile {
-            guild_id: Id::new(7),
-            user_id: Id::new(i),
-            display_name: name_of(i),
+    let profiles: Vec<_> = (members.iter())
+        .map(|(user, _, name)| MemberProfile {
+            guild_id: Id::new(guild),
+            user_id: Id::new(*user),
+            display_name: name.clone(),
             avatar: None,
             seen_at: at,
         })
@@ -270,25 +297,22 @@ async fn a_search_finds_what_a_scan_of_the_whole_guild_finds() {
         store.save_profiles(chunk).await.unwrap();
     }
     // The leaderboard's order: more XP first, then the lower id.
-    let mut order: Vec<u64> = (1..=MEMBERS).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(xp_of(i)), i));
-
-    for (text, limit) in [("member", 100), ("rare", 100), ("RARE", 5), ("quiet", 100)] {
+    let mut order: Vec<&(u64, i64, String)> = members.iter().collect();
+    order.sort_by_key(|&&(user, xp, _)| (std::cmp::Reverse(xp), user));
+    for &(text, limit) in searches {
         let expected: Vec<(u64, u64)> = (order.iter().enumerate())
-            .filter(|&(_, &i)| name_of(i).to_lowercase().contains(&text.to_lowercase()))
-            .map(|(place, &i)| (i, place as u64 + 1))
+            .filter(|(_, (_, _, name))| name.to_lowercase().contains(&text.to_lowercase()))
+            .map(|(place, &&(user, _, _))| (user, place as u64 + 1))
             .take(limit as usize)
             .collect();
         assert!(!expected.is_empty(), "{text}: the test guild has matches");
-        let found = store.search_members(Id::new(7), text, limit).await.unwrap();
+        let found = (store.search_members(Id::new(guild), text, limit).await).unwrap();
         let found: Vec<(u64, u64)> = (found.iter())
             .map(|r| {
-                assert_eq!(r.out_of, MEMBERS, "{text}");
+                assert_eq!(r.out_of, members.len() as u64, "{text}");
                 (r.member.user_id.get(), r.position)
             })
             .collect();
-        assert_eq!(found, expected, "{text}, limit {limit}");
+        assert_eq!(found, expected, "guild {guild}: {text}, limit {limit}");
     }
-    store.close().await;
-    db.drop_db().await;
 }
