@@ -749,8 +749,8 @@ impl JsonRows {
     }
 }
 
-/// Count the bucket moves of an award's rows (read back with the bucket they
-/// were counted in, now written as their total's): one upsert of the changed
+/// Count the bucket moves of an award's rows (with the bucket they were
+/// counted in, now written as their total's): one upsert of the changed
 /// counts in key order, then the counts it left at 0 deleted.
 async fn count_moves(conn: &mut MySqlConnection, rows: &[Upserted]) -> Result<(), Stop> {
     let changes = bucket_count_changes(rows.iter().map(|r| BucketMove {
@@ -758,18 +758,13 @@ async fn count_moves(conn: &mut MySqlConnection, rows: &[Upserted]) -> Result<()
         from: Some(r.stored_bucket),
         to: xp_bucket(r.xp),
     }));
-    if changes.is_empty() {
+    let mut rows_json = JsonRows::default();
+    for (guild, bucket, change) in &changes {
+        rows_json.push(format_args!("[{guild},{bucket},{change}]"));
+    }
+    let Some(json) = rows_json.finish() else {
         return Ok(());
-    }
-    let mut json = String::with_capacity(2 + changes.len() * 32);
-    json.push('[');
-    for (i, (guild, bucket, change)) in changes.iter().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        json.push_str(&format!("[{guild},{bucket},{change}]"));
-    }
-    json.push(']');
+    };
     sqlx::query!(
         "INSERT INTO member_xp_buckets (guild_id, xp_bucket, members)
          SELECT j.g, j.b, j.n
@@ -855,24 +850,20 @@ async fn read_one(
 /// counts, except on the award flush's [`Counting`] connection, which counts
 /// them itself ([`count_moves`]).
 async fn write_derived(conn: &mut MySqlConnection, rows: &[Upserted]) -> Result<(), Stop> {
-    let mut json = String::from("[");
+    let mut changed = JsonRows::default();
     for row in rows {
         let (level, bucket) = (level_for_xp(row.xp), xp_bucket(row.xp));
         if i64::from(level) == i64::from(row.old_level) && bucket == row.stored_bucket {
             continue;
         }
-        if json.len() > 1 {
-            json.push(',');
-        }
-        json.push_str(&format!(
+        changed.push(format_args!(
             "[{},{},{level},{bucket}]",
             row.guild_id, row.user_id
         ));
     }
-    if json.len() == 1 {
+    let Some(json) = changed.finish() else {
         return Ok(());
-    }
-    json.push(']');
+    };
     sqlx::query!(
         "UPDATE member_xp m
          JOIN JSON_TABLE(?, '$[*]' COLUMNS (
