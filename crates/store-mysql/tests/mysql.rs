@@ -11,6 +11,22 @@ use keeper_store::{
 use keeper_store_mysql::MySqlStore;
 use twilight_model::id::Id;
 
+/// When every award and sighting in these tests happens.
+fn at() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap()
+}
+
+/// One message's award of `xp` to `user` in `guild`, at [`at`].
+fn award(guild: u64, user: u64, xp: i64) -> XpAward {
+    XpAward {
+        guild_id: Id::new(guild),
+        user_id: Id::new(user),
+        xp,
+        messages: 1,
+        at: at(),
+    }
+}
+
 /// The award flush moves a known member's bucket after its upsert and counts
 /// the move itself (`xp.rs`, migration 0020): whatever edge of a bucket a total
 /// lands on, the stored bucket is Rust's, and the counts are the members'.
@@ -38,20 +54,14 @@ async fn awards_landing_on_every_bucket_edge_store_keepers_bucket() {
         x = x * 3 / 2 + 7;
     }
     totals.retain(|&t| t >= 1);
-    let at = DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap();
-    let award = |user: usize, xp: i64| XpAward {
-        guild_id: Id::new(7),
-        user_id: Id::new(1 + user as u64),
-        xp,
-        messages: 1,
-        at,
-    };
     // Each member exists first with 1 XP, so the second award is an update
     // (the upsert's own bucket move), not an insert.
-    let first: Vec<_> = (0..totals.len()).map(|i| award(i, 1)).collect();
+    let first: Vec<_> = (0..totals.len())
+        .map(|i| award(7, 1 + i as u64, 1))
+        .collect();
     let second: Vec<_> = (totals.iter().enumerate())
         .filter(|&(_, &t)| t > 1)
-        .map(|(i, &t)| award(i, t - 1))
+        .map(|(i, &t)| award(7, 1 + i as u64, t - 1))
         .collect();
     for part in first.chunks(500).chain(second.chunks(500)) {
         store.award_xp(part, &[]).await.unwrap();
@@ -88,17 +98,10 @@ async fn an_abandoned_flush_leaves_no_connection_with_the_trigger_muted() {
     let mut config = db.config();
     config.pool_size = 1;
     let store = MySqlStore::connect(&config).await.unwrap();
-    let at = DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap();
-    let award = |user: u64, xp: i64| XpAward {
-        guild_id: Id::new(7),
-        user_id: Id::new(user),
-        xp,
-        messages: 1,
-        at,
-    };
-    let members: Vec<_> = (1..=2_000).map(|u| award(u, 1)).collect();
+    let at = at();
+    let members: Vec<_> = (1..=2_000).map(|u| award(7, u, 1)).collect();
     store.award_xp(&members, &[]).await.unwrap();
-    let raise: Vec<_> = (1..=2_000).map(|u| award(u, 5_000)).collect();
+    let raise: Vec<_> = (1..=2_000).map(|u| award(7, u, 5_000)).collect();
     let mut cancelled = 0;
     for round in 0..40u64 {
         // Cut off at a different point each round: before, inside and after
@@ -141,15 +144,7 @@ async fn an_abandoned_flush_leaves_no_connection_with_the_trigger_muted() {
 async fn a_member_inserted_during_a_flush_gets_both_writers_xp() {
     let db = common::ScratchDb::create().await;
     let store = MySqlStore::connect(&db.config()).await.unwrap();
-    let at = DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap();
-    let award = move |user: u64, xp: i64| XpAward {
-        guild_id: Id::new(7),
-        user_id: Id::new(user),
-        xp,
-        messages: 1,
-        at,
-    };
-    store.award_xp(&[award(2, 40)], &[]).await.unwrap();
+    store.award_xp(&[award(7, 2, 40)], &[]).await.unwrap();
 
     let mut other = store.pool().begin().await.unwrap();
     sqlx::query!("SELECT xp FROM member_xp WHERE guild_id = 7 AND user_id = 2 FOR UPDATE")
@@ -158,7 +153,11 @@ async fn a_member_inserted_during_a_flush_gets_both_writers_xp() {
         .unwrap();
     let flush = tokio::spawn({
         let store = store.clone();
-        async move { store.award_xp(&[award(1, 30), award(2, 10)], &[]).await }
+        async move {
+            store
+                .award_xp(&[award(7, 1, 30), award(7, 2, 10)], &[])
+                .await
+        }
     });
     // Until the flush's read waits on member 2's lock (past member 1).
     let waited = std::time::Instant::now();
@@ -183,7 +182,7 @@ async fn a_member_inserted_during_a_flush_gets_both_writers_xp() {
         // 100 ms: polled faster, it never shows the wait.
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
-    let (bucket, at_ms) = (xp_bucket(100), at.timestamp_millis());
+    let (bucket, at_ms) = (xp_bucket(100), at().timestamp_millis());
     sqlx::query!(
         "INSERT INTO member_xp (guild_id, user_id, xp, level, xp_bucket, messages, last_award_at)
          VALUES (7, 1, 100, 1, ?, 1, ?)",
@@ -271,15 +270,8 @@ async fn search_as_brute_force(
     members: &[(u64, i64, String)],
     searches: &[(&str, u32)],
 ) {
-    let at = DateTime::<Utc>::from_timestamp_millis(1_764_000_000_000).unwrap();
     let awards: Vec<_> = (members.iter())
-        .map(|&(user, xp, _)| XpAward {
-            guild_id: Id::new(guild),
-            user_id: Id::new(user),
-            xp,
-            messages: 1,
-            at,
-        })
+        .map(|&(user, xp, _)| award(guild, user, xp))
         .collect();
     for chunk in awards.chunks(500) {
         store.award_xp(chunk, &[]).await.unwrap();
@@ -290,7 +282,7 @@ async fn search_as_brute_force(
             user_id: Id::new(*user),
             display_name: name.clone(),
             avatar: None,
-            seen_at: at,
+            seen_at: at(),
         })
         .collect();
     for chunk in profiles.chunks(500) {
